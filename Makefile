@@ -1,0 +1,43 @@
+# One target per task. Every dependency is installed from pyproject.toml into .venv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint format protos bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the whole local stack on embedded defaults and show a job going through it.
+run: $(STAMP)
+	$(BIN)/videojobs up
+
+## The test suite, in parallel (independent tests; each gets its own database cloned from a template).
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $${TEST_WORKERS:-auto} --dist loadgroup $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python scripts/gen_protos.py --check
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+protos: $(STAMP)
+	$(BIN)/python scripts/gen_protos.py
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.create_jobs
+
+clean:
+	rm -rf $(VENV) .videojobs .pytest_cache .mypy_cache .ruff_cache

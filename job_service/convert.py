@@ -1,0 +1,102 @@
+"""Proto messages <-> domain values. Protos stay at the edge of the service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from job_service.domain import Job, JobState, Quota, VideoSpec
+from videojobs.errors import InvalidArgument
+from videojobs.v1 import common_pb2, job_service_pb2
+
+
+def spec_from_proto(message: common_pb2.VideoSpec) -> VideoSpec:
+    return VideoSpec(
+        prompt=message.prompt,
+        image_uri=message.image_uri,
+        duration_seconds=message.duration_seconds,
+        aspect_ratio=message.aspect_ratio,
+        model=message.model,
+        providers=tuple(message.providers),
+    )
+
+
+def spec_to_proto(spec: VideoSpec) -> common_pb2.VideoSpec:
+    return common_pb2.VideoSpec(
+        prompt=spec.prompt,
+        image_uri=spec.image_uri,
+        duration_seconds=spec.duration_seconds,
+        aspect_ratio=spec.aspect_ratio,
+        model=spec.model,
+        providers=list(spec.providers),
+    )
+
+
+def states_from_proto(values: Iterable[int]) -> frozenset[JobState]:
+    states = set()
+    for index, value in enumerate(values):
+        if value == job_service_pb2.JOB_STATE_UNSPECIFIED or value not in job_service_pb2.JobState.values():
+            raise InvalidArgument.field(f"states[{index}]", f"{value} is not a job state")
+        states.add(JobState(job_service_pb2.JobState.Name(value)))  # type: ignore[arg-type]
+    return frozenset(states)
+
+
+def _timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def job_to_proto(job: Job) -> job_service_pb2.Job:
+    message = job_service_pb2.Job(
+        id=str(job.id),
+        user_id=job.user_id,
+        client_request_id=job.client_request_id or "",
+        spec=spec_to_proto(job.spec),
+        state=job_service_pb2.JobState.Value(job.state.value),
+        provider=job.provider or "",
+        provider_job_id=job.provider_job_id or "",
+        attempt=job.attempt,
+        video_uri=job.video_uri or "",
+        thumbnail_uri=job.thumbnail_uri or "",
+        create_time=_timestamp(job.create_time),
+        update_time=_timestamp(job.update_time),
+        end_time=_timestamp(job.end_time),
+    )
+    if job.video is not None:
+        message.video.CopyFrom(
+            common_pb2.VideoInfo(
+                duration_seconds=job.video.duration_seconds,
+                width=job.video.width,
+                height=job.video.height,
+                size_bytes=job.video.size_bytes,
+                content_type=job.video.content_type,
+                codec=job.video.codec,
+            )
+        )
+    if job.error is not None:
+        message.error.CopyFrom(
+            job_service_pb2.JobError(
+                code=job.error.code,
+                message=job.error.message,
+                retryable=job.error.retryable,
+                violation_reasons=list(job.error.violation_reasons),
+            )
+        )
+    return message
+
+
+def quota_to_proto(quota: Quota) -> job_service_pb2.Quota:
+    return job_service_pb2.Quota(
+        user_id=quota.user_id,
+        daily_limit=quota.daily_limit,
+        used_today=quota.used_today,
+        remaining_today=quota.remaining_today,
+        resets_at=_timestamp(quota.resets_at),
+        max_active=quota.max_active,
+        active=quota.active,
+    )

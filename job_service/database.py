@@ -1,0 +1,92 @@
+"""Where the database comes from (DATABASE_URL, or an embedded Postgres), the engine, and migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from videojobs.logs import get_logger
+
+log = get_logger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Embedded servers stay up while their handle lives; keyed by data folder so a process starts each once.
+_embedded: dict[Path, Any] = {}
+
+
+def embedded_postgres_url(data_dir: Path, database: str = "postgres") -> str:
+    """Start (or join) an embedded PostgreSQL 16 in data_dir/postgres and return its URL.
+
+    pgserver counts the processes using a data folder and stops the server when the last one exits.
+    """
+    import pgserver  # imported here: only development and tests need it
+
+    pgdata = (data_dir / "postgres").resolve()
+    server = _embedded.get(pgdata)
+    if server is None:
+        pgdata.mkdir(parents=True, exist_ok=True)
+        log.info("starting embedded postgres", pgdata=str(pgdata))
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+        _embedded[pgdata] = server
+    return str(server.get_uri(database))
+
+
+def sqlalchemy_url(url: str) -> URL:
+    """Any postgres URL, pointed at the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {parsed.get_backend_name()}")
+    return parsed.set(drivername="postgresql+psycopg")
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server, another database, as a plain postgresql:// URL (usable by libpq and psycopg)."""
+    return (
+        sqlalchemy_url(url)
+        .set(drivername="postgresql", database=database)
+        .render_as_string(hide_password=False)
+    )
+
+
+def create_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 20, statement_timeout_ms: int = 10_000
+) -> AsyncEngine:
+    return create_async_engine(
+        sqlalchemy_url(url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=False,  # psycopg reports a dead connection on use; the retry is the caller's
+        pool_recycle=1800,
+        connect_args={
+            "options": f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={statement_timeout_ms}",
+            "connect_timeout": 10,
+        },
+    )
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option(
+        "sqlalchemy.url", sqlalchemy_url(url).render_as_string(hide_password=False).replace("%", "%%")
+    )
+    return config
+
+
+def migrate(url: str) -> None:
+    """Bring the schema to the newest revision (blocking; replicas serialize on an advisory lock)."""
+    engine = create_sync_engine(sqlalchemy_url(url))
+    try:
+        with engine.connect() as connection:
+            config = alembic_config(url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()

@@ -1,0 +1,127 @@
+"""Jobs, specs and quotas as plain values. No gRPC, no SQL."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+KNOWN_PROVIDERS = frozenset({"veo", "fal", "runway", "sim"})
+ASPECT_RATIOS = ("16:9", "9:16", "1:1")
+DEFAULT_ASPECT_RATIO = "16:9"
+
+
+class JobState(enum.StrEnum):
+    PENDING = "PENDING"
+    SUBMITTING = "SUBMITTING"
+    PROCESSING = "PROCESSING"
+    FINALIZING = "FINALIZING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CONTENT_VIOLATION = "CONTENT_VIOLATION"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset(
+    {JobState.COMPLETED, JobState.FAILED, JobState.CONTENT_VIOLATION, JobState.CANCELLED}
+)
+ACTIVE_STATES = frozenset(set(JobState) - TERMINAL_STATES)
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    prompt: str = ""
+    image_uri: str = ""
+    duration_seconds: int = 0
+    aspect_ratio: str = ""
+    model: str = ""
+    providers: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["providers"] = list(self.providers)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VideoSpec:
+        return cls(**{**data, "providers": tuple(data.get("providers", ()))})
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    duration_seconds: float
+    width: int
+    height: int
+    size_bytes: int
+    content_type: str
+    codec: str = ""
+
+
+@dataclass(frozen=True)
+class JobError:
+    code: str
+    message: str
+    retryable: bool = False
+    violation_reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Job:
+    id: uuid.UUID
+    user_id: str
+    client_request_id: str | None
+    spec: VideoSpec
+    state: JobState
+    attempt: int
+    create_time: datetime
+    update_time: datetime
+    provider: str | None = None
+    provider_job_id: str | None = None
+    video_uri: str | None = None
+    thumbnail_uri: str | None = None
+    video: VideoInfo | None = None
+    error: JobError | None = None
+    end_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A validated request to create a job; what the repository inserts."""
+
+    id: uuid.UUID
+    user_id: str
+    client_request_id: str | None
+    spec: VideoSpec
+    quota_day: date
+
+
+@dataclass(frozen=True)
+class Limits:
+    daily_limit: int
+    max_active: int
+
+
+@dataclass(frozen=True)
+class Quota:
+    user_id: str
+    daily_limit: int
+    used_today: int
+    max_active: int
+    active: int
+    resets_at: datetime
+
+    @property
+    def remaining_today(self) -> int:
+        return max(self.daily_limit - self.used_today, 0)
+
+
+@dataclass(frozen=True)
+class Page:
+    jobs: list[Job] = field(default_factory=list)
+    next_page_token: str = ""

@@ -1,0 +1,137 @@
+"""The Postgres schema as SQLAlchemy tables. Migrations in `migrations/` must produce exactly this."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from job_service.domain import ACTIVE_STATES, JobState
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_STATES_SQL = ", ".join(f"'{state.value}'" for state in JobState)
+ACTIVE_STATES_SQL = ", ".join(f"'{state.value}'" for state in sorted(ACTIVE_STATES))
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[str] = mapped_column(Text)
+    client_request_id: Mapped[str | None] = mapped_column(Text)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    state: Mapped[str] = mapped_column(String(32))
+    attempt: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    provider: Mapped[str | None] = mapped_column(Text)
+    provider_job_id: Mapped[str | None] = mapped_column(Text)
+    video_uri: Mapped[str | None] = mapped_column(Text)
+    thumbnail_uri: Mapped[str | None] = mapped_column(Text)
+    video: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The UTC day whose quota unit this job took, so a refund goes back to the same day.
+    quota_day: Mapped[date] = mapped_column(Date)
+    create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Maintained by the jobs_touch_update_time trigger, so no code path can forget it.
+    update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    end_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(f"state IN ({_STATES_SQL})", name="state"),
+        CheckConstraint("attempt >= 1", name="attempt"),
+        # The idempotency guarantee: one job per (user, client_request_id).
+        Index(
+            "uq_jobs_user_id_client_request_id",
+            "user_id",
+            "client_request_id",
+            unique=True,
+            postgresql_where=text("client_request_id IS NOT NULL"),
+        ),
+        # ListJobs: newest first, keyset paging on (create_time, id).
+        Index(
+            "ix_jobs_user_id_create_time_id",
+            "user_id",
+            text("create_time DESC"),
+            text("id DESC"),
+            postgresql_where=text("deleted_time IS NULL"),
+        ),
+        # The active-job limit counts these.
+        Index("ix_jobs_user_id_active", "user_id", postgresql_where=text(f"state IN ({ACTIVE_STATES_SQL})")),
+    )
+
+
+class JobEventRow(Base):
+    __tablename__ = "job_events"
+
+    # A global sequence: increasing per job too, so it doubles as the event cursor for watchers.
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_job_events_job_id_id", "job_id", "id"),)
+
+
+class QuotaUsageRow(Base):
+    __tablename__ = "quota_usage"
+
+    user_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    used: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("used >= 0", name="used"),)
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    # SHA-256 of the key: keys are 256-bit random, so a slow hash would add latency and no safety.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters of the key, to tell keys apart in listings without storing them.
+    prefix: Mapped[str] = mapped_column(String(16))
+    create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (CheckConstraint("role IN ('user', 'admin')", name="role"),)
+
+
+jobs = cast(Table, JobRow.__table__)
+job_events = cast(Table, JobEventRow.__table__)
+quota_usage = cast(Table, QuotaUsageRow.__table__)
+api_keys = cast(Table, ApiKeyRow.__table__)

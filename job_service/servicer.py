@@ -1,0 +1,92 @@
+"""JobService over gRPC: convert the request, call the domain, convert the result."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2
+
+from job_service import convert
+from job_service.jobs import JobManager
+from videojobs.context import current_admin, current_caller
+from videojobs.errors import Unimplemented
+from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class JobServicer(job_service_pb2_grpc.JobServiceServicer):
+    def __init__(self, manager: JobManager) -> None:
+        self._jobs = manager
+
+    async def CreateJob(
+        self, request: job_service_pb2.CreateJobRequest, context: Context
+    ) -> job_service_pb2.CreateJobResponse:
+        result = await self._jobs.create(
+            current_caller(), request.client_request_id, convert.spec_from_proto(request.spec)
+        )
+        return job_service_pb2.CreateJobResponse(job=convert.job_to_proto(result.job), created=result.created)
+
+    async def GetJob(self, request: job_service_pb2.GetJobRequest, context: Context) -> job_service_pb2.Job:
+        return convert.job_to_proto(await self._jobs.get(current_caller(), request.id))
+
+    async def ListJobs(
+        self, request: job_service_pb2.ListJobsRequest, context: Context
+    ) -> job_service_pb2.ListJobsResponse:
+        caller = current_caller()
+        page = await self._jobs.list(
+            caller, request.page_size, request.page_token, convert.states_from_proto(request.states)
+        )
+        return job_service_pb2.ListJobsResponse(
+            jobs=[convert.job_to_proto(job) for job in page.jobs], next_page_token=page.next_page_token
+        )
+
+    async def CancelJob(
+        self, request: job_service_pb2.CancelJobRequest, context: Context
+    ) -> job_service_pb2.Job:
+        return convert.job_to_proto(await self._jobs.cancel(current_caller(), request.id))
+
+    # These four need the orchestrator (the worker loop, storage and provider clients); until it lands
+    # they answer UNIMPLEMENTED explicitly rather than pretend.
+    async def RetryJob(
+        self, request: job_service_pb2.RetryJobRequest, context: Context
+    ) -> job_service_pb2.Job:
+        raise _needs_orchestrator()
+
+    async def DeleteJob(
+        self, request: job_service_pb2.DeleteJobRequest, context: Context
+    ) -> job_service_pb2.DeleteJobResponse:
+        raise _needs_orchestrator()
+
+    def WatchJob(
+        self, request: job_service_pb2.WatchJobRequest, context: Context
+    ) -> AsyncIterator[job_service_pb2.JobEvent]:
+        raise _needs_orchestrator()
+
+    async def ReportProviderEvent(
+        self, request: job_service_pb2.ReportProviderEventRequest, context: Context
+    ) -> empty_pb2.Empty:
+        raise _needs_orchestrator()
+
+    async def GetQuota(
+        self, request: job_service_pb2.GetQuotaRequest, context: Context
+    ) -> job_service_pb2.Quota:
+        return convert.quota_to_proto(await self._jobs.quota(current_caller().user_id))
+
+    async def ResetQuota(
+        self, request: job_service_pb2.ResetQuotaRequest, context: Context
+    ) -> job_service_pb2.Quota:
+        current_admin()
+        return convert.quota_to_proto(await self._jobs.reset_quota(request.user_id))
+
+    async def AuthenticateApiKey(
+        self, request: job_service_pb2.AuthenticateApiKeyRequest, context: Context
+    ) -> job_service_pb2.AuthenticateApiKeyResponse:
+        caller = await self._jobs.authenticate_api_key(request.api_key)
+        return job_service_pb2.AuthenticateApiKeyResponse(user_id=caller.user_id, role=caller.role)
+
+
+def _needs_orchestrator() -> Unimplemented:
+    return Unimplemented("this method arrives with the orchestrator", reason="NOT_YET_AVAILABLE")

@@ -1,0 +1,85 @@
+"""Input rules from the API contract. Every violation is reported at once, naming its field."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from job_service.domain import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, KNOWN_PROVIDERS, VideoSpec
+from videojobs.errors import FieldViolation, InvalidArgument
+
+MAX_PROMPT_CHARS = 2000
+MAX_URI_CHARS = 2048
+MAX_CLIENT_REQUEST_ID_CHARS = 200
+MAX_DURATION_SECONDS = 60
+_MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,199}$")
+_KEY_RE = re.compile(r"^[\x21-\x7e]+$")  # visible ASCII: safe in headers, logs and URLs
+
+
+def normalize_spec(
+    spec: VideoSpec, default_providers: Sequence[str], *, field_prefix: str = "spec"
+) -> VideoSpec:
+    """The spec with defaults filled in, or InvalidArgument listing every problem."""
+    violations: list[FieldViolation] = []
+
+    def bad(name: str, description: str) -> None:
+        violations.append(FieldViolation(f"{field_prefix}.{name}", description))
+
+    if len(spec.prompt) > MAX_PROMPT_CHARS:
+        bad("prompt", f"must be at most {MAX_PROMPT_CHARS} characters (got {len(spec.prompt)})")
+    if not spec.prompt.strip() and not spec.image_uri:
+        bad("prompt", "is required unless image_uri is set")
+    if spec.image_uri:
+        problem = _image_uri_problem(spec.image_uri)
+        if problem:
+            bad("image_uri", problem)
+    if not 0 <= spec.duration_seconds <= MAX_DURATION_SECONDS:
+        bad(
+            "duration_seconds", f"must be between 1 and {MAX_DURATION_SECONDS}, or 0 for the provider default"
+        )
+    if spec.aspect_ratio and spec.aspect_ratio not in ASPECT_RATIOS:
+        bad("aspect_ratio", f"must be one of {', '.join(ASPECT_RATIOS)}")
+    if spec.model and not _MODEL_RE.match(spec.model):
+        bad("model", "must be a model id of letters, digits and ._/:- (at most 200 characters)")
+    for index, provider in enumerate(spec.providers):
+        if provider not in KNOWN_PROVIDERS:
+            bad(
+                f"providers[{index}]",
+                f"unknown provider {provider!r}; known: {', '.join(sorted(KNOWN_PROVIDERS))}",
+            )
+    if len(set(spec.providers)) != len(spec.providers):
+        bad("providers", "must not name a provider twice")
+    if violations:
+        raise InvalidArgument(violations)
+    return VideoSpec(
+        prompt=spec.prompt,
+        image_uri=spec.image_uri,
+        duration_seconds=spec.duration_seconds,
+        aspect_ratio=spec.aspect_ratio or DEFAULT_ASPECT_RATIO,
+        model=spec.model,
+        providers=tuple(spec.providers) or tuple(default_providers),
+    )
+
+
+def _image_uri_problem(uri: str) -> str | None:
+    if len(uri) > MAX_URI_CHARS:
+        return f"must be at most {MAX_URI_CHARS} characters"
+    parts = urlsplit(uri)
+    if parts.scheme not in {"https", "gs"}:
+        return "must be an https:// or gs:// URI"
+    if not parts.netloc:
+        return "must name a host (https) or a bucket (gs)"
+    return None
+
+
+def check_client_request_id(value: str) -> str | None:
+    """The key as stored (None when the client sent none), or InvalidArgument."""
+    if not value:
+        return None
+    if len(value) > MAX_CLIENT_REQUEST_ID_CHARS or not _KEY_RE.match(value):
+        raise InvalidArgument.field(
+            "client_request_id",
+            f"must be 1..{MAX_CLIENT_REQUEST_ID_CHARS} visible ASCII characters (a UUID is a good choice)",
+        )
+    return value

@@ -1,0 +1,57 @@
+"""A real job_service on loopback, on its own fresh database, per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+import psycopg
+import pytest
+
+from job_service.server import JobService, create_engine, create_server
+from job_service.settings import JobServiceSettings
+from videojobs.v1 import job_service_pb2_grpc
+
+StartJobService = Callable[..., Awaitable[JobService]]
+
+
+@pytest.fixture
+async def start_job_service(database_url: str) -> AsyncIterator[StartJobService]:
+    started: list[JobService] = []
+
+    async def start(**overrides: Any) -> JobService:
+        options: dict[str, Any] = {"database_url": database_url, "db_pool_size": 5, "db_max_overflow": 10}
+        settings = JobServiceSettings(host="127.0.0.1", port=0, **(options | overrides))
+        assert settings.database_url is not None
+        service = create_server(settings, create_engine(settings, settings.database_url))
+        await service.grpc.start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        await service.grpc.stop(0)
+        await service.engine.dispose()
+
+
+@pytest.fixture
+async def job_service(start_job_service: StartJobService) -> JobService:
+    return await start_job_service()
+
+
+@pytest.fixture
+async def stub(job_service: JobService) -> AsyncIterator[job_service_pb2_grpc.JobServiceAsyncStub]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{job_service.port}") as channel:
+        yield job_service_pb2_grpc.JobServiceStub(channel)  # type: ignore[misc]
+
+
+@pytest.fixture
+def sql(database_url: str) -> Callable[[str], list[tuple[Any, ...]]]:
+    """Run a query against the test database, to check what was (not) written."""
+
+    def run(query: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(database_url) as conn:
+            return conn.execute(query).fetchall()  # type: ignore[arg-type]
+
+    return run

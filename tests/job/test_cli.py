@@ -1,0 +1,58 @@
+"""The `videojobs` command as users run it: a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from job_service.jobs import JobManager  # noqa: F401 - imported to fail fast if the package is broken
+
+BIN = Path(sys.executable).parent / "videojobs"
+
+
+def run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture
+def env(database_url: str) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": database_url, "VIDEOJOBS_LOG_LEVEL": "WARNING"}
+
+
+async def test_keys_create_prints_a_working_key(env, job_service, stub) -> None:
+    from tests.support.grpc_client import metadata
+    from videojobs.v1 import job_service_pb2
+
+    result = run("keys", "create", "--user", "carol", "--admin", env=env)
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip()
+
+    owner = await stub.AuthenticateApiKey(
+        job_service_pb2.AuthenticateApiKeyRequest(api_key=key), metadata=metadata()
+    )
+    assert (owner.user_id, owner.role) == ("carol", "admin")
+
+
+def test_migrate_reports_success(env) -> None:
+    result = run("migrate", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "newest revision" in result.stdout
+
+
+def test_quick_start_runs_its_demo(env) -> None:
+    result = run("up", "--exit-after-demo", "--job-port", "0", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "videojobs.v1.JobService" in result.stdout
+    assert '"state": "CANCELLED"' in result.stdout
+
+
+def test_production_refuses_the_development_token(env) -> None:
+    result = run("migrate", env={**env, "VIDEOJOBS_ENVIRONMENT": "production"})
+    assert result.returncode != 0
+    assert "VIDEOJOBS_INTERNAL_TOKEN" in result.stderr

@@ -1,0 +1,69 @@
+"""The migrations build exactly the schema the models describe, from empty, and back."""
+
+from __future__ import annotations
+
+import psycopg
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from job_service import database
+from job_service.models import Base
+
+
+def _diff(url: str) -> list[object]:
+    engine = create_engine(database.sqlalchemy_url(url))
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, Base.metadata))
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_empty_matches_the_models(database_factory) -> None:
+    url = database_factory.create()
+    try:
+        config = database.alembic_config(url)
+        command.downgrade(config, "base")
+        with psycopg.connect(url) as conn:
+            tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+        assert tables == [("alembic_version",)]
+
+        database.migrate(url)
+
+        assert _diff(url) == []
+    finally:
+        database_factory.drop(url)
+
+
+def test_migrating_twice_is_harmless(database_url) -> None:
+    database.migrate(database_url)
+    database.migrate(database_url)
+    assert _diff(database_url) == []
+
+
+def test_update_time_is_kept_by_the_database(database_url) -> None:
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO jobs (id, user_id, spec, state, quota_day, create_time, update_time) "
+            "VALUES (gen_random_uuid(), 'u', '{}', 'PENDING', current_date, now() - interval '1 hour', "
+            "now() - interval '1 hour')"
+        )
+        conn.commit()
+        conn.execute("UPDATE jobs SET state = 'CANCELLED'")
+        conn.commit()
+        (fresh,) = conn.execute(
+            "SELECT update_time > create_time + interval '59 minutes' FROM jobs"
+        ).fetchone()
+    assert fresh is True
+
+
+def test_the_idempotency_index_is_partial(database_url) -> None:
+    with psycopg.connect(database_url) as conn:
+        (definition,) = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_jobs_user_id_client_request_id'"
+        ).fetchone()
+    assert "UNIQUE" in definition
+    assert "WHERE (client_request_id IS NOT NULL)" in definition

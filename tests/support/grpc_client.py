@@ -1,0 +1,41 @@
+"""Calling services in tests the way the gateway does: internal token, user id, role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+from videojobs import rpc_status
+from videojobs.settings import DEV_INTERNAL_TOKEN
+
+_Detail = TypeVar("_Detail", bound=Message)
+
+
+def metadata(
+    user: str | None = None, *, role: str | None = None, token: str | None = DEV_INTERNAL_TOKEN
+) -> tuple[tuple[str, str], ...]:
+    items: list[tuple[str, str]] = []
+    if token is not None:
+        items.append(("authorization", f"Bearer {token}"))
+    if user is not None:
+        items.append(("x-user-id", user))
+    if role is not None:
+        items.append(("x-user-role", role))
+    return tuple(items)
+
+
+@dataclass
+class RpcFailure:
+    code: grpc.StatusCode
+    message: str
+    error: grpc.aio.AioRpcError
+
+    def detail(self, kind: type[_Detail]) -> _Detail | None:
+        return rpc_status.detail_of(rpc_status.status_of(self.error), kind)
+
+
+def failure(error: grpc.aio.AioRpcError) -> RpcFailure:
+    return RpcFailure(error.code(), error.details() or "", error)

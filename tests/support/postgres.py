@@ -1,0 +1,62 @@
+"""Test databases: one Postgres per run (embedded unless TEST_DATABASE_URL/DATABASE_URL is set), a
+migrated template per xdist worker, and a fresh clone of it per test (CREATE DATABASE ... TEMPLATE)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from job_service import database
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def server_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return database.embedded_postgres_url(ROOT / ".videojobs" / "test")
+
+
+def _admin(url: str) -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(database.with_database(url, "postgres"), autocommit=True)
+
+
+@dataclass
+class DatabaseFactory:
+    url: str
+    worker: str
+    template: str = ""
+    _counter: itertools.count[int] = field(default_factory=itertools.count)
+
+    def prepare_template(self) -> None:
+        self.template = f"vj_tpl_{self.worker}_{uuid.uuid4().hex[:8]}"
+        with _admin(self.url) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.template)))
+        database.migrate(database.with_database(self.url, self.template))
+
+    def create(self) -> str:
+        """A new database cloned from the migrated template; returns its URL."""
+        name = f"vj_{self.worker}_{next(self._counter)}_{uuid.uuid4().hex[:6]}"
+        with _admin(self.url) as conn:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(self.template)
+                )
+            )
+        return database.with_database(self.url, name)
+
+    def drop(self, url: str) -> None:
+        name = psycopg.conninfo.conninfo_to_dict(url).get("dbname")
+        with _admin(self.url) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(name))))
+
+    def drop_template(self) -> None:
+        if self.template:
+            self.drop(database.with_database(self.url, self.template))

@@ -1,0 +1,78 @@
+"""The `videojobs` command: run services, mint API keys, migrate, and start the local stack."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import warnings
+
+import click
+
+# platformdirs (through pgserver) warns when XDG_RUNTIME_DIR is unset, as in containers; harmless here.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+# Service name -> module with `main()`; imported lazily so each service only loads what it needs.
+SERVICES = {
+    "job": "job_service.server",
+}
+
+
+@click.group()
+def main() -> None:
+    """videojobs: idempotent AI video generation jobs."""
+
+
+@main.command()
+@click.argument("service", type=click.Choice(sorted(SERVICES)))
+def serve(service: str) -> None:
+    """Run one service in the foreground (configured by environment variables; see the README)."""
+    importlib.import_module(SERVICES[service]).main()
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations (services also do this at start-up)."""
+    from job_service import database
+    from job_service.server import database_url
+    from job_service.settings import JobServiceSettings
+
+    url = database_url(JobServiceSettings())
+    database.migrate(url)
+    click.echo("database is at the newest revision")
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys for the HTTP gateway."""
+
+
+@keys.command("create")
+@click.option("--user", "user_id", required=True, help="The user the key acts for.")
+@click.option("--admin", is_flag=True, help="Allow admin routes (quota reset).")
+def create_key(user_id: str, admin: bool) -> None:
+    """Mint a key. It is printed once and stored only as a hash."""
+    from job_service import database
+    from job_service.server import create_engine, create_manager, database_url
+    from job_service.settings import JobServiceSettings
+
+    async def mint() -> str:
+        settings = JobServiceSettings()
+        url = database_url(settings)
+        await asyncio.to_thread(database.migrate, url)
+        engine = create_engine(settings, url)
+        try:
+            return await create_manager(settings, engine).mint_api_key(user_id, admin=admin)
+        finally:
+            await engine.dispose()
+
+    click.echo(asyncio.run(mint()))
+
+
+@main.command()
+@click.option("--exit-after-demo", is_flag=True, help="Stop the stack once the demo has run.")
+@click.option("--job-port", default=50051, show_default=True)
+def up(exit_after_demo: bool, job_port: int) -> None:
+    """Start the local stack on embedded defaults and show it doing its job."""
+    from videojobs import devstack
+
+    raise SystemExit(asyncio.run(devstack.run(job_port=job_port, exit_after_demo=exit_after_demo)))

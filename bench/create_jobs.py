@@ -111,7 +111,7 @@ def start_service(url: str, port: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        "VIDEOJOBS_PORT": str(port),
+        "VIDEOJOBS_JOB_PORT": str(port),
         "VIDEOJOBS_LOG_LEVEL": "WARNING",
         "VIDEOJOBS_DAILY_LIMIT": "1000000",
         "VIDEOJOBS_DB_POOL_SIZE": "32",

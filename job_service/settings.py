@@ -9,8 +9,8 @@ from videojobs.settings import CommonSettings
 
 
 class JobServiceSettings(CommonSettings):
-    host: str = "127.0.0.1"
-    port: int = Field(default=50051, ge=0, le=65535)
+    job_host: str = "127.0.0.1"
+    job_port: int = Field(default=50051, ge=0, le=65535)
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "VIDEOJOBS_DATABASE_URL"),
@@ -34,4 +34,4 @@ class JobServiceSettings(CommonSettings):
 
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        return f"{self.job_host}:{self.job_port}"

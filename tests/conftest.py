@@ -6,8 +6,12 @@ import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from google.cloud import storage
 
+from tests.support.gcs import emulator_client, fresh_bucket
 from tests.support.postgres import DatabaseFactory, server_url
+from videojobs import gcs_emulator as gcs_emulator_module
+from videojobs.gcs_emulator import GcsEmulator
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +34,20 @@ def _quiet_structlog() -> None:
     from videojobs.logs import configure_logging
 
     configure_logging(os.environ.get("TEST_LOG_LEVEL", "WARNING"))
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator() -> Iterator[GcsEmulator]:
+    """One fake-gcs-server per xdist worker (in memory); tests isolate themselves with `gcs_bucket`."""
+    with gcs_emulator_module.start() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def gcs_client(gcs_emulator: GcsEmulator) -> storage.Client:
+    return emulator_client(gcs_emulator.url)
+
+
+@pytest.fixture
+def gcs_bucket(gcs_client: storage.Client) -> storage.Bucket:
+    return fresh_bucket(gcs_client)

@@ -81,7 +81,7 @@ async def run(*, job_port: int, exit_after_demo: bool) -> int:
     from job_service.settings import JobServiceSettings
 
     configure_logging("WARNING")  # keep the demo readable; `videojobs serve` logs everything
-    settings = JobServiceSettings(port=job_port)
+    settings = JobServiceSettings(job_port=job_port)
     where = (
         "DATABASE_URL" if settings.database_url else f"embedded Postgres under {settings.data_dir}/postgres"
     )

@@ -22,7 +22,7 @@ async def start_job_service(database_url: str) -> AsyncIterator[StartJobService]
 
     async def start(**overrides: Any) -> JobService:
         options: dict[str, Any] = {"database_url": database_url, "db_pool_size": 5, "db_max_overflow": 10}
-        settings = JobServiceSettings(host="127.0.0.1", port=0, **(options | overrides))
+        settings = JobServiceSettings(job_host="127.0.0.1", job_port=0, **(options | overrides))
         assert settings.database_url is not None
         service = create_server(settings, create_engine(settings, settings.database_url))
         await service.grpc.start()

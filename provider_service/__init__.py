@@ -1,0 +1,1 @@
+"""ProviderService: one adapter per provider (veo, fal, runway, sim) behind one interface."""

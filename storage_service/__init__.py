@@ -1,0 +1,1 @@
+"""StorageService: the only code that touches the bucket (GCS via google-cloud-storage)."""

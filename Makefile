@@ -36,8 +36,9 @@ format: $(STAMP)
 protos: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py
 
+## Every benchmark under bench/; each prints its figures against a baseline measured in the same run.
 bench: $(STAMP)
-	$(BIN)/python -m bench.create_jobs
+	@set -e; for b in bench/[a-z]*.py; do echo "== $$b"; $(BIN)/python -m bench.$$(basename $$b .py); done
 
 clean:
 	rm -rf $(VENV) .videojobs .pytest_cache .mypy_cache .ruff_cache

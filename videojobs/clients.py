@@ -1,0 +1,69 @@
+"""Channels for calling other videojobs services: internal token and request id added to every call.
+
+Services talk only through gRPC; this is the one place that knows what an internal call carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import grpc
+
+from videojobs import context
+
+# Calls from one service to another are short; keepalive keeps long streams (WatchJob) alive through NATs.
+_CHANNEL_OPTIONS = (
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+)
+
+Metadata = Sequence[tuple[str, str | bytes]]
+
+
+def _with_internal_metadata(details: grpc.aio.ClientCallDetails, token: str) -> grpc.aio.ClientCallDetails:
+    metadata = list(details.metadata or ())
+    present = {key for key, _ in metadata}
+    if "authorization" not in present:
+        metadata.append(("authorization", f"Bearer {token}"))
+    request_id = context.request_id.get()
+    if request_id and "x-request-id" not in present:
+        metadata.append(("x-request-id", request_id))
+    return grpc.aio.ClientCallDetails(
+        method=details.method,
+        timeout=details.timeout,
+        metadata=grpc.aio.Metadata(*metadata),
+        credentials=details.credentials,
+        wait_for_ready=details.wait_for_ready,
+    )
+
+
+class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def intercept_unary_unary(
+        self, continuation: Callable[..., Any], client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await continuation(_with_internal_metadata(client_call_details, self._token), request)
+
+
+class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def intercept_unary_stream(
+        self, continuation: Callable[..., Any], client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await continuation(_with_internal_metadata(client_call_details, self._token), request)
+
+
+def internal_channel(target: str, token: str) -> grpc.aio.Channel:
+    """An insecure channel to `target` ("host:port") whose calls carry the internal token and request id.
+
+    Plaintext because services run on a private network or sidecar mesh (mTLS terminates there).
+    """
+    return grpc.aio.insecure_channel(
+        target, options=_CHANNEL_OPTIONS, interceptors=[_UnaryUnary(token), _UnaryStream(token)]
+    )

@@ -1,0 +1,136 @@
+"""Who is calling: an API key (checked by job_service's AuthenticateApiKey, cached briefly) or a JWT.
+
+JWTs come from apps that already have a login (e.g. Supabase): HS256 with the configured secret, or RS256
+with one of the configured public keys; `sub` is the user id and `exp` is required. JWT users always have
+the plain user role; admin routes need an admin API key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import jwt
+
+from gateway.problems import Problem, from_rpc_error
+from gateway.settings import GatewaySettings
+from gateway.ttlcache import TtlCache
+from videojobs.context import ADMIN_ROLE, USER_ROLE
+from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
+
+# An unknown key is remembered for a moment so a client hammering with a bad key does not reach job_service.
+_REJECTED_TTL_SECONDS = 5.0
+_MAX_TOKEN_CHARS = 8192
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    role: str = USER_ROLE
+    via: str = "api_key"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN_ROLE
+
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """The identity job_service acts for; set only here, never taken from the client."""
+        return (("x-user-id", self.user_id), ("x-user-role", self.role))
+
+
+def unauthenticated(detail: str, reason: str = "UNAUTHENTICATED") -> Problem:
+    return Problem(401, detail, reason=reason)
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise unauthenticated("send Authorization: Bearer <API key or JWT>", "MISSING_CREDENTIALS")
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > _MAX_TOKEN_CHARS:
+        raise unauthenticated("the Authorization header must be 'Bearer <API key or JWT>'", "BAD_CREDENTIALS")
+    return token
+
+
+def looks_like_jwt(token: str) -> bool:
+    return token.startswith("eyJ") and token.count(".") == 2
+
+
+class Authenticator:
+    def __init__(self, settings: GatewaySettings, jobs: job_service_pb2_grpc.JobServiceAsyncStub) -> None:
+        self._settings = settings
+        self._jobs = jobs
+        self._accepted: TtlCache[str, Principal] = TtlCache(settings.api_key_cache_size)
+        self._rejected: TtlCache[str, bool] = TtlCache(settings.api_key_cache_size)
+        self._secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+        self._public_keys = settings.jwt_public_keys
+
+    async def authenticate(self, authorization: str | None) -> Principal:
+        token = bearer_token(authorization)
+        if self._settings.jwt_enabled and looks_like_jwt(token):
+            return self._from_jwt(token)
+        return await self._from_api_key(token)
+
+    async def _from_api_key(self, api_key: str) -> Principal:
+        fingerprint = hashlib.sha256(api_key.encode()).hexdigest()
+        cached = self._accepted.get(fingerprint)
+        if cached is not None:
+            return cached
+        if self._rejected.get(fingerprint):
+            raise unauthenticated("unknown or revoked API key", "INVALID_API_KEY")
+        try:
+            reply = await self._jobs.AuthenticateApiKey(
+                job_service_pb2.AuthenticateApiKeyRequest(api_key=api_key),
+                timeout=self._settings.rpc_timeout_seconds,
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT):
+                self._rejected.put(fingerprint, True, _REJECTED_TTL_SECONDS)
+                raise unauthenticated("unknown or revoked API key", "INVALID_API_KEY") from None
+            raise from_rpc_error(error) from None
+        principal = Principal(user_id=reply.user_id, role=reply.role or USER_ROLE)
+        self._accepted.put(fingerprint, principal, self._settings.api_key_cache_seconds)
+        return principal
+
+    def _from_jwt(self, token: str) -> Principal:
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+            if algorithm == "HS256" and self._secret is not None:
+                claims = self._decode(token, self._secret, "HS256")
+            elif algorithm == "RS256" and self._public_keys:
+                claims = self._decode_rs256(token)
+            else:
+                raise unauthenticated(f"JWT algorithm {algorithm!r} is not accepted here", "BAD_JWT")
+        except jwt.ExpiredSignatureError:
+            raise unauthenticated("the JWT has expired", "JWT_EXPIRED") from None
+        except jwt.InvalidTokenError as error:
+            raise unauthenticated(f"invalid JWT: {error}", "BAD_JWT") from None
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject or len(subject) > 200:
+            raise unauthenticated("the JWT's sub claim must name the user", "BAD_JWT")
+        return Principal(user_id=subject, role=USER_ROLE, via="jwt")
+
+    def _decode(self, token: str, key: str, algorithm: str) -> dict[str, Any]:
+        settings = self._settings
+        options: dict[str, Any] = {"require": ["exp", "sub"], "verify_aud": settings.jwt_audience is not None}
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            leeway=settings.jwt_leeway_seconds,
+            options=options,  # type: ignore[arg-type]
+        )
+        return claims
+
+    def _decode_rs256(self, token: str) -> dict[str, Any]:
+        last: jwt.InvalidTokenError = jwt.InvalidSignatureError("no configured public key matched")
+        for key in self._public_keys:
+            try:
+                return self._decode(token, key, "RS256")
+            except jwt.InvalidSignatureError as error:
+                last = error
+        raise last

@@ -1,0 +1,85 @@
+"""Exception handlers: every error leaves as application/problem+json (RFC 9457), never a stack trace."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from gateway.problems import PROBLEM_JSON, Problem, from_rpc_error
+from videojobs import context
+from videojobs.logs import get_logger
+
+log = get_logger(__name__)
+
+
+def problem_response(request: Request, problem: Problem) -> JSONResponse:
+    return JSONResponse(
+        problem.body(request.url.path, context.request_id.get()),
+        status_code=problem.status,
+        headers=problem.response_headers(),
+        media_type=PROBLEM_JSON,
+    )
+
+
+def _field(location: Sequence[Any]) -> str:
+    parts = [str(part) for part in location]
+    if parts and parts[0] in {"body", "query", "path", "header"}:
+        parts = parts[1:] if parts[0] == "body" else parts
+    return ".".join(parts) or "body"
+
+
+def validation_problem(error: RequestValidationError) -> Problem:
+    problems = list(error.errors())
+    if any(item.get("type") == "json_invalid" for item in problems):
+        return Problem(400, "the request body is not valid JSON", reason="INVALID_JSON")
+    errors = [{"field": _field(item.get("loc", ())), "detail": str(item.get("msg", ""))} for item in problems]
+    summary = "; ".join(f"{e['field']}: {e['detail']}" for e in errors[:5])
+    return Problem(
+        422,
+        f"the request does not have the expected shape: {summary}",
+        reason="INVALID_REQUEST",
+        errors=errors,
+    )
+
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return problem_response(request, exc)
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return problem_response(request, validation_problem(exc))
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else "the request could not be handled"
+    if exc.status_code == 400 and "parsing the body" in detail:
+        detail = "the request body could not be read as JSON"
+    return problem_response(request, Problem(exc.status_code, detail, headers=exc.headers))
+
+
+async def _on_rpc(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, grpc.aio.AioRpcError)
+    return problem_response(request, from_rpc_error(exc))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", path=request.url.path)
+    request_id = context.request_id.get()
+    return problem_response(request, Problem(500, f"internal error (request id {request_id})"))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(HTTPException, _on_http)
+    app.add_exception_handler(grpc.aio.AioRpcError, _on_rpc)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,51 @@
+"""The gateway's ASGI app: `create_app(settings)`. Every route is a gRPC call; the app keeps no state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from gateway import handlers
+from gateway.backends import open_backends
+from gateway.metrics import Metrics
+from gateway.middleware import GatewayMiddleware
+from gateway.routers import compat, dashboard, ops, quota, videos, webhooks
+from gateway.settings import GatewaySettings
+
+
+def create_app(settings: GatewaySettings | None = None, *, metrics: Metrics | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    metrics = metrics or Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        backends = open_backends(settings, metrics)
+        app.state.backends = backends
+        try:
+            yield
+        finally:
+            await backends.close()
+
+    app = FastAPI(
+        title="videojobs",
+        version="1",
+        summary="Idempotent, quota-safe AI video generation jobs",
+        description="Errors are RFC 9457 application/problem+json. Authenticate with `Authorization: Bearer`",
+        lifespan=lifespan,
+    )
+    handlers.install(app)
+    for module in (videos, quota, webhooks, compat, ops, dashboard):
+        app.include_router(module.router)
+    app.add_middleware(GatewayMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The factory uvicorn workers call (`gateway.main:app_from_environment`, factory=True)."""
+    from videojobs.logs import configure_logging
+
+    settings = GatewaySettings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

@@ -1,0 +1,73 @@
+"""Routes existing clients already call (the apps of seeds 000 and 004), on the same RPCs as /v1/videos.
+
+They share one idempotency key space with /v1/videos per user: a double click that reaches `/generate` and
+`/api/v1/generate` at once, or `/api/video/animate` and `/v1/videos`, still makes one job.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from gateway.creating import create_job
+from gateway.deps import Caller, JobStub, MetricsDep
+from gateway.idempotency import choose_key
+from gateway.routers.videos import ERRORS, IdempotencyKey, JobId
+from gateway.schemas import ANIMATE_FIELDS, AnimateImage, JobOut, LegacyGenerate, job_json
+from videojobs.v1 import job_service_pb2
+
+router = APIRouter(tags=["compatibility"])
+
+_CREATED = {200: {"model": JobOut, "description": "replay of an earlier request"}, **ERRORS}
+
+
+@router.post("/generate", status_code=201, response_model=JobOut, responses=_CREATED)
+async def generate(
+    body: LegacyGenerate,
+    jobs: JobStub,
+    call: Caller,
+    metrics: MetricsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Same as POST /v1/videos; fields existing clients send that we do not use are ignored."""
+    return await create_job(
+        jobs, call, metrics, choose_key(idempotency_key, body.client_request_id), body.spec()
+    )
+
+
+@router.post("/api/v1/generate", status_code=201, response_model=JobOut, responses=_CREATED)
+async def generate_v1(
+    body: LegacyGenerate,
+    jobs: JobStub,
+    call: Caller,
+    metrics: MetricsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Same as POST /generate."""
+    return await create_job(
+        jobs, call, metrics, choose_key(idempotency_key, body.client_request_id), body.spec()
+    )
+
+
+def _animate_field(name: str) -> str:
+    name = name.removeprefix("spec.")
+    return ANIMATE_FIELDS.get(name, name)
+
+
+@router.post("/api/video/animate", status_code=201, response_model=JobOut, responses=_CREATED)
+async def animate(
+    body: AnimateImage,
+    jobs: JobStub,
+    call: Caller,
+    metrics: MetricsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Animate an image (`imageUrl`, `prompt`, `clientRequestId`, camelCase)."""
+    key = choose_key(idempotency_key, body.clientRequestId)
+    return await create_job(jobs, call, metrics, key, body.spec(), _animate_field)
+
+
+@router.get("/api/video/jobs/{job_id}", response_model=JobOut, responses=ERRORS)
+async def animate_job(job_id: JobId, jobs: JobStub, call: Caller) -> JSONResponse:
+    """Same as GET /v1/videos/{id}: polling clients keep working while they move to SSE."""
+    return JSONResponse(job_json(await jobs.GetJob(job_service_pb2.GetJobRequest(id=job_id), **call.options)))

@@ -1,0 +1,56 @@
+"""POST /v1/webhooks/{provider}: provider callbacks, verified by provider_service, recorded by job_service.
+
+No API key here: the provider's own signature (checked by ParseWebhook) is the credential. The body is
+passed on byte for byte, since signatures cover the raw bytes. Replays are harmless: job_service records
+provider news idempotently and the orchestrator applies each transition once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import grpc
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+
+from gateway.deps import JobStub, ProviderStub, Settings
+from gateway.problems import Problem, from_rpc_error
+from gateway.routers.videos import ERRORS
+from videojobs.v1 import job_service_pb2, provider_service_pb2
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+Provider = Literal["veo", "fal", "runway", "sim"]
+
+
+@router.post("/{provider}", responses=ERRORS, summary="Provider callback (signature-verified)")
+async def provider_webhook(
+    provider: Annotated[Provider, Path(description="the provider that calls back")],
+    request: Request,
+    providers: ProviderStub,
+    jobs: JobStub,
+    settings: Settings,
+) -> JSONResponse:
+    body = await request.body()
+    # Starlette already lower-cases names; repeated headers are joined as HTTP allows.
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    try:
+        parsed = await providers.ParseWebhook(
+            provider_service_pb2.ParseWebhookRequest(provider=provider, headers=headers, body=body),
+            timeout=settings.rpc_timeout_seconds,
+        )
+    except grpc.aio.AioRpcError as error:
+        if error.code() == grpc.StatusCode.UNAUTHENTICATED:
+            raise Problem(
+                401, "the webhook signature is missing or invalid", reason="BAD_SIGNATURE"
+            ) from None
+        raise from_rpc_error(error) from None
+    await jobs.ReportProviderEvent(
+        job_service_pb2.ReportProviderEventRequest(
+            provider=provider, provider_job_id=parsed.provider_job_id, status=parsed.status
+        ),
+        timeout=settings.rpc_timeout_seconds,
+    )
+    return JSONResponse({"received": True, "provider_job_id": parsed.provider_job_id})

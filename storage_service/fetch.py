@@ -1,0 +1,220 @@
+"""Fetching provider outputs over https without becoming a proxy into our own network (SSRF).
+
+Every hop of a fetch is checked before any connection is made:
+- the scheme is https (plain http only with the development setting `fetch_allow_local`);
+- no credentials in the URL;
+- the host is resolved once, and every address it resolves to must be public: link-local (the cloud
+  metadata server), loopback, private, shared, multicast and reserved ranges are refused (loopback and
+  private ones are allowed only with `fetch_allow_local`);
+- the connection goes to the address that was checked (the URL is rewritten to the IP, with the Host
+  header and TLS SNI/certificate check still on the name), so a second DNS answer cannot swap it;
+- redirects are followed by hand, at most `max_redirects`, each target checked again; headers the caller
+  supplied are dropped when a redirect leaves the original origin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from videojobs import errors
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+SOURCE_FIELD = "source_uri"
+REFUSED_REASON = "URL_NOT_ALLOWED"
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    allow_local: bool = False
+    max_redirects: int = 5
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+
+
+def refused(why: str) -> errors.InvalidArgument:
+    return errors.InvalidArgument(
+        [errors.FieldViolation(SOURCE_FIELD, f"refused: {why}")], reason=REFUSED_REASON
+    )
+
+
+def address_problem(ip: IPAddress, *, allow_local: bool) -> str | None:
+    """Why connecting to `ip` is refused, or None."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            return address_problem(embedded, allow_local=allow_local)
+    if ip.is_link_local:
+        return f"{ip} is a link-local address (e.g. the cloud metadata server)"
+    if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+        return f"{ip} is not a unicast address"
+    if ip.is_loopback:
+        return None if allow_local else f"{ip} is a loopback address"
+    if ip.is_private or not ip.is_global:
+        return None if allow_local else f"{ip} is a private or non-public address"
+    return None
+
+
+def check_url(url: str | httpx.URL, *, allow_local: bool) -> httpx.URL:
+    """Syntax-level checks (scheme, host, userinfo); INVALID_ARGUMENT on source_uri when refused."""
+    try:
+        parsed = httpx.URL(url) if isinstance(url, str) else url
+    except httpx.InvalidURL as exc:
+        raise errors.InvalidArgument.field(SOURCE_FIELD, f"not a valid URL: {exc}") from exc
+    if parsed.scheme == "http" and not allow_local:
+        raise refused("plain http is not allowed; use https")
+    if parsed.scheme not in {"https", "http"}:
+        raise refused(f"scheme {parsed.scheme or '(none)'!r} is not allowed; only https")
+    if not parsed.host:
+        raise refused("the URL has no host")
+    if parsed.userinfo:
+        raise refused("credentials in the URL are not accepted; pass source_headers instead")
+    return parsed
+
+
+def _literal_ip(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def create_client(policy: FetchPolicy, verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
+    """The client fetches go through; `trust_env=False` so no proxy from the environment undoes pinning."""
+    return httpx.AsyncClient(
+        verify=verify,
+        trust_env=False,
+        follow_redirects=False,
+        timeout=httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout),
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=8),
+    )
+
+
+class SafeFetcher:
+    def __init__(
+        self,
+        policy: FetchPolicy,
+        client: httpx.AsyncClient,
+        resolver: Resolver = system_resolver,
+    ) -> None:
+        self.policy = policy
+        self.client = client
+        self.resolver = resolver
+
+    async def address_for(self, url: httpx.URL) -> IPAddress:
+        """The checked address to connect to for `url`; every address the name has must pass."""
+        host = url.host
+        literal = _literal_ip(host)
+        if literal is not None:
+            answers = [literal]
+        else:
+            try:
+                async with asyncio.timeout(self.policy.connect_timeout):
+                    found = await self.resolver(host, url.port or (443 if url.scheme == "https" else 80))
+            except (OSError, TimeoutError) as exc:
+                raise errors.Unavailable(
+                    f"could not resolve the source host {host!r}",
+                    reason="SOURCE_UNAVAILABLE",
+                    retry_after=5.0,
+                ) from exc
+            answers = [ipaddress.ip_address(a.split("%")[0]) for a in found]
+        if not answers:
+            raise refused(f"{host!r} has no address")
+        for ip in answers:
+            problem = address_problem(ip, allow_local=self.policy.allow_local)
+            if problem:
+                name = "" if literal is not None else f"{host!r} resolves to "
+                raise refused(f"{name}{problem}")
+        return answers[0]
+
+    async def _send(self, url: httpx.URL, headers: Mapping[str, str]) -> httpx.Response:
+        ip = await self.address_for(url)
+        host_header = url.host if url.port is None else f"{url.host}:{url.port}"
+        pinned = url.copy_with(host=str(ip))
+        request = self.client.build_request(
+            "GET",
+            pinned,
+            headers={**headers, "Host": host_header, "Accept-Encoding": "identity"},
+            extensions={"sni_hostname": url.host} if url.scheme == "https" else {},
+        )
+        try:
+            return await self.client.send(request, stream=True)
+        except httpx.ConnectError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                raise errors.FailedPrecondition(
+                    f"the source's TLS certificate did not verify for {url.host!r}", reason="SOURCE_TLS_ERROR"
+                ) from exc
+            raise _unavailable(exc) from exc
+        except httpx.TransportError as exc:
+            raise _unavailable(exc) from exc
+
+    @asynccontextmanager
+    async def open(self, url: str, headers: Mapping[str, str]) -> AsyncIterator[httpx.Response]:
+        """A streaming 2xx response for `url`, after the checks above on every hop."""
+        current = check_url(url, allow_local=self.policy.allow_local)
+        origin = (current.scheme, current.host, current.port)
+        sent_headers = dict(headers)
+        for _ in range(self.policy.max_redirects + 1):
+            response = await self._send(current, sent_headers)
+            if not response.is_redirect:
+                break
+            location = response.headers.get("location", "")
+            await response.aclose()
+            if not location:
+                raise errors.FailedPrecondition(
+                    "the source redirected without a location", reason="SOURCE_REJECTED"
+                )
+            current = check_url(current.join(location), allow_local=self.policy.allow_local)
+            if (current.scheme, current.host, current.port) != origin:
+                sent_headers = {}
+        else:
+            raise errors.FailedPrecondition(
+                f"the source redirected more than {self.policy.max_redirects} times",
+                reason="TOO_MANY_REDIRECTS",
+            )
+        try:
+            _check_status(response)
+            yield response
+        finally:
+            await response.aclose()
+
+
+def _unavailable(exc: Exception) -> errors.Unavailable:
+    return errors.Unavailable(
+        f"the source could not be fetched: {type(exc).__name__}", reason="SOURCE_UNAVAILABLE", retry_after=5.0
+    )
+
+
+def _check_status(response: httpx.Response) -> None:
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    if status in {404, 410}:
+        raise errors.NotFound(f"the source answered {status}", reason="SOURCE_NOT_FOUND")
+    if status == 429 or status >= 500:
+        retry_after = _retry_after(response.headers.get("retry-after"))
+        raise errors.Unavailable(
+            f"the source answered {status}", reason="SOURCE_UNAVAILABLE", retry_after=retry_after
+        )
+    raise errors.FailedPrecondition(f"the source answered {status}", reason="SOURCE_REJECTED")
+
+
+def _retry_after(value: str | None) -> float:
+    try:
+        return min(max(float(value or 5), 0.0), 3600.0)
+    except ValueError:
+        return 5.0

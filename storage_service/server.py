@@ -1,0 +1,107 @@
+"""Assemble and run storage_service: GCS client, safe fetcher, the servicer on the shared bootstrap."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from storage_service import fetch
+from storage_service.gcs import Gcs
+from storage_service.servicer import StorageServicer
+from storage_service.settings import StorageServiceSettings
+from storage_service.storage import Storage
+from videojobs.logs import configure_logging, get_logger
+from videojobs.server import GrpcServer
+from videojobs.server import create_server as create_grpc_server
+from videojobs.v1 import storage_service_pb2, storage_service_pb2_grpc
+
+log = get_logger(__name__)
+
+SERVICE_NAME = storage_service_pb2.DESCRIPTOR.services_by_name["StorageService"].full_name
+
+
+@dataclass
+class StorageService:
+    grpc: GrpcServer
+    storage: Storage
+    fetcher: fetch.SafeFetcher
+
+    @property
+    def port(self) -> int:
+        return self.grpc.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        await self.grpc.stop(grace)
+        await self.fetcher.client.aclose()
+        self.storage.gcs.close()
+
+
+def fetch_policy(settings: StorageServiceSettings) -> fetch.FetchPolicy:
+    return fetch.FetchPolicy(
+        allow_local=settings.fetch_allow_local,
+        max_redirects=settings.fetch_max_redirects,
+        connect_timeout=settings.fetch_connect_timeout_seconds,
+        read_timeout=settings.fetch_read_timeout_seconds,
+    )
+
+
+def create_fetcher(
+    settings: StorageServiceSettings, resolver: fetch.Resolver = fetch.system_resolver
+) -> fetch.SafeFetcher:
+    verify: ssl.SSLContext | bool = True
+    if settings.fetch_ca_file is not None:
+        verify = ssl.create_default_context(cafile=str(settings.fetch_ca_file))
+    policy = fetch_policy(settings)
+    return fetch.SafeFetcher(policy, fetch.create_client(policy, verify), resolver)
+
+
+def create_server(
+    settings: StorageServiceSettings,
+    *,
+    gcs: Gcs | None = None,
+    resolver: fetch.Resolver = fetch.system_resolver,
+) -> StorageService:
+    """Build (not start) the service. `gcs` and `resolver` are injectable for tests."""
+    gcs = gcs or Gcs.from_settings(settings)
+    fetcher = create_fetcher(settings, resolver)
+    storage = Storage(gcs, fetcher)
+    server = create_grpc_server(
+        settings,
+        address=settings.address,
+        register=lambda s: storage_service_pb2_grpc.add_StorageServiceServicer_to_server(
+            StorageServicer(storage), s
+        ),
+        service_names=[SERVICE_NAME],
+    )
+    return StorageService(grpc=server, storage=storage, fetcher=fetcher)
+
+
+@asynccontextmanager
+async def running(settings: StorageServiceSettings) -> AsyncIterator[StorageService]:
+    """The service, started, stopped gracefully on exit."""
+    service = await asyncio.to_thread(create_server, settings)
+    await service.grpc.start()
+    log.info(
+        "storage_service listening",
+        port=service.port,
+        bucket=settings.bucket,
+        emulator=settings.emulator_url is not None,
+    )
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+async def serve(settings: StorageServiceSettings) -> None:
+    async with running(settings) as service:
+        await service.grpc.serve_until_signalled()
+
+
+def main(settings: StorageServiceSettings | None = None) -> None:
+    settings = settings or StorageServiceSettings()
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(serve(settings))

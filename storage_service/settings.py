@@ -1,0 +1,81 @@
+"""storage_service settings (environment variables, prefix VIDEOJOBS_ unless noted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+from pydantic import AliasChoices, Field, model_validator
+
+from videojobs.settings import CommonSettings
+
+MAX_SIGNED_URL_TTL_SECONDS = 7 * 24 * 3600  # the V4 signing limit
+_RESUMABLE_CHUNK_MULTIPLE = 256 * 1024  # GCS resumable chunks must be multiples of 256 KiB
+
+
+class StorageServiceSettings(CommonSettings):
+    storage_host: str = "127.0.0.1"
+    storage_port: int = Field(default=50053, ge=0, le=65535)
+
+    bucket: str = Field(default="videojobs-dev", min_length=3, max_length=222)
+    source_buckets: tuple[str, ...] = Field(
+        default=(),
+        description="Other buckets gs:// sources may be read (and, with delete_source, deleted) from.",
+    )
+    credentials_file: Path | None = Field(
+        default=None,
+        description="Service-account JSON key; unset uses Application Default Credentials "
+        "(or anonymous access against the emulator).",
+    )
+    storage_emulator_host: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("STORAGE_EMULATOR_HOST", "VIDEOJOBS_STORAGE_EMULATOR_HOST"),
+        description="e.g. http://127.0.0.1:4443: talk to fake-gcs-server instead of GCS.",
+    )
+    gcs_timeout_seconds: float = Field(default=30.0, gt=0, description="Per HTTP request to GCS.")
+    gcs_retry_seconds: float = Field(default=20.0, gt=0, description="Total retry budget per GCS call.")
+    io_threads: int = Field(default=16, ge=1, description="Threads running blocking GCS and decoding calls.")
+
+    max_object_bytes: int = Field(default=2 * 1024**3, ge=1, description="Largest video Relocate accepts.")
+    upload_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=_RESUMABLE_CHUNK_MULTIPLE)
+    read_chunk_bytes: int = Field(
+        default=256 * 1024, ge=16 * 1024, description="Range size for probing and thumbnails."
+    )
+
+    fetch_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    fetch_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    fetch_total_timeout_seconds: float = Field(default=900.0, gt=0)
+    fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+    fetch_ca_file: Path | None = Field(default=None, description="Extra CA bundle for https sources.")
+    fetch_allow_local: bool = Field(
+        default=False,
+        description="Development only: allow http:// sources and loopback/private addresses "
+        "(link-local, e.g. the metadata server, stays refused).",
+    )
+
+    signed_url_ttl_seconds: int = Field(default=3600, ge=1, le=MAX_SIGNED_URL_TTL_SECONDS)
+    thumbnail_max_width: int = Field(default=640, ge=16, le=4096)
+    thumbnail_jpeg_quality: int = Field(default=85, ge=1, le=95)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.upload_chunk_bytes % _RESUMABLE_CHUNK_MULTIPLE:
+            raise ValueError("upload_chunk_bytes must be a multiple of 256 KiB")
+        if self.environment == "production" and self.fetch_allow_local:
+            raise ValueError("fetch_allow_local is a development setting; refused in production")
+        return self
+
+    @property
+    def address(self) -> str:
+        return f"{self.storage_host}:{self.storage_port}"
+
+    @property
+    def emulator_url(self) -> str | None:
+        host = self.storage_emulator_host
+        if not host:
+            return None
+        return host if "://" in host else f"http://{host}"
+
+    @property
+    def readable_buckets(self) -> frozenset[str]:
+        return frozenset((self.bucket, *self.source_buckets))

@@ -1,0 +1,81 @@
+"""The storage domain the servicer calls: each method validates its input, then runs the blocking work
+(GCS client, PyAV) on the GCS thread pool. No grpc in here."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from storage_service import deletion, media, resolve, signing
+from storage_service.fetch import SafeFetcher
+from storage_service.gcs import Gcs, KeyedLocks
+from storage_service.objects import StoredObject, VideoInfo, parse_key, parse_uri, parse_uris
+from storage_service.relocate import Relocator
+from videojobs import errors
+
+MAX_URIS_PER_CALL = 1000
+MIN_THUMBNAIL_WIDTH = 16
+MAX_THUMBNAIL_WIDTH = 4096
+
+
+def _check_count(uris: Sequence[str], field: str) -> None:
+    if not uris:
+        raise errors.InvalidArgument.field(field, "give at least one URI")
+    if len(uris) > MAX_URIS_PER_CALL:
+        raise errors.InvalidArgument.field(field, f"at most {MAX_URIS_PER_CALL} URIs per call")
+
+
+class Storage:
+    def __init__(self, gcs: Gcs, fetcher: SafeFetcher) -> None:
+        self.gcs = gcs
+        self.settings = gcs.settings
+        self.relocator = Relocator(gcs, fetcher)
+        self._thumbnail_locks = KeyedLocks()
+
+    async def resolve_output(self, uris: Sequence[str], prefix: str) -> StoredObject:
+        if len(uris) > MAX_URIS_PER_CALL:
+            raise errors.InvalidArgument.field("uris", f"at most {MAX_URIS_PER_CALL} URIs per call")
+        return await self.gcs.run(resolve.resolve_sync, self.gcs, list(uris), prefix)
+
+    async def relocate(
+        self, source_uri: str, destination_key: str, *, delete_source: bool, headers: Mapping[str, str]
+    ) -> StoredObject:
+        return await self.relocator.relocate(
+            source_uri, destination_key, delete_source=delete_source, headers=headers
+        )
+
+    async def probe(self, uri: str) -> VideoInfo:
+        ref = parse_uri(uri, self.settings.readable_buckets, field_name="uri")
+        return await self.gcs.run(media.probe_sync, self.gcs, ref)
+
+    async def thumbnail(
+        self, video_uri: str, destination_key: str, at_seconds: float | None, max_width: int
+    ) -> StoredObject:
+        violations = []
+        if at_seconds is not None and (not math.isfinite(at_seconds) or at_seconds < 0):
+            violations.append(errors.FieldViolation("at_seconds", "must be a finite number of seconds >= 0"))
+        if max_width and not MIN_THUMBNAIL_WIDTH <= max_width <= MAX_THUMBNAIL_WIDTH:
+            violations.append(
+                errors.FieldViolation(
+                    "max_width", f"must be between {MIN_THUMBNAIL_WIDTH} and {MAX_THUMBNAIL_WIDTH} pixels"
+                )
+            )
+        if violations:
+            raise errors.InvalidArgument(violations)
+        video = parse_uri(video_uri, self.settings.readable_buckets, field_name="video_uri")
+        dest = parse_key(destination_key, self.settings.bucket, field_name="destination_key")
+        width = max_width or self.settings.thumbnail_max_width
+        async with self._thumbnail_locks.hold(dest.uri):
+            return await self.gcs.run(media.thumbnail_sync, self.gcs, video, dest, at_seconds, width)
+
+    async def delete(self, uris: Sequence[str]) -> tuple[list[str], list[str]]:
+        _check_count(uris, "uris")
+        refs = parse_uris(uris, self.settings.readable_buckets, field_name="uris")
+        return await self.gcs.run(deletion.delete_sync, self.gcs, refs)
+
+    async def sign(self, uris: Sequence[str], ttl_seconds: int) -> tuple[list[str], datetime]:
+        _check_count(uris, "uris")
+        ttl = signing.check_ttl(ttl_seconds, self.settings.signed_url_ttl_seconds)
+        refs = parse_uris(uris, self.settings.readable_buckets, field_name="uris")
+        return await self.gcs.run(signing.sign_sync, self.gcs, refs, ttl)

@@ -1,0 +1,219 @@
+"""A real storage_service for tests (and the orchestrator's tests), plus a local http(s) source server.
+
+Fixtures (import them into a conftest.py to use them):
+- `start_storage_service(**settings overrides)`: starts one on loopback (port 0) against the GCS emulator
+  and the per-test `gcs_bucket`; stopped at the end of the test.
+- `storage_service`: one started with defaults; `storage_stub`: a StorageService stub on a real channel.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import ssl
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from google.cloud import storage
+
+from storage_service.server import StorageService, create_server
+from storage_service.settings import StorageServiceSettings
+from videojobs.gcs_emulator import GcsEmulator
+from videojobs.settings import DEV_INTERNAL_TOKEN
+from videojobs.v1 import storage_service_pb2_grpc
+
+AUTH = (("authorization", f"Bearer {DEV_INTERNAL_TOKEN}"),)
+StartStorageService = Callable[..., Awaitable[StorageService]]
+
+
+def storage_settings(emulator_url: str, bucket: str, **overrides: Any) -> StorageServiceSettings:
+    options: dict[str, Any] = {
+        "storage_host": "127.0.0.1",
+        "storage_port": 0,
+        "bucket": bucket,
+        "storage_emulator_host": emulator_url,
+        "gcs_timeout_seconds": 10.0,
+        "gcs_retry_seconds": 5.0,
+        "fetch_connect_timeout_seconds": 2.0,
+        "fetch_read_timeout_seconds": 5.0,
+        "io_threads": 8,
+    }
+    return StorageServiceSettings(**(options | overrides))
+
+
+@pytest.fixture
+async def start_storage_service(
+    gcs_emulator: GcsEmulator, gcs_bucket: storage.Bucket
+) -> AsyncIterator[StartStorageService]:
+    started: list[StorageService] = []
+
+    async def start(*, resolver: Any = None, **overrides: Any) -> StorageService:
+        settings = storage_settings(gcs_emulator.url, gcs_bucket.name, **overrides)
+        service = create_server(settings, **({"resolver": resolver} if resolver else {}))
+        await service.grpc.start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        await service.stop(0)
+
+
+@pytest.fixture
+async def storage_service(start_storage_service: StartStorageService) -> StorageService:
+    return await start_storage_service()
+
+
+@pytest.fixture
+async def storage_stub(
+    storage_service: StorageService,
+) -> AsyncIterator[storage_service_pb2_grpc.StorageServiceAsyncStub]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{storage_service.port}") as channel:
+        yield storage_service_pb2_grpc.StorageServiceStub(channel)  # type: ignore[misc]
+
+
+# A local source of provider outputs: real HTTP(S) over a real socket.
+
+
+@dataclass
+class Route:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | Callable[[], Iterable[bytes]] = b""
+
+
+@dataclass
+class SourceServer:
+    server: ThreadingHTTPServer
+    scheme: str
+    routes: dict[str, Route]
+    seen: list[tuple[str, dict[str, str]]]
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def url(self, path: str, host: str = "127.0.0.1") -> str:
+        return f"{self.scheme}://{host}:{self.port}{path}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _handler(
+    routes: dict[str, Route], seen: list[tuple[str, dict[str, str]]]
+) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+            route = routes.get(self.path, Route(404, {"content-type": "text/plain"}, b"not found"))
+            self.send_response(route.status)
+            for name, value in route.headers.items():
+                self.send_header(name, value)
+            if isinstance(route.body, bytes):
+                self.send_header("Content-Length", str(len(route.body)))
+                self.end_headers()
+                self.wfile.write(route.body)
+                return
+            if "content-length" not in {k.lower() for k in route.headers}:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for piece in route.body():
+                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+                return
+            self.end_headers()
+            for piece in route.body():
+                self.wfile.write(piece)
+
+    return Handler
+
+
+def start_source_server(
+    routes: dict[str, Route], *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+) -> SourceServer:
+    seen: list[tuple[str, dict[str, str]]] = []
+    server = ThreadingHTTPServer((host, 0), _handler(routes, seen))
+    server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return SourceServer(server, "https" if tls else "http", routes, seen)
+
+
+@dataclass
+class SelfSignedCert:
+    cert_file: Path
+    key_file: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
+def self_signed_cert(directory: Path, hostnames: Iterable[str]) -> SelfSignedCert:
+    """A certificate for `hostnames` (and 127.0.0.1), to serve https sources the service is told to trust."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    names = list(hostnames)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    now = datetime.datetime.now(datetime.UTC)
+    alt_names: list[x509.GeneralName] = [x509.DNSName(n) for n in names]
+    alt_names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "source.crt", directory / "source.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return SelfSignedCert(cert_file, key_file)
+
+
+def static_resolver(table: dict[str, list[str]]) -> Callable[[str, int], Awaitable[list[str]]]:
+    """A resolver answering from `table` (what a hostile or misconfigured DNS would say)."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        if host not in table:
+            raise OSError(f"unknown host {host}")
+        return table[host]
+
+    return resolve
+
+
+def iter_chunks(total: int, chunk: int = 1024 * 1024) -> Iterator[bytes]:
+    """`total` bytes of a repeating pattern, produced on the fly (never held in memory at once)."""
+    block = bytes(range(256)) * (chunk // 256)
+    sent = 0
+    while sent < total:
+        piece = block[: min(chunk, total - sent)]
+        sent += len(piece)
+        yield piece

@@ -14,6 +14,7 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 # Service name -> module with `main()`; imported lazily so each service only loads what it needs.
 SERVICES = {
     "job": "job_service.server",
+    "storage": "storage_service.server",
 }
 
 
@@ -26,7 +27,8 @@ def main() -> None:
 @click.argument("service", type=click.Choice(sorted(SERVICES)))
 def serve(service: str) -> None:
     """Run one service in the foreground (configured by environment variables; see the README)."""
-    importlib.import_module(SERVICES[service]).main()
+    module, _, function = SERVICES[service].partition(":")
+    getattr(importlib.import_module(module), function or "main")()
 
 
 @main.command()
@@ -51,8 +53,9 @@ def keys() -> None:
 @click.option("--admin", is_flag=True, help="Allow admin routes (quota reset).")
 def create_key(user_id: str, admin: bool) -> None:
     """Mint a key. It is printed once and stored only as a hash."""
-    from job_service import database
-    from job_service.server import create_engine, create_manager, database_url
+    from job_service import apikeys, database
+    from job_service.repository import JobRepository
+    from job_service.server import create_engine, database_url
     from job_service.settings import JobServiceSettings
 
     async def mint() -> str:
@@ -61,7 +64,7 @@ def create_key(user_id: str, admin: bool) -> None:
         await asyncio.to_thread(database.migrate, url)
         engine = create_engine(settings, url)
         try:
-            return await create_manager(settings, engine).mint_api_key(user_id, admin=admin)
+            return await apikeys.mint_for(JobRepository(engine), user_id, admin=admin)
         finally:
             await engine.dispose()
 

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
+from collections.abc import Awaitable
+from typing import Protocol
+
+from videojobs.context import ADMIN_ROLE, USER_ROLE
+from videojobs.errors import InvalidArgument
 
 KEY_PREFIX = "vj_"
 
@@ -18,3 +24,18 @@ def fingerprint(api_key: str) -> str:
 
 def display_prefix(api_key: str) -> str:
     return api_key[:10]
+
+
+class _KeyStore(Protocol):
+    def add_api_key(self, key_hash: str, prefix: str, user_id: str, role: str) -> Awaitable[uuid.UUID]: ...
+
+
+async def mint_for(store: _KeyStore, user_id: str, *, admin: bool = False) -> str:
+    """Mint a key for a user and store its hash; the key itself is returned once and never kept."""
+    if not user_id:
+        raise InvalidArgument.field("user_id", "is required")
+    key = mint()
+    await store.add_api_key(
+        fingerprint(key), display_prefix(key), user_id, ADMIN_ROLE if admin else USER_ROLE
+    )
+    return key

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from job_service.domain import Job, JobState, Quota, VideoSpec
+from job_service.domain import Job, JobEvent, JobState, Quota, VideoSpec
 from videojobs.errors import InvalidArgument
 from videojobs.v1 import common_pb2, job_service_pb2
 
@@ -66,6 +66,9 @@ def job_to_proto(job: Job) -> job_service_pb2.Job:
         create_time=_timestamp(job.create_time),
         update_time=_timestamp(job.update_time),
         end_time=_timestamp(job.end_time),
+        video_url=job.video_url,
+        thumbnail_url=job.thumbnail_url,
+        urls_expire_time=_timestamp(job.urls_expire_time),
     )
     if job.video is not None:
         message.video.CopyFrom(
@@ -99,4 +102,16 @@ def quota_to_proto(quota: Quota) -> job_service_pb2.Quota:
         resets_at=_timestamp(quota.resets_at),
         max_active=quota.max_active,
         active=quota.active,
+    )
+
+
+def event_to_proto(event: JobEvent) -> job_service_pb2.JobEvent:
+    return job_service_pb2.JobEvent(
+        sequence=event.sequence,
+        job_id=str(event.job_id),
+        state=job_service_pb2.JobState.Value(event.state.value),
+        type=event.type,
+        message=event.message,
+        job=job_to_proto(event.job),
+        event_time=_timestamp(event.create_time),
     )

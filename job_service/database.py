@@ -46,6 +46,11 @@ def sqlalchemy_url(url: str) -> URL:
     return parsed.set(drivername="postgresql+psycopg")
 
 
+def libpq_url(url: str | URL) -> str:
+    """A SQLAlchemy URL as a plain postgresql:// URL that libpq and psycopg accept."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def with_database(url: str, database: str) -> str:
     """The same server, another database, as a plain postgresql:// URL (usable by libpq and psycopg)."""
     return (

@@ -88,6 +88,10 @@ class Job:
     video: VideoInfo | None = None
     error: JobError | None = None
     end_time: datetime | None = None
+    # Signed on read (never stored): short-lived download links for video_uri / thumbnail_uri.
+    video_url: str = ""
+    thumbnail_url: str = ""
+    urls_expire_time: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -125,3 +129,16 @@ class Quota:
 class Page:
     jobs: list[Job] = field(default_factory=list)
     next_page_token: str = ""
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One row of a job's history; `sequence` increases with every event of the job."""
+
+    sequence: int
+    job_id: uuid.UUID
+    type: str
+    state: JobState
+    message: str
+    create_time: datetime
+    job: Job

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 
 from job_service import apikeys, paging
-from job_service.domain import Job, JobState, Limits, NewJob, Page, Quota, VideoSpec
+from job_service.backends import CallFailed, ProviderClient, ProviderStatus, StorageClient, peer_error
+from job_service.domain import (
+    KNOWN_PROVIDERS,
+    Job,
+    JobEvent,
+    JobState,
+    Limits,
+    NewJob,
+    Page,
+    Quota,
+    VideoSpec,
+)
+from job_service.event_hub import EventHub
 from job_service.repository import ActiveLimitReached, Cursor, DailyLimitReached, JobRepository
 from job_service.validation import check_client_request_id, normalize_spec
-from videojobs.context import ADMIN_ROLE, USER_ROLE, Caller
+from job_service.work_repository import WorkRepository
+from videojobs.context import Caller
 from videojobs.errors import (
     AlreadyExists,
     FailedPrecondition,
+    FieldViolation,
     InvalidArgument,
     NotFound,
     QuotaExceeded,
@@ -41,18 +55,32 @@ class Created:
     created: bool
 
 
+@dataclass(frozen=True)
+class Peers:
+    """What JobService needs beyond its own database: the other services, and the event fan-out."""
+
+    work: WorkRepository
+    providers: ProviderClient
+    storage: StorageClient
+    hub: EventHub
+    url_ttl_seconds: int = 3600
+
+
 class JobManager:
     def __init__(
         self,
         repository: JobRepository,
         limits: Limits,
         default_providers: Sequence[str],
+        peers: Peers,
         *,
         active_limit_retry_seconds: float = 15.0,
     ) -> None:
         self._repo = repository
         self._limits = limits
         self._default_providers = tuple(default_providers)
+        self._peers = peers
+        self._work = peers.work
         self._active_retry = active_limit_retry_seconds
 
     async def create(self, caller: Caller, client_request_id: str, spec: VideoSpec) -> Created:
@@ -74,14 +102,7 @@ class JobManager:
         except DailyLimitReached as reached:
             raise self._daily_limit_error(caller, reached.used, now) from None
         except ActiveLimitReached as reached:
-            raise QuotaExceeded(
-                f"you have {reached.active} unfinished jobs (limit {self._limits.max_active}); "
-                "wait for one to finish or cancel one",
-                reason="ACTIVE_JOBS_LIMIT",
-                violations=[QuotaViolation(f"user:{caller.user_id}", "active jobs per user")],
-                retry_after=self._active_retry,
-                metadata={"max_active": str(self._limits.max_active)},
-            ) from None
+            raise self._active_limit_error(caller, reached.active) from None
         if not outcome.created and outcome.job.spec != normalized:
             raise AlreadyExists(
                 "client_request_id was already used for a different request; use a new key for a new video",
@@ -91,6 +112,16 @@ class JobManager:
         if not outcome.created:
             log.info("replayed job", job_id=str(outcome.job.id), client_request_id=key)
         return Created(outcome.job, outcome.created)
+
+    def _active_limit_error(self, caller: Caller, active: int) -> QuotaExceeded:
+        return QuotaExceeded(
+            f"you have {active} unfinished jobs (limit {self._limits.max_active}); "
+            "wait for one to finish or cancel one",
+            reason="ACTIVE_JOBS_LIMIT",
+            violations=[QuotaViolation(f"user:{caller.user_id}", "active jobs per user")],
+            retry_after=self._active_retry,
+            metadata={"max_active": str(self._limits.max_active)},
+        )
 
     def _daily_limit_error(self, caller: Caller, used: int, now: datetime) -> QuotaExceeded:
         resets_at = next_reset(now)
@@ -104,10 +135,49 @@ class JobManager:
         )
 
     async def get(self, caller: Caller, job_id: str) -> Job:
+        job = await self._owned(caller, job_id)
+        return (await self.with_urls([job]))[0]
+
+    async def _owned(self, caller: Caller, job_id: str) -> Job:
         job = await self._repo.get_job(caller.user_id, _job_id(job_id))
         if job is None:
             raise _not_found(job_id)
         return job
+
+    async def with_urls(self, jobs: list[Job]) -> list[Job]:
+        """Completed jobs with freshly signed download links (one SignUrls call for the whole list)."""
+        uris = [
+            uri
+            for job in jobs
+            if job.state is JobState.COMPLETED
+            for uri in (job.video_uri, job.thumbnail_uri)
+            if uri
+        ]
+        if not uris:
+            return jobs
+        try:
+            urls, expires = await self._peers.storage.sign(uris, self._peers.url_ttl_seconds)
+        except CallFailed as failure:
+            # The job is still worth returning without links; the next read signs again.
+            log.warning("could not sign urls", code=failure.code, reason=failure.reason)
+            return jobs
+        signed = dict(zip(uris, urls, strict=True))
+        return [
+            replace(
+                job,
+                video_url=signed.get(job.video_uri or "", ""),
+                thumbnail_url=signed.get(job.thumbnail_uri or "", ""),
+                urls_expire_time=expires,
+            )
+            if job.video_uri in signed
+            else job
+            for job in jobs
+        ]
+
+    async def event_with_urls(self, event: JobEvent) -> JobEvent:
+        if event.job.state is not JobState.COMPLETED:
+            return event
+        return replace(event, job=(await self.with_urls([event.job]))[0])
 
     async def list(
         self, caller: Caller, page_size: int, page_token: str, states: Collection[JobState]
@@ -116,32 +186,126 @@ class JobManager:
         after = paging.decode(page_token, states)
         jobs = await self._repo.list_jobs(caller.user_id, states, after, size + 1)
         if len(jobs) <= size:
-            return Page(jobs=jobs)
+            return Page(jobs=await self.with_urls(jobs))
         last = jobs[size - 1]
         return Page(
-            jobs=jobs[:size], next_page_token=paging.encode(Cursor(last.create_time, last.id), states)
+            jobs=await self.with_urls(jobs[:size]),
+            next_page_token=paging.encode(Cursor(last.create_time, last.id), states),
         )
 
     async def cancel(self, caller: Caller, job_id: str) -> Job:
-        """Cancel a job that has not reached a provider yet; its quota unit comes back."""
+        """Cancel a job in any unfinished state. One no provider saw gets its quota unit back; one a
+        provider runs is cancelled there too (best effort). A worker mid-step finds its lease gone and
+        undoes what it just did (cancels the provider job it started, deletes what it stored)."""
         parsed = _job_id(job_id)
-        cancelled = await self._repo.cancel_pending(caller.user_id, parsed)
-        if cancelled is not None:
-            log.info("job cancelled", job_id=job_id)
-            return cancelled
-        job = await self._repo.get_job(caller.user_id, parsed)
-        if job is None:
-            raise _not_found(job_id)
-        if job.state.terminal:
+        cancelled = await self._work.cancel(caller.user_id, parsed)
+        if cancelled is None:
+            job = await self._owned(caller, job_id)
             raise FailedPrecondition(
                 f"job is already {job.state.value}",
                 reason="JOB_TERMINAL",
                 metadata={"state": job.state.value},
             )
-        raise FailedPrecondition(
-            f"job is {job.state.value}: it has been sent to a provider and can no longer be cancelled",
-            reason="JOB_ALREADY_SUBMITTED",
-            metadata={"state": job.state.value},
+        job = cancelled.job
+        log.info("job cancelled", job_id=job_id, previous_state=cancelled.previous_state.value)
+        if job.provider and job.provider_job_id:
+            try:
+                await self._peers.providers.cancel(job.provider, job.provider_job_id)
+            except CallFailed as failure:
+                log.warning("provider cancel failed", job_id=job_id, code=failure.code, reason=failure.reason)
+        return job
+
+    async def retry(self, caller: Caller, job_id: str) -> Job:
+        """A FAILED or CANCELLED job starts over (same id, next attempt), taking a quota unit."""
+        now = utc_now()
+        result = await self._work.retry(caller.user_id, _job_id(job_id), now.date(), self._limits)
+        if result.outcome == "not_found":
+            raise _not_found(job_id)
+        if result.outcome == "not_retryable":
+            state = result.job.state.value if result.job else "active"
+            raise FailedPrecondition(
+                f"only FAILED or CANCELLED jobs can be retried; this one is {state}",
+                reason="JOB_NOT_RETRYABLE",
+                metadata={"state": state},
+            )
+        if result.outcome == "daily_limit":
+            raise self._daily_limit_error(caller, result.used, now)
+        if result.outcome == "active_limit":
+            raise self._active_limit_error(caller, result.active)
+        assert result.job is not None
+        log.info("job retried", job_id=job_id, attempt=result.job.attempt)
+        return result.job
+
+    async def delete(self, caller: Caller, job_id: str) -> tuple[str, ...]:
+        """Delete the stored video and thumbnail, then hide the job. Unfinished jobs: cancel them first."""
+        job = await self._owned(caller, job_id)
+        if not job.state.terminal:
+            raise FailedPrecondition(
+                f"job is {job.state.value}; cancel it before deleting it",
+                reason="JOB_ACTIVE",
+                metadata={"state": job.state.value},
+            )
+        uris = [uri for uri in (job.video_uri, job.thumbnail_uri) if uri]
+        try:
+            deleted = await self._peers.storage.delete(uris)
+        except CallFailed as failure:
+            raise peer_error(failure) from None
+        await self._work.hide(caller.user_id, job.id)
+        log.info("job deleted", job_id=job_id, deleted=list(deleted))
+        return deleted
+
+    async def watch(self, caller: Caller, job_id: str, after_sequence: int) -> AsyncIterator[JobEvent]:
+        """The current state (or the events after `after_sequence`), then each change until terminal."""
+        if after_sequence < 0:
+            raise InvalidArgument.field("after_sequence", "must not be negative")
+        parsed = _job_id(job_id)
+        async with self._peers.hub.subscribe(parsed) as queue:
+            job = await self.get(caller, job_id)
+            if after_sequence:
+                backlog = await self._work.events_after(parsed, after_sequence)
+                last = after_sequence
+                for event in backlog:
+                    last = event.sequence
+                    yield await self.event_with_urls(event)
+                    if event.state.terminal:
+                        return
+                if not backlog and job.state.terminal:
+                    return
+            else:
+                last = await self._work.last_sequence(parsed)
+                yield JobEvent(last, job.id, "current", job.state, "", job.update_time, job)
+                if job.state.terminal:
+                    return
+            self._peers.hub.note_seen(parsed, last)
+            while True:
+                event = await queue.get()
+                if event.sequence <= last:
+                    continue
+                last = event.sequence
+                yield event
+                if event.state.terminal:
+                    return
+
+    async def report_provider_event(
+        self, provider: str, provider_job_id: str, status: ProviderStatus
+    ) -> None:
+        """A verified webhook's news: recorded, and the job made due now. Unknown ids are ignored."""
+        violations: list[FieldViolation] = []
+        if provider not in KNOWN_PROVIDERS:
+            violations.append(FieldViolation("provider", f"must be one of {sorted(KNOWN_PROVIDERS)}"))
+        if not provider_job_id:
+            violations.append(FieldViolation("provider_job_id", "is required"))
+        if status.state == "STATE_UNSPECIFIED":
+            violations.append(FieldViolation("status.state", "is required"))
+        if violations:
+            raise InvalidArgument(violations)
+        job_id = await self._work.record_provider_news(provider, provider_job_id, status.to_json())
+        log.info(
+            "provider event",
+            provider=provider,
+            provider_job_id=provider_job_id,
+            state=status.state,
+            job_id=str(job_id) if job_id else None,
         )
 
     async def quota(self, user_id: str) -> Quota:
@@ -164,13 +328,7 @@ class JobManager:
         return await self.quota(user_id)
 
     async def mint_api_key(self, user_id: str, *, admin: bool = False) -> str:
-        if not user_id:
-            raise InvalidArgument.field("user_id", "is required")
-        key = apikeys.mint()
-        await self._repo.add_api_key(
-            apikeys.fingerprint(key), apikeys.display_prefix(key), user_id, ADMIN_ROLE if admin else USER_ROLE
-        )
-        return key
+        return await apikeys.mint_for(self._repo, user_id, admin=admin)
 
     async def authenticate_api_key(self, api_key: str) -> Caller:
         if not api_key:

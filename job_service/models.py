@@ -65,6 +65,24 @@ class JobRow(Base):
     update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     end_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deleted_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Orchestration. A job is due for its next step at due_time (NULL once terminal); a worker holds it
+    # until locked_until, and only the holder of lease_token may apply the step it claimed.
+    due_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # Which entry of spec.providers this attempt is on (fallback moves it forward).
+    provider_index: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Consecutive transient failures of the current step, for backoff and its bound.
+    step_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Submissions whose outcome was unknown (the provider may have a job we never heard of).
+    unknown_submits: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    poll_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # What the provider reported on success (output URIs), kept for FINALIZING.
+    provider_result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The latest status a webhook reported, consumed by the next PROCESSING step instead of a poll.
+    provider_news: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # When the current attempt started; the job deadline counts from here.
+    attempt_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
         CheckConstraint(f"state IN ({_STATES_SQL})", name="state"),
@@ -87,6 +105,15 @@ class JobRow(Base):
         ),
         # The active-job limit counts these.
         Index("ix_jobs_user_id_active", "user_id", postgresql_where=text(f"state IN ({ACTIVE_STATES_SQL})")),
+        # Workers claim due jobs in due order.
+        Index("ix_jobs_due_time", "due_time", postgresql_where=text("due_time IS NOT NULL")),
+        # Webhooks find their job by the provider's id.
+        Index(
+            "ix_jobs_provider_provider_job_id",
+            "provider",
+            "provider_job_id",
+            postgresql_where=text("provider_job_id IS NOT NULL"),
+        ),
     )
 
 

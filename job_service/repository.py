@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Row, exc, func, select, tuple_, update
+from sqlalchemy import Row, exc, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from job_service.domain import ACTIVE_STATES, Job, JobError, JobState, Limits, NewJob, VideoInfo, VideoSpec
-from job_service.models import api_keys, job_events, jobs, quota_usage
+from job_service.models import api_keys, jobs, quota_usage
 from job_service.queries import CREATE_JOB, USAGE
 from videojobs.errors import Unavailable
 
@@ -25,7 +25,7 @@ _R = TypeVar("_R")
 DATABASE_RETRY_SECONDS = 1.0
 
 
-def _database_errors(method: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:
+def database_errors(method: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:
     """The one place driver errors become domain errors: trouble reaching or using the database is
     transient (UNAVAILABLE + RetryInfo); anything else is a bug and stays an exception."""
 
@@ -41,6 +41,15 @@ def _database_errors(method: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaita
             ) from error
 
     return wrapper
+
+
+async def refund(conn: AsyncConnection, user_id: str, day: date) -> None:
+    """Give back the quota unit a job took on `day` (never below zero)."""
+    await conn.execute(
+        update(quota_usage)
+        .where(quota_usage.c.user_id == user_id, quota_usage.c.day == day, quota_usage.c.used > 0)
+        .values(used=quota_usage.c.used - 1)
+    )
 
 
 class DailyLimitReached(Exception):
@@ -79,7 +88,7 @@ class JobRepository:
         # Single statements need no BEGIN/ROLLBACK round trips around them.
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
-    @_database_errors
+    @database_errors
     async def create_job(self, new: NewJob, limits: Limits) -> CreateOutcome:
         """Insert the job, or return the one already made with the same key; take a quota unit atomically.
 
@@ -104,9 +113,9 @@ class JobRepository:
             raise DailyLimitReached(row.used)
         if row.outcome == "active_limit":
             raise ActiveLimitReached(row.active)
-        return CreateOutcome(_job(row), created=row.outcome == "created")
+        return CreateOutcome(job_from_row(row), created=row.outcome == "created")
 
-    @_database_errors
+    @database_errors
     async def get_job(self, user_id: str, job_id: uuid.UUID) -> Job | None:
         async with self._autocommit.connect() as conn:
             row = (
@@ -116,9 +125,9 @@ class JobRepository:
                     )
                 )
             ).first()
-        return _job(row) if row else None
+        return job_from_row(row) if row else None
 
-    @_database_errors
+    @database_errors
     async def list_jobs(
         self, user_id: str, states: Collection[JobState], after: Cursor | None, limit: int
     ) -> list[Job]:
@@ -129,60 +138,23 @@ class JobRepository:
             query = query.where(tuple_(jobs.c.create_time, jobs.c.id) < tuple_(after.create_time, after.id))
         query = query.order_by(jobs.c.create_time.desc(), jobs.c.id.desc()).limit(limit)
         async with self._autocommit.connect() as conn:
-            return [_job(row) for row in await conn.execute(query)]
+            return [job_from_row(row) for row in await conn.execute(query)]
 
-    @_database_errors
-    async def cancel_pending(self, user_id: str, job_id: uuid.UUID) -> Job | None:
-        """Cancel a job that no provider has seen, and give its quota unit back. None if not PENDING."""
-        async with self._engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    update(jobs)
-                    .where(
-                        jobs.c.id == job_id,
-                        jobs.c.user_id == user_id,
-                        jobs.c.state == JobState.PENDING.value,
-                        jobs.c.deleted_time.is_(None),
-                    )
-                    .values(state=JobState.CANCELLED.value, end_time=func.now())
-                    .returning(*jobs.c)
-                )
-            ).first()
-            if row is None:
-                return None
-            await self._refund(conn, user_id, row.quota_day)
-            await conn.execute(
-                job_events.insert().values(
-                    job_id=job_id,
-                    type="cancelled",
-                    state=JobState.CANCELLED.value,
-                    message="cancelled by user",
-                )
-            )
-        return _job(row)
-
-    async def _refund(self, conn: AsyncConnection, user_id: str, day: date) -> None:
-        await conn.execute(
-            update(quota_usage)
-            .where(quota_usage.c.user_id == user_id, quota_usage.c.day == day, quota_usage.c.used > 0)
-            .values(used=quota_usage.c.used - 1)
-        )
-
-    @_database_errors
+    @database_errors
     async def usage(self, user_id: str, day: date) -> tuple[int, int]:
         """(units used on day, active jobs) for one user."""
         async with self._autocommit.connect() as conn:
             row = (await conn.execute(USAGE, {"user_id": user_id, "day": day})).one()
         return int(row.used), int(row.active)
 
-    @_database_errors
+    @database_errors
     async def reset_usage(self, user_id: str, day: date) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
                 quota_usage.delete().where(quota_usage.c.user_id == user_id, quota_usage.c.day == day)
             )
 
-    @_database_errors
+    @database_errors
     async def add_api_key(self, key_hash: str, prefix: str, user_id: str, role: str) -> uuid.UUID:
         key_id = uuid.uuid4()
         async with self._engine.begin() as conn:
@@ -193,7 +165,7 @@ class JobRepository:
             )
         return key_id
 
-    @_database_errors
+    @database_errors
     async def api_key_owner(self, key_hash: str) -> ApiKeyOwner | None:
         async with self._autocommit.connect() as conn:
             row = (
@@ -206,7 +178,7 @@ class JobRepository:
         return ApiKeyOwner(row.user_id, row.role) if row else None
 
 
-def _job(row: Row[Any]) -> Job:
+def job_from_row(row: Row[Any]) -> Job:
     error = row.error
     video = row.video
     return Job(

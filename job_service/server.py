@@ -1,20 +1,28 @@
-"""Assemble and run job_service: database, migrations, the JobService servicer on the shared bootstrap."""
+"""Assemble and run job_service: database, migrations, the servicer, the event hub and the worker."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from job_service import database
+from job_service.backends import ProviderClient, StorageClient
 from job_service.domain import Limits
-from job_service.jobs import JobManager
+from job_service.event_hub import EventHub
+from job_service.jobs import JobManager, Peers
+from job_service.orchestrator import Orchestrator, Policy
 from job_service.repository import JobRepository
 from job_service.servicer import JobServicer
 from job_service.settings import JobServiceSettings
+from job_service.work_repository import WorkRepository
+from job_service.worker import Worker, WorkerOptions
+from videojobs.clients import internal_channel
 from videojobs.logs import configure_logging, get_logger
 from videojobs.server import GrpcServer
 from videojobs.server import create_server as create_grpc_server
@@ -27,26 +35,60 @@ SERVICE_NAME = job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_na
 
 @dataclass
 class JobService:
-    grpc: GrpcServer
+    """job_service's parts. `grpc` is None for a worker-only replica; `worker` is None when disabled."""
+
     engine: AsyncEngine
     manager: JobManager
+    hub: EventHub
+    worker: Worker | None
+    channels: tuple[grpc.aio.Channel, ...]
+    grpc: GrpcServer | None = None
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _worker_task: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
+        assert self.grpc is not None, "a worker-only replica has no port"
         return self.grpc.port
+
+    async def start(self) -> None:
+        await self.hub.start()
+        if self.grpc is not None:
+            await self.grpc.start()
+        if self.worker is not None:
+            self._worker_task = asyncio.create_task(self.worker.run(self._stopping), name="worker")
+
+    async def stop(self, grace: float | None = None) -> None:
+        self._stopping.set()
+        if self.grpc is not None:
+            await self.grpc.stop(grace)
+        if self._worker_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker_task
+        await self.hub.stop()
+        for channel in self.channels:
+            await channel.close()
+        await self.engine.dispose()
+
+    async def wait_until_signalled(self) -> None:
+        if self.grpc is not None:
+            await self.grpc.serve_until_signalled()
+        else:
+            await _signalled()
+
+
+async def _signalled() -> None:
+    import signal
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
 
 
 def database_url(settings: JobServiceSettings) -> str:
     return settings.database_url or database.embedded_postgres_url(settings.data_dir)
-
-
-def create_manager(settings: JobServiceSettings, engine: AsyncEngine) -> JobManager:
-    return JobManager(
-        JobRepository(engine),
-        Limits(daily_limit=settings.daily_limit, max_active=settings.max_active),
-        settings.default_providers,
-        active_limit_retry_seconds=settings.active_limit_retry_seconds,
-    )
 
 
 def create_engine(settings: JobServiceSettings, url: str) -> AsyncEngine:
@@ -58,40 +100,101 @@ def create_engine(settings: JobServiceSettings, url: str) -> AsyncEngine:
     )
 
 
-def create_server(settings: JobServiceSettings, engine: AsyncEngine) -> JobService:
-    """Build (not start) the service on an already migrated database."""
-    manager = create_manager(settings, engine)
-    server = create_grpc_server(
-        settings,
-        address=settings.address,
-        register=lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(manager), s),
-        service_names=[SERVICE_NAME],
+def policy(settings: JobServiceSettings) -> Policy:
+    return Policy(
+        bucket=settings.bucket,
+        poll_initial_seconds=settings.poll_initial_seconds,
+        poll_max_seconds=settings.poll_max_seconds,
+        retry_base_seconds=settings.retry_base_seconds,
+        retry_max_seconds=settings.retry_max_seconds,
+        step_max_attempts=settings.step_max_attempts,
+        submit_unknown_wait_seconds=settings.submit_unknown_wait_seconds,
+        max_unknown_submits=settings.max_unknown_submits,
+        job_deadline_seconds=settings.job_deadline_seconds,
     )
-    return JobService(grpc=server, engine=engine, manager=manager)
+
+
+def create_service(
+    settings: JobServiceSettings,
+    engine: AsyncEngine,
+    *,
+    serve_grpc: bool = True,
+    run_worker: bool | None = None,
+) -> JobService:
+    """Build (not start) job_service on an already migrated database."""
+    token = settings.internal_token.get_secret_value()
+    provider_channel = internal_channel(settings.provider_target, token)
+    storage_channel = internal_channel(settings.storage_target, token)
+    providers = ProviderClient(provider_channel, settings.rpc_timeout_seconds)
+    storage = StorageClient(
+        storage_channel, settings.rpc_timeout_seconds, settings.finalize_rpc_timeout_seconds
+    )
+    work = WorkRepository(engine)
+    hub = EventHub(database.libpq_url(engine.url), work)
+    manager = JobManager(
+        JobRepository(engine),
+        Limits(daily_limit=settings.daily_limit, max_active=settings.max_active),
+        settings.default_providers,
+        Peers(
+            work=work, providers=providers, storage=storage, hub=hub, url_ttl_seconds=settings.url_ttl_seconds
+        ),
+        active_limit_retry_seconds=settings.active_limit_retry_seconds,
+    )
+    hub.decorate = manager.event_with_urls
+    worker = None
+    if settings.worker_enabled if run_worker is None else run_worker:
+        options = WorkerOptions(
+            concurrency=settings.worker_concurrency,
+            lease_seconds=settings.lease_seconds,
+            idle_poll_seconds=settings.idle_poll_seconds,
+        )
+        worker = Worker(work, Orchestrator(work, providers, storage, policy(settings)), hub, options)
+    service = JobService(
+        engine=engine, manager=manager, hub=hub, worker=worker, channels=(provider_channel, storage_channel)
+    )
+    if serve_grpc:
+        service.grpc = create_grpc_server(
+            settings,
+            address=settings.address,
+            register=lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(manager), s),
+            service_names=[SERVICE_NAME],
+        )
+    return service
 
 
 @asynccontextmanager
-async def running(settings: JobServiceSettings) -> AsyncIterator[JobService]:
+async def running(settings: JobServiceSettings, *, serve_grpc: bool = True) -> AsyncIterator[JobService]:
     """The service, started on a migrated database, stopped gracefully on exit."""
     url = await asyncio.to_thread(database_url, settings)
     await asyncio.to_thread(database.migrate, url)
-    engine = create_engine(settings, url)
-    service = create_server(settings, engine)
-    await service.grpc.start()
-    log.info("job_service listening", port=service.port, embedded_db=settings.database_url is None)
+    service = create_service(settings, create_engine(settings, url), serve_grpc=serve_grpc)
+    await service.start()
+    log.info(
+        "job_service started",
+        port=service.grpc.port if service.grpc else None,
+        worker=service.worker is not None,
+        embedded_db=settings.database_url is None,
+    )
     try:
         yield service
     finally:
-        await service.grpc.stop()
-        await engine.dispose()
+        await service.stop()
 
 
-async def serve(settings: JobServiceSettings) -> None:
-    async with running(settings) as service:
-        await service.grpc.serve_until_signalled()
+async def serve(settings: JobServiceSettings, *, serve_grpc: bool = True) -> None:
+    async with running(settings, serve_grpc=serve_grpc) as service:
+        await service.wait_until_signalled()
 
 
 def main(settings: JobServiceSettings | None = None) -> None:
+    """`videojobs serve job`: the gRPC API and (unless VIDEOJOBS_WORKER_ENABLED=false) the worker loop."""
     settings = settings or JobServiceSettings()
     configure_logging(settings.log_level, settings.log_format)
     asyncio.run(serve(settings))
+
+
+def worker_main(settings: JobServiceSettings | None = None) -> None:
+    """`videojobs serve worker`: the worker loop alone, for scaling steps apart from the API."""
+    settings = settings or JobServiceSettings(worker_enabled=True)
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(serve(settings, serve_grpc=False))

@@ -9,9 +9,9 @@ import grpc
 from google.protobuf import empty_pb2
 
 from job_service import convert
+from job_service.backends import ProviderStatus
 from job_service.jobs import JobManager
 from videojobs.context import current_admin, current_caller
-from videojobs.errors import Unimplemented
 from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -48,27 +48,29 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     ) -> job_service_pb2.Job:
         return convert.job_to_proto(await self._jobs.cancel(current_caller(), request.id))
 
-    # These four need the orchestrator (the worker loop, storage and provider clients); until it lands
-    # they answer UNIMPLEMENTED explicitly rather than pretend.
     async def RetryJob(
         self, request: job_service_pb2.RetryJobRequest, context: Context
     ) -> job_service_pb2.Job:
-        raise _needs_orchestrator()
+        return convert.job_to_proto(await self._jobs.retry(current_caller(), request.id))
 
     async def DeleteJob(
         self, request: job_service_pb2.DeleteJobRequest, context: Context
     ) -> job_service_pb2.DeleteJobResponse:
-        raise _needs_orchestrator()
+        deleted = await self._jobs.delete(current_caller(), request.id)
+        return job_service_pb2.DeleteJobResponse(id=request.id, deleted_uris=list(deleted))
 
-    def WatchJob(
+    async def WatchJob(
         self, request: job_service_pb2.WatchJobRequest, context: Context
     ) -> AsyncIterator[job_service_pb2.JobEvent]:
-        raise _needs_orchestrator()
+        async for event in self._jobs.watch(current_caller(), request.id, request.after_sequence):
+            yield convert.event_to_proto(event)
 
     async def ReportProviderEvent(
         self, request: job_service_pb2.ReportProviderEventRequest, context: Context
     ) -> empty_pb2.Empty:
-        raise _needs_orchestrator()
+        status = ProviderStatus.from_proto(request.status)
+        await self._jobs.report_provider_event(request.provider, request.provider_job_id, status)
+        return empty_pb2.Empty()
 
     async def GetQuota(
         self, request: job_service_pb2.GetQuotaRequest, context: Context
@@ -86,7 +88,3 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     ) -> job_service_pb2.AuthenticateApiKeyResponse:
         caller = await self._jobs.authenticate_api_key(request.api_key)
         return job_service_pb2.AuthenticateApiKeyResponse(user_id=caller.user_id, role=caller.role)
-
-
-def _needs_orchestrator() -> Unimplemented:
-    return Unimplemented("this method arrives with the orchestrator", reason="NOT_YET_AVAILABLE")

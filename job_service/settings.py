@@ -24,6 +24,33 @@ class JobServiceSettings(CommonSettings):
     active_limit_retry_seconds: float = Field(default=15.0, gt=0)
     default_providers: tuple[str, ...] = ("sim",)
 
+    # The other services job_service calls.
+    provider_target: str = "127.0.0.1:50052"
+    storage_target: str = "127.0.0.1:50053"
+    bucket: str = Field(default="videojobs-dev", description="Bucket the storage service writes to.")
+    rpc_timeout_seconds: float = Field(default=30.0, gt=0, description="Deadline of each call to them.")
+    # Relocating a large video streams it; give that call longer than a status poll.
+    finalize_rpc_timeout_seconds: float = Field(default=300.0, gt=0)
+    url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+
+    # The orchestrator (worker loop).
+    worker_enabled: bool = Field(default=True, description="Run the worker loop beside the gRPC server.")
+    worker_concurrency: int = Field(default=16, ge=1, description="Steps one replica runs at once.")
+    lease_seconds: float = Field(default=30.0, gt=0, description="A claim lapses this long after renewal.")
+    idle_poll_seconds: float = Field(default=1.0, gt=0, description="Claim check when no event woke us.")
+    poll_initial_seconds: float = Field(default=2.0, gt=0, description="First provider status poll.")
+    poll_max_seconds: float = Field(default=30.0, gt=0, description="Polls slow down to this.")
+    retry_base_seconds: float = Field(default=1.0, gt=0, description="Backoff after a transient error.")
+    retry_max_seconds: float = Field(default=60.0, gt=0)
+    step_max_attempts: int = Field(default=5, ge=1, description="Transient failures before fallback.")
+    submit_unknown_wait_seconds: float = Field(
+        default=30.0, ge=0, description="Wait after an ambiguous submission before resubmitting."
+    )
+    max_unknown_submits: int = Field(
+        default=2, ge=1, description="Ambiguous submissions on one provider before falling back."
+    )
+    job_deadline_seconds: float = Field(default=3600.0, gt=0, description="An attempt older fails.")
+
     @field_validator("default_providers")
     @classmethod
     def _known_providers(cls, value: tuple[str, ...]) -> tuple[str, ...]:

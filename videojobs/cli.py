@@ -14,6 +14,9 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 # Service name -> module with `main()`; imported lazily so each service only loads what it needs.
 SERVICES = {
     "job": "job_service.server",
+    "provider": "provider_service.server",
+    # The local sim provider's HTTP service (a stand-in for an external provider, so its own process).
+    "sim": "provider_service.sim.server",
     "storage": "storage_service.server",
 }
 

@@ -91,5 +91,5 @@ async def run(*, job_port: int, exit_after_demo: bool) -> int:
         if exit_after_demo:
             return 0
         print(f"\n{BOLD}the stack is up; call it with grpcurl as above. Ctrl-C stops it.{RESET}")
-        await service.grpc.serve_until_signalled()
+        await service.wait_until_signalled()
     return 0

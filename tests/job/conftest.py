@@ -9,7 +9,7 @@ import grpc
 import psycopg
 import pytest
 
-from job_service.server import JobService, create_engine, create_server
+from job_service.server import JobService, create_engine, create_service
 from job_service.settings import JobServiceSettings
 from videojobs.v1 import job_service_pb2_grpc
 
@@ -21,18 +21,23 @@ async def start_job_service(database_url: str) -> AsyncIterator[StartJobService]
     started: list[JobService] = []
 
     async def start(**overrides: Any) -> JobService:
-        options: dict[str, Any] = {"database_url": database_url, "db_pool_size": 5, "db_max_overflow": 10}
+        # No worker by default: these tests look at job_service's own RPCs, with no providers behind it.
+        options: dict[str, Any] = {
+            "database_url": database_url,
+            "db_pool_size": 5,
+            "db_max_overflow": 10,
+            "worker_enabled": False,
+        }
         settings = JobServiceSettings(job_host="127.0.0.1", job_port=0, **(options | overrides))
         assert settings.database_url is not None
-        service = create_server(settings, create_engine(settings, settings.database_url))
-        await service.grpc.start()
+        service = create_service(settings, create_engine(settings, settings.database_url))
+        await service.start()
         started.append(service)
         return service
 
     yield start
     for service in started:
-        await service.grpc.stop(0)
-        await service.engine.dispose()
+        await service.stop(0)
 
 
 @pytest.fixture

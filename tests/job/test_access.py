@@ -112,10 +112,23 @@ async def test_unknown_api_keys_are_unauthenticated(stub, api_key) -> None:
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
-async def test_methods_of_the_orchestrator_say_so(stub, alices_job) -> None:
+async def test_retry_and_delete_of_another_users_job_are_not_found(stub, alices_job) -> None:
+    for call in (
+        stub.RetryJob(job_service_pb2.RetryJobRequest(id=alices_job.id), metadata=metadata("bob")),
+        stub.DeleteJob(job_service_pb2.DeleteJobRequest(id=alices_job.id), metadata=metadata("bob")),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await call
+        assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_retry_and_delete_of_an_unfinished_job_are_refused(stub, alices_job) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.RetryJob(job_service_pb2.RetryJobRequest(id=alices_job.id), metadata=metadata("alice"))
-    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert failure(raised.value).detail(error_details_pb2.ErrorInfo).reason == "JOB_NOT_RETRYABLE"
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.DeleteJob(job_service_pb2.DeleteJobRequest(id=alices_job.id), metadata=metadata("alice"))
+    assert failure(raised.value).detail(error_details_pb2.ErrorInfo).reason == "JOB_ACTIVE"
 
 
 async def test_an_unreachable_database_is_unavailable_with_retry_info(start_job_service) -> None:

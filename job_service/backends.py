@@ -1,0 +1,230 @@
+"""job_service's view of ProviderService and StorageService: domain values in and out, one error boundary.
+
+Every call has a deadline. A failed call becomes `CallFailed` with the peer's gRPC code, its ErrorInfo
+reason and its RetryInfo delay, so the orchestrator decides on plain values, never on grpc objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import grpc
+from google.rpc import error_details_pb2
+
+from job_service.convert import spec_to_proto
+from job_service.domain import VideoInfo, VideoSpec
+from videojobs import rpc_status
+from videojobs.errors import Internal, ServiceError, Unavailable
+from videojobs.v1 import (
+    provider_service_pb2,
+    provider_service_pb2_grpc,
+    storage_service_pb2,
+    storage_service_pb2_grpc,
+)
+
+_T = TypeVar("_T")
+
+# Worth trying again (after a delay): the peer or something behind it is briefly out of reach or overloaded.
+# INTERNAL and UNKNOWN are included because a crash in a peer is usually not about this request;
+# every retry is bounded, so a real bug still ends in fallback or FAILED.
+TRANSIENT_CODES = frozenset(
+    {"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED", "INTERNAL", "UNKNOWN"}
+)
+SUBMIT_OUTCOME_UNKNOWN = "SUBMIT_OUTCOME_UNKNOWN"
+NOT_A_VIDEO = "NOT_A_VIDEO"
+
+
+class CallFailed(Exception):
+    def __init__(self, code: str, reason: str, message: str, retry_after: float | None) -> None:
+        super().__init__(f"{code} {reason}: {message}")
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        return self.code in TRANSIENT_CODES
+
+
+def peer_error(failure: CallFailed) -> ServiceError:
+    """A peer's failure as our own answer to the caller: transient stays retryable, the rest is ours."""
+    if failure.transient:
+        return Unavailable(
+            f"a backend is unavailable ({failure.reason})",
+            reason=failure.reason,
+            retry_after=failure.retry_after or 1.0,
+        )
+    return Internal(f"a backend refused the request ({failure.code} {failure.reason})", reason=failure.reason)
+
+
+async def _call(awaitable: Awaitable[_T]) -> _T:
+    try:
+        return await awaitable
+    except grpc.aio.AioRpcError as error:
+        status = rpc_status.status_of(error)
+        info = rpc_status.detail_of(status, error_details_pb2.ErrorInfo)
+        retry = rpc_status.detail_of(status, error_details_pb2.RetryInfo)
+        raise CallFailed(
+            code=error.code().name,
+            reason=info.reason if info else error.code().name,
+            message=error.details() or "",
+            retry_after=retry.retry_delay.ToTimedelta().total_seconds() if retry else None,
+        ) from None
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    """GenerationStatus as the orchestrator sees it (state names as in the proto enum)."""
+
+    state: str
+    output_uris: tuple[str, ...] = ()
+    error_code: str = ""
+    error_message: str = ""
+    retryable: bool = False
+    violation_reasons: tuple[str, ...] = ()
+    # Secret (e.g. an API key): used for one download, never stored or logged.
+    fetch_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def to_json(self) -> dict[str, object]:
+        """What may be stored: everything but the fetch headers, which only say whether they were needed."""
+        return {
+            "state": self.state,
+            "output_uris": list(self.output_uris),
+            "error_code": self.error_code,
+            "error_message": self.error_message,
+            "retryable": self.retryable,
+            "violation_reasons": list(self.violation_reasons),
+            "needs_fetch_headers": bool(self.fetch_headers),
+        }
+
+    @classmethod
+    def from_proto(cls, message: provider_service_pb2.GenerationStatus) -> ProviderStatus:
+        return cls(
+            state=provider_service_pb2.GenerationStatus.State.Name(message.state),
+            output_uris=tuple(message.output_uris),
+            error_code=message.error.code,
+            error_message=message.error.message,
+            retryable=message.error.retryable,
+            violation_reasons=tuple(message.violation_reasons),
+            fetch_headers=dict(message.output_fetch_headers),
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> ProviderStatus:
+        return cls(
+            state=str(data["state"]),
+            output_uris=tuple(data.get("output_uris") or ()),  # type: ignore[arg-type]
+            error_code=str(data.get("error_code", "")),
+            error_message=str(data.get("error_message", "")),
+            retryable=bool(data.get("retryable", False)),
+            violation_reasons=tuple(data.get("violation_reasons") or ()),  # type: ignore[arg-type]
+        )
+
+
+class ProviderClient:
+    def __init__(self, channel: grpc.aio.Channel, timeout: float) -> None:
+        self._stub = provider_service_pb2_grpc.ProviderServiceStub(channel)
+        self._timeout = timeout
+
+    async def submit(
+        self, provider: str, spec: VideoSpec, idempotency_key: str, output_uri_prefix: str
+    ) -> str:
+        request = provider_service_pb2.SubmitGenerationRequest(
+            provider=provider,
+            spec=spec_to_proto(spec),
+            idempotency_key=idempotency_key,
+            output_uri_prefix=output_uri_prefix,
+        )
+        reply = await _call(self._stub.SubmitGeneration(request, timeout=self._timeout))
+        return reply.provider_job_id
+
+    async def status(self, provider: str, provider_job_id: str) -> ProviderStatus:
+        request = provider_service_pb2.GetGenerationStatusRequest(
+            provider=provider, provider_job_id=provider_job_id
+        )
+        return ProviderStatus.from_proto(
+            await _call(self._stub.GetGenerationStatus(request, timeout=self._timeout))
+        )
+
+    async def cancel(self, provider: str, provider_job_id: str) -> bool:
+        request = provider_service_pb2.CancelGenerationRequest(
+            provider=provider, provider_job_id=provider_job_id
+        )
+        reply = await _call(self._stub.CancelGeneration(request, timeout=self._timeout))
+        return reply.cancelled
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    uri: str
+    size_bytes: int = 0
+    content_type: str = ""
+    reused: bool = False
+    other_candidates: tuple[str, ...] = ()
+
+
+def _stored(message: storage_service_pb2.StoredObject) -> StoredObject:
+    return StoredObject(
+        uri=message.uri,
+        size_bytes=message.size_bytes,
+        content_type=message.content_type,
+        reused=message.reused,
+        other_candidates=tuple(message.other_candidates),
+    )
+
+
+class StorageClient:
+    def __init__(self, channel: grpc.aio.Channel, timeout: float, long_timeout: float) -> None:
+        self._stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+        self._timeout = timeout
+        self._long_timeout = long_timeout
+
+    async def resolve_output(self, uris: Sequence[str], prefix: str) -> StoredObject:
+        request = storage_service_pb2.ResolveOutputRequest(uris=list(uris), prefix=prefix)
+        return _stored(await _call(self._stub.ResolveOutput(request, timeout=self._timeout)))
+
+    async def relocate(
+        self, source_uri: str, destination_key: str, *, delete_source: bool, headers: Mapping[str, str]
+    ) -> StoredObject:
+        request = storage_service_pb2.RelocateRequest(
+            source_uri=source_uri,
+            destination_key=destination_key,
+            delete_source=delete_source,
+            source_headers=dict(headers),
+        )
+        return _stored(await _call(self._stub.Relocate(request, timeout=self._long_timeout)))
+
+    async def probe(self, uri: str) -> VideoInfo:
+        reply = await _call(
+            self._stub.ProbeVideo(storage_service_pb2.ProbeVideoRequest(uri=uri), timeout=self._timeout)
+        )
+        return VideoInfo(
+            duration_seconds=reply.duration_seconds,
+            width=reply.width,
+            height=reply.height,
+            size_bytes=reply.size_bytes,
+            content_type=reply.content_type,
+            codec=reply.codec,
+        )
+
+    async def thumbnail(self, video_uri: str, destination_key: str) -> StoredObject:
+        request = storage_service_pb2.CreateThumbnailRequest(
+            video_uri=video_uri, destination_key=destination_key
+        )
+        return _stored(await _call(self._stub.CreateThumbnail(request, timeout=self._long_timeout)))
+
+    async def delete(self, uris: Sequence[str]) -> tuple[str, ...]:
+        if not uris:
+            return ()
+        request = storage_service_pb2.DeleteObjectsRequest(uris=list(uris))
+        reply = await _call(self._stub.DeleteObjects(request, timeout=self._timeout))
+        return tuple(reply.deleted)
+
+    async def sign(self, uris: Sequence[str], ttl_seconds: int) -> tuple[list[str], datetime]:
+        request = storage_service_pb2.SignUrlsRequest(uris=list(uris), ttl_seconds=ttl_seconds)
+        reply = await _call(self._stub.SignUrls(request, timeout=self._timeout))
+        return list(reply.urls), reply.expire_time.ToDatetime(tzinfo=UTC)

@@ -282,8 +282,13 @@ class ParseWebhookRequest(_message.Message):
     PROVIDER_FIELD_NUMBER: _builtins.int
     HEADERS_FIELD_NUMBER: _builtins.int
     BODY_FIELD_NUMBER: _builtins.int
+    URL_FIELD_NUMBER: _builtins.int
     provider: _builtins.str
     body: _builtins.bytes
+    url: _builtins.str
+    """The full URL the webhook was delivered to, query string included, when the caller has it. fal's
+    request id does not name the model app; our submit adds it to the webhook URL as `?app=owner/app`.
+    """
     @_builtins.property
     def headers(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Lower-cased header names."""
@@ -294,10 +299,11 @@ class ParseWebhookRequest(_message.Message):
         provider: _builtins.str = ...,
         headers: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         body: _builtins.bytes = ...,
+        url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "headers", b"headers", "provider", b"provider"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "headers", b"headers", "provider", b"provider", "url", b"url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,1 @@
+"""One adapter per provider behind the `Adapter` interface (base.py)."""

@@ -1,0 +1,259 @@
+"""fal.ai queue API: submit, status, result, cancel (`Authorization: Key ...`), and signed webhooks.
+
+Our job id is `{owner}/{app}:{request_id}`: status, result and cancel live under the model's app (without
+any subpath), and the service keeps no state to remember it in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+from provider_service import fal_webhook
+from provider_service.adapters.base import Adapter, bad_job_id, unsupported
+from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection
+from provider_service.model import (
+    CancelResult,
+    GenerationRequest,
+    State,
+    Status,
+    WebhookEvent,
+    content_violation,
+    failed,
+)
+from videojobs import errors
+from videojobs.logs import get_logger
+
+log = get_logger(__name__)
+
+_MODEL = re.compile(r"^[\w.-]+/[\w.-]+(/[\w.-]+)*$")
+_JOB_ID = re.compile(r"^([\w.-]+/[\w.-]+):([\w.-]+)$")
+
+CONTENT_POLICY = "content_policy_violation"
+# fal's infrastructure error types: nothing wrong with the request, another attempt may well work.
+_RETRYABLE_ERROR_TYPES = frozenset(
+    {
+        "request_timeout",
+        "startup_timeout",
+        "internal_server_error",
+        "generation_timeout",
+        "downstream_service_error",
+    }
+)
+
+
+def map_error(error_type: str, message: str, reasons: tuple[str, ...] = ()) -> Status:
+    """A failed fal request (status `error`/`error_type`, a 422 result, or an ERROR webhook)."""
+    if error_type == CONTENT_POLICY:
+        return content_violation(reasons or (message,), message or "fal refused the content")
+    if error_type == "client_cancelled":
+        return Status(State.CANCELLED)
+    retryable = error_type in _RETRYABLE_ERROR_TYPES or error_type.startswith("runner_")
+    return failed(
+        f"FAL_{(error_type or 'error').upper()}", message or "fal request failed", retryable=retryable
+    )
+
+
+def _detail_error(payload: Mapping[str, Any]) -> tuple[str, str, tuple[str, ...]]:
+    """(error type, message, reasons) from a fal error body: `detail` is a list (validation) or a string."""
+    detail = payload.get("detail")
+    if isinstance(detail, list):
+        items = [d for d in detail if isinstance(d, Mapping)]
+        types = {str(d.get("type", "")) for d in items}
+        messages = tuple(str(d.get("msg", "")) for d in items)
+        kind = (
+            CONTENT_POLICY if CONTENT_POLICY in types else (sorted(types)[0] if types else "validation_error")
+        )
+        return kind, "; ".join(messages), messages
+    return str(payload.get("error_type") or ""), str(detail or payload.get("error") or ""), ()
+
+
+def video_urls(result: Mapping[str, Any]) -> tuple[str, ...]:
+    """Output URLs from a model's result; shapes vary by model (`video`, `videos`)."""
+    found: list[str] = []
+    video = result.get("video")
+    if isinstance(video, Mapping) and video.get("url"):
+        found.append(str(video["url"]))
+    for item in result.get("videos") or ():
+        if isinstance(item, Mapping) and item.get("url"):
+            found.append(str(item["url"]))
+    return tuple(found)
+
+
+def map_result(result: Mapping[str, Any]) -> Status:
+    urls = video_urls(result)
+    if not urls:
+        return failed("FAL_NO_OUTPUT", "fal finished without a video in the result", retryable=True)
+    return Status(State.SUCCEEDED, output_uris=urls, progress=1.0)
+
+
+def map_queue_status(body: Mapping[str, Any]) -> Status | None:
+    """A status answer as a common status; None for COMPLETED without error (the result says how it went)."""
+    status = body.get("status")
+    if status == "IN_QUEUE":
+        return Status(State.QUEUED, queue_position=int(body.get("queue_position") or 0))
+    if status == "IN_PROGRESS":
+        return Status(State.RUNNING)
+    if status == "COMPLETED":
+        if body.get("error") or body.get("error_type"):
+            return map_error(str(body.get("error_type") or ""), str(body.get("error") or ""))
+        return None
+    # An unknown state is most likely a new intermediate one: keep polling (the orchestrator bounds a job's
+    # total time) rather than fail or double-submit.
+    log.warning("unknown fal status; treated as running", status=str(status)[:50])
+    return Status(State.RUNNING)
+
+
+class FalAdapter(Adapter):
+    name = "fal"
+
+    def __init__(
+        self,
+        http: ProviderHttp,
+        *,
+        key: str,
+        queue_url: str,
+        text_model: str,
+        image_model: str,
+        webhook_url: str | None = None,
+        webhook_keys: fal_webhook.KeySet | None = None,
+        webhook_tolerance: float = 300,
+    ) -> None:
+        super().__init__(http)
+        self._headers = {"Authorization": f"Key {key}"}
+        self.queue_url = queue_url.rstrip("/")
+        self.text_model = text_model
+        self.image_model = image_model
+        self.webhook_url = webhook_url
+        self.webhook_keys = webhook_keys or fal_webhook.KeySet()
+        self.webhook_tolerance = webhook_tolerance
+
+    def _input(self, request: GenerationRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {"prompt": request.prompt, "aspect_ratio": request.aspect_ratio}
+        if request.duration_seconds:
+            body["duration"] = request.duration_seconds
+        if request.image_uri:
+            if not request.image_uri.startswith("https://"):
+                raise unsupported(self.name, "spec.image_uri", "must be an https:// URL for fal")
+            body["image_url"] = request.image_uri
+        return body
+
+    async def submit(self, request: GenerationRequest) -> str:
+        model = request.model or (self.image_model if request.image_uri else self.text_model)
+        if not _MODEL.match(model):
+            raise unsupported(self.name, "spec.model", "is not a fal model id (owner/app[/path])")
+        app = "/".join(model.split("/")[:2])
+        params = {}
+        if self.webhook_url:
+            separator = "&" if "?" in self.webhook_url else "?"
+            params["fal_webhook"] = f"{self.webhook_url}{separator}{urlencode({'app': app})}"
+
+        def request_id(response: httpx.Response) -> str:
+            if response.is_error:
+                raise _submit_rejection(response)
+            value = json_object(response).get("request_id")
+            if not isinstance(value, str) or not re.fullmatch(r"[\w.-]+", value):
+                raise MalformedResponse("fal answered without a request_id")
+            return f"{app}:{value}"
+
+        return await self.http.submit(
+            "POST",
+            f"{self.queue_url}/{model}",
+            request_id,
+            json=self._input(request),
+            params=params,
+            headers=self._headers,
+        )
+
+    def _app_and_id(self, job_id: str) -> tuple[str, str]:
+        match = _JOB_ID.match(job_id)
+        if not match:
+            raise bad_job_id(job_id, self.name)
+        return match.group(1), match.group(2)
+
+    async def status(self, job_id: str) -> Status:
+        app, request_id = self._app_and_id(job_id)
+        base = f"{self.queue_url}/{app}/requests/{request_id}"
+
+        def queue_status(response: httpx.Response) -> Status | None:
+            if response.is_error:
+                raise rejection(self.name, response, response.text[:200])
+            return map_queue_status(json_object(response))
+
+        status = await self.http.call("GET", f"{base}/status", queue_status, headers=self._headers)
+        if status is not None:
+            return status
+        return await self.http.call("GET", base, _result_status, headers=self._headers)
+
+    async def cancel(self, job_id: str) -> CancelResult:
+        app, request_id = self._app_and_id(job_id)
+
+        def outcome(response: httpx.Response) -> CancelResult:
+            # fal answers 202 CANCELLATION_REQUESTED, 400 ALREADY_COMPLETED or 404 NOT_FOUND, all with JSON.
+            try:
+                state = str(json_object(response).get("status", ""))
+            except MalformedResponse:
+                if response.is_error:
+                    raise rejection(self.name, response, response.text[:200]) from None
+                raise
+            if state in ("OK", "CANCELLATION_REQUESTED"):
+                return CancelResult(cancelled=True, detail=state)
+            if state in ("ALREADY_COMPLETED", "NOT_FOUND"):
+                return CancelResult(cancelled=False, detail=state)
+            if response.is_error:
+                raise rejection(self.name, response, response.text[:200])
+            return CancelResult(cancelled=True, detail=state or f"HTTP {response.status_code}")
+
+        return await self.http.call(
+            "PUT", f"{self.queue_url}/{app}/requests/{request_id}/cancel", outcome, headers=self._headers
+        )
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes, url: str) -> WebhookEvent:
+        signed_id = fal_webhook.verify(
+            headers, body, self.webhook_keys.keys(), tolerance=self.webhook_tolerance
+        )
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise errors.InvalidArgument.field("body", "is not JSON") from exc
+        if not isinstance(payload, dict) or payload.get("request_id") != signed_id:
+            raise errors.InvalidArgument.field("body", "request_id does not match the signed request id")
+        app = (parse_qs(urlsplit(url).query).get("app") or [""])[0] if url else ""
+        if not _MODEL.match(app):
+            app = "/".join(self.text_model.split("/")[:2])  # our submit always adds ?app=; older URLs did not
+        raw = payload.get("payload")
+        result: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        if payload.get("status") == "OK":
+            status = map_result(result)
+        else:
+            kind, message, reasons = _detail_error(result)
+            status = map_error(kind, message or str(payload.get("error") or ""), reasons)
+        return WebhookEvent(provider_job_id=f"{app}:{signed_id}", status=status)
+
+
+def _result_status(response: httpx.Response) -> Status:
+    if response.status_code in (400, 422):
+        kind, message, reasons = _detail_error(json_object(response))
+        return map_error(kind or "validation_error", message, reasons)
+    if response.is_error:
+        raise rejection("fal", response, response.text[:200])
+    return map_result(json_object(response))
+
+
+def _submit_rejection(response: httpx.Response) -> errors.ServiceError:
+    try:
+        kind, message, reasons = _detail_error(json_object(response))
+    except MalformedResponse:
+        return rejection("fal", response, response.text[:200])
+    if kind == CONTENT_POLICY:
+        return errors.FailedPrecondition(
+            f"fal refused the content: {message}"[:1000],
+            reason="CONTENT_VIOLATION",
+            metadata={"provider": "fal", "reasons": "; ".join(reasons)[:500]},
+        )
+    return rejection("fal", response, message)

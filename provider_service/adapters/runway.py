@@ -1,0 +1,149 @@
+"""Runway: image_to_video / text_to_video, tasks GET and DELETE, `X-Runway-Version` on every call."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from provider_service.adapters.base import Adapter, bad_job_id, unsupported
+from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection
+from provider_service.model import CancelResult, GenerationRequest, State, Status, content_violation, failed
+from videojobs.logs import get_logger
+
+log = get_logger(__name__)
+
+_TASK_ID = re.compile(r"^[\w-]{1,100}$")
+RATIOS = {"16:9": "1280:720", "9:16": "720:1280", "1:1": "960:960"}
+MAX_PROMPT = 1000
+
+
+def map_failure(code: str, message: str) -> Status:
+    """A FAILED task by its failureCode (prefix match: Runway adds detail after the documented stems)."""
+    reason = message or code or "Runway task failed"
+    if code.startswith("SAFETY") or code == "INPUT_PREPROCESSING.SAFETY.TEXT":
+        return content_violation(tuple(r for r in (code, message) if r), reason, code=code)
+    if code.startswith("INTERNAL.BAD_OUTPUT"):
+        return failed(code, reason, retryable=False)
+    if code in ("INTERNAL", "INPUT_PREPROCESSING.INTERNAL") or code.startswith("INTERNAL."):
+        return failed(code, reason, retryable=True)
+    if code.startswith("ASSET.INVALID"):
+        return failed(code, reason, retryable=False)
+    # A code we do not know: report it, but do not spend another paid attempt on a failure we cannot read.
+    return failed(code or "RUNWAY_FAILED", reason, retryable=False)
+
+
+def map_task(task: Mapping[str, Any]) -> Status:
+    status = task.get("status")
+    if status in ("PENDING", "THROTTLED"):  # THROTTLED: over our concurrency, queued rather than refused
+        return Status(State.QUEUED)
+    if status == "RUNNING":
+        return Status(State.RUNNING, progress=float(task.get("progress") or 0.0))
+    if status == "SUCCEEDED":
+        outputs = tuple(str(url) for url in task.get("output") or ())
+        if not outputs:
+            return failed("RUNWAY_NO_OUTPUT", "Runway succeeded without an output URL", retryable=True)
+        return Status(State.SUCCEEDED, output_uris=outputs, progress=1.0)
+    if status == "FAILED":
+        return map_failure(str(task.get("failureCode") or ""), str(task.get("failure") or ""))
+    if status == "CANCELLED":
+        return Status(State.CANCELLED)
+    log.warning("unknown Runway task status; treated as running", status=str(status)[:50])
+    return Status(State.RUNNING)
+
+
+class RunwayAdapter(Adapter):
+    name = "runway"
+
+    def __init__(
+        self,
+        http: ProviderHttp,
+        *,
+        secret: str,
+        base_url: str,
+        version: str,
+        image_model: str,
+        text_model: str,
+    ) -> None:
+        super().__init__(http)
+        self._headers = {"Authorization": f"Bearer {secret}", "X-Runway-Version": version}
+        self.base_url = base_url.rstrip("/")
+        self.image_model = image_model
+        self.text_model = text_model
+
+    def _body(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
+        if len(request.prompt) > MAX_PROMPT:
+            raise unsupported(self.name, "spec.prompt", f"must be at most {MAX_PROMPT} characters for Runway")
+        body: dict[str, Any] = {"ratio": RATIOS[request.aspect_ratio]}
+        if request.prompt:
+            body["promptText"] = request.prompt
+        if request.duration_seconds:
+            body["duration"] = min(max(request.duration_seconds, 2), 10)
+        if request.image_uri:
+            if not request.image_uri.startswith(("https://", "data:")):
+                raise unsupported(self.name, "spec.image_uri", "must be https:// or a data URI for Runway")
+            body["promptImage"] = request.image_uri
+            body["model"] = request.model or self.image_model
+            return "image_to_video", body
+        body["model"] = request.model or self.text_model
+        return "text_to_video", body
+
+    async def submit(self, request: GenerationRequest) -> str:
+        endpoint, body = self._body(request)
+
+        def task_id(response: httpx.Response) -> str:
+            if response.is_error:
+                raise rejection(self.name, response, _error_text(response))
+            value = json_object(response).get("id")
+            if not isinstance(value, str) or not _TASK_ID.match(value):
+                raise MalformedResponse("Runway answered without a task id")
+            return value
+
+        return await self.http.submit(
+            "POST", f"{self.base_url}/v1/{endpoint}", task_id, json=body, headers=self._headers
+        )
+
+    async def status(self, job_id: str) -> Status:
+        if not _TASK_ID.match(job_id):
+            raise bad_job_id(job_id, self.name)
+
+        def mapped(response: httpx.Response) -> Status:
+            if response.is_error:
+                raise rejection(self.name, response, _error_text(response))
+            return map_task(json_object(response))
+
+        return await self.http.call(
+            "GET", f"{self.base_url}/v1/tasks/{job_id}", mapped, headers=self._headers
+        )
+
+    async def cancel(self, job_id: str) -> CancelResult:
+        if not _TASK_ID.match(job_id):
+            raise bad_job_id(job_id, self.name)
+
+        def outcome(response: httpx.Response) -> CancelResult:
+            if response.status_code == 404:
+                return CancelResult(cancelled=False, detail="no such task (already deleted)")
+            if response.is_error:
+                raise rejection(self.name, response, _error_text(response))
+            return CancelResult(cancelled=True, detail=f"HTTP {response.status_code}")
+
+        return await self.http.call(
+            "DELETE", f"{self.base_url}/v1/tasks/{job_id}", outcome, headers=self._headers
+        )
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if not isinstance(body, dict):
+        return str(body)[:200]
+    issues = "; ".join(
+        f"{'.'.join(str(p) for p in issue.get('path', []))}: {issue.get('message', '')}"
+        for issue in body.get("issues") or ()
+        if isinstance(issue, dict)
+    )
+    return f"{body.get('error', '')} {issues}".strip()

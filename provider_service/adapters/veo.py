@@ -1,0 +1,218 @@
+"""Google Veo: Vertex AI (predictLongRunning + fetchPredictOperation, OAuth bearer) or the Gemini API
+(predictLongRunning + operations GET, API key). The mode is a deployment setting; job ids are the
+operation names the API returns.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx
+
+from provider_service.adapters.base import Adapter, bad_job_id, unsupported
+from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection
+from provider_service.model import (
+    CancelResult,
+    GenerationRequest,
+    State,
+    Status,
+    content_violation,
+    failed,
+)
+
+TokenSource = Callable[[], Awaitable[str]]
+
+_VERTEX_OPERATION = re.compile(
+    r"^(projects/[\w.-]+/locations/[\w-]+/publishers/google/models/[\w.-]+)/operations/[\w.-]+$"
+)
+# The Gemini API's operation names are documented only by example ("models/M/operations/ID"): treated as
+# opaque, but only path-safe characters are ever put into a URL.
+_GEMINI_OPERATION = re.compile(r"^(?!.*\.\.)[\w.-]+(/[\w.-]+)*/operations/[\w.-]+$")
+
+# google.rpc.Code numbers -> (name, worth retrying). The rest are the request's fault or final.
+_RPC_CODES: dict[int, tuple[str, bool]] = {
+    1: ("CANCELLED", False),
+    2: ("UNKNOWN", True),
+    3: ("INVALID_ARGUMENT", False),
+    4: ("DEADLINE_EXCEEDED", True),
+    5: ("NOT_FOUND", False),
+    7: ("PERMISSION_DENIED", False),
+    8: ("RESOURCE_EXHAUSTED", True),
+    9: ("FAILED_PRECONDITION", False),
+    10: ("ABORTED", True),
+    11: ("OUT_OF_RANGE", False),
+    12: ("UNIMPLEMENTED", False),
+    13: ("INTERNAL", True),
+    14: ("UNAVAILABLE", True),
+    16: ("UNAUTHENTICATED", False),
+}
+
+
+def snap_duration(model: str, seconds: int) -> int | None:
+    """Veo 2 takes 5-8 s, Veo 3.x only 4, 6 or 8: the nearest length not shorter than asked (capped)."""
+    if seconds <= 0:
+        return None
+    if model.startswith("veo-2"):
+        return min(max(seconds, 5), 8)
+    return next((allowed for allowed in (4, 6, 8) if allowed >= seconds), 8)
+
+
+def map_operation(operation: Mapping[str, Any], fetch_headers: Mapping[str, str] | None = None) -> Status:
+    """A long-running operation (either API's shape) as a common status."""
+    if not operation.get("done"):
+        return Status(State.RUNNING)
+    error = operation.get("error")
+    if isinstance(error, Mapping):
+        number = int(error.get("code") or 2)
+        name, retryable = _RPC_CODES.get(number, ("UNKNOWN", True))
+        return failed(f"VEO_{name}", str(error.get("message") or name), retryable=retryable)
+    response = operation.get("response")
+    if not isinstance(response, Mapping):
+        raise MalformedResponse("a done Veo operation with neither error nor response")
+    inner = response.get("generateVideoResponse", response)  # the Gemini API nests one level deeper
+    filtered = int(inner.get("raiMediaFilteredCount") or 0)
+    reasons = tuple(str(reason) for reason in inner.get("raiMediaFilteredReasons") or ())
+    uris = [
+        *(str(v["gcsUri"]) for v in inner.get("videos") or () if v.get("gcsUri")),
+        *(
+            str(s["video"]["uri"])
+            for s in inner.get("generatedSamples") or ()
+            if s.get("video", {}).get("uri")
+        ),
+    ]
+    if filtered and not uris:
+        return content_violation(reasons or (f"raiMediaFilteredCount={filtered}",), "Veo filtered the output")
+    if uris:
+        return Status(
+            State.SUCCEEDED, output_uris=tuple(uris), output_fetch_headers=dict(fetch_headers or {})
+        )
+    if fetch_headers is None and "videos" not in inner:
+        # Vertex wrote into storageUri without listing it: the output is under the job's own prefix, which
+        # the caller resolves (StorageService.ResolveOutput lists sample_*.mp4 at any depth).
+        return Status(State.SUCCEEDED)
+    return failed("VEO_NO_OUTPUT", "Veo finished without a video or a filter reason", retryable=True)
+
+
+class VeoAdapter(Adapter):
+    name = "veo"
+
+    def __init__(
+        self,
+        http: ProviderHttp,
+        *,
+        mode: str,
+        model: str,
+        base_url: str,
+        project: str | None = None,
+        location: str = "us-central1",
+        tokens: TokenSource | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        super().__init__(http)
+        self.mode = mode
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.project = project
+        self.location = location
+        self._tokens = tokens
+        self._api_key = api_key
+
+    async def _headers(self) -> dict[str, str]:
+        if self.mode == "gemini":
+            assert self._api_key is not None
+            return {"x-goog-api-key": self._api_key}
+        assert self._tokens is not None
+        return {"Authorization": f"Bearer {await self._tokens()}"}
+
+    def _body(self, request: GenerationRequest, model: str) -> dict[str, Any]:
+        if request.aspect_ratio not in ("16:9", "9:16"):
+            raise unsupported(self.name, "spec.aspect_ratio", "must be 16:9 or 9:16 for Veo")
+        instance: dict[str, Any] = {"prompt": request.prompt}
+        if request.image_uri:
+            if self.mode == "gemini" or not request.image_uri.startswith("gs://"):
+                raise unsupported(self.name, "spec.image_uri", "must be a gs:// image on Vertex AI")
+            mime = mimetypes.guess_type(request.image_uri)[0] or "image/png"
+            instance["image"] = {"gcsUri": request.image_uri, "mimeType": mime}
+        parameters: dict[str, Any] = {"sampleCount": 1, "aspectRatio": request.aspect_ratio}
+        duration = snap_duration(model, request.duration_seconds)
+        if duration is not None:
+            parameters["durationSeconds"] = duration
+        if self.mode == "vertex":
+            prefix = request.output_uri_prefix
+            if not prefix.startswith("gs://"):
+                raise unsupported(self.name, "output_uri_prefix", "must be a gs:// folder for Vertex AI")
+            parameters["storageUri"] = prefix if prefix.endswith("/") else prefix + "/"
+        return {"instances": [instance], "parameters": parameters}
+
+    def _submit_url(self, model: str) -> str:
+        if self.mode == "gemini":
+            return f"{self.base_url}/v1beta/models/{model}:predictLongRunning"
+        return (
+            f"{self.base_url}/v1/projects/{self.project}/locations/{self.location}"
+            f"/publishers/google/models/{model}:predictLongRunning"
+        )
+
+    async def submit(self, request: GenerationRequest) -> str:
+        model = request.model or self.model
+        if not re.fullmatch(r"[\w.-]+", model):
+            raise unsupported(self.name, "spec.model", "is not a Veo model name")
+        body = self._body(request, model)
+
+        def operation_name(response: httpx.Response) -> str:
+            if response.is_error:
+                raise rejection(self.name, response, _error_message(response))
+            name = json_object(response).get("name")
+            if not isinstance(name, str) or not self._operation_pattern().match(name):
+                raise MalformedResponse("Veo answered without a usable operation name")
+            return name
+
+        return await self.http.submit(
+            "POST", self._submit_url(model), operation_name, json=body, headers=await self._headers()
+        )
+
+    def _operation_pattern(self) -> re.Pattern[str]:
+        return _GEMINI_OPERATION if self.mode == "gemini" else _VERTEX_OPERATION
+
+    async def status(self, job_id: str) -> Status:
+        match = self._operation_pattern().match(job_id)
+        if not match:
+            raise bad_job_id(job_id, self.name)
+        fetch_headers = {"x-goog-api-key": self._api_key} if self.mode == "gemini" and self._api_key else None
+
+        def mapped(response: httpx.Response) -> Status:
+            if response.is_error:
+                raise rejection(self.name, response, _error_message(response))
+            return map_operation(json_object(response), fetch_headers)
+
+        if self.mode == "gemini":
+            return await self.http.call(
+                "GET", f"{self.base_url}/v1beta/{job_id}", mapped, headers=await self._headers()
+            )
+        return await self.http.call(
+            "POST",
+            f"{self.base_url}/v1/{match.group(1)}:fetchPredictOperation",
+            mapped,
+            json={"operationName": job_id},
+            headers=await self._headers(),
+        )
+
+    async def cancel(self, job_id: str) -> CancelResult:
+        if not self._operation_pattern().match(job_id):
+            raise bad_job_id(job_id, self.name)
+        # Neither API offers a cancel for video generation operations; the job runs to its end and the
+        # orchestrator ignores (and deletes) what it writes.
+        return CancelResult(cancelled=False, detail="Veo cannot cancel a video generation once started")
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return f"{error.get('status', '')} {error.get('message', '')}".strip()
+    return str(body)[:200]

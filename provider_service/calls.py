@@ -1,0 +1,262 @@
+"""Calling a provider over HTTP: explicit timeouts, bounded retries, and the submit rule.
+
+THE SUBMIT RULE. A submission starts a paid job at the provider, so it is resent only when the provider
+certainly did not accept it:
+  - the connection was never made (connect error or refused, connect timeout, no free pooled connection);
+  - the provider answered 429 (rate limited: refused before doing anything);
+  - the provider answered 503 (overloaded: refused before processing; fal documents these as not billed).
+Any other failure after the request may have left this process (read or write timeout, a dropped connection,
+500/502/504, a 2xx whose body we cannot parse) may have created a job, and resending could create a second
+one. We stop there and raise UNAVAILABLE with ErrorInfo reason SUBMIT_OUTCOME_UNKNOWN; the orchestrator
+decides what to do (it knows the job, we do not).
+
+Status, result and cancel calls are safe to repeat: any transient failure (timeouts, connection errors, 408,
+429, 5xx, an unparseable body) is retried with exponential backoff and full jitter, at most `attempts` times,
+never waiting longer than `max_wait` inside one call. A provider that keeps failing, or asks (Retry-After) for
+a longer wait than that, becomes UNAVAILABLE with RetryInfo, so the caller schedules the next try instead of
+an RPC hanging on it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
+
+from videojobs import errors
+from videojobs.logs import get_logger
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+SUBMIT_OUTCOME_UNKNOWN = "SUBMIT_OUTCOME_UNKNOWN"
+PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
+
+# Answers that say "the provider did not take this request" (see the submit rule above).
+_NOT_ACCEPTED_STATUSES = frozenset({429, 503})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    initial: float = 0.5
+    max_wait: float = 8.0
+    # RetryInfo delay when we give up and the provider did not say how long to wait.
+    fallback_retry_after: float = 15.0
+
+
+class TransientFailure(Exception):
+    """A failure worth trying again; `not_accepted` when the provider certainly did not take the request."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, not_accepted: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.not_accepted = not_accepted
+
+
+class MalformedResponse(TransientFailure):
+    """The provider answered, but not with what its protocol promises (an HTML error page, cut JSON)."""
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise MalformedResponse(f"HTTP {response.status_code} with a body that is not JSON") from exc
+    if not isinstance(body, dict):
+        raise MalformedResponse(f"HTTP {response.status_code} with JSON that is not an object")
+    return body
+
+
+def retry_after_seconds(response: httpx.Response, now: float | None = None) -> float | None:
+    """Retry-After as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    reference = datetime.fromtimestamp(now if now is not None else time.time(), UTC)
+    return max(0.0, (when - reference).total_seconds())
+
+
+def rejection(provider: str, response: httpx.Response, detail: str) -> errors.ServiceError:
+    """A final (non-transient) error answer, as the domain error the caller should see."""
+    status = response.status_code
+    metadata = {"provider": provider, "http_status": str(status)}
+    if status in (401, 403):
+        return errors.FailedPrecondition(
+            f"{provider} refused our credentials (HTTP {status})",
+            reason="PROVIDER_AUTH_FAILED",
+            metadata=metadata,
+        )
+    if status == 404:
+        return errors.NotFound(
+            f"{provider} knows no such job", reason="PROVIDER_JOB_NOT_FOUND", metadata=metadata
+        )
+    return errors.FailedPrecondition(
+        f"{provider} rejected the request (HTTP {status}): {detail}"[:1000],
+        reason="PROVIDER_REJECTED_REQUEST",
+        metadata=metadata,
+    )
+
+
+def _transport_failure(exc: httpx.TransportError) -> TransientFailure:
+    never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    return TransientFailure(f"{type(exc).__name__}: {exc}".rstrip(": "), not_accepted=never_sent)
+
+
+class _Wait:
+    """Exponential backoff with full jitter, never shorter than the provider's Retry-After."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+
+    def __call__(self, state: RetryCallState) -> float:
+        ceiling = min(self._policy.max_wait, self._policy.initial * 2 ** (state.attempt_number - 1))
+        wait = random.uniform(0, ceiling)
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, TransientFailure) and exc.retry_after is not None:
+            wait = max(wait, exc.retry_after)
+        return wait
+
+
+class _Stop:
+    """Stop after `attempts`, or at once when the provider asks for a longer wait than we hold an RPC for."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+
+    def __call__(self, state: RetryCallState) -> bool:
+        if state.attempt_number >= self._policy.attempts:
+            return True
+        exc = state.outcome.exception() if state.outcome else None
+        return (
+            isinstance(exc, TransientFailure)
+            and exc.retry_after is not None
+            and exc.retry_after > self._policy.max_wait
+        )
+
+
+class ProviderHttp:
+    """One provider's HTTP calls, with the retry rules above. The httpx client carries the timeouts."""
+
+    def __init__(self, provider: str, client: httpx.AsyncClient, policy: RetryPolicy) -> None:
+        self.provider = provider
+        self.client = client
+        self.policy = policy
+
+    async def call(self, method: str, url: str, parse: Callable[[httpx.Response], T], **kwargs: Any) -> T:
+        """A status, result or cancel call: transient failures retried within the policy."""
+        try:
+            return await self._retrying(lambda exc: True, method, url, parse, kwargs)
+        except TransientFailure as exc:
+            raise self._unavailable(exc) from exc
+
+    async def submit(self, method: str, url: str, parse: Callable[[httpx.Response], T], **kwargs: Any) -> T:
+        """A submission: resent only when the provider certainly did not accept it (the submit rule)."""
+        try:
+            return await self._retrying(lambda exc: exc.not_accepted, method, url, parse, kwargs)
+        except TransientFailure as exc:
+            if exc.not_accepted:
+                raise self._unavailable(exc) from exc
+            log.warning("submission outcome unknown", provider=self.provider, error=str(exc))
+            raise errors.Unavailable(
+                f"{self.provider} may or may not have accepted the submission ({exc}); "
+                "not resent, to avoid a second paid job",
+                reason=SUBMIT_OUTCOME_UNKNOWN,
+                metadata={"provider": self.provider, "cause": str(exc)[:200]},
+            ) from exc
+
+    async def _retrying(
+        self,
+        should_retry: Callable[[TransientFailure], bool],
+        method: str,
+        url: str,
+        parse: Callable[[httpx.Response], T],
+        kwargs: dict[str, Any],
+    ) -> T:
+        retrying = AsyncRetrying(
+            stop=_Stop(self.policy),
+            wait=_Wait(self.policy),
+            retry=retry_if_exception(lambda exc: isinstance(exc, TransientFailure) and should_retry(exc)),
+            before_sleep=self._log_retry(method, url),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._once(method, url, parse, kwargs)
+        raise AssertionError("tenacity returns or raises")  # pragma: no cover
+
+    async def _once(
+        self, method: str, url: str, parse: Callable[[httpx.Response], T], kwargs: dict[str, Any]
+    ) -> T:
+        try:
+            response = await self.client.request(method, url, **kwargs)
+        except httpx.UnsupportedProtocol as exc:
+            raise errors.FailedPrecondition(
+                f"{self.provider} URL is misconfigured: {exc}", reason="PROVIDER_MISCONFIGURED"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise _transport_failure(exc) from exc
+        status = response.status_code
+        if status in (408, 429) or status >= 500:
+            raise TransientFailure(
+                f"HTTP {status}",
+                retry_after=retry_after_seconds(response),
+                not_accepted=status in _NOT_ACCEPTED_STATUSES,
+            )
+        return parse(response)
+
+    def _unavailable(self, exc: TransientFailure) -> errors.Unavailable:
+        delay = exc.retry_after if exc.retry_after is not None else self.policy.fallback_retry_after
+        return errors.Unavailable(
+            f"{self.provider} is unavailable: {exc}",
+            reason=PROVIDER_UNAVAILABLE,
+            metadata={"provider": self.provider},
+            retry_after=delay,
+        )
+
+    def _log_retry(self, method: str, url: str) -> Callable[[RetryCallState], Awaitable[None]]:
+        path = urlsplit(url).path  # never the query or headers: they can carry secrets
+
+        async def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.info(
+                "provider call failed; retrying",
+                provider=self.provider,
+                http_method=method,
+                path=path,
+                attempt=state.attempt_number,
+                error=str(exc),
+                wait_seconds=round(state.upcoming_sleep, 3),
+            )
+
+        return before_sleep
+
+
+def make_client(
+    *, connect_timeout: float, timeout: float, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """The httpx client every adapter uses; `transport` lets tests swap the network (MockTransport)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=connect_timeout, pool=connect_timeout),
+        transport=transport,
+        follow_redirects=False,
+    )

@@ -1,0 +1,192 @@
+"""fal's queue API on loopback: submit, status, result, cancel, output files, and signed webhooks."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from provider_service import fal_webhook
+from provider_service.fakes.base import FakeJob, FakeProvider, Route, tiny_video
+from provider_service.local_http import Request, Response
+
+_REQUEST = re.compile(r"^/([\w.-]+/[\w.-]+)/requests/([\w.-]+)(/status|/cancel)?$")
+_FILE = re.compile(r"^/files/([\w.-]+)/output\.mp4$")
+_FAILURE_TYPE = "file_download_error"
+
+
+class FalFake(FakeProvider):
+    name = "fal"
+
+    def __init__(self, key: str = "fal-fake-key") -> None:
+        super().__init__()
+        self.key = key
+        self.signing_key = Ed25519PrivateKey.generate()
+        self.webhook_urls: dict[str, str] = {}
+
+    @property
+    def jwks(self) -> str:
+        """The JWKS a deployment would cache to verify this fake's webhooks."""
+        return fal_webhook.jwks_for([self.signing_key.public_key()])
+
+    def route(self, request: Request) -> Route | None:
+        if match := _REQUEST.match(request.path):
+            _app, request_id, tail = match.groups()
+            if request.method == "GET" and tail == "/status":
+                return "status", lambda r: self._status(r, request_id)
+            if request.method == "GET" and tail is None:
+                return "result", lambda r: self._result(r, request_id)
+            if request.method == "PUT" and tail == "/cancel":
+                return "cancel", lambda r: self._cancel(r, request_id)
+            return None
+        if (match := _FILE.match(request.path)) and request.method == "GET":
+            return "download", lambda r: Response(200, tiny_video(), {"Content-Type": "video/mp4"})
+        if request.method == "POST" and request.path.count("/") >= 2:
+            return "submit", self._submit
+        return None
+
+    def error_response(self, status: int, retry_after: float | None) -> Response:
+        error_type = {503: "runner_scheduling_failure", 504: "request_timeout"}.get(status, "internal_error")
+        headers = {"X-Fal-Error-Type": error_type}
+        if retry_after is not None:
+            headers["Retry-After"] = f"{retry_after:g}"
+        return Response.json({"detail": f"fake {status}", "error_type": error_type}, status, headers)
+
+    def unknown_status_response(self, request: Request) -> Response:
+        return Response.json({"status": "PAUSED", "queue_position": None, "logs": None})
+
+    def _authorized(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Key {self.key}"
+
+    def _submit(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return Response.json({"detail": "Unauthorized"}, 401)
+        try:
+            body: dict[str, Any] = request.json()
+        except ValueError:
+            return Response.json(
+                {"detail": [{"loc": ["body"], "msg": "invalid JSON", "type": "json_invalid"}]}, 422
+            )
+        if not isinstance(body, dict) or not body.get("prompt"):
+            detail = [{"loc": ["body", "prompt"], "msg": "field required", "type": "missing"}]
+            return Response.json({"detail": detail}, 422)
+        model = request.path.strip("/")
+        app = "/".join(model.split("/")[:2])
+        job = self.new_job(str(uuid.uuid4()), body)
+        job.extra["app"] = app
+        if request.query.get("fal_webhook"):
+            self.webhook_urls[job.id] = request.query["fal_webhook"][0]
+        base = f"{self.url}/{app}/requests/{job.id}"
+        return Response.json(
+            {
+                "request_id": job.id,
+                "response_url": base,
+                "status_url": f"{base}/status",
+                "cancel_url": f"{base}/cancel",
+                "queue_position": 0,
+            }
+        )
+
+    def _job(self, request: Request, request_id: str) -> FakeJob | Response:
+        if not self._authorized(request):
+            return Response.json({"detail": "Unauthorized"}, 401)
+        job = self.jobs.get(request_id)
+        return job if job is not None else Response.json({"detail": "Request not found"}, 404)
+
+    def _status(self, request: Request, request_id: str) -> Response:
+        job = self._job(request, request_id)
+        if isinstance(job, Response):
+            return job
+        self.answer_poll(job)
+        return Response.json(self.status_view(job))
+
+    def status_view(self, job: FakeJob) -> dict[str, Any]:
+        if not job.finished:
+            if job.polls_answered <= 1:
+                return {"status": "IN_QUEUE", "queue_position": 2, "logs": None, "response_url": ""}
+            return {"status": "IN_PROGRESS", "queue_position": None, "logs": [{"message": "step"}]}
+        view: dict[str, Any] = {"status": "COMPLETED", "queue_position": None, "logs": None, "metrics": {}}
+        if job.cancelled:
+            return view | {"error": "Request was cancelled", "error_type": "client_cancelled"}
+        if job.outcome == "failure":
+            return view | {"error": "Could not download the input", "error_type": self._failure_type()}
+        return view | {"metrics": {"inference_time": 1.5}}
+
+    def _failure_type(self) -> str:
+        return self.script.failure_code or _FAILURE_TYPE
+
+    def _result(self, request: Request, request_id: str) -> Response:
+        job = self._job(request, request_id)
+        if isinstance(job, Response):
+            return job
+        if not job.finished:
+            return Response.json({"detail": "Request is still in progress"}, 400)
+        status, payload = self.result_payload(job)
+        return Response.json(payload, status)
+
+    def result_payload(self, job: FakeJob) -> tuple[int, dict[str, Any]]:
+        if job.outcome == "content_violation":
+            detail = [
+                {
+                    "loc": ["body", "prompt"],
+                    "msg": "flagged by the content checker",
+                    "type": "content_policy_violation",
+                }
+            ]
+            return 422, {"detail": detail}
+        if job.outcome == "failure" or job.cancelled:
+            return 422, {"detail": [{"loc": ["body"], "msg": "failed", "type": self._failure_type()}]}
+        video = {
+            "url": f"{self.url}/files/{job.id}/output.mp4",
+            "content_type": "video/mp4",
+            "file_name": "output.mp4",
+            "file_size": len(tiny_video()),
+        }
+        return 200, {"video": video, "seed": 123}
+
+    def _cancel(self, request: Request, request_id: str) -> Response:
+        job = self._job(request, request_id)
+        if isinstance(job, Response):
+            return Response.json({"status": "NOT_FOUND"}, 404) if job.status == 404 else job
+        with self.lock:
+            self.cancels[request_id] += 1
+            if job.finished:
+                return Response.json({"status": "ALREADY_COMPLETED"}, 400)
+            job.cancelled = True
+        return Response.json({"status": "CANCELLATION_REQUESTED"}, 202)
+
+    def signed_webhook(
+        self, request_id: str, *, timestamp: float | None = None, user_id: str = "fake-user"
+    ) -> tuple[dict[str, str], bytes]:
+        """The headers and body fal would POST to the webhook URL for this request (as it stands now)."""
+        job = self.jobs[request_id]
+        status, payload = self.result_payload(job)
+        if status == 200:
+            body: dict[str, Any] = {
+                "request_id": request_id,
+                "gateway_request_id": request_id,
+                "status": "OK",
+            }
+            body["payload"] = payload
+        else:
+            body = {
+                "request_id": request_id,
+                "gateway_request_id": request_id,
+                "status": "ERROR",
+                "error": f"Invalid status code: {status}",
+                "payload": payload,
+            }
+        raw = json.dumps(body).encode()
+        sent = str(int(timestamp if timestamp is not None else time.time()))
+        signature = self.signing_key.sign(fal_webhook.message(request_id, user_id, sent, raw)).hex()
+        headers = {
+            fal_webhook.REQUEST_ID: request_id,
+            fal_webhook.USER_ID: user_id,
+            fal_webhook.TIMESTAMP: sent,
+            fal_webhook.SIGNATURE: signature,
+        }
+        return headers, raw

@@ -1,0 +1,132 @@
+"""Runway's API on loopback: image_to_video, text_to_video, tasks GET/DELETE, output files."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from provider_service.fakes.base import FakeJob, FakeProvider, Route, tiny_video
+from provider_service.local_http import Request, Response
+
+RATIOS = {"1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"}
+_TASK = re.compile(r"^/v1/tasks/([\w-]+)$")
+_FILE = re.compile(r"^/files/([\w-]+)\.mp4$")
+_FAILURES = {"failure": "ASSET.INVALID", "content_violation": "SAFETY.INPUT.TEXT"}
+
+
+class RunwayFake(FakeProvider):
+    name = "runway"
+
+    def __init__(self, secret: str = "key_fake", version: str = "2024-11-06") -> None:  # noqa: S107
+        super().__init__()
+        self.secret = secret
+        self.version = version
+
+    def route(self, request: Request) -> Route | None:
+        if request.method == "POST" and request.path in ("/v1/image_to_video", "/v1/text_to_video"):
+            return "submit", self._create
+        if match := _TASK.match(request.path):
+            task_id = match.group(1)
+            if request.method == "GET":
+                return "status", lambda r: self._retrieve(r, task_id)
+            if request.method == "DELETE":
+                return "cancel", lambda r: self._delete(r, task_id)
+        if (match := _FILE.match(request.path)) and request.method == "GET":
+            return "download", lambda r: Response(200, tiny_video(), {"Content-Type": "video/mp4"})
+        return None
+
+    def error_response(self, status: int, retry_after: float | None) -> Response:
+        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+        return Response.json({"error": f"Service unavailable ({status})"}, status, headers)
+
+    def unknown_status_response(self, request: Request) -> Response:
+        task_id = request.path.rsplit("/", 1)[-1]
+        return Response.json({"id": task_id, "status": "PAUSED", "createdAt": _now()})
+
+    def _refused(self, request: Request) -> Response | None:
+        if request.headers.get("authorization") != f"Bearer {self.secret}":
+            return Response.json({"error": "Invalid API key"}, 401)
+        if request.headers.get("x-runway-version") != self.version:
+            return Response.json({"error": "X-Runway-Version header is missing or invalid"}, 400)
+        return None
+
+    def _create(self, request: Request) -> Response:
+        if refused := self._refused(request):
+            return refused
+        try:
+            body: dict[str, Any] = request.json()
+        except ValueError:
+            return Response.json({"error": "Invalid JSON"}, 400)
+        issues = []
+        if not isinstance(body.get("model"), str):
+            issues.append({"path": ["model"], "message": "Required"})
+        if body.get("ratio") not in RATIOS:
+            issues.append({"path": ["ratio"], "message": "Invalid enum value"})
+        if request.path.endswith("image_to_video") and not body.get("promptImage"):
+            issues.append({"path": ["promptImage"], "message": "Required"})
+        if request.path.endswith("text_to_video") and not body.get("promptText"):
+            issues.append({"path": ["promptText"], "message": "Required"})
+        if len(str(body.get("promptText", ""))) > 1000:
+            issues.append(
+                {"path": ["promptText"], "message": "String must contain at most 1000 character(s)"}
+            )
+        if "duration" in body and not 2 <= int(body["duration"]) <= 10:
+            issues.append({"path": ["duration"], "message": "Number must be between 2 and 10"})
+        if issues:
+            return Response.json({"error": "Validation of body failed", "issues": issues}, 400)
+        job = self.new_job(str(uuid.uuid4()), body)
+        job.extra["createdAt"] = _now()
+        return Response.json({"id": job.id})
+
+    def _retrieve(self, request: Request, task_id: str) -> Response:
+        if refused := self._refused(request):
+            return refused
+        job = self.jobs.get(task_id)
+        if job is None:
+            return Response.json({"error": "Task not found"}, 404)
+        self.answer_poll(job)
+        return Response.json(self.task_view(job))
+
+    def task_view(self, job: FakeJob) -> dict[str, Any]:
+        view: dict[str, Any] = {"id": job.id, "createdAt": job.extra.get("createdAt", _now())}
+        if job.cancelled:
+            return view | {"status": "CANCELLED", "cost": {"credits": 0}}
+        if not job.finished:
+            estimated = {"estimatedCost": {"credits": 25}}
+            if job.polls_answered <= 1:
+                return view | estimated | {"status": "PENDING"}
+            return (
+                view
+                | estimated
+                | {"status": "RUNNING", "progress": job.polls_answered / (job.polls_to_finish + 1)}
+            )
+        if job.outcome == "success":
+            output = [f"{self.url}/files/{job.id}.mp4"]
+            return view | {"status": "SUCCEEDED", "output": output, "cost": {"credits": 25}}
+        code = self.script.failure_code or _FAILURES[job.outcome]
+        return view | {
+            "status": "FAILED",
+            "failure": f"The task failed ({code})",
+            "failureCode": code,
+            "cost": {"credits": 0},
+        }
+
+    def _delete(self, request: Request, task_id: str) -> Response:
+        if refused := self._refused(request):
+            return refused
+        job = self.jobs.get(task_id)
+        if job is None or job.extra.get("deleted"):
+            return Response.json({"error": "Task not found"}, 404)
+        with self.lock:
+            self.cancels[task_id] += 1
+            if job.finished:
+                job.extra["deleted"] = True
+            else:
+                job.cancelled = True
+        return Response(204)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")

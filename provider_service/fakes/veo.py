@@ -1,0 +1,200 @@
+"""Veo on loopback: Vertex AI (predictLongRunning + fetchPredictOperation) and the Gemini API
+(predictLongRunning + operations GET + file download), on one server.
+
+On Vertex success the fake writes a real `sample_0.mp4` into the GCS emulator under the request's
+`storageUri`, in one of Veo's two layouts: "subdir" (`{prefix}/{server-made number}/sample_0.mp4`, what Veo
+does) or "operation" (`{prefix}/{operation id}.mp4`, what the seed app assumed). `report_gcs_uri = False`
+answers without `videos`, so callers must find the output under the prefix themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+import uuid
+from typing import Any, Literal
+
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+
+from provider_service.fakes.base import FakeJob, FakeProvider, Route, tiny_video
+from provider_service.local_http import Request, Response
+
+_MODEL_PATH = r"(?:v1|v1beta1)/(projects/[\w.-]+/locations/[\w-]+/publishers/google/models/[\w.-]+)"
+_VERTEX_SUBMIT = re.compile(rf"^/{_MODEL_PATH}:predictLongRunning$")
+_VERTEX_FETCH = re.compile(rf"^/{_MODEL_PATH}:fetchPredictOperation$")
+_GEMINI_SUBMIT = re.compile(r"^/v1beta/models/([\w.-]+):predictLongRunning$")
+_GEMINI_OPERATION = re.compile(r"^/v1beta/(models/[\w.-]+/operations/[\w.-]+)$")
+_GEMINI_FILE = re.compile(r"^/v1beta/files/([\w.-]+):download$")
+_VERTEX_TYPE = "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse"
+_GEMINI_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
+_STATUS_NAMES = {400: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+
+Layout = Literal["subdir", "operation"]
+
+
+class VeoFake(FakeProvider):
+    name = "veo"
+
+    def __init__(
+        self,
+        *,
+        gcs_url: str | None = None,
+        api_key: str = "gemini-fake-key",
+        access_token: str | None = None,
+        layout: Layout = "subdir",
+        report_gcs_uri: bool = True,
+    ) -> None:
+        super().__init__()
+        self.gcs_url = gcs_url
+        self.api_key = api_key
+        self.access_token = access_token  # None: any bearer token is accepted
+        self.layout: Layout = layout
+        self.report_gcs_uri = report_gcs_uri
+        self.written: list[str] = []  # gs:// URIs of the outputs written into the emulator
+        self._gcs: storage.Client | None = None
+
+    def route(self, request: Request) -> Route | None:
+        if request.method == "POST" and (match := _VERTEX_SUBMIT.match(request.path)):
+            model_path = match.group(1)
+            return "submit", lambda r: self._submit(r, model_path)
+        if request.method == "POST" and _VERTEX_FETCH.match(request.path):
+            return "status", self._fetch
+        if request.method == "POST" and (match := _GEMINI_SUBMIT.match(request.path)):
+            model_path = f"models/{match.group(1)}"
+            return "submit", lambda r: self._submit(r, model_path)
+        if request.method == "GET" and (match := _GEMINI_OPERATION.match(request.path)):
+            name = match.group(1)
+            return "status", lambda r: self._operation(r, name)
+        if request.method == "GET" and (match := _GEMINI_FILE.match(request.path)):
+            return "download", self._download
+        return None
+
+    def error_response(self, status: int, retry_after: float | None) -> Response:
+        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+        error = {"code": status, "message": "fake trouble", "status": _STATUS_NAMES.get(status, "UNKNOWN")}
+        return Response.json({"error": error}, status, headers)
+
+    def unknown_status_response(self, request: Request) -> Response:
+        return Response.json({"name": "unknown", "metadata": {"state": "SOMETHING_NEW"}})
+
+    def _refused(self, request: Request, gemini: bool) -> Response | None:
+        if gemini:
+            ok = request.headers.get("x-goog-api-key") == self.api_key
+        else:
+            auth = request.headers.get("authorization", "")
+            ok = auth.startswith("Bearer ") and len(auth) > 7
+            ok = ok and (self.access_token is None or auth == f"Bearer {self.access_token}")
+        if ok:
+            return None
+        error = {
+            "code": 401,
+            "message": "Request had invalid authentication credentials.",
+            "status": "UNAUTHENTICATED",
+        }
+        return Response.json({"error": error}, 401)
+
+    def _submit(self, request: Request, model_path: str) -> Response:
+        gemini = model_path.startswith("models/")
+        if refused := self._refused(request, gemini):
+            return refused
+        try:
+            body: dict[str, Any] = request.json()
+            prompt = body["instances"][0].get("prompt")
+            parameters = body.get("parameters") or {}
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            error = {"code": 400, "message": "Invalid JSON payload received.", "status": "INVALID_ARGUMENT"}
+            return Response.json({"error": error}, 400)
+        if gemini and ("storageUri" in parameters or "seed" in parameters):
+            error = {"code": 400, "message": "storageUri is not supported", "status": "INVALID_ARGUMENT"}
+            return Response.json({"error": error}, 400)
+        operation_id = str(uuid.uuid4())
+        name = f"{model_path}/operations/{operation_id}"
+        job = self.new_job(name, {"prompt": prompt, "parameters": parameters})
+        job.extra.update(operation_id=operation_id, gemini=gemini)
+        return Response.json({"name": name})
+
+    def _fetch(self, request: Request) -> Response:
+        if refused := self._refused(request, gemini=False):
+            return refused
+        try:
+            name = request.json()["operationName"]
+        except (ValueError, KeyError, TypeError):
+            error = {"code": 400, "message": "operationName is required", "status": "INVALID_ARGUMENT"}
+            return Response.json({"error": error}, 400)
+        return self._answer(name)
+
+    def _operation(self, request: Request, name: str) -> Response:
+        if refused := self._refused(request, gemini=True):
+            return refused
+        return self._answer(name)
+
+    def _answer(self, name: str) -> Response:
+        job = self.jobs.get(name)
+        if job is None:
+            error = {"code": 404, "message": "Operation not found", "status": "NOT_FOUND"}
+            return Response.json({"error": error}, 404)
+        self.answer_poll(job)
+        return Response.json(self.operation_view(job))
+
+    def operation_view(self, job: FakeJob) -> dict[str, Any]:
+        if not job.finished:
+            return {"name": job.id} if job.polls_answered % 2 else {"name": job.id, "done": False}
+        done: dict[str, Any] = {"name": job.id, "done": True}
+        if job.outcome == "failure":
+            code = int(self.script.failure_code or 3)
+            return done | {"error": {"code": code, "message": "The prompt could not be processed."}}
+        gemini = bool(job.extra["gemini"])
+        if job.outcome == "content_violation":
+            filtered = {
+                "raiMediaFilteredCount": 1,
+                "raiMediaFilteredReasons": [
+                    "The prompt contains content that violates the usage guidelines."
+                ],
+            }
+            if gemini:
+                return done | {"response": {"@type": _GEMINI_TYPE, "generateVideoResponse": filtered}}
+            return done | {"response": {"@type": _VERTEX_TYPE, **filtered}}
+        if gemini:
+            uri = f"{self.url}/v1beta/files/{job.extra['operation_id']}:download?alt=media"
+            samples = {"generatedSamples": [{"video": {"uri": uri}}]}
+            return done | {"response": {"@type": _GEMINI_TYPE, "generateVideoResponse": samples}}
+        response: dict[str, Any] = {"@type": _VERTEX_TYPE, "raiMediaFilteredCount": 0}
+        storage_uri = job.input["parameters"].get("storageUri")
+        if storage_uri:
+            with self.lock:  # two polls racing must not write two outputs
+                gcs_uri = job.extra.get("gcs_uri") or self._write_output(job, storage_uri)
+            if self.report_gcs_uri:
+                response["videos"] = [{"gcsUri": gcs_uri, "mimeType": "video/mp4"}]
+        else:
+            encoded = base64.b64encode(tiny_video()).decode()
+            response["videos"] = [{"bytesBase64Encoded": encoded, "mimeType": "video/mp4"}]
+        return done | {"response": response}
+
+    def _write_output(self, job: FakeJob, storage_uri: str) -> str:
+        if self.gcs_url is None:
+            raise RuntimeError("VeoFake needs gcs_url to write Vertex outputs")
+        bucket_name, _, prefix = storage_uri.removeprefix("gs://").partition("/")
+        prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+        if self.layout == "subdir":
+            key = f"{prefix}{time.time_ns()}/sample_0.mp4"
+        else:
+            key = f"{prefix}{job.extra['operation_id']}.mp4"
+        if self._gcs is None:
+            self._gcs = storage.Client(
+                project="fake",
+                credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+                client_options=ClientOptions(api_endpoint=self.gcs_url),
+            )
+        self._gcs.bucket(bucket_name).blob(key).upload_from_string(tiny_video(), content_type="video/mp4")
+        uri = f"gs://{bucket_name}/{key}"
+        job.extra["gcs_uri"] = uri
+        self.written.append(uri)
+        return uri
+
+    def _download(self, request: Request) -> Response:
+        if refused := self._refused(request, gemini=True):
+            return refused
+        return Response(200, tiny_video(), {"Content-Type": "video/mp4"})

@@ -1,0 +1,90 @@
+"""The ProviderService domain: validate a call, pick the adapter, run it. No grpc here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from provider_service.model import CancelResult, GenerationRequest, Status, WebhookEvent
+from provider_service.registry import ProviderInfo, Registry
+from videojobs.errors import FieldViolation, InvalidArgument
+from videojobs.logs import get_logger
+
+log = get_logger(__name__)
+
+MAX_PROMPT = 2000
+MAX_DURATION = 60
+ASPECT_RATIOS = ("16:9", "9:16", "1:1")
+MAX_WEBHOOK_BODY = 1_000_000
+
+
+def validate_request(request: GenerationRequest) -> GenerationRequest:
+    """The spec as the providers get it (aspect ratio defaulted); every problem reported at once."""
+    problems: list[FieldViolation] = []
+    if not request.prompt.strip() and not request.image_uri:
+        problems.append(FieldViolation("spec.prompt", "is required unless spec.image_uri is set"))
+    if len(request.prompt) > MAX_PROMPT:
+        problems.append(FieldViolation("spec.prompt", f"must be at most {MAX_PROMPT} characters"))
+    if request.image_uri and not request.image_uri.startswith(("https://", "gs://")):
+        problems.append(FieldViolation("spec.image_uri", "must be an https:// or gs:// URI"))
+    if not 0 <= request.duration_seconds <= MAX_DURATION:
+        problems.append(FieldViolation("spec.duration_seconds", f"must be between 0 and {MAX_DURATION}"))
+    if request.aspect_ratio and request.aspect_ratio not in ASPECT_RATIOS:
+        problems.append(FieldViolation("spec.aspect_ratio", f"must be one of {', '.join(ASPECT_RATIOS)}"))
+    if request.output_uri_prefix and not request.output_uri_prefix.startswith("gs://"):
+        problems.append(FieldViolation("output_uri_prefix", "must be a gs:// folder"))
+    if len(request.idempotency_key) > 200:
+        problems.append(FieldViolation("idempotency_key", "must be at most 200 characters"))
+    if problems:
+        raise InvalidArgument(problems)
+    if not request.aspect_ratio:
+        return replace(request, aspect_ratio="16:9")
+    return request
+
+
+def _require_job_id(provider_job_id: str) -> None:
+    if not provider_job_id.strip():
+        raise InvalidArgument.field("provider_job_id", "is required")
+
+
+class Generations:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    async def submit(self, provider: str, request: GenerationRequest) -> str:
+        adapter = self.registry.get(provider)
+        job_id = await adapter.submit(validate_request(request))
+        log.info("generation submitted", provider=provider, provider_job_id=job_id)
+        return job_id
+
+    async def status(self, provider: str, provider_job_id: str) -> Status:
+        adapter = self.registry.get(provider)
+        _require_job_id(provider_job_id)
+        status = await adapter.status(provider_job_id)
+        log.debug(
+            "generation polled", provider=provider, provider_job_id=provider_job_id, state=status.state.value
+        )
+        return status
+
+    async def cancel(self, provider: str, provider_job_id: str) -> CancelResult:
+        adapter = self.registry.get(provider)
+        _require_job_id(provider_job_id)
+        result = await adapter.cancel(provider_job_id)
+        log.info(
+            "generation cancel",
+            provider=provider,
+            provider_job_id=provider_job_id,
+            cancelled=result.cancelled,
+        )
+        return result
+
+    def parse_webhook(self, provider: str, headers: Mapping[str, str], body: bytes, url: str) -> WebhookEvent:
+        adapter = self.registry.get(provider)
+        if not body:
+            raise InvalidArgument.field("body", "is required")
+        if len(body) > MAX_WEBHOOK_BODY:
+            raise InvalidArgument.field("body", f"must be at most {MAX_WEBHOOK_BODY} bytes")
+        return adapter.parse_webhook(headers, body, url)
+
+    def providers(self) -> list[ProviderInfo]:
+        return self.registry.describe()

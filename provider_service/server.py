@@ -1,0 +1,82 @@
+"""Assemble and run provider_service: the adapters from settings, the servicer on the shared bootstrap."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from provider_service.adapters.veo import TokenSource
+from provider_service.generations import Generations
+from provider_service.registry import build_registry
+from provider_service.servicer import ProviderServicer
+from provider_service.settings import ProviderServiceSettings
+from videojobs.logs import configure_logging, get_logger
+from videojobs.server import GrpcServer
+from videojobs.server import create_server as create_grpc_server
+from videojobs.v1 import provider_service_pb2, provider_service_pb2_grpc
+
+log = get_logger(__name__)
+
+SERVICE_NAME = provider_service_pb2.DESCRIPTOR.services_by_name["ProviderService"].full_name
+
+
+@dataclass
+class ProviderService:
+    grpc: GrpcServer
+    generations: Generations
+
+    @property
+    def port(self) -> int:
+        return self.grpc.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop serving, then close the providers' HTTP connections."""
+        await self.grpc.stop(grace)
+        await self.generations.registry.aclose()
+
+
+def create_server(
+    settings: ProviderServiceSettings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    veo_tokens: TokenSource | None = None,
+) -> ProviderService:
+    """Build (not start) the service; `transport` and `veo_tokens` stand in for the network and Google."""
+    generations = Generations(build_registry(settings, transport=transport, veo_tokens=veo_tokens))
+    server = create_grpc_server(
+        settings,
+        address=settings.address,
+        register=lambda s: provider_service_pb2_grpc.add_ProviderServiceServicer_to_server(
+            ProviderServicer(generations), s
+        ),
+        service_names=[SERVICE_NAME],
+    )
+    return ProviderService(grpc=server, generations=generations)
+
+
+@asynccontextmanager
+async def running(settings: ProviderServiceSettings) -> AsyncIterator[ProviderService]:
+    """The service, started, stopped gracefully on exit."""
+    service = create_server(settings)
+    await service.grpc.start()
+    configured = [p.name for p in service.generations.providers() if p.configured]
+    log.info("provider_service listening", port=service.port, providers=configured)
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+async def serve(settings: ProviderServiceSettings) -> None:
+    async with running(settings) as service:
+        await service.grpc.serve_until_signalled()
+
+
+def main(settings: ProviderServiceSettings | None = None) -> None:
+    settings = settings or ProviderServiceSettings()
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(serve(settings))

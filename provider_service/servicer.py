@@ -1,0 +1,53 @@
+"""ProviderService over gRPC: convert the request, call the domain, convert the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from provider_service import convert
+from provider_service.generations import Generations
+from videojobs.v1 import provider_service_pb2 as pb
+from videojobs.v1 import provider_service_pb2_grpc
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
+    def __init__(self, generations: Generations) -> None:
+        self._generations = generations
+
+    async def SubmitGeneration(
+        self, request: pb.SubmitGenerationRequest, context: Context
+    ) -> pb.SubmitGenerationResponse:
+        job_id = await self._generations.submit(
+            request.provider,
+            convert.request_from_proto(request.spec, request.idempotency_key, request.output_uri_prefix),
+        )
+        return pb.SubmitGenerationResponse(provider_job_id=job_id, provider=request.provider)
+
+    async def GetGenerationStatus(
+        self, request: pb.GetGenerationStatusRequest, context: Context
+    ) -> pb.GenerationStatus:
+        status = await self._generations.status(request.provider, request.provider_job_id)
+        return convert.status_to_proto(status)
+
+    async def CancelGeneration(
+        self, request: pb.CancelGenerationRequest, context: Context
+    ) -> pb.CancelGenerationResponse:
+        result = await self._generations.cancel(request.provider, request.provider_job_id)
+        return convert.cancel_to_proto(result)
+
+    async def ParseWebhook(
+        self, request: pb.ParseWebhookRequest, context: Context
+    ) -> pb.ParseWebhookResponse:
+        event = self._generations.parse_webhook(
+            request.provider, dict(request.headers), request.body, request.url
+        )
+        return convert.webhook_to_proto(event)
+
+    async def ListProviders(
+        self, request: pb.ListProvidersRequest, context: Context
+    ) -> pb.ListProvidersResponse:
+        return convert.providers_to_proto(self._generations.providers())

@@ -1,0 +1,90 @@
+"""provider_service settings (environment variables, prefix VIDEOJOBS_ unless noted).
+
+Provider secrets also answer to the names the providers' own SDKs use (FAL_KEY, RUNWAYML_API_SECRET,
+GEMINI_API_KEY), so an existing deployment's environment works unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from videojobs.settings import CommonSettings
+
+
+def _alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class ProviderServiceSettings(CommonSettings):
+    # Fields with an SDK-style alias stay settable by their own name (tests, `ProviderServiceSettings(...)`).
+    model_config = SettingsConfigDict(**CommonSettings.model_config, validate_by_name=True)
+
+    provider_host: str = "127.0.0.1"
+    provider_port: int = Field(default=50052, ge=0, le=65535)
+
+    # Every provider call: explicit timeouts, bounded retries (status and cancel only; see calls.py).
+    http_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    http_timeout_seconds: float = Field(default=30.0, gt=0, description="read/write timeout per request")
+    retry_attempts: int = Field(default=4, ge=1, description="attempts per status/cancel call")
+    retry_initial_seconds: float = Field(default=0.5, ge=0)
+    retry_max_seconds: float = Field(
+        default=8.0,
+        ge=0,
+        description="longest wait inside one RPC; longer Retry-After goes back as RetryInfo",
+    )
+    unavailable_retry_seconds: float = Field(
+        default=15.0, gt=0, description="RetryInfo delay when the provider gave none"
+    )
+
+    # Veo: Vertex AI (OAuth bearer from application default credentials) or the Gemini API (API key).
+    veo_mode: Literal["vertex", "gemini"] = "vertex"
+    veo_project: str | None = Field(
+        default=None, validation_alias=_alias("VIDEOJOBS_VEO_PROJECT", "GOOGLE_CLOUD_PROJECT")
+    )
+    veo_location: str = "us-central1"
+    veo_model: str = "veo-3.1-generate-001"
+    veo_base_url: str | None = Field(
+        default=None, description="override of https://{location}-aiplatform.googleapis.com (fakes)"
+    )
+    veo_access_token: SecretStr | None = Field(
+        default=None, description="a fixed OAuth token instead of application default credentials"
+    )
+    gemini_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_alias("VIDEOJOBS_GEMINI_API_KEY", "GEMINI_API_KEY")
+    )
+    gemini_model: str = "veo-3.1-generate-preview"
+    gemini_base_url: str = "https://generativelanguage.googleapis.com"
+
+    # fal.ai queue API.
+    fal_key: SecretStr | None = Field(default=None, validation_alias=_alias("VIDEOJOBS_FAL_KEY", "FAL_KEY"))
+    fal_queue_url: str = "https://queue.fal.run"
+    fal_text_model: str = "fal-ai/kling-video/v2.1/master/text-to-video"
+    fal_image_model: str = "fal-ai/kling-video/v2.1/master/image-to-video"
+    fal_webhook_url: str | None = Field(
+        default=None, description="public URL of the gateway's POST /v1/webhooks/fal; unset: poll only"
+    )
+    fal_webhook_jwks: str | None = Field(
+        default=None, description="fal's JWKS JSON (keys to verify webhooks)"
+    )
+    fal_webhook_jwks_file: Path | None = Field(default=None, description="a cached copy of fal's JWKS")
+    fal_webhook_tolerance_seconds: int = Field(default=300, ge=1)
+
+    # Runway.
+    runway_api_secret: SecretStr | None = Field(
+        default=None, validation_alias=_alias("VIDEOJOBS_RUNWAY_API_SECRET", "RUNWAYML_API_SECRET")
+    )
+    runway_base_url: str = "https://api.dev.runwayml.com"
+    runway_version: str = "2024-11-06"
+    runway_image_model: str = "gen4_turbo"
+    runway_text_model: str = "gen4.5"
+
+    # The local sim provider (`videojobs serve sim`); unset disables it.
+    sim_url: str | None = "http://127.0.0.1:8090"
+
+    @property
+    def address(self) -> str:
+        return f"{self.provider_host}:{self.provider_port}"

@@ -1,0 +1,128 @@
+"""provider_service and the fake providers for tests (provider tests and the orchestrator's).
+
+Import the fixtures into a conftest to use them:
+
+    from tests.support.providers import fal_fake, runway_fake, sim_provider, start_provider_service, veo_fake
+
+    async def test_x(start_provider_service, fal_fake):
+        service = await start_provider_service(fal=fal_fake)       # settings pointed at the fake, fast retries
+        async with provider_stub(service.port) as stub: ...
+
+Settings are tuned for speed: millisecond backoff, sub-second timeouts, short RetryInfo delays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import grpc
+import pytest
+
+from provider_service.fakes import FalFake, RunwayFake, VeoFake
+from provider_service.server import ProviderService, create_server
+from provider_service.settings import ProviderServiceSettings
+from provider_service.sim.server import SimProvider, SimSettings
+from provider_service.sim.server import start as start_sim
+from videojobs.gcs_emulator import GcsEmulator
+from videojobs.v1 import provider_service_pb2_grpc
+
+FAST: dict[str, Any] = {
+    "provider_host": "127.0.0.1",
+    "provider_port": 0,
+    "http_connect_timeout_seconds": 0.5,
+    "http_timeout_seconds": 0.5,
+    "retry_attempts": 6,
+    "retry_initial_seconds": 0.005,
+    "retry_max_seconds": 0.05,
+    "unavailable_retry_seconds": 1.0,
+    "sim_url": None,
+}
+
+StartProviderService = Callable[..., Awaitable[ProviderService]]
+
+
+def provider_settings(
+    *,
+    veo: VeoFake | None = None,
+    veo_mode: str = "vertex",
+    fal: FalFake | None = None,
+    runway: RunwayFake | None = None,
+    sim_url: str | None = None,
+    **overrides: Any,
+) -> ProviderServiceSettings:
+    """Settings pointing each given provider at its fake; the others stay unconfigured."""
+    options: dict[str, Any] = dict(FAST)
+    if veo is not None:
+        options |= {"veo_mode": veo_mode, "veo_base_url": veo.url, "gemini_base_url": veo.url}
+        options |= {"veo_project": "test-project", "veo_access_token": veo.access_token or "test-token"}
+        if veo_mode == "gemini":
+            options["gemini_api_key"] = veo.api_key
+    if fal is not None:
+        options |= {"fal_key": fal.key, "fal_queue_url": fal.url, "fal_webhook_jwks": fal.jwks}
+    if runway is not None:
+        options |= {"runway_api_secret": runway.secret, "runway_base_url": runway.url}
+    if sim_url is not None:
+        options["sim_url"] = sim_url
+    return ProviderServiceSettings(**(options | overrides))
+
+
+@asynccontextmanager
+async def provider_stub(port: int) -> AsyncIterator[provider_service_pb2_grpc.ProviderServiceAsyncStub]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield provider_service_pb2_grpc.ProviderServiceStub(channel)  # type: ignore[misc]
+
+
+@pytest.fixture
+async def start_provider_service() -> AsyncIterator[StartProviderService]:
+    """start(**provider_settings kwargs) -> a started ProviderService on a free port; stopped after the test."""
+    started: list[ProviderService] = []
+
+    async def start(**kwargs: Any) -> ProviderService:
+        service = create_server(provider_settings(**kwargs))
+        await service.grpc.start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        await service.stop(0)
+
+
+@pytest.fixture
+def fal_fake() -> Iterator[FalFake]:
+    with FalFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def runway_fake() -> Iterator[RunwayFake]:
+    with RunwayFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def veo_fake(gcs_emulator: GcsEmulator) -> Iterator[VeoFake]:
+    """Both Veo APIs; Vertex outputs land in the session's GCS emulator."""
+    with VeoFake(gcs_url=gcs_emulator.url) as fake:
+        yield fake
+
+
+@pytest.fixture
+def sim_provider() -> Iterator[SimProvider]:
+    """The sim HTTP service on a free port with quick jobs (0.2 s) and tiny videos; `.public_url`."""
+    provider, server = start_sim(
+        SimSettings(
+            sim_port=0,
+            sim_job_seconds=0.2,
+            sim_slow_seconds=30,
+            sim_video_seconds=1,
+            sim_width=160,
+            sim_height=90,
+        )
+    )
+    try:
+        yield provider
+    finally:
+        server.stop()

@@ -1,0 +1,126 @@
+"""Health, readiness, metrics, request ids, docs, the dashboard page, and rate limiting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import httpx
+
+from tests.gateway.conftest import Stack, StartStack
+from tests.gateway.fake_provider import sign
+
+
+async def test_healthz_and_readyz(stack: Stack, anonymous: httpx.AsyncClient) -> None:
+    assert (await anonymous.get("/healthz")).json() == {"status": "ok"}
+    ready = await anonymous.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["backends"] == {"job_service": "serving", "provider_service": "serving"}
+
+
+async def test_readyz_is_503_when_a_backend_is_down(start_stack: StartStack) -> None:
+    stack = await start_stack(provider_target="127.0.0.1:1")
+    async with httpx.AsyncClient(base_url=stack.url) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["backends"] == {"job_service": "serving", "provider_service": "unavailable"}
+
+
+async def test_a_down_backend_is_a_503_problem_without_internal_addresses(start_stack: StartStack) -> None:
+    stack = await start_stack(job_target="127.0.0.1:1", rpc_timeout_seconds=1.0)
+    async with httpx.AsyncClient(base_url=stack.url) as client:
+        response = await client.get("/v1/quota", headers={"authorization": "Bearer vj_some-key"})
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    assert "127.0.0.1" not in response.text
+
+
+async def test_request_id_is_echoed_and_reaches_the_backends(
+    stack: Stack, anonymous: httpx.AsyncClient
+) -> None:
+    body = b'{"request_id": "r1", "state": "RUNNING"}'
+    given = await anonymous.post(
+        "/v1/webhooks/fal", content=body, headers={"x-request-id": "trace-me-123", "x-test-signature": "bad"}
+    )
+    made_up = await anonymous.get("/healthz")
+    invalid = await anonymous.get("/healthz", headers={"x-request-id": "has spaces in it"})
+
+    assert given.headers["x-request-id"] == "trace-me-123"
+    assert given.json()["request_id"] == "trace-me-123"
+    assert stack.providers.received[-1].request_id == "trace-me-123"
+    assert re.fullmatch(r"[0-9a-f]{32}", made_up.headers["x-request-id"])
+    assert invalid.headers["x-request-id"] != "has spaces in it"
+
+
+async def test_webhook_with_a_forged_signature_is_401_and_body_passes_through_unchanged(
+    stack: Stack, anonymous: httpx.AsyncClient
+) -> None:
+    body = json.dumps({"request_id": "fal-123", "state": "SUCCEEDED"}, indent=1).encode()
+    forged = await anonymous.post(
+        "/v1/webhooks/fal",
+        content=body,
+        headers={"X-Test-Signature": sign(b"other body"), "X-Fal-Extra": "1"},
+    )
+    unknown_provider = await anonymous.post("/v1/webhooks/acme", content=body)
+
+    assert forged.status_code == 401
+    assert forged.json()["reason"] == "BAD_SIGNATURE"
+    received = stack.providers.received[-1]
+    assert received.provider == "fal"
+    assert received.body == body
+    assert received.headers["x-fal-extra"] == "1"
+    assert all(name == name.lower() for name in received.headers)
+    assert unknown_provider.status_code == 422
+
+
+async def test_metrics_count_requests_by_route_template_and_jobs(stack: Stack) -> None:
+    async with await stack.client("metered") as client:
+        first = await client.post("/v1/videos", json={"prompt": "m"}, headers={"Idempotency-Key": "k1"})
+        await client.post("/v1/videos", json={"prompt": "m"}, headers={"Idempotency-Key": "k1"})
+        await client.get(f"/v1/videos/{first.json()['id']}")
+        await client.get("/v1/videos/00000000-0000-4000-8000-000000000000")
+        text = (await client.get("/metrics")).text
+
+    assert 'videojobs_http_requests_total{method="POST",route="/v1/videos",status="201"} 1.0' in text
+    assert 'videojobs_http_requests_total{method="POST",route="/v1/videos",status="200"} 1.0' in text
+    assert 'videojobs_http_requests_total{method="GET",route="/v1/videos/{job_id}",status="404"} 1.0' in text
+    assert (
+        'videojobs_http_request_duration_seconds_bucket{le="0.5",method="GET",route="/v1/videos/{job_id}"}'
+        in text
+    )
+    assert 'videojobs_gateway_jobs_total{outcome="created"} 1.0' in text
+    assert 'videojobs_gateway_jobs_total{outcome="replayed"} 1.0' in text
+    assert first.json()["id"] not in text  # raw paths never become label values
+
+
+async def test_docs_openapi_and_dashboard(anonymous: httpx.AsyncClient) -> None:
+    schema = (await anonymous.get("/openapi.json")).json()
+    docs = await anonymous.get("/docs")
+    page = await anonymous.get("/", follow_redirects=True)
+
+    for path in ["/v1/videos", "/v1/videos/{job_id}/events", "/v1/webhooks/{provider}", "/api/video/animate"]:
+        assert path in schema["paths"]
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
+    assert page.status_code == 200
+    assert "/v1/videos" in page.text
+    assert "last-event-id" in page.text
+
+
+async def test_rate_limit_per_user_is_429_with_retry_after(start_stack: StartStack) -> None:
+    stack = await start_stack(rate_limit_per_second=1, rate_limit_burst=5)
+    async with await stack.client("greedy") as greedy, await stack.client("patient") as patient:
+        bursts = await asyncio.gather(*(greedy.get("/v1/quota") for _ in range(8)))
+        other = await patient.get("/v1/quota")
+        metrics = (await patient.get("/metrics")).text
+
+    statuses = sorted(r.status_code for r in bursts)
+    assert statuses == [200] * 5 + [429] * 3
+    refused = next(r for r in bursts if r.status_code == 429)
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["reason"] == "RATE_LIMITED"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert other.status_code == 200
+    assert "videojobs_gateway_rate_limited_total 3.0" in metrics

@@ -1,0 +1,76 @@
+"""Small pure pieces: the token bucket, the TTL cache, Idempotency-Key parsing, Last-Event-ID."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.idempotency import choose_key, parse_idempotency_key
+from gateway.problems import Problem
+from gateway.ratelimit import RateLimiter
+from gateway.sse import parse_last_event_id
+from gateway.ttlcache import TtlCache
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_token_bucket_refills_at_its_rate() -> None:
+    clock = Clock()
+    limiter = RateLimiter(per_second=2, burst=3, clock=clock)
+    assert [limiter.acquire("u") for _ in range(3)] == [None, None, None]
+    assert limiter.acquire("u") == pytest.approx(0.5)
+    assert limiter.acquire("other") is None
+    clock.now += 0.5
+    assert limiter.acquire("u") is None
+    assert limiter.acquire("u") is not None
+    clock.now += 60
+    assert [limiter.acquire("u") for _ in range(4)][-1] is not None  # refills only up to the burst
+
+
+def test_disabled_limiter_allows_everything() -> None:
+    limiter = RateLimiter(per_second=0, burst=1)
+    assert all(limiter.acquire("u") is None for _ in range(1000))
+
+
+def test_ttl_cache_expires_and_stays_bounded() -> None:
+    clock = Clock()
+    cache: TtlCache[str, int] = TtlCache(max_size=2, clock=clock)
+    cache.put("a", 1, ttl=10)
+    cache.put("b", 2, ttl=10)
+    assert cache.get("a") == 1  # a is now the most recent
+    cache.put("c", 3, ttl=10)
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (1, None, 3)
+    clock.now += 10
+    assert cache.get("a") is None
+    assert len(cache) == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [(None, None), ("abc", "abc"), ('"abc"', "abc"), ('  "8e03978e-40d5"  ', "8e03978e-40d5")],
+)
+def test_idempotency_key_quoted_or_bare(header: str | None, expected: str | None) -> None:
+    assert parse_idempotency_key(header) == expected
+
+
+@pytest.mark.parametrize("header", ["", '""', '"a"b"', '"a\\b"'])
+def test_idempotency_key_refused(header: str) -> None:
+    with pytest.raises(Problem) as raised:
+        parse_idempotency_key(header)
+    assert raised.value.status == 400
+
+
+def test_header_wins_over_body() -> None:
+    assert choose_key('"h"', "b") == "h"
+    assert choose_key(None, "b") == "b"
+    assert choose_key(None, None) == ""
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 0), ("17", 17), (" 3 ", 3), ("x", 0), ("-1", 0)])
+def test_last_event_id(value: str | None, expected: int) -> None:
+    assert parse_last_event_id(value) == expected

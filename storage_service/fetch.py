@@ -60,10 +60,10 @@ def address_problem(ip: IPAddress, *, allow_local: bool) -> str | None:
             return address_problem(embedded, allow_local=allow_local)
     if ip.is_link_local:
         return f"{ip} is a link-local address (e.g. the cloud metadata server)"
+    if ip.is_loopback:  # before "reserved": ::1 sits in the reserved ::/8
+        return None if allow_local else f"{ip} is a loopback address"
     if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
         return f"{ip} is not a unicast address"
-    if ip.is_loopback:
-        return None if allow_local else f"{ip} is a loopback address"
     if ip.is_private or not ip.is_global:
         return None if allow_local else f"{ip} is a private or non-public address"
     return None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import random
+import tempfile
 from collections.abc import Iterator
 from fractions import Fraction
+from pathlib import Path
 
 import av
 
@@ -40,21 +41,23 @@ def make_mp4(
 ) -> bytes:
     """An H.264 MP4 of the given size and length. By default the index (moov) is at the end, as most
     encoders write it; `faststart` puts it first."""
-    out = io.BytesIO()
-    options = {"movflags": "faststart"} if faststart else {}
-    with av.open(out, mode="w", format="mp4", options=options) as container:
-        stream = container.add_stream(
-            "libx264",
-            rate=fps,
-            options={"preset": "ultrafast", "g": str(max(1, round(keyframe_seconds * fps)))},
-        )
-        stream.width = width
-        stream.height = height
-        stream.pix_fmt = "yuv420p"
-        stream.time_base = Fraction(1, fps)
-        if bit_rate is not None:
-            stream.bit_rate = bit_rate
-        for frame in _frames(width, height, max(1, round(seconds * fps)), seed):
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return out.getvalue()
+    # faststart rewrites the file to move the index first, which needs a real (seekable, reopenable) file.
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "video.mp4"
+        options = {"movflags": "faststart"} if faststart else {}
+        with av.open(str(path), mode="w", format="mp4", options=options) as container:
+            stream = container.add_stream(
+                "libx264",
+                rate=fps,
+                options={"preset": "ultrafast", "g": str(max(1, round(keyframe_seconds * fps)))},
+            )
+            stream.width = width
+            stream.height = height
+            stream.pix_fmt = "yuv420p"
+            stream.time_base = Fraction(1, fps)
+            if bit_rate is not None:
+                stream.bit_rate = bit_rate
+            for frame in _frames(width, height, max(1, round(seconds * fps)), seed):
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+        return path.read_bytes()

@@ -1,0 +1,151 @@
+"""ProbeVideo and CreateThumbnail on real MP4s made with PyAV, read through ranged reads."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+import grpc
+import pytest
+from google.cloud import storage
+from google.rpc import error_details_pb2
+from PIL import Image
+
+from tests.storage.conftest import Put, uri
+from tests.support.grpc_client import failure
+from tests.support.storage import AUTH
+from tests.support.videos import make_mp4
+from videojobs.v1 import storage_service_pb2 as pb
+from videojobs.v1 import storage_service_pb2_grpc
+
+if TYPE_CHECKING:
+    Stub = storage_service_pb2_grpc.StorageServiceAsyncStub
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "seconds", "fps", "faststart"),
+    [
+        (160, 90, 0.5, 12, False),
+        (320, 180, 2.0, 24, True),
+        (256, 144, 12.0, 10, False),
+        (90, 160, 1.0, 15, False),
+    ],
+)
+async def test_probe_reports_the_real_video(
+    storage_stub: Stub,
+    gcs_bucket: storage.Bucket,
+    put: Put,
+    width: int,
+    height: int,
+    seconds: float,
+    fps: int,
+    faststart: bool,
+) -> None:
+    data = make_mp4(width, height, seconds, fps, faststart=faststart)
+    put("videos/u/v.mp4", data)
+    info = await storage_stub.ProbeVideo(
+        pb.ProbeVideoRequest(uri=uri(gcs_bucket, "videos/u/v.mp4")), metadata=AUTH
+    )
+    assert (info.width, info.height, info.codec) == (width, height, "h264")
+    assert info.duration_seconds == pytest.approx(seconds, abs=1.5 / fps)
+    assert info.size_bytes == len(data)
+    assert info.content_type == "video/mp4"
+
+
+@pytest.mark.parametrize(
+    "content", [b"this is a text file, renamed\n" * 40, b"", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 500]
+)
+async def test_not_a_video(storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put, content: bytes) -> None:
+    put("videos/u/fake.mp4", content)
+    for call in (
+        storage_stub.ProbeVideo(
+            pb.ProbeVideoRequest(uri=uri(gcs_bucket, "videos/u/fake.mp4")), metadata=AUTH
+        ),
+        storage_stub.CreateThumbnail(
+            pb.CreateThumbnailRequest(
+                video_uri=uri(gcs_bucket, "videos/u/fake.mp4"), destination_key="thumbnails/u/f.jpg"
+            ),
+            metadata=AUTH,
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        info = failure(caught.value).detail(error_details_pb2.ErrorInfo)
+        assert info is not None
+        assert info.reason == "NOT_A_VIDEO"
+    assert gcs_bucket.get_blob("thumbnails/u/f.jpg") is None
+
+
+async def test_probe_of_a_missing_object(storage_stub: Stub, gcs_bucket: storage.Bucket) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await storage_stub.ProbeVideo(
+            pb.ProbeVideoRequest(uri=uri(gcs_bucket, "videos/u/none.mp4")), metadata=AUTH
+        )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "seconds", "max_width", "expected"),
+    [
+        (320, 180, 2.0, 160, (160, 90)),
+        (320, 180, 0.6, 0, (320, 180)),  # default 640 never scales up
+        (256, 144, 8.0, 100, (100, 56)),
+        (90, 160, 1.0, 45, (45, 80)),
+    ],
+)
+async def test_thumbnail_is_a_jpeg_of_the_requested_width(
+    storage_stub: Stub,
+    gcs_bucket: storage.Bucket,
+    put: Put,
+    width: int,
+    height: int,
+    seconds: float,
+    max_width: int,
+    expected: tuple[int, int],
+) -> None:
+    put("videos/u/j.mp4", make_mp4(width, height, seconds, 12))
+    request = pb.CreateThumbnailRequest(
+        video_uri=uri(gcs_bucket, "videos/u/j.mp4"), destination_key="thumbnails/u/j.jpg", max_width=max_width
+    )
+    first = await storage_stub.CreateThumbnail(request, metadata=AUTH)
+    second = await storage_stub.CreateThumbnail(request, metadata=AUTH)
+    assert (first.reused, second.reused) == (False, True)
+    assert first.generation == second.generation
+    assert first.content_type == "image/jpeg"
+    image = Image.open(io.BytesIO(gcs_bucket.blob("thumbnails/u/j.jpg").download_as_bytes()))
+    assert image.format == "JPEG"
+    assert image.size == expected
+
+
+async def test_thumbnail_at_a_time_and_past_the_end(
+    storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put
+) -> None:
+    put("videos/u/long.mp4", make_mp4(160, 90, 4.0, 10))
+    at_three = await storage_stub.CreateThumbnail(
+        pb.CreateThumbnailRequest(
+            video_uri=uri(gcs_bucket, "videos/u/long.mp4"),
+            destination_key="thumbnails/u/3.jpg",
+            at_seconds=3.0,
+        ),
+        metadata=AUTH,
+    )
+    at_one = await storage_stub.CreateThumbnail(
+        pb.CreateThumbnailRequest(
+            video_uri=uri(gcs_bucket, "videos/u/long.mp4"), destination_key="thumbnails/u/1.jpg"
+        ),
+        metadata=AUTH,
+    )
+    # Frames differ over time (moving content), so the two thumbnails differ too.
+    assert at_three.crc32c != at_one.crc32c
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await storage_stub.CreateThumbnail(
+            pb.CreateThumbnailRequest(
+                video_uri=uri(gcs_bucket, "videos/u/long.mp4"),
+                destination_key="thumbnails/u/9.jpg",
+                at_seconds=9.0,
+            ),
+            metadata=AUTH,
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert gcs_bucket.get_blob("thumbnails/u/9.jpg") is None

@@ -1,0 +1,152 @@
+"""Every RPC answers bad input with INVALID_ARGUMENT and the offending field, and writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import pytest
+from google.cloud import storage
+from google.rpc import error_details_pb2
+
+from tests.support.grpc_client import failure
+from tests.support.storage import AUTH
+from videojobs.v1 import storage_service_pb2 as pb
+from videojobs.v1 import storage_service_pb2_grpc
+
+if TYPE_CHECKING:
+    Stub = storage_service_pb2_grpc.StorageServiceAsyncStub
+
+Case = tuple[str, Callable[[str], Any], str]
+
+CASES: list[Case] = [
+    (
+        "Relocate",
+        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/in/a.mp4", destination_key="../etc/x"),
+        "destination_key",
+    ),
+    (
+        "Relocate",
+        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/in/a.mp4", destination_key="/abs.mp4"),
+        "destination_key",
+    ),
+    (
+        "Relocate",
+        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/in/a.mp4", destination_key="a//b.mp4"),
+        "destination_key",
+    ),
+    (
+        "Relocate",
+        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/in/a.mp4", destination_key="v/./b.mp4"),
+        "destination_key",
+    ),
+    (
+        "Relocate",
+        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/in/a.mp4", destination_key=""),
+        "destination_key",
+    ),
+    (
+        "Relocate",
+        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/in/a.mp4", destination_key="v/\nx.mp4"),
+        "destination_key",
+    ),
+    (
+        "Relocate",
+        lambda b: pb.RelocateRequest(
+            source_uri=f"gs://{b}/in/a.mp4", destination_key="gs://other-bucket/v.mp4"
+        ),
+        "destination_key",
+    ),
+    (
+        "Relocate",
+        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/in/a.mp4", destination_key="https://x.test/v.mp4"),
+        "destination_key",
+    ),
+    (
+        "Relocate",
+        lambda b: pb.RelocateRequest(source_uri="gs://other-bucket/a.mp4", destination_key="v/a.mp4"),
+        "source_uri",
+    ),
+    (
+        "Relocate",
+        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/../a.mp4", destination_key="v/a.mp4"),
+        "source_uri",
+    ),
+    ("Relocate", lambda b: pb.RelocateRequest(source_uri="", destination_key="v/a.mp4"), "source_uri"),
+    (
+        "Relocate",
+        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/v/a.mp4", destination_key="v/a.mp4"),
+        "destination_key",
+    ),
+    (
+        "Relocate",
+        lambda b: pb.RelocateRequest(
+            source_uri="https://cdn.example.com/a.mp4",
+            destination_key="v/a.mp4",
+            source_headers={"x-key": "a\r\nb"},
+        ),
+        "source_headers['x-key']",
+    ),
+    ("ResolveOutput", lambda b: pb.ResolveOutputRequest(), "uris"),
+    ("ResolveOutput", lambda b: pb.ResolveOutputRequest(uris=["s3://x/y.mp4"]), "uris[0]"),
+    ("ProbeVideo", lambda b: pb.ProbeVideoRequest(uri="https://example.com/a.mp4"), "uri"),
+    ("ProbeVideo", lambda b: pb.ProbeVideoRequest(uri=f"gs://{b}/"), "uri"),
+    (
+        "CreateThumbnail",
+        lambda b: pb.CreateThumbnailRequest(video_uri=f"gs://{b}/v.mp4", destination_key="t/../../x.jpg"),
+        "destination_key",
+    ),
+    (
+        "CreateThumbnail",
+        lambda b: pb.CreateThumbnailRequest(
+            video_uri=f"gs://{b}/v.mp4", destination_key="t/x.jpg", max_width=5
+        ),
+        "max_width",
+    ),
+    (
+        "CreateThumbnail",
+        lambda b: pb.CreateThumbnailRequest(
+            video_uri=f"gs://{b}/v.mp4", destination_key="t/x.jpg", at_seconds=-1
+        ),
+        "at_seconds",
+    ),
+    (
+        "CreateThumbnail",
+        lambda b: pb.CreateThumbnailRequest(video_uri="gs://nope-bucket/v.mp4", destination_key="t/x.jpg"),
+        "video_uri",
+    ),
+    ("DeleteObjects", lambda b: pb.DeleteObjectsRequest(), "uris"),
+    (
+        "DeleteObjects",
+        lambda b: pb.DeleteObjectsRequest(uris=[f"gs://{b}/ok.mp4", "gs://other-bucket/x.mp4"]),
+        "uris[1]",
+    ),
+    ("SignUrls", lambda b: pb.SignUrlsRequest(), "uris"),
+    (
+        "SignUrls",
+        lambda b: pb.SignUrlsRequest(uris=[f"gs://{b}/a.mp4"], ttl_seconds=8 * 24 * 3600),
+        "ttl_seconds",
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "make", "field"), CASES)
+async def test_bad_input_names_the_field(
+    storage_stub: Stub, gcs_bucket: storage.Bucket, method: str, make: Callable[[str], Any], field: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await getattr(storage_stub, method)(make(gcs_bucket.name), metadata=AUTH)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    bad_request = failure(caught.value).detail(error_details_pb2.BadRequest)
+    assert bad_request is not None
+    assert [v.field for v in bad_request.field_violations] == [field]
+    assert list(gcs_bucket.list_blobs()) == []
+
+
+async def test_calls_without_the_internal_token_are_refused(
+    storage_stub: Stub, gcs_bucket: storage.Bucket
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await storage_stub.SignUrls(pb.SignUrlsRequest(uris=[f"gs://{gcs_bucket.name}/a.mp4"]))
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED

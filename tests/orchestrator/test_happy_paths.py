@@ -28,7 +28,8 @@ async def _completes(stack, provider: str) -> job_service_pb2.Job:
     assert stack.names("thumbnails/") == [f"thumbnails/alice/{job.id}.jpg"]
     assert stack.names(f"incoming/{job.id}/") == []  # provider originals deleted
     assert stack.events(job.id) == EXPECTED_EVENTS
-    assert job.video.width > 0 and job.video.duration_seconds > 0
+    assert job.video.width > 0
+    assert job.video.duration_seconds > 0
     assert job.video_uri == f"gs://{stack.bucket.name}/videos/alice/{job.id}.mp4"
     async with httpx.AsyncClient() as client:  # the freshly signed URL downloads the real MP4
         response = await client.get(job.video_url)

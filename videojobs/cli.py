@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import warnings
 
 import click
+
+# The quick start runs curl and grpcurl as subprocesses beside gRPC threads; gRPC's fork handlers are for
+# children that use gRPC themselves, which ours never do. Must be set before grpc is imported.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 # platformdirs (through pgserver) warns when XDG_RUNTIME_DIR is unset, as in containers; harmless here.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -76,9 +81,10 @@ def create_key(user_id: str, admin: bool) -> None:
 
 @main.command()
 @click.option("--exit-after-demo", is_flag=True, help="Stop the stack once the demo has run.")
-@click.option("--job-port", default=50051, show_default=True)
-def up(exit_after_demo: bool, job_port: int) -> None:
+@click.option("--any-ports", is_flag=True, help="Pick free ports instead of the defaults (for tests).")
+def up(exit_after_demo: bool, any_ports: bool) -> None:
     """Start the local stack on embedded defaults and show it doing its job."""
     from videojobs import devstack
 
-    raise SystemExit(asyncio.run(devstack.run(job_port=job_port, exit_after_demo=exit_after_demo)))
+    ports = devstack.Ports.any_free() if any_ports else devstack.Ports()
+    raise SystemExit(asyncio.run(devstack.run(ports=ports, exit_after_demo=exit_after_demo)))

@@ -1,95 +1,143 @@
-"""The local stack behind `make run`: every service on embedded defaults, then a demo with grpcurl."""
+"""The local stack behind `make run`: every service on embedded defaults in one process.
+
+Embedded Postgres (unless DATABASE_URL is set), the GCS emulator, the sim provider, provider_service,
+storage_service, job_service (API + worker) and the gateway, wired to each other on loopback, the way
+docker-compose wires the containers. Then `videojobs.demo` shows a job going all the way through.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
-import sys
-import uuid
-from collections.abc import Mapping
-from pathlib import Path
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
+from google.api_core.client_options import ClientOptions
+from google.api_core.exceptions import Conflict
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+
+from videojobs import gcs_emulator
 from videojobs.logs import configure_logging
 
-BOLD, DIM, RESET = "\033[1m", "\033[2m", "\033[0m"
+BOLD, RESET = "\033[1m", "\033[0m"
 
 
-def grpcurl_path() -> str:
-    local = Path(sys.executable).parent / "grpcurl"
-    found = str(local) if local.exists() else shutil.which("grpcurl")
-    if not found:
-        raise SystemExit("grpcurl not found: install the dev extra (make install)")
-    return found
+@dataclass(frozen=True)
+class Ports:
+    job: int = 50051
+    provider: int = 50052
+    storage: int = 50053
+    gateway: int = 8080
+    sim: int = 8090
+    gcs: int = 4443
+
+    @classmethod
+    def any_free(cls) -> Ports:
+        return cls(*(gcs_emulator.free_port() for _ in range(6)))
 
 
-class Demo:
-    def __init__(self, port: int, token: str) -> None:
-        self.port = port
-        self.token = token
-        self.grpcurl = grpcurl_path()
-
-    async def call(
-        self, method: str, body: Mapping[str, object] | None = None, user: str = "demo-user"
-    ) -> str:
-        args = ["-plaintext", "-H", f"authorization: Bearer {self.token}", "-H", f"x-user-id: {user}"]
-        if body is not None:
-            args += ["-d", json.dumps(body)]
-        args += [f"localhost:{self.port}", method]
-        shown = " ".join(a if " " not in a and "{" not in a else f"'{a}'" for a in ["grpcurl", *args])
-        print(f"\n{BOLD}$ {shown}{RESET}")
-        process = await asyncio.create_subprocess_exec(
-            self.grpcurl, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-        )
-        output, _ = await process.communicate()
-        text = output.decode()
-        print(text.rstrip())
-        if process.returncode != 0:
-            raise RuntimeError(f"grpcurl {method} failed")
-        return text
-
-    async def list_services(self) -> None:
-        print(f"\n{BOLD}$ grpcurl -plaintext localhost:{self.port} list{RESET}")
-        process = await asyncio.create_subprocess_exec(
-            self.grpcurl, "-plaintext", f"localhost:{self.port}", "list", stdout=asyncio.subprocess.PIPE
-        )
-        output, _ = await process.communicate()
-        print(output.decode().rstrip())
-
-    async def run(self) -> None:
-        key = f"demo-{uuid.uuid4()}"
-        spec = {"prompt": "a paper boat drifting down a rainy street, cinematic", "duration_seconds": 4}
-        await self.list_services()
-        print(
-            f"\n{DIM}# create a job with an idempotency key (a double click sends the same key twice){RESET}"
-        )
-        request = {"client_request_id": key, "spec": spec}
-        first = json.loads(await self.call("videojobs.v1.JobService/CreateJob", request))
-        print(f"\n{DIM}# the same key again: the same job comes back, created=false, no quota used{RESET}")
-        second = json.loads(await self.call("videojobs.v1.JobService/CreateJob", request))
-        if first["job"]["id"] != second["job"]["id"] or second.get("created", False):
-            raise RuntimeError("the replay created a second job")
-        print(f"\n{DIM}# the user's jobs, newest first, and the quota{RESET}")
-        await self.call("videojobs.v1.JobService/ListJobs", {"page_size": 5})
-        await self.call("videojobs.v1.JobService/GetQuota", {})
-        print(f"\n{DIM}# cancel it before any provider sees it: its quota unit comes back{RESET}")
-        await self.call("videojobs.v1.JobService/CancelJob", {"id": first["job"]["id"]})
+@dataclass(frozen=True)
+class Stack:
+    gateway_url: str
+    job_port: int
+    token: str
+    api_key: str
+    bucket: storage.Bucket
 
 
-async def run(*, job_port: int, exit_after_demo: bool) -> int:
-    from job_service.server import running
-    from job_service.settings import JobServiceSettings
-
-    configure_logging("WARNING")  # keep the demo readable; `videojobs serve` logs everything
-    settings = JobServiceSettings(job_port=job_port)
-    where = (
-        "DATABASE_URL" if settings.database_url else f"embedded Postgres under {settings.data_dir}/postgres"
+def _ensure_bucket(emulator_url: str, name: str) -> storage.Bucket:
+    client = storage.Client(
+        project="local",
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=emulator_url),
     )
-    print(f"{BOLD}starting job_service on :{job_port} ({where}){RESET}")
-    async with running(settings) as service:
-        await Demo(service.port, settings.internal_token.get_secret_value()).run()
+    with contextlib.suppress(Conflict):
+        client.create_bucket(name)
+    return client.bucket(name)
+
+
+@contextlib.asynccontextmanager
+async def running(ports: Ports) -> AsyncIterator[Stack]:
+    from gateway.server import running as gateway_running
+    from gateway.settings import GatewaySettings
+    from job_service.server import running as job_running
+    from job_service.settings import JobServiceSettings
+    from provider_service.server import running as provider_running
+    from provider_service.settings import ProviderServiceSettings
+    from provider_service.sim.server import SimSettings
+    from provider_service.sim.server import start as start_sim
+    from storage_service.server import running as storage_running
+    from storage_service.settings import StorageServiceSettings
+
+    job_settings = JobServiceSettings(
+        job_port=ports.job,
+        provider_target=f"127.0.0.1:{ports.provider}",
+        storage_target=f"127.0.0.1:{ports.storage}",
+        poll_initial_seconds=1.0,
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        emulator = await asyncio.to_thread(gcs_emulator.start, job_settings.data_dir / "gcs", port=ports.gcs)
+        stack.callback(emulator.stop)
+        bucket = await asyncio.to_thread(_ensure_bucket, emulator.url, job_settings.bucket)
+        print(f"{BOLD}GCS emulator{RESET} {emulator.url}, bucket {bucket.name}")
+
+        _, sim = start_sim(SimSettings(sim_port=ports.sim))
+        stack.callback(sim.stop)
+        print(f"{BOLD}sim provider{RESET} {sim.url}")
+
+        storage_settings = StorageServiceSettings(
+            storage_port=ports.storage,
+            bucket=job_settings.bucket,
+            storage_emulator_host=emulator.url,
+            fetch_allow_local=True,  # the sim serves its videos from loopback; never set in production
+        )
+        await stack.enter_async_context(storage_running(storage_settings))
+        provider_settings = ProviderServiceSettings(provider_port=ports.provider, sim_url=sim.url)
+        await stack.enter_async_context(provider_running(provider_settings))
+        jobs = await stack.enter_async_context(job_running(job_settings))
+        print(
+            f"{BOLD}provider_service{RESET} :{ports.provider}  "
+            f"{BOLD}storage_service{RESET} :{ports.storage}  {BOLD}job_service{RESET} :{jobs.port}"
+        )
+
+        gateway_settings = GatewaySettings(
+            gateway_port=ports.gateway,
+            job_target=f"127.0.0.1:{jobs.port}",
+            provider_target=f"127.0.0.1:{ports.provider}",
+        )
+        gateway = await stack.enter_async_context(gateway_running(gateway_settings))
+        print(
+            f"{BOLD}gateway{RESET} {gateway.url}  (dashboard: {gateway.url}/, API docs: {gateway.url}/docs)"
+        )
+        api_key = await jobs.manager.mint_api_key("demo-user")
+        yield Stack(
+            gateway_url=gateway.url,
+            job_port=jobs.port,
+            token=job_settings.internal_token.get_secret_value(),
+            api_key=api_key,
+            bucket=bucket,
+        )
+
+
+async def run(*, ports: Ports, exit_after_demo: bool) -> int:
+    from videojobs.demo import Demo
+
+    configure_logging(os.environ.get("VIDEOJOBS_LOG_LEVEL", "WARNING"))  # keep the demo readable
+    async with running(ports) as stack:
+        await Demo(stack).run()
         if exit_after_demo:
             return 0
-        print(f"\n{BOLD}the stack is up; call it with grpcurl as above. Ctrl-C stops it.{RESET}")
-        await service.wait_until_signalled()
+        print(
+            f"\n{BOLD}the stack is up. Try the dashboard at {stack.gateway_url}/ with the key above, "
+            f"or the curl calls shown. Ctrl-C stops it.{RESET}"
+        )
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        import signal
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        await stopping.wait()
     return 0

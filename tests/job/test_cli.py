@@ -45,11 +45,13 @@ def test_migrate_reports_success(env) -> None:
     assert "newest revision" in result.stdout
 
 
-def test_quick_start_runs_its_demo(env) -> None:
-    result = run("up", "--exit-after-demo", "--job-port", "0", env=env)
+def test_quick_start_runs_its_demo(env, tmp_path) -> None:
+    env = {**env, "VIDEOJOBS_DATA_DIR": str(tmp_path)}
+    result = run("up", "--exit-after-demo", "--any-ports", env=env, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "videojobs.v1.JobService" in result.stdout
-    assert '"state": "CANCELLED"' in result.stdout
+    assert "state=COMPLETED" in result.stdout
+    assert "/thumbnails/demo-user/" in result.stdout
 
 
 def test_production_refuses_the_development_token(env) -> None:

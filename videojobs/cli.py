@@ -16,9 +16,12 @@ os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 # platformdirs (through pgserver) warns when XDG_RUNTIME_DIR is unset, as in containers; harmless here.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
-# Service name -> module with `main()`; imported lazily so each service only loads what it needs.
+# Service name -> "module[:function]" (default `main`); imported lazily so each loads only what it needs.
 SERVICES = {
     "job": "job_service.server",
+    # The orchestrator alone (no gRPC API), to scale workers apart from the API.
+    "worker": "job_service.server:worker_main",
+    "gateway": "gateway.server",
     "provider": "provider_service.server",
     # The local sim provider's HTTP service (a stand-in for an external provider, so its own process).
     "sim": "provider_service.sim.server",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,39 +41,47 @@ class Stack:
 StartStack = Callable[..., Awaitable[Stack]]
 
 
+@asynccontextmanager
+async def stack_running(
+    database_url: str, job: dict[str, Any] | None = None, **gateway: Any
+) -> AsyncIterator[Stack]:
+    """job_service (worker off unless job={"worker_enabled": True}), a fake ProviderService, the gateway."""
+    async with AsyncExitStack() as exits:
+        job_settings = JobServiceSettings(
+            job_host="127.0.0.1",
+            job_port=0,
+            database_url=database_url,
+            db_pool_size=5,
+            db_max_overflow=10,
+            **({"worker_enabled": False} | (job or {})),
+        )
+        assert job_settings.database_url is not None
+        service = create_service(job_settings, create_engine(job_settings, job_settings.database_url))
+        await service.start()
+        exits.push_async_callback(service.stop, 0)
+        fake = FakeProviders()
+        providers = start_fake_providers(fake)
+        await providers.start()
+        exits.push_async_callback(providers.stop, 0)
+        options: dict[str, Any] = {
+            "gateway_host": "127.0.0.1",
+            "gateway_port": 0,
+            "job_target": f"127.0.0.1:{service.port}",
+            "provider_target": f"127.0.0.1:{providers.port}",
+            "rpc_timeout_seconds": 5.0,
+            "sse_heartbeat_seconds": 0.5,
+        }
+        gateway_running = await exits.enter_async_context(running(GatewaySettings(**(options | gateway))))
+        yield Stack(gateway=gateway_running, jobs=service, providers=fake)
+
+
 @pytest.fixture
 async def start_stack(database_url: str) -> AsyncIterator[StartStack]:
     """start(job={...JobServiceSettings overrides}, **GatewaySettings overrides) -> Stack."""
     async with AsyncExitStack() as exits:
 
         async def start(job: dict[str, Any] | None = None, **gateway: Any) -> Stack:
-            job_settings = JobServiceSettings(
-                job_host="127.0.0.1",
-                job_port=0,
-                database_url=database_url,
-                db_pool_size=5,
-                db_max_overflow=10,
-                **({"worker_enabled": False} | (job or {})),
-            )
-            assert job_settings.database_url is not None
-            service = create_service(job_settings, create_engine(job_settings, job_settings.database_url))
-            await service.start()
-            exits.push_async_callback(service.stop, 0)
-            fake = FakeProviders()
-            providers = start_fake_providers(fake)
-            await providers.start()
-            exits.push_async_callback(providers.stop, 0)
-            options: dict[str, Any] = {
-                "gateway_host": "127.0.0.1",
-                "gateway_port": 0,
-                "job_target": f"127.0.0.1:{service.port}",
-                "provider_target": f"127.0.0.1:{providers.port}",
-                "rpc_timeout_seconds": 5.0,
-                "sse_heartbeat_seconds": 0.5,
-            }
-            settings = GatewaySettings(**(options | gateway))
-            gateway_running = await exits.enter_async_context(running(settings))
-            return Stack(gateway=gateway_running, jobs=service, providers=fake)
+            return await exits.enter_async_context(stack_running(database_url, job, **gateway))
 
         yield start
 

@@ -1,0 +1,77 @@
+"""Workers are real processes killed with SIGKILL at random moments; their leases lapse, others redo the
+steps, and every job still ends with exactly one stored video (or a clean failure)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from provider_service.fakes import FalFake, VeoFake
+from tests.orchestrator.conftest import TERMINAL, StartStack
+from videojobs.v1 import job_service_pb2
+
+WORKER = [str(Path(sys.executable).parent / "videojobs"), "serve", "worker"]
+
+
+def _worker_env(stack, database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "VIDEOJOBS_PROVIDER_TARGET": f"127.0.0.1:{stack.extra['provider'].port}",
+        "VIDEOJOBS_STORAGE_TARGET": f"127.0.0.1:{stack.extra['storage'].port}",
+        "VIDEOJOBS_BUCKET": stack.bucket.name,
+        "VIDEOJOBS_LOG_LEVEL": "ERROR",
+        "VIDEOJOBS_LEASE_SECONDS": "1.5",
+        "VIDEOJOBS_IDLE_POLL_SECONDS": "0.2",
+        "VIDEOJOBS_POLL_INITIAL_SECONDS": "0.05",
+        "VIDEOJOBS_POLL_MAX_SECONDS": "0.2",
+        "VIDEOJOBS_RETRY_BASE_SECONDS": "0.05",
+        "VIDEOJOBS_SUBMIT_UNKNOWN_WAIT_SECONDS": "0.2",
+        "VIDEOJOBS_MAX_UNKNOWN_SUBMITS": "3",
+        "VIDEOJOBS_WORKER_CONCURRENCY": "8",
+    }
+
+
+@pytest.mark.slow
+async def test_sigkilled_workers_lose_no_job_and_store_no_duplicate(
+    start_stack: StartStack, fal_fake: FalFake, veo_fake: VeoFake, database_url: str
+) -> None:
+    fal_fake.script.polls_to_finish = 1
+    veo_fake.script.polls_to_finish = 1
+    stack = await start_stack(providers={"fal": fal_fake, "veo": veo_fake}, worker_enabled=False)
+    created = await asyncio.gather(
+        *(stack.create(user=f"user{i % 10}", providers=["veo" if i % 2 else "fal"]) for i in range(100))
+    )
+    env = _worker_env(stack, database_url)
+    rng = random.Random(2026)
+    workers = [subprocess.Popen(WORKER, env=env) for _ in range(3)]
+    try:
+        for _ in range(10):  # kill one worker at a random moment, start a fresh one
+            await asyncio.sleep(rng.uniform(0.3, 1.2))
+            victim = workers.pop(rng.randrange(len(workers)))
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            workers.append(subprocess.Popen(WORKER, env=env))
+        jobs = await asyncio.gather(*(stack.wait(c.job.id, user=c.job.user_id, within=150) for c in created))
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+
+    assert all(job.state in TERMINAL for job in jobs)
+    completed = [job for job in jobs if job.state == job_service_pb2.COMPLETED]
+    assert len(completed) >= 95, [job.error for job in jobs if job.state != job_service_pb2.COMPLETED]
+    videos = stack.names("videos/")
+    assert len(videos) == len(completed)  # exactly one stored video per completed job, none for the others
+    assert sorted(videos) == sorted(f"videos/{job.user_id}/{job.id}.mp4" for job in completed)
+    assert len(stack.names("thumbnails/")) == len(completed)
+    for job in completed:
+        assert stack.names(f"incoming/{job.id}/") == []
+        assert [state for _, state in stack.events(job.id)].count("COMPLETED") == 1

@@ -1,4 +1,4 @@
-"""Each provider end to end through the gRPC service and its fake: success, content violation, failure, cancel."""
+"""Each provider end to end through the gRPC service and its fake: success, content block, failure, cancel."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import httpx
 import pytest
 from google.cloud import storage
 
-from provider_service.fakes import FakeProvider, FalFake, RunwayFake, VeoFake
+from provider_service.fakes import FakeProvider
 from provider_service.sim.server import SimProvider
 from tests.provider.conftest import MD
 from tests.support.providers import StartProviderService, provider_stub

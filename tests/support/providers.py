@@ -5,7 +5,7 @@ Import the fixtures into a conftest to use them:
     from tests.support.providers import fal_fake, runway_fake, sim_provider, start_provider_service, veo_fake
 
     async def test_x(start_provider_service, fal_fake):
-        service = await start_provider_service(fal=fal_fake)       # settings pointed at the fake, fast retries
+        service = await start_provider_service(fal=fal_fake)  # settings point at the fake; fast retries
         async with provider_stub(service.port) as stub: ...
 
 Settings are tuned for speed: millisecond backoff, sub-second timeouts, short RetryInfo delays.
@@ -76,7 +76,7 @@ async def provider_stub(port: int) -> AsyncIterator[provider_service_pb2_grpc.Pr
 
 @pytest.fixture
 async def start_provider_service() -> AsyncIterator[StartProviderService]:
-    """start(**provider_settings kwargs) -> a started ProviderService on a free port; stopped after the test."""
+    """start(**provider_settings kwargs): a started ProviderService on a free port, stopped afterwards."""
     started: list[ProviderService] = []
 
     async def start(**kwargs: Any) -> ProviderService:

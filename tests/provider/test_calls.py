@@ -1,0 +1,110 @@
+"""The retry rules in isolation (httpx.MockTransport), and what reaches the logs."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import httpx
+import pytest
+import structlog
+
+from provider_service import calls as calls_module
+from provider_service.calls import ProviderHttp, RetryPolicy, json_object, make_client, retry_after_seconds
+from provider_service.model import GenerationRequest
+from provider_service.registry import build_registry
+from provider_service.settings import ProviderServiceSettings
+from videojobs import errors
+
+
+def _http(handler: httpx.MockTransport, attempts: int = 3) -> ProviderHttp:
+    client = make_client(connect_timeout=1, timeout=1, transport=handler)
+    return ProviderHttp("test", client, RetryPolicy(attempts=attempts, initial=0.001, max_wait=0.05))
+
+
+def test_retry_after_accepts_seconds_and_http_dates() -> None:
+    now = time.time()
+    date = email.utils.formatdate(now + 120, usegmt=True)
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "7"})) == 7
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": date}), now=now) == pytest.approx(
+        120, abs=1
+    )
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "soon"})) is None
+    assert retry_after_seconds(httpx.Response(429)) is None
+
+
+async def test_status_calls_retry_5xx_then_succeed() -> None:
+    answers = iter([httpx.Response(500), httpx.Response(429), httpx.Response(200, json={"ok": 1})])
+    http = _http(httpx.MockTransport(lambda request: next(answers)))
+    assert await http.call("GET", "https://p/x", json_object) == {"ok": 1}
+
+
+async def test_submit_resends_only_when_not_accepted() -> None:
+    sent = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if len(sent) == 1:
+            raise httpx.ConnectError("refused", request=request)
+        if len(sent) == 2:
+            return httpx.Response(503)
+        return httpx.Response(500)
+
+    http = _http(httpx.MockTransport(handler), attempts=5)
+    with pytest.raises(errors.Unavailable) as raised:
+        await http.submit("POST", "https://p/submit", json_object)
+    assert raised.value.reason == "SUBMIT_OUTCOME_UNKNOWN"
+    assert len(sent) == 3, "connect error and 503 resent; the 500 was not"
+
+
+async def test_read_timeout_on_submit_is_unknown() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    with pytest.raises(errors.Unavailable) as raised:
+        await _http(httpx.MockTransport(handler)).submit("POST", "https://p/submit", json_object)
+    assert raised.value.reason == "SUBMIT_OUTCOME_UNKNOWN"
+
+
+async def test_secrets_never_reach_the_logs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Gemini key rides in headers and in the status' output_fetch_headers; no log line may show it."""
+    secret = "AIza-very-secret-key"
+    calls = iter(
+        [
+            httpx.Response(502, text=f"echoing {secret}"),
+            httpx.Response(200, json={"name": "models/veo/operations/op1"}),
+            httpx.Response(500),
+            httpx.Response(
+                200,
+                json={
+                    "done": True,
+                    "response": {
+                        "generateVideoResponse": {"generatedSamples": [{"video": {"uri": "https://g/f"}}]}
+                    },
+                },
+            ),
+        ]
+    )
+    settings = ProviderServiceSettings(
+        veo_mode="gemini", gemini_api_key=secret, sim_url=None, retry_initial_seconds=0, retry_max_seconds=0
+    )
+    registry = build_registry(settings, transport=httpx.MockTransport(lambda request: next(calls)))
+    adapter = registry.get("veo")
+    # A logger at DEBUG that keeps every event (the session's loggers filter below WARNING).
+    capture = structlog.testing.LogCapture()
+    logger = structlog.wrap_logger(
+        structlog.PrintLogger(), processors=[capture], wrapper_class=structlog.make_filtering_bound_logger(0)
+    )
+    monkeypatch.setattr(calls_module, "log", logger)
+    with pytest.raises(errors.Unavailable):  # the 502 makes the outcome unknown, which is logged
+        await adapter.submit(GenerationRequest(prompt="x"))
+    job_id = await adapter.submit(GenerationRequest(prompt="x"))
+    status = await adapter.status(job_id)  # a 500 first: a retry, logged
+    await registry.aclose()
+    logs = capture.entries
+    logged = repr(logs)
+    assert "submission outcome unknown" in logged
+    assert "provider call failed; retrying" in logged
+    assert status.output_fetch_headers == {"x-goog-api-key": secret}
+    assert secret not in logged
+    assert secret not in repr(status)

@@ -1,0 +1,120 @@
+"""Bad input is INVALID_ARGUMENT with field violations; what we cannot do here is FAILED_PRECONDITION."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+
+from provider_service.fakes import RunwayFake
+from tests.provider.conftest import MD, rpc_failure
+from tests.support.providers import StartProviderService, provider_stub
+from videojobs.v1 import common_pb2
+from videojobs.v1 import provider_service_pb2 as pb
+
+
+@pytest.fixture
+async def stub(start_provider_service: StartProviderService, runway_fake: RunwayFake) -> AsyncIterator[Any]:
+    service = await start_provider_service(runway=runway_fake)
+    async with provider_stub(service.port) as stub:
+        yield stub
+
+
+def _fields(failure: Any) -> set[str]:
+    bad = failure.detail(error_details_pb2.BadRequest)
+    assert bad is not None
+    return {v.field for v in bad.field_violations}
+
+
+async def test_unknown_provider(stub: Any) -> None:
+    spec = common_pb2.VideoSpec(prompt="x")
+    for call, request in [
+        (stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="sora", spec=spec)),
+        (stub.GetGenerationStatus, pb.GetGenerationStatusRequest(provider="", provider_job_id="1")),
+        (stub.CancelGeneration, pb.CancelGenerationRequest(provider="nope", provider_job_id="1")),
+        (stub.ParseWebhook, pb.ParseWebhookRequest(provider="nope", body=b"{}")),
+    ]:
+        failure = await rpc_failure(call, request)
+        assert failure.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert _fields(failure) == {"provider"}
+
+
+async def test_empty_or_foreign_provider_job_id(stub: Any) -> None:
+    for job_id in ["", "   ", "../../etc/passwd", "a/b?c=d"]:
+        for call, request in [
+            (
+                stub.GetGenerationStatus,
+                pb.GetGenerationStatusRequest(provider="runway", provider_job_id=job_id),
+            ),
+            (stub.CancelGeneration, pb.CancelGenerationRequest(provider="runway", provider_job_id=job_id)),
+        ]:
+            failure = await rpc_failure(call, request)
+            assert failure.code == grpc.StatusCode.INVALID_ARGUMENT, job_id
+            assert _fields(failure) == {"provider_job_id"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "prefix", "fields"),
+    [
+        (common_pb2.VideoSpec(), "", {"spec.prompt"}),
+        (common_pb2.VideoSpec(prompt="x" * 2001), "", {"spec.prompt"}),
+        (common_pb2.VideoSpec(prompt="x", image_uri="file:///etc/passwd"), "", {"spec.image_uri"}),
+        (common_pb2.VideoSpec(prompt="x", duration_seconds=-1), "", {"spec.duration_seconds"}),
+        (common_pb2.VideoSpec(prompt="x", aspect_ratio="4:3"), "", {"spec.aspect_ratio"}),
+        (common_pb2.VideoSpec(prompt="x"), "/tmp/out", {"output_uri_prefix"}),
+        (
+            common_pb2.VideoSpec(aspect_ratio="2:1", duration_seconds=999),
+            "",
+            {"spec.prompt", "spec.aspect_ratio", "spec.duration_seconds"},
+        ),
+    ],
+)
+async def test_malformed_spec(
+    stub: Any, runway_fake: RunwayFake, spec: Any, prefix: str, fields: set[str]
+) -> None:
+    request = pb.SubmitGenerationRequest(provider="runway", spec=spec, output_uri_prefix=prefix)
+    failure = await rpc_failure(stub.SubmitGeneration, request)
+    assert failure.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert _fields(failure) == fields
+    assert runway_fake.calls["submit"] == 0, "nothing reached the provider"
+
+
+async def test_unconfigured_provider_is_failed_precondition(stub: Any) -> None:
+    failure = await rpc_failure(
+        stub.SubmitGeneration,
+        pb.SubmitGenerationRequest(provider="fal", spec=common_pb2.VideoSpec(prompt="x")),
+    )
+    assert failure.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "FAL_KEY" in failure.message
+    info = failure.detail(error_details_pb2.ErrorInfo)
+    assert info is not None
+    assert info.reason == "PROVIDER_NOT_CONFIGURED"
+
+
+async def test_spec_the_provider_cannot_run_is_unsupported(stub: Any, runway_fake: RunwayFake) -> None:
+    spec = common_pb2.VideoSpec(prompt="x", image_uri="gs://bucket/cat.png")
+    failure = await rpc_failure(
+        stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="runway", spec=spec)
+    )
+    assert failure.code == grpc.StatusCode.FAILED_PRECONDITION
+    info = failure.detail(error_details_pb2.ErrorInfo)
+    assert info is not None
+    assert info.reason == "UNSUPPORTED_SPEC"
+    assert runway_fake.calls["submit"] == 0
+
+
+async def test_list_providers_reports_configuration(stub: Any) -> None:
+    reply = await stub.ListProviders(pb.ListProvidersRequest(), metadata=MD)
+    configured = {p.name: (p.configured, p.detail) for p in reply.providers}
+    assert configured["runway"] == (True, "")
+    assert configured["fal"] == (False, "FAL_KEY is not set")
+    assert set(configured) == {"veo", "fal", "runway", "sim"}
+
+
+async def test_calls_need_the_internal_token(stub: Any) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.ListProviders(pb.ListProvidersRequest())
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -1,0 +1,135 @@
+"""The whole flow over HTTP: gateway -> job_service (API + worker) -> provider_service (sim / fal fake) and
+storage_service (GCS emulator). SSE until COMPLETED, the video URL downloads a real MP4, and a signed fal
+webhook posted to the gateway completes a job without polling."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import pytest
+from google.cloud import storage
+
+from gateway.server import RunningGateway, running
+from gateway.settings import GatewaySettings
+from job_service.server import JobService, create_engine, create_service
+from job_service.settings import JobServiceSettings
+from provider_service.fakes import FalFake
+from provider_service.sim.server import SimProvider
+from tests.gateway.sse_client import read_events
+from tests.orchestrator.conftest import FAST_JOBS
+from tests.support.providers import fal_fake, sim_provider, start_provider_service  # noqa: F401 - fixtures
+from tests.support.storage import start_storage_service  # noqa: F401 - fixture
+
+Pipeline = Callable[..., Awaitable[tuple[RunningGateway, JobService]]]
+
+
+@pytest.fixture
+async def pipeline(
+    database_url: str,
+    gcs_bucket: storage.Bucket,
+    start_storage_service: Any,  # noqa: F811 - fixture
+    start_provider_service: Any,  # noqa: F811 - fixture
+) -> AsyncIterator[Pipeline]:
+    async with AsyncExitStack() as exits:
+
+        async def start(providers: dict[str, Any], **job: Any) -> tuple[RunningGateway, JobService]:
+            storage_service = await start_storage_service(fetch_allow_local=True)
+            provider_service = await start_provider_service(**providers)
+            settings = JobServiceSettings(
+                **(
+                    FAST_JOBS
+                    | {
+                        "database_url": database_url,
+                        "bucket": gcs_bucket.name,
+                        "provider_target": f"127.0.0.1:{provider_service.port}",
+                        "storage_target": f"127.0.0.1:{storage_service.port}",
+                    }
+                    | job
+                )
+            )
+            assert settings.database_url is not None
+            service = create_service(settings, create_engine(settings, settings.database_url))
+            await service.start()
+            exits.push_async_callback(service.stop, 0)
+            gateway = await exits.enter_async_context(
+                running(
+                    GatewaySettings(
+                        gateway_port=0,
+                        job_target=f"127.0.0.1:{service.port}",
+                        provider_target=f"127.0.0.1:{provider_service.port}",
+                        sse_heartbeat_seconds=0.5,
+                    )
+                )
+            )
+            return gateway, service
+
+        yield start
+
+
+async def _client(gateway: RunningGateway, service: JobService, user: str) -> httpx.AsyncClient:
+    key = await service.manager.mint_api_key(user)
+    return httpx.AsyncClient(base_url=gateway.url, headers={"authorization": f"Bearer {key}"}, timeout=30)
+
+
+async def test_create_watch_until_completed_and_download_the_mp4(
+    pipeline: Pipeline,
+    sim_provider: SimProvider,  # noqa: F811 - fixture
+) -> None:
+    gateway, service = await pipeline({"sim_url": sim_provider.public_url})
+    async with await _client(gateway, service, "alice") as alice:
+        created = await alice.post(
+            "/v1/videos",
+            json={"prompt": "a paper boat", "providers": ["sim"]},
+            headers={"Idempotency-Key": "k"},
+        )
+        assert created.status_code == 201, created.text
+        job_id = created.json()["id"]
+        stream = await asyncio.wait_for(read_events(alice, f"/v1/videos/{job_id}/events"), 60)
+        job = (await alice.get(f"/v1/videos/{job_id}")).json()
+        replay = await alice.post(
+            "/v1/videos",
+            json={"prompt": "a paper boat", "providers": ["sim"]},
+            headers={"Idempotency-Key": "k"},
+        )
+        async with httpx.AsyncClient(timeout=30) as anyone:
+            video = await anyone.get(job["video_url"])
+
+    states = [event.event for event in stream.events]
+    assert states[0] == "pending"
+    assert states[-1] == "completed"
+    assert "processing" in states
+    assert job["state"] == "COMPLETED"
+    assert job["video"]["width"] > 0
+    assert replay.status_code == 200
+    assert replay.json()["id"] == job_id
+    assert video.status_code == 200
+    assert video.content[4:8] == b"ftyp"  # an MP4 container
+    assert len(video.content) == job["video"]["size_bytes"]
+
+
+async def test_a_signed_fal_webhook_through_the_gateway_completes_the_job(
+    pipeline: Pipeline,
+    fal_fake: FalFake,  # noqa: F811 - fixture
+) -> None:
+    fal_fake.script.polls_to_finish = 0
+    # Polls far apart: only the webhook can finish this job within the test.
+    gateway, service = await pipeline({"fal": fal_fake}, poll_initial_seconds=600, poll_max_seconds=600)
+    async with await _client(gateway, service, "bob") as bob, httpx.AsyncClient(base_url=gateway.url) as fal:
+        job_id = (await bob.post("/v1/videos", json={"prompt": "x", "providers": ["fal"]})).json()["id"]
+        async with asyncio.timeout(30):
+            while (job := (await bob.get(f"/v1/videos/{job_id}")).json())["state"] != "PROCESSING":  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        headers, body = fal_fake.signed_webhook(job["provider_job_id"].rsplit(":", 1)[-1])
+        forged = await fal.post("/v1/webhooks/fal", content=body + b" ", headers=headers)
+        delivered = await fal.post("/v1/webhooks/fal", content=body, headers=headers)
+        replayed = await fal.post("/v1/webhooks/fal", content=body, headers=headers)
+        stream = await asyncio.wait_for(read_events(bob, f"/v1/videos/{job_id}/events"), 10)
+
+    assert forged.status_code == 401
+    assert delivered.status_code == 200, delivered.text
+    assert replayed.status_code == 200
+    assert stream.events[-1].event == "completed"

@@ -7,7 +7,6 @@ import asyncio
 import os
 import random
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -51,19 +50,23 @@ async def test_sigkilled_workers_lose_no_job_and_store_no_duplicate(
     )
     env = _worker_env(stack, database_url)
     rng = random.Random(2026)
-    workers = [subprocess.Popen(WORKER, env=env) for _ in range(3)]
+
+    async def spawn() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(*WORKER, env=env)
+
+    workers = [await spawn() for _ in range(3)]
     try:
         for _ in range(10):  # kill one worker at a random moment, start a fresh one
             await asyncio.sleep(rng.uniform(0.3, 1.2))
             victim = workers.pop(rng.randrange(len(workers)))
             victim.send_signal(signal.SIGKILL)
-            victim.wait()
-            workers.append(subprocess.Popen(WORKER, env=env))
+            await victim.wait()
+            workers.append(await spawn())
         jobs = await asyncio.gather(*(stack.wait(c.job.id, user=c.job.user_id, within=150) for c in created))
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGKILL)
-            worker.wait()
+            await worker.wait()
 
     assert all(job.state in TERMINAL for job in jobs)
     completed = [job for job in jobs if job.state == job_service_pb2.COMPLETED]

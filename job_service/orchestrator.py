@@ -246,28 +246,14 @@ class Orchestrator:
         result = ProviderStatus.from_json(item.provider_result or {"state": "SUCCEEDED"})
         try:
             stored_uri, leftovers = await self._store_video(item, result)
-            try:
-                video = await self._storage.probe(stored_uri)
-            except CallFailed as failure:
-                if failure.code == "NOT_FOUND":
-                    error = JobError("OUTPUT_MISSING", f"{item.provider} reported success but no video", True)
-                elif failure.reason == NOT_A_VIDEO:
-                    await self._storage.delete([stored_uri])
-                    error = JobError(
-                        "OUTPUT_NOT_A_VIDEO", f"{item.provider} returned a file that is not a video", True
-                    )
-                else:
-                    raise
-                # Retryable on the next provider: this one said it succeeded and gave us nothing usable.
-                await self._fallback(item, error)
-                return
+            video = await self._storage.probe(stored_uri)
             thumbnail = await self._storage.thumbnail(stored_uri, thumbnail_key(item))
             await self._storage.delete(leftovers)
         except CallFailed as failure:
             if failure.transient:
                 await self._retry_later(item, failure, JobState.FINALIZING)
             else:
-                await self._fail(item, JobError(failure.reason, failure.message, retryable=True))
+                await self._unusable_output(item, failure)
             return
         values = {"video_uri": stored_uri, "thumbnail_uri": thumbnail.uri, "video": _video_json(video)}
         done = await self._store.apply(
@@ -286,9 +272,31 @@ class Orchestrator:
             "upload completed", job_id=str(item.job.id), video_uri=stored_uri, size_bytes=video.size_bytes
         )
 
+    async def _unusable_output(self, item: WorkItem, failure: CallFailed) -> None:
+        """The provider said it succeeded but gave nothing we can store (missing, not a video, too large,
+        refused to be fetched). Retryable on the next provider, after removing what this run wrote."""
+        try:
+            await self._storage.delete(
+                [self.destination(video_key(item)), self.destination(thumbnail_key(item))]
+            )
+        except CallFailed as cleanup:
+            await self._retry_later(item, cleanup, JobState.FINALIZING)
+            return
+        if failure.code == "NOT_FOUND":
+            code = "OUTPUT_MISSING"
+        elif failure.reason == NOT_A_VIDEO:
+            code = "OUTPUT_NOT_A_VIDEO"
+        else:
+            code = "OUTPUT_UNUSABLE"
+        message = f"{item.provider} reported success, but its output is unusable: {failure.message}"
+        await self._fallback(item, JobError(code, message, retryable=True))
+
+    def destination(self, key: str) -> str:
+        return f"gs://{self._policy.bucket}/{key}"
+
     async def _store_video(self, item: WorkItem, result: ProviderStatus) -> tuple[str, list[str]]:
         """Copy the provider's output to the job's own place; returns its URI and originals to delete."""
-        destination = f"gs://{self._policy.bucket}/{video_key(item)}"
+        destination = self.destination(video_key(item))
         gcs_outputs = [uri for uri in result.output_uris if uri.startswith("gs://")]
         headers: Mapping[str, str] = {}
         leftovers: list[str] = []

@@ -191,3 +191,30 @@ async def test_a_webhook_completes_the_job_without_polling(
         provider="fal", provider_job_id="no-such-job", status=parsed.status
     )
     await stack.stub.ReportProviderEvent(unknown, metadata=metadata()[:1])  # ignored, not an error
+
+
+async def test_an_output_that_is_not_a_video_falls_back_to_the_next_provider(
+    start_stack: StartStack, fal_fake: FalFake, runway_fake: RunwayFake
+) -> None:
+    fal_fake.fail_always("download", Fault("malformed"))  # 200, but JSON instead of a video
+    stack = await start_stack(providers={"fal": fal_fake, "runway": runway_fake})
+    created = await stack.create(providers=["fal", "runway"])
+    job = await stack.wait(created.job.id)
+    assert job.state == job_service_pb2.COMPLETED
+    assert job.provider == "runway"
+    fallback = stack.sql("SELECT detail FROM job_events WHERE job_id = %s AND type = 'fallback'", job.id)
+    assert fallback[0][0]["error_code"] == "OUTPUT_NOT_A_VIDEO"
+    assert stack.names("videos/") == [f"videos/alice/{job.id}.mp4"]
+
+
+async def test_an_output_that_is_not_a_video_with_no_fallback_fails_cleanly(
+    start_stack: StartStack, fal_fake: FalFake
+) -> None:
+    fal_fake.fail_always("download", Fault("malformed"))
+    stack = await start_stack(providers={"fal": fal_fake})
+    created = await stack.create(providers=["fal"])
+    job = await stack.wait(created.job.id)
+    assert job.state == job_service_pb2.FAILED
+    assert job.error.code == "OUTPUT_NOT_A_VIDEO"
+    assert job.error.retryable
+    assert stack.names() == []

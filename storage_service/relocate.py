@@ -171,23 +171,25 @@ class Relocator:
                 if length > limit:
                     raise too_large(length, limit)
                 writer: _Upload | None = None
-                block = bytearray()
-                total = 0
+                pieces: list[bytes] = []
+                buffered = total = 0
                 try:
-                    async for piece in response.aiter_bytes(64 * 1024):
+                    async for piece in response.aiter_bytes(256 * 1024):
                         total += len(piece)
                         if total > limit:
                             raise too_large(total, limit)
-                        block += piece
-                        if len(block) >= block_size:
-                            writer = writer or self._start_upload(dest, declared, bytes(block[:16]))
-                            await writer.send(bytes(block))
-                            block = bytearray()
+                        pieces.append(piece)
+                        buffered += len(piece)
+                        if buffered >= block_size:
+                            writer = writer or self._start_upload(dest, declared, _head(pieces))
+                            # One join per block: the only copy made on this side of the upload.
+                            await writer.send(b"".join(pieces))
+                            pieces, buffered = [], 0
                     if total == 0:
                         raise not_a_video("the source is empty")
-                    writer = writer or self._start_upload(dest, declared, bytes(block[:16]))
-                    await writer.send(bytes(block))
-                    del block
+                    writer = writer or self._start_upload(dest, declared, _head(pieces))
+                    await writer.send(b"".join(pieces))
+                    pieces = []
                     finished = await writer.finish()
                 except BaseException:
                     if writer is not None:
@@ -218,6 +220,11 @@ class Relocator:
             retry=self.gcs.retry,
         )
         return _Upload(self.gcs, writer)
+
+
+def _head(pieces: list[bytes], size: int = 16) -> bytes:
+    """The first bytes of the stream, for sniffing, without joining the whole block."""
+    return b"".join(pieces[:size])[:size]
 
 
 class _Upload:

@@ -82,7 +82,9 @@ def create_server(
 @asynccontextmanager
 async def running(settings: StorageServiceSettings) -> AsyncIterator[StorageService]:
     """The service, started, stopped gracefully on exit."""
-    service = await asyncio.to_thread(create_server, settings)
+    # Building the client may read key files or ask the metadata server for credentials: not on the loop.
+    gcs = await asyncio.to_thread(Gcs.from_settings, settings)
+    service = create_server(settings, gcs=gcs)
     await service.grpc.start()
     log.info(
         "storage_service listening",

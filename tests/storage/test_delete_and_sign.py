@@ -14,9 +14,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.cloud import storage
 
-from storage_service.server import StorageService
+from storage_service.server import StorageService, running
 from tests.storage.conftest import Put, uri
-from tests.support.storage import AUTH, StartStorageService
+from tests.support.storage import AUTH, StartStorageService, storage_settings
+from videojobs.gcs_emulator import GcsEmulator
+from videojobs.health import wait_serving
 from videojobs.v1 import storage_service_pb2 as pb
 from videojobs.v1 import storage_service_pb2_grpc
 
@@ -108,3 +110,17 @@ async def test_ttl_out_of_range(storage_stub: Stub, gcs_bucket: storage.Bucket, 
             pb.SignUrlsRequest(uris=[uri(gcs_bucket, "videos/u/s.mp4")], ttl_seconds=ttl), metadata=AUTH
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_running_serves_until_the_block_ends(
+    gcs_emulator: GcsEmulator, gcs_bucket: storage.Bucket
+) -> None:
+    settings = storage_settings(gcs_emulator.url, gcs_bucket.name)
+    async with running(settings) as service:
+        await wait_serving(f"127.0.0.1:{service.port}", within=10)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+            stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+            reply = await stub.DeleteObjects(
+                pb.DeleteObjectsRequest(uris=[uri(gcs_bucket, "videos/u/none.mp4")]), metadata=AUTH
+            )
+    assert list(reply.missing) == [uri(gcs_bucket, "videos/u/none.mp4")]

@@ -79,7 +79,7 @@ async def storage_stub(
     storage_service: StorageService,
 ) -> AsyncIterator[storage_service_pb2_grpc.StorageServiceAsyncStub]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{storage_service.port}") as channel:
-        yield storage_service_pb2_grpc.StorageServiceStub(channel)  # type: ignore[misc]
+        yield storage_service_pb2_grpc.StorageServiceStub(channel)
 
 
 # A local source of provider outputs: real HTTP(S) over a real socket.

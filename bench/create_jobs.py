@@ -2,6 +2,9 @@
 
     python -m bench.create_jobs [--seconds 3] [--clients 1,8,32]
 
+"empty gRPC/s" is a health check against the same server: the most Python gRPC allows here, so "of floor"
+says how much of the transport's budget a create leaves (the rest of the gap to raw SQL is the transport).
+
 job_service runs as its own process (as deployed); this process drives it with N concurrent clients.
 The baseline inserts the same row shape with psycopg, N connections, autocommit. Both hit the same
 Postgres (embedded unless DATABASE_URL is set). Each create acts for a fresh user, like many users
@@ -28,7 +31,7 @@ import psycopg
 from psycopg import sql
 
 from job_service import database
-from videojobs.health import wait_serving
+from videojobs.health import check, wait_serving
 from videojobs.settings import DEV_INTERNAL_TOKEN
 from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
 
@@ -92,6 +95,15 @@ async def grpc_creates(stub: job_service_pb2_grpc.JobServiceAsyncStub, clients: 
     return await measure(clients, seconds, one)
 
 
+async def grpc_floor(channel: grpc.aio.Channel, clients: int, seconds: float) -> float:
+    """Empty health checks against the same server: what Python gRPC alone allows on this machine."""
+
+    async def one(_index: int) -> None:
+        await check(channel)
+
+    return await measure(clients, seconds, one)
+
+
 async def grpc_replays(stub: job_service_pb2_grpc.JobServiceAsyncStub, clients: int, seconds: float) -> float:
     users = [f"replay-{uuid.uuid4()}" for _ in range(clients)]
     requests = [
@@ -115,6 +127,7 @@ def start_service(url: str, port: int) -> subprocess.Popen[bytes]:
         "VIDEOJOBS_LOG_LEVEL": "WARNING",
         "VIDEOJOBS_DAILY_LIMIT": "1000000",
         "VIDEOJOBS_DB_POOL_SIZE": "32",
+        "VIDEOJOBS_WORKER_ENABLED": "false",  # CreateJob alone: no providers behind this service
     }
     return subprocess.Popen([Path(sys.executable).parent / "videojobs", "serve", "job"], env=env)
 
@@ -138,16 +151,23 @@ async def main() -> None:
             stub = job_service_pb2_grpc.JobServiceStub(channel)
             await grpc_creates(stub, 8, 1.0)  # warm up pools and caches on both sides
             await raw_insert_baseline(url, 8, 1.0)
-            print(f"{'clients':>7} {'raw insert/s':>13} {'CreateJob/s':>12} {'ratio':>6} {'replay/s':>9}")
+            header = ("clients", "raw insert/s", "CreateJob/s", "ratio", "replay/s", "empty gRPC/s", "floor")
+            print("{:>7} {:>13} {:>12} {:>6} {:>9} {:>13} {:>9}".format(*header))
             for clients in levels:
-                # Alternate the two sides so a noisy neighbour hurts both alike; report medians.
-                raws, creates, replays = [], [], []
+                # Alternate the sides so a noisy neighbour hurts all alike; report medians.
+                raws, creates, replays, floors = [], [], [], []
                 for _ in range(args.rounds):
                     raws.append(await raw_insert_baseline(url, clients, args.seconds))
                     creates.append(await grpc_creates(stub, clients, args.seconds))
                     replays.append(await grpc_replays(stub, clients, args.seconds))
-                raw, created, replayed = (statistics.median(v) for v in (raws, creates, replays))
-                print(f"{clients:>7} {raw:>13.0f} {created:>12.0f} {created / raw:>6.2f} {replayed:>9.0f}")
+                    floors.append(await grpc_floor(channel, clients, args.seconds))
+                raw, created, replayed, floor = (
+                    statistics.median(v) for v in (raws, creates, replays, floors)
+                )
+                print(
+                    f"{clients:>7} {raw:>13.0f} {created:>12.0f} {created / raw:>6.2f} {replayed:>9.0f}"
+                    f" {floor:>13.0f} {created / floor:>9.2f}"
+                )
     finally:
         service.terminate()
         service.wait(timeout=15)

@@ -26,7 +26,7 @@ import httpx
 
 from bench.create_jobs import AUTH, SPEC, fresh_database
 from job_service import apikeys
-from job_service.repository import JobRepository
+from job_service.repository import ApiKeyStore
 from job_service.server import create_engine
 from job_service.settings import JobServiceSettings
 from videojobs.health import wait_serving
@@ -65,7 +65,7 @@ async def mint_keys(url: str, users: list[str]) -> list[str]:
     settings = JobServiceSettings(database_url=url)
     engine = create_engine(settings, url)
     try:
-        repository = JobRepository(engine)
+        repository = ApiKeyStore(engine)
         return [await apikeys.mint_for(repository, user) for user in users]
     finally:
         await engine.dispose()

@@ -7,6 +7,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -73,6 +75,22 @@ def create_engine(
             "options": f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={statement_timeout_ms}",
             "connect_timeout": 10,
         },
+    )
+
+
+def create_driver_pool(
+    url: str, *, min_size: int = 1, max_size: int = 10, statement_timeout_ms: int = 10_000
+) -> AsyncConnectionPool[AsyncConnection[Any]]:
+    """A plain psycopg pool for the hot path (CreateJob): autocommit, server-side prepared statements and
+    no ORM result processing, which is most of the per-call CPU at high rates. Opened by the caller."""
+    timeouts = f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={statement_timeout_ms}"
+    return AsyncConnectionPool(
+        libpq_url(sqlalchemy_url(url)),
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "options": timeouts, "connect_timeout": 10},
+        timeout=statement_timeout_ms / 1000,
+        open=False,
     )
 
 

@@ -23,7 +23,8 @@ log = get_logger(__name__)
 
 CHANNEL = "job_events"
 # Events that may make a job due now: an idle worker should look at once rather than at its next tick.
-WAKE_TYPES = frozenset({"created", "retried", "provider_event", "fallback"})
+# ('created' is not notified at all: see the job_events_notify trigger in migration 0002.)
+WAKE_TYPES = frozenset({"retried", "provider_event", "fallback"})
 
 Decorate = Callable[[JobEvent], Awaitable[JobEvent]]
 

@@ -21,7 +21,7 @@ from job_service.domain import (
     VideoSpec,
 )
 from job_service.event_hub import EventHub
-from job_service.repository import ActiveLimitReached, Cursor, DailyLimitReached, JobRepository
+from job_service.repository import ActiveLimitReached, ApiKeyStore, Cursor, DailyLimitReached, JobRepository
 from job_service.validation import check_client_request_id, normalize_spec
 from job_service.work_repository import WorkRepository
 from videojobs.context import Caller
@@ -60,6 +60,7 @@ class Peers:
     """What JobService needs beyond its own database: the other services, and the event fan-out."""
 
     work: WorkRepository
+    keys: ApiKeyStore
     providers: ProviderClient
     storage: StorageClient
     hub: EventHub
@@ -328,12 +329,12 @@ class JobManager:
         return await self.quota(user_id)
 
     async def mint_api_key(self, user_id: str, *, admin: bool = False) -> str:
-        return await apikeys.mint_for(self._repo, user_id, admin=admin)
+        return await apikeys.mint_for(self._peers.keys, user_id, admin=admin)
 
     async def authenticate_api_key(self, api_key: str) -> Caller:
         if not api_key:
             raise InvalidArgument.field("api_key", "is required")
-        owner = await self._repo.api_key_owner(apikeys.fingerprint(api_key))
+        owner = await self._peers.keys.api_key_owner(apikeys.fingerprint(api_key))
         if owner is None:
             raise Unauthenticated("unknown or revoked API key", reason="INVALID_API_KEY")
         return Caller(user_id=owner.user_id, role=owner.role)

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import text
 
 from job_service.models import ACTIVE_STATES_SQL
 
-# The create_job() function (see migration 0001) does CreateJob atomically in one round trip.
-CREATE_JOB = text(
-    """
-    SELECT r.outcome, r.used, r.active, (r.job).*
+# The create_job() function (migrations 0001/0002) does CreateJob atomically in one round trip. It runs on
+# the driver pool, prepared, returning only what a Job needs: it is the one statement on the hot path.
+JOB_COLUMNS = (
+    "id", "user_id", "client_request_id", "spec", "state", "attempt", "provider", "provider_job_id",
+    "video_uri", "thumbnail_uri", "video", "error", "create_time", "update_time", "end_time",
+)  # fmt: skip
+CREATE_JOB = f"""
+    SELECT r.outcome, r.used, r.active, {", ".join(f"(r.job).{column}" for column in JOB_COLUMNS)}
     FROM create_job(
-        CAST(:id AS uuid), CAST(:user_id AS text), CAST(:client_request_id AS text), :spec,
-        CAST(:day AS date), CAST(:daily_limit AS integer), CAST(:max_active AS integer)
+        %(id)s::uuid, %(user_id)s::text, %(client_request_id)s::text, %(spec)s::jsonb,
+        %(day)s::date, %(daily_limit)s::integer, %(max_active)s::integer
     ) AS r
-    """
-).bindparams(bindparam("spec", type_=JSONB))
+"""
 
 USAGE = text(
     f"""

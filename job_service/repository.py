@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Row, exc, select, tuple_, update
+import psycopg
+from psycopg.rows import namedtuple_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from sqlalchemy import exc, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from job_service.domain import ACTIVE_STATES, Job, JobError, JobState, Limits, NewJob, VideoInfo, VideoSpec
@@ -33,7 +37,14 @@ def database_errors(method: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitab
     async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return await method(*args, **kwargs)
-        except (exc.OperationalError, exc.TimeoutError, exc.InterfaceError) as error:
+        except (
+            exc.OperationalError,
+            exc.TimeoutError,
+            exc.InterfaceError,
+            psycopg.OperationalError,
+            psycopg.InterfaceError,
+            PoolTimeout,
+        ) as error:
             raise Unavailable(
                 "the job database is unavailable; retry shortly",
                 reason="DATABASE_UNAVAILABLE",
@@ -83,8 +94,9 @@ class ApiKeyOwner:
 
 
 class JobRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]]) -> None:
         self._engine = engine
+        self._pool = pool
         # Single statements need no BEGIN/ROLLBACK round trips around them.
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
@@ -94,21 +106,20 @@ class JobRepository:
 
         Raises DailyLimitReached / ActiveLimitReached, in which case nothing was written.
         """
-        async with self._autocommit.connect() as conn:
-            row = (
-                await conn.execute(
-                    CREATE_JOB,
-                    {
-                        "id": new.id,
-                        "user_id": new.user_id,
-                        "client_request_id": new.client_request_id,
-                        "spec": new.spec.to_json(),
-                        "day": new.quota_day,
-                        "daily_limit": limits.daily_limit,
-                        "max_active": limits.max_active,
-                    },
-                )
-            ).one()
+        params = {
+            "id": new.id,
+            "user_id": new.user_id,
+            "client_request_id": new.client_request_id,
+            "spec": Jsonb(new.spec.to_json()),
+            "day": new.quota_day,
+            "daily_limit": limits.daily_limit,
+            "max_active": limits.max_active,
+        }
+        async with self._pool.connection() as conn, conn.cursor(row_factory=namedtuple_row) as cursor:
+            await cursor.execute(CREATE_JOB, params, prepare=True)
+            fetched = await cursor.fetchone()
+        assert fetched is not None
+        row: Any = fetched  # a namedtuple of the statement's columns
         if row.outcome == "daily_limit":
             raise DailyLimitReached(row.used)
         if row.outcome == "active_limit":
@@ -154,6 +165,14 @@ class JobRepository:
                 quota_usage.delete().where(quota_usage.c.user_id == user_id, quota_usage.c.day == day)
             )
 
+
+class ApiKeyStore:
+    """API keys (hashes only). Apart from jobs: the CLI and the gateway's benchmark mint keys with it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+
     @database_errors
     async def add_api_key(self, key_hash: str, prefix: str, user_id: str, role: str) -> uuid.UUID:
         key_id = uuid.uuid4()
@@ -178,7 +197,7 @@ class JobRepository:
         return ApiKeyOwner(row.user_id, row.role) if row else None
 
 
-def job_from_row(row: Row[Any]) -> Job:
+def job_from_row(row: Any) -> Job:
     error = row.error
     video = row.video
     return Job(

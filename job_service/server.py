@@ -7,8 +7,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from job_service import database
@@ -17,7 +20,7 @@ from job_service.domain import Limits
 from job_service.event_hub import EventHub
 from job_service.jobs import JobManager, Peers
 from job_service.orchestrator import Orchestrator, Policy
-from job_service.repository import JobRepository
+from job_service.repository import ApiKeyStore, JobRepository
 from job_service.servicer import JobServicer
 from job_service.settings import JobServiceSettings
 from job_service.work_repository import WorkRepository
@@ -38,6 +41,7 @@ class JobService:
     """job_service's parts. `grpc` is None for a worker-only replica; `worker` is None when disabled."""
 
     engine: AsyncEngine
+    pool: AsyncConnectionPool[AsyncConnection[Any]]
     manager: JobManager
     hub: EventHub
     worker: Worker | None
@@ -52,6 +56,7 @@ class JobService:
         return self.grpc.port
 
     async def start(self) -> None:
+        await self.pool.open(wait=False)  # like the engine: connect lazily, so a down database is UNAVAILABLE
         await self.hub.start()
         if self.grpc is not None:
             await self.grpc.start()
@@ -68,6 +73,7 @@ class JobService:
         await self.hub.stop()
         for channel in self.channels:
             await channel.close()
+        await self.pool.close()
         await self.engine.dispose()
 
     async def wait_until_signalled(self) -> None:
@@ -131,12 +137,22 @@ def create_service(
     )
     work = WorkRepository(engine)
     hub = EventHub(database.libpq_url(engine.url), work)
+    pool = database.create_driver_pool(
+        database.libpq_url(engine.url),
+        max_size=settings.db_pool_size,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+    )
     manager = JobManager(
-        JobRepository(engine),
+        JobRepository(engine, pool),
         Limits(daily_limit=settings.daily_limit, max_active=settings.max_active),
         settings.default_providers,
         Peers(
-            work=work, providers=providers, storage=storage, hub=hub, url_ttl_seconds=settings.url_ttl_seconds
+            work=work,
+            keys=ApiKeyStore(engine),
+            providers=providers,
+            storage=storage,
+            hub=hub,
+            url_ttl_seconds=settings.url_ttl_seconds,
         ),
         active_limit_retry_seconds=settings.active_limit_retry_seconds,
     )
@@ -149,9 +165,8 @@ def create_service(
             idle_poll_seconds=settings.idle_poll_seconds,
         )
         worker = Worker(work, Orchestrator(work, providers, storage, policy(settings)), hub, options)
-    service = JobService(
-        engine=engine, manager=manager, hub=hub, worker=worker, channels=(provider_channel, storage_channel)
-    )
+    channels = (provider_channel, storage_channel)
+    service = JobService(engine=engine, pool=pool, manager=manager, hub=hub, worker=worker, channels=channels)
     if serve_grpc:
         service.grpc = create_grpc_server(
             settings,

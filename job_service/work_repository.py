@@ -320,7 +320,7 @@ def _event(row: Row[Any]) -> JobEvent:
         state=JobState(mapping[job_events.c.state]),
         message=mapping[job_events.c.message],
         create_time=mapping[job_events.c.create_time],
-        job=job_from_row(_RowLike(job_row)),  # type: ignore[arg-type]
+        job=job_from_row(_RowLike(job_row)),
     )
 
 

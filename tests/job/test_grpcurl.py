@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from videojobs.devstack import grpcurl_path
+from videojobs.demo import grpcurl_path
 from videojobs.settings import DEV_INTERNAL_TOKEN
 
 

@@ -121,11 +121,16 @@ END
 $$
 """
 
-# Every event wakes whoever listens: WatchJob streams and idle workers. Payload: "<job id> <event id> <type>".
+# Events wake whoever listens: WatchJob streams and idle workers. Payload: "<job id> <event id> <type>".
+# Not 'created': nobody can watch a job before it exists (a watcher reads the current state first), and
+# at thousands of creates a second a notice per create costs every replica CPU and serializes commits on
+# the notify queue, to start a job at most one idle poll (VIDEOJOBS_IDLE_POLL_SECONDS) sooner.
 NOTIFY_FUNCTION = """
 CREATE FUNCTION job_events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('job_events', NEW.job_id::text || ' ' || NEW.id::text || ' ' || NEW.type);
+    IF NEW.type <> 'created' THEN
+        PERFORM pg_notify('job_events', NEW.job_id::text || ' ' || NEW.id::text || ' ' || NEW.type);
+    END IF;
     RETURN NULL;
 END $$
 """

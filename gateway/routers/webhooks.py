@@ -38,7 +38,10 @@ async def provider_webhook(
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     try:
         parsed = await providers.ParseWebhook(
-            provider_service_pb2.ParseWebhookRequest(provider=provider, headers=headers, body=body),
+            # The URL carries what the provider does not sign into its body (fal: `?app=` names the model).
+            provider_service_pb2.ParseWebhookRequest(
+                provider=provider, headers=headers, body=body, url=str(request.url)
+            ),
             timeout=settings.rpc_timeout_seconds,
         )
     except grpc.aio.AioRpcError as error:

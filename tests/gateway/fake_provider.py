@@ -34,6 +34,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     request_id: str
+    url: str = ""
 
 
 @dataclass
@@ -46,7 +47,11 @@ class FakeProviders(provider_service_pb2_grpc.ProviderServiceServicer):
         metadata = dict(context.invocation_metadata() or ())
         self.received.append(
             Received(
-                request.provider, dict(request.headers), request.body, str(metadata.get("x-request-id", ""))
+                request.provider,
+                dict(request.headers),
+                request.body,
+                str(metadata.get("x-request-id", "")),
+                request.url,
             )
         )
         signature = request.headers.get("x-test-signature", "")

@@ -59,7 +59,7 @@ async def test_webhook_with_a_forged_signature_is_401_and_body_passes_through_un
 ) -> None:
     body = json.dumps({"request_id": "fal-123", "state": "SUCCEEDED"}, indent=1).encode()
     forged = await anonymous.post(
-        "/v1/webhooks/fal",
+        "/v1/webhooks/fal?app=fal-ai/some-model",
         content=body,
         headers={"X-Test-Signature": sign(b"other body"), "X-Fal-Extra": "1"},
     )
@@ -71,6 +71,7 @@ async def test_webhook_with_a_forged_signature_is_401_and_body_passes_through_un
     assert received.provider == "fal"
     assert received.body == body
     assert received.headers["x-fal-extra"] == "1"
+    assert received.url.endswith("/v1/webhooks/fal?app=fal-ai/some-model")  # the model travels in the URL
     assert all(name == name.lower() for name in received.headers)
     assert unknown_provider.status_code == 422
 

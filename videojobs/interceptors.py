@@ -74,9 +74,14 @@ class _CallScope:
     def leave(self, tokens: tuple[Any, ...]) -> None:
         log.info("rpc", code=self.code, duration_ms=round((time.perf_counter() - self.started) * 1000, 2))
         request_token, caller_token, log_tokens = tokens
-        structlog.contextvars.reset_contextvars(**log_tokens)
-        context.reset_caller(caller_token)
-        context.request_id.reset(request_token)
+        try:
+            structlog.contextvars.reset_contextvars(**log_tokens)
+            context.reset_caller(caller_token)
+            context.request_id.reset(request_token)
+        except ValueError:
+            # A stream the client abandoned is closed from another task, in another context: there is
+            # nothing to restore there, and this call's own context is discarded with its task.
+            pass
 
     def authenticate(self) -> None:
         presented = _text(self.metadata.get("authorization")).encode()

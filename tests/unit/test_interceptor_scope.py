@@ -1,0 +1,30 @@
+"""The per-call scope restores the caller context, and tolerates being closed from another context."""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+from videojobs import context
+from videojobs.interceptors import _CallScope
+
+
+class _Context:
+    def set_trailing_metadata(self, metadata: Any) -> None:
+        self.trailing = metadata
+
+
+def test_enter_sets_and_leave_restores_the_caller() -> None:
+    scope = _CallScope("/videojobs.v1.JobService/GetJob", {"x-user-id": "alice", "x-request-id": "r1"}, b"")
+    tokens = scope.enter(_Context())  # type: ignore[arg-type]
+    assert context.current_caller().user_id == "alice"
+    assert context.request_id.get() == "r1"
+    scope.leave(tokens)
+    assert context.request_id.get() == ""
+
+
+def test_leave_from_another_context_does_not_raise() -> None:
+    """What happens when a client abandons a stream: the generator is closed from another task."""
+    scope = _CallScope("/videojobs.v1.JobService/WatchJob", {"x-user-id": "alice"}, b"")
+    tokens = contextvars.copy_context().run(scope.enter, _Context())
+    scope.leave(tokens)  # would raise "Token was created in a different Context" without the guard

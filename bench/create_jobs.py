@@ -40,12 +40,13 @@ SPEC = common_pb2.VideoSpec(prompt="benchmark: a slow pan over a mountain lake",
 AUTH = ("authorization", f"Bearer {DEV_INTERNAL_TOKEN}")
 
 
-def fresh_database() -> str:
+def fresh_database(name: str = "vj_bench") -> str:
+    """An empty, migrated database `name` (each benchmark its own, so they can run side by side)."""
     server = os.environ.get("DATABASE_URL") or database.embedded_postgres_url(ROOT / ".videojobs" / "bench")
     with psycopg.connect(database.with_database(server, "postgres"), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS vj_bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE vj_bench")
-    url = database.with_database(server, "vj_bench")
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = database.with_database(server, name)
     database.migrate(url)
     return url
 

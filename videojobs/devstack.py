@@ -13,9 +13,6 @@ import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from google.api_core.client_options import ClientOptions
-from google.api_core.exceptions import Conflict
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from videojobs import gcs_emulator
@@ -47,17 +44,6 @@ class Stack:
     bucket: storage.Bucket
 
 
-def _ensure_bucket(emulator_url: str, name: str) -> storage.Bucket:
-    client = storage.Client(
-        project="local",
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options=ClientOptions(api_endpoint=emulator_url),
-    )
-    with contextlib.suppress(Conflict):
-        client.create_bucket(name)
-    return client.bucket(name)
-
-
 @contextlib.asynccontextmanager
 async def running(ports: Ports) -> AsyncIterator[Stack]:
     from gateway.server import running as gateway_running
@@ -80,7 +66,7 @@ async def running(ports: Ports) -> AsyncIterator[Stack]:
     async with contextlib.AsyncExitStack() as stack:
         emulator = await asyncio.to_thread(gcs_emulator.start, job_settings.data_dir / "gcs", port=ports.gcs)
         stack.callback(emulator.stop)
-        bucket = await asyncio.to_thread(_ensure_bucket, emulator.url, job_settings.bucket)
+        bucket = await asyncio.to_thread(gcs_emulator.ensure_bucket, emulator.url, job_settings.bucket)
         print(f"{BOLD}GCS emulator{RESET} {emulator.url}, bucket {bucket.name}")
 
         _, sim = start_sim(SimSettings(sim_port=ports.sim))

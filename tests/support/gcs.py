@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
+
+from videojobs import gcs_emulator
 
 
 def emulator_client(url: str) -> storage.Client:
-    return storage.Client(
-        project="test",
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options=ClientOptions(api_endpoint=url),
-    )
+    return gcs_emulator.client(url, project="test")
 
 
 def fresh_bucket(client: storage.Client) -> storage.Bucket:

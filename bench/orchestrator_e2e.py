@@ -1,0 +1,239 @@
+"""The orchestrator end to end: jobs/s with an instant provider and tiny videos, 1 and 3 worker replicas.
+
+    python -m bench.orchestrator_e2e [--jobs 150] [--webhooks 20]
+
+Everything runs as deployed, each service its own process: the GCS emulator, storage_service, job_service
+(API only) and N `videojobs serve worker` replicas; this process hosts provider_service in front of the fal
+fake (answers at once, renders a tiny MP4). Printed per replica count: jobs/s from creation to COMPLETED,
+state transitions/s (job_events rows), provider HTTP calls per job, and the 3-vs-1 scaling ratio measured
+in the same run. Then, with polling off, the latency from the provider's webhook (ParseWebhook +
+ReportProviderEvent) to COMPLETED as a watcher sees it, p50/p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import grpc
+import psycopg
+
+from bench.create_jobs import fresh_database
+from provider_service.fakes import FalFake
+from provider_service.server import create_server as create_provider_service
+from provider_service.settings import ProviderServiceSettings
+from videojobs import gcs_emulator
+from videojobs.health import wait_serving
+from videojobs.logs import configure_logging
+from videojobs.settings import DEV_INTERNAL_TOKEN
+from videojobs.v1 import (
+    common_pb2,
+    job_service_pb2,
+    job_service_pb2_grpc,
+    provider_service_pb2,
+    provider_service_pb2_grpc,
+)
+
+VIDEOJOBS = str(Path(sys.executable).parent / "videojobs")
+AUTH = ("authorization", f"Bearer {DEV_INTERNAL_TOKEN}")
+BUCKET = "vj-bench"
+
+
+def env(**values: object) -> dict[str, str]:
+    return {**os.environ, "VIDEOJOBS_LOG_LEVEL": "WARNING", **{k: str(v) for k, v in values.items()}}
+
+
+@contextmanager
+def processes(*commands: tuple[list[str], dict[str, str]]) -> Iterator[list[subprocess.Popen[bytes]]]:
+    started = [subprocess.Popen(command, env=environment) for command, environment in commands]
+    try:
+        yield started
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            process.wait(timeout=20)
+
+
+@asynccontextmanager
+async def stack(url: str, fal: FalFake, replicas: int, poll_seconds: float) -> AsyncIterator[tuple[int, int]]:
+    """Storage, job API and worker processes around an in-process provider_service; yields the job API
+    and provider_service ports."""
+    ports = [gcs_emulator.free_port() for _ in range(3)]
+    storage_port, job_port, provider_port = ports
+    settings = ProviderServiceSettings(
+        provider_port=provider_port,
+        fal_key=fal.key,
+        fal_queue_url=fal.url,
+        fal_webhook_jwks=fal.jwks,
+        sim_url=None,
+    )
+    provider = create_provider_service(settings)
+    await provider.grpc.start()
+    common = {
+        "DATABASE_URL": url,
+        "VIDEOJOBS_BUCKET": BUCKET,
+        "VIDEOJOBS_PROVIDER_TARGET": f"127.0.0.1:{provider_port}",
+        "VIDEOJOBS_STORAGE_TARGET": f"127.0.0.1:{storage_port}",
+        "VIDEOJOBS_DEFAULT_PROVIDERS": '["fal"]',
+        "VIDEOJOBS_DAILY_LIMIT": 1_000_000,
+        "VIDEOJOBS_MAX_ACTIVE": 100_000,
+        "VIDEOJOBS_POLL_INITIAL_SECONDS": poll_seconds,
+        "VIDEOJOBS_POLL_MAX_SECONDS": poll_seconds,
+        "VIDEOJOBS_IDLE_POLL_SECONDS": 0.1,
+    }
+    storage = (
+        [VIDEOJOBS, "serve", "storage"],
+        env(
+            VIDEOJOBS_STORAGE_PORT=storage_port,
+            VIDEOJOBS_BUCKET=BUCKET,
+            STORAGE_EMULATOR_HOST=os.environ["STORAGE_EMULATOR_HOST"],
+            VIDEOJOBS_FETCH_ALLOW_LOCAL="true",
+        ),
+    )
+    api = (
+        [VIDEOJOBS, "serve", "job"],
+        env(**common, VIDEOJOBS_JOB_PORT=job_port, VIDEOJOBS_WORKER_ENABLED="false"),
+    )
+    workers = [([VIDEOJOBS, "serve", "worker"], env(**common)) for _ in range(replicas)]
+    try:
+        with processes(storage, api, *workers):
+            await wait_serving(f"127.0.0.1:{storage_port}", within=60)
+            await wait_serving(f"127.0.0.1:{job_port}", within=60)
+            await wait_for_listeners(url, replicas + 1)
+            yield job_port, provider_port
+    finally:
+        await provider.stop(0)
+
+
+def count(url: str, query: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def wait_for_listeners(url: str, expected: int) -> None:
+    """Workers have no port to probe; each one's event listener shows up in pg_stat_activity when ready."""
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = current_database()"
+    )
+    async with asyncio.timeout(60):
+        while count(url, query) < expected:  # noqa: ASYNC110 - polls SQL
+            await asyncio.sleep(0.1)
+
+
+async def wait_until_all_finished(url: str) -> None:
+    while count(url, "SELECT count(*) FROM jobs WHERE end_time IS NULL") > 0:  # noqa: ASYNC110 - polls SQL
+        await asyncio.sleep(0.05)
+
+
+async def throughput(url: str, fal: FalFake, replicas: int, jobs: int) -> tuple[float, float, float]:
+    """(jobs/s, transitions/s, provider calls per job) for `jobs` jobs created at once."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE jobs, job_events, quota_usage")
+    calls_before = sum(fal.calls.values())
+    async with (
+        stack(url, fal, replicas, poll_seconds=0.2) as (port, _),
+        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+    ):
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
+        spec = common_pb2.VideoSpec(prompt="bench")
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                stub.CreateJob(
+                    job_service_pb2.CreateJobRequest(client_request_id=f"b{i}", spec=spec),
+                    metadata=(AUTH, ("x-user-id", f"user{i % 20}")),
+                )
+                for i in range(jobs)
+            )
+        )
+        await wait_until_all_finished(url)
+        elapsed = time.perf_counter() - started
+    completed = count(url, "SELECT count(*) FROM jobs WHERE state = 'COMPLETED'")
+    if completed != jobs:
+        raise RuntimeError(f"only {completed} of {jobs} jobs completed")
+    transitions = count(url, "SELECT count(*) FROM job_events")
+    return jobs / elapsed, transitions / elapsed, (sum(fal.calls.values()) - calls_before) / jobs
+
+
+async def webhook_latency(url: str, fal: FalFake, samples: int) -> list[float]:
+    """Seconds from the provider's webhook to a watcher seeing COMPLETED, with polling off."""
+    latencies = []
+    user = (AUTH, ("x-user-id", "hook"))
+    async with (
+        stack(url, fal, replicas=1, poll_seconds=3600) as (job_port, provider_port),
+        grpc.aio.insecure_channel(f"127.0.0.1:{job_port}") as job_channel,
+        grpc.aio.insecure_channel(f"127.0.0.1:{provider_port}") as provider_channel,
+    ):
+        jobs = job_service_pb2_grpc.JobServiceStub(job_channel)
+        providers = provider_service_pb2_grpc.ProviderServiceStub(provider_channel)
+        for i in range(samples):
+            request = job_service_pb2.CreateJobRequest(
+                client_request_id=f"hook-{i}", spec=common_pb2.VideoSpec(prompt="hook")
+            )
+            job = (await jobs.CreateJob(request, metadata=user)).job
+            while job.state != job_service_pb2.PROCESSING:
+                await asyncio.sleep(0.02)
+                job = await jobs.GetJob(job_service_pb2.GetJobRequest(id=job.id), metadata=user)
+            headers, body = fal.signed_webhook(job.provider_job_id.rsplit(":", 1)[-1])
+            watch = jobs.WatchJob(job_service_pb2.WatchJobRequest(id=job.id), metadata=user)
+            await watch.read()  # the current state: from here on the watcher sees every change
+            started = time.perf_counter()
+            parsed = await providers.ParseWebhook(
+                provider_service_pb2.ParseWebhookRequest(provider="fal", headers=headers, body=body),
+                metadata=(AUTH,),
+            )
+            report = job_service_pb2.ReportProviderEventRequest(
+                provider="fal", provider_job_id=parsed.provider_job_id, status=parsed.status
+            )
+            await jobs.ReportProviderEvent(report, metadata=(AUTH,))
+            while (await watch.read()).state != job_service_pb2.COMPLETED:
+                pass
+            latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--jobs", type=int, default=150)
+    parser.add_argument("--webhooks", type=int, default=20)
+    args = parser.parse_args()
+
+    configure_logging("WARNING")  # provider_service runs in this process
+    url = fresh_database("vj_bench_orchestrator")
+    with gcs_emulator.start() as emulator, FalFake() as fal:
+        os.environ["STORAGE_EMULATOR_HOST"] = emulator.url
+        gcs_emulator.ensure_bucket(emulator.url, BUCKET)
+        fal.script.polls_to_finish = 0  # instant provider: done at the first poll
+        print(f"{args.jobs} jobs created at once; the fal fake finishes each at its first poll")
+        print(f"{'replicas':>8} {'jobs/s':>8} {'transitions/s':>14} {'provider calls/job':>19}")
+        rates = {}
+        for replicas in (1, 3):
+            rate, transitions, calls = await throughput(url, fal, replicas, args.jobs)
+            rates[replicas] = rate
+            print(f"{replicas:>8} {rate:>8.1f} {transitions:>14.1f} {calls:>19.2f}")
+        print(f"scaling 3 vs 1 replicas: {rates[3] / rates[1]:.2f}x")
+        latencies = await webhook_latency(url, fal, args.webhooks)
+        print(
+            f"webhook -> COMPLETED seen by a watcher ({len(latencies)} jobs, polling off): "
+            f"p50 {percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -222,7 +222,14 @@ class ProviderHttp:
                 retry_after=retry_after_seconds(response),
                 not_accepted=status in _NOT_ACCEPTED_STATUSES,
             )
-        return parse(response)
+        try:
+            return parse(response)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # JSON of the right kind but the wrong shape (a number where a list belongs, null for an
+            # object): as unreadable as cut JSON, so treated the same way rather than as a crash.
+            raise MalformedResponse(
+                f"HTTP {status} with an answer of an unexpected shape ({type(exc).__name__})"
+            ) from exc
 
     def _unavailable(self, exc: TransientFailure) -> errors.Unavailable:
         delay = exc.retry_after if exc.retry_after is not None else self.policy.fallback_retry_after

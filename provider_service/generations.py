@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from provider_service.adapters.base import Adapter
 from provider_service.model import CancelResult, GenerationRequest, Status, WebhookEvent
-from provider_service.registry import ProviderInfo, Registry
+from provider_service.registry import ProviderInfo, Registry, unknown_provider
 from videojobs.errors import FieldViolation, InvalidArgument
 from videojobs.logs import get_logger
 
@@ -18,9 +19,12 @@ ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 MAX_WEBHOOK_BODY = 1_000_000
 
 
-def validate_request(request: GenerationRequest) -> GenerationRequest:
-    """The spec as the providers get it (aspect ratio defaulted); every problem reported at once."""
+def validate_request(provider: str, request: GenerationRequest) -> GenerationRequest:
+    """The spec as the providers get it (aspect ratio defaulted); every problem reported at once, before
+    whether the provider is configured (bad input is INVALID_ARGUMENT whatever the deployment)."""
     problems: list[FieldViolation] = []
+    if (unknown := unknown_provider(provider)) is not None:
+        problems.append(unknown)
     if not request.prompt.strip() and not request.image_uri:
         problems.append(FieldViolation("spec.prompt", "is required unless spec.image_uri is set"))
     if len(request.prompt) > MAX_PROMPT:
@@ -42,34 +46,31 @@ def validate_request(request: GenerationRequest) -> GenerationRequest:
     return request
 
 
-def _require_job_id(provider_job_id: str) -> None:
-    if not provider_job_id.strip():
-        raise InvalidArgument.field("provider_job_id", "is required")
-
-
 class Generations:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
     async def submit(self, provider: str, request: GenerationRequest) -> str:
-        adapter = self.registry.get(provider)
-        job_id = await adapter.submit(validate_request(request))
+        validated = validate_request(provider, request)
+        job_id = await self.registry.get(provider).submit(validated)
         log.info("generation submitted", provider=provider, provider_job_id=job_id)
         return job_id
 
-    async def status(self, provider: str, provider_job_id: str) -> Status:
+    def _adapter_for_job(self, provider: str, provider_job_id: str) -> Adapter:
         adapter = self.registry.get(provider)
-        _require_job_id(provider_job_id)
-        status = await adapter.status(provider_job_id)
+        if not provider_job_id.strip():
+            raise InvalidArgument.field("provider_job_id", "is required")
+        return adapter
+
+    async def status(self, provider: str, provider_job_id: str) -> Status:
+        status = await self._adapter_for_job(provider, provider_job_id).status(provider_job_id)
         log.debug(
             "generation polled", provider=provider, provider_job_id=provider_job_id, state=status.state.value
         )
         return status
 
     async def cancel(self, provider: str, provider_job_id: str) -> CancelResult:
-        adapter = self.registry.get(provider)
-        _require_job_id(provider_job_id)
-        result = await adapter.cancel(provider_job_id)
+        result = await self._adapter_for_job(provider, provider_job_id).cancel(provider_job_id)
         log.info(
             "generation cancel",
             provider=provider,

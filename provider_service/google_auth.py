@@ -15,6 +15,27 @@ from videojobs import errors
 _SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 
 
+class TimedRequest(google.auth.transport.requests.Request):
+    """google-auth's HTTP transport, but never waiting longer than `timeout` (the library's default is 120 s
+    per token request, well past any RPC deadline; the worker thread would outlive the call)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self._timeout = timeout
+
+    def __call__(
+        self,
+        url: str,
+        method: str = "GET",
+        body: Any = None,
+        headers: Any = None,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        bounded = self._timeout if timeout is None else min(float(timeout), self._timeout)
+        return super().__call__(url, method, body, headers, timeout=bounded, **kwargs)  # type: ignore[no-untyped-call]
+
+
 class ApplicationDefaultTokens:
     """Finds credentials once, refreshes them when they expire; blocking google-auth work runs in a thread
     under a timeout, so a slow metadata server cannot hold an RPC."""
@@ -22,6 +43,7 @@ class ApplicationDefaultTokens:
     def __init__(self, timeout: float = 10.0) -> None:
         self._timeout = timeout
         self._credentials: Any = None
+        self._request = TimedRequest(timeout)
         self._lock = asyncio.Lock()
 
     async def __call__(self) -> str:
@@ -50,7 +72,7 @@ class ApplicationDefaultTokens:
         if self._credentials is None:
             self._credentials, _ = google.auth.default(scopes=_SCOPES)
         if not self._credentials.valid:
-            self._credentials.refresh(google.auth.transport.requests.Request())
+            self._credentials.refresh(self._request)
         return str(self._credentials.token)
 
 

@@ -20,6 +20,14 @@ from videojobs import errors
 KNOWN_PROVIDERS = ("veo", "fal", "runway", "sim")
 
 
+def unknown_provider(name: str) -> errors.FieldViolation | None:
+    if name in KNOWN_PROVIDERS:
+        return None
+    return errors.FieldViolation(
+        "provider", f"unknown provider {name[:50]!r}; known: {', '.join(KNOWN_PROVIDERS)}"
+    )
+
+
 @dataclass(frozen=True)
 class ProviderInfo:
     name: str
@@ -33,10 +41,8 @@ class Registry:
         self._missing = missing
 
     def get(self, name: str) -> Adapter:
-        if name not in KNOWN_PROVIDERS:
-            raise errors.InvalidArgument.field(
-                "provider", f"unknown provider {name[:50]!r}; known: {', '.join(KNOWN_PROVIDERS)}"
-            )
+        if (unknown := unknown_provider(name)) is not None:
+            raise errors.InvalidArgument([unknown])
         adapter = self._adapters.get(name)
         if adapter is None:
             raise errors.FailedPrecondition(

@@ -15,10 +15,6 @@ from pydantic_settings import SettingsConfigDict
 from videojobs.settings import CommonSettings
 
 
-def _alias(*names: str) -> AliasChoices:
-    return AliasChoices(*names)
-
-
 class ProviderServiceSettings(CommonSettings):
     # Fields with an SDK-style alias stay settable by their own name (tests, `ProviderServiceSettings(...)`).
     model_config = SettingsConfigDict(**CommonSettings.model_config, validate_by_name=True)
@@ -43,7 +39,7 @@ class ProviderServiceSettings(CommonSettings):
     # Veo: Vertex AI (OAuth bearer from application default credentials) or the Gemini API (API key).
     veo_mode: Literal["vertex", "gemini"] = "vertex"
     veo_project: str | None = Field(
-        default=None, validation_alias=_alias("VIDEOJOBS_VEO_PROJECT", "GOOGLE_CLOUD_PROJECT")
+        default=None, validation_alias=AliasChoices("VIDEOJOBS_VEO_PROJECT", "GOOGLE_CLOUD_PROJECT")
     )
     veo_location: str = "us-central1"
     veo_model: str = "veo-3.1-generate-001"
@@ -54,13 +50,15 @@ class ProviderServiceSettings(CommonSettings):
         default=None, description="a fixed OAuth token instead of application default credentials"
     )
     gemini_api_key: SecretStr | None = Field(
-        default=None, validation_alias=_alias("VIDEOJOBS_GEMINI_API_KEY", "GEMINI_API_KEY")
+        default=None, validation_alias=AliasChoices("VIDEOJOBS_GEMINI_API_KEY", "GEMINI_API_KEY")
     )
     gemini_model: str = "veo-3.1-generate-preview"
     gemini_base_url: str = "https://generativelanguage.googleapis.com"
 
     # fal.ai queue API.
-    fal_key: SecretStr | None = Field(default=None, validation_alias=_alias("VIDEOJOBS_FAL_KEY", "FAL_KEY"))
+    fal_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("VIDEOJOBS_FAL_KEY", "FAL_KEY")
+    )
     fal_queue_url: str = "https://queue.fal.run"
     fal_text_model: str = "fal-ai/kling-video/v2.1/master/text-to-video"
     fal_image_model: str = "fal-ai/kling-video/v2.1/master/image-to-video"
@@ -75,7 +73,7 @@ class ProviderServiceSettings(CommonSettings):
 
     # Runway.
     runway_api_secret: SecretStr | None = Field(
-        default=None, validation_alias=_alias("VIDEOJOBS_RUNWAY_API_SECRET", "RUNWAYML_API_SECRET")
+        default=None, validation_alias=AliasChoices("VIDEOJOBS_RUNWAY_API_SECRET", "RUNWAYML_API_SECRET")
     )
     runway_base_url: str = "https://api.dev.runwayml.com"
     runway_version: str = "2024-11-06"

@@ -32,19 +32,31 @@ from videojobs.logs import get_logger
 log = get_logger(__name__)
 
 _MODEL = re.compile(r"^[\w.-]+/[\w.-]+(/[\w.-]+)*$")
-_JOB_ID = re.compile(r"^([\w.-]+/[\w.-]+):([\w.-]+)$")
+_JOB_ID = re.compile(r"^((?:(?:workflows|comfy)/)?[\w.-]+/[\w.-]+):([\w.-]+)$")
+# Endpoint ids under these namespaces name their app with three segments (fal_client's AppId).
+_NAMESPACES = ("workflows", "comfy")
 
 CONTENT_POLICY = "content_policy_violation"
-# fal's infrastructure error types: nothing wrong with the request, another attempt may well work.
+# Nothing wrong with the request, another attempt may well work: fal's request (infrastructure) error types
+# and the model error types that blame the service rather than the input.
 _RETRYABLE_ERROR_TYPES = frozenset(
     {
         "request_timeout",
         "startup_timeout",
+        "internal_error",
+        "client_disconnected",
         "internal_server_error",
         "generation_timeout",
         "downstream_service_error",
+        "downstream_service_unavailable",
     }
 )
+
+
+def app_of(model: str) -> str:
+    """The app of an endpoint id (`owner/app` or `namespace/owner/app`): where the queue keeps requests."""
+    parts = model.split("/")
+    return "/".join(parts[:3] if parts[0] in _NAMESPACES else parts[:2])
 
 
 def map_error(error_type: str, message: str, reasons: tuple[str, ...] = ()) -> Status:
@@ -147,7 +159,7 @@ class FalAdapter(Adapter):
         model = request.model or (self.image_model if request.image_uri else self.text_model)
         if not _MODEL.match(model):
             raise unsupported(self.name, "spec.model", "is not a fal model id (owner/app[/path])")
-        app = "/".join(model.split("/")[:2])
+        app = app_of(model)
         params = {}
         if self.webhook_url:
             separator = "&" if "?" in self.webhook_url else "?"
@@ -188,7 +200,7 @@ class FalAdapter(Adapter):
         status = await self.http.call("GET", f"{base}/status", queue_status, headers=self._headers)
         if status is not None:
             return status
-        return await self.http.call("GET", base, _result_status, headers=self._headers)
+        return await self.http.call("GET", base, map_result_response, headers=self._headers)
 
     async def cancel(self, job_id: str) -> CancelResult:
         app, request_id = self._app_and_id(job_id)
@@ -225,7 +237,7 @@ class FalAdapter(Adapter):
             raise errors.InvalidArgument.field("body", "request_id does not match the signed request id")
         app = (parse_qs(urlsplit(url).query).get("app") or [""])[0] if url else ""
         if not _MODEL.match(app):
-            app = "/".join(self.text_model.split("/")[:2])  # our submit always adds ?app=; older URLs did not
+            app = app_of(self.text_model)  # our submit always adds ?app=; older URLs did not
         raw = payload.get("payload")
         result: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         if payload.get("status") == "OK":
@@ -236,7 +248,8 @@ class FalAdapter(Adapter):
         return WebhookEvent(provider_job_id=f"{app}:{signed_id}", status=status)
 
 
-def _result_status(response: httpx.Response) -> Status:
+def map_result_response(response: httpx.Response) -> Status:
+    """The result endpoint's answer: the model's output, or (400/422) its typed errors."""
     if response.status_code in (400, 422):
         kind, message, reasons = _detail_error(json_object(response))
         return map_error(kind or "validation_error", message, reasons)

@@ -23,7 +23,7 @@ MAX_PROMPT = 1000
 def map_failure(code: str, message: str) -> Status:
     """A FAILED task by its failureCode (prefix match: Runway adds detail after the documented stems)."""
     reason = message or code or "Runway task failed"
-    if code.startswith("SAFETY") or code == "INPUT_PREPROCESSING.SAFETY.TEXT":
+    if code.startswith(("SAFETY.", "INPUT_PREPROCESSING.SAFETY")):
         return content_violation(tuple(r for r in (code, message) if r), reason, code=code)
     if code.startswith("INTERNAL.BAD_OUTPUT"):
         return failed(code, reason, retryable=False)

@@ -32,13 +32,15 @@ _VERTEX_OPERATION = re.compile(
 # opaque, but only path-safe characters are ever put into a URL.
 _GEMINI_OPERATION = re.compile(r"^(?!.*\.\.)[\w.-]+(/[\w.-]+)*/operations/[\w.-]+$")
 
-# google.rpc.Code numbers -> (name, worth retrying). The rest are the request's fault or final.
+# Every google.rpc.Code a failed operation can carry -> (name, worth retrying). Retryable: the service's
+# trouble (capacity, internal errors, deadlines), not the request's.
 _RPC_CODES: dict[int, tuple[str, bool]] = {
     1: ("CANCELLED", False),
     2: ("UNKNOWN", True),
     3: ("INVALID_ARGUMENT", False),
     4: ("DEADLINE_EXCEEDED", True),
     5: ("NOT_FOUND", False),
+    6: ("ALREADY_EXISTS", False),
     7: ("PERMISSION_DENIED", False),
     8: ("RESOURCE_EXHAUSTED", True),
     9: ("FAILED_PRECONDITION", False),
@@ -47,6 +49,7 @@ _RPC_CODES: dict[int, tuple[str, bool]] = {
     12: ("UNIMPLEMENTED", False),
     13: ("INTERNAL", True),
     14: ("UNAVAILABLE", True),
+    15: ("DATA_LOSS", True),
     16: ("UNAUTHENTICATED", False),
 }
 
@@ -61,18 +64,23 @@ def snap_duration(model: str, seconds: int) -> int | None:
 
 
 def map_operation(operation: Mapping[str, Any], fetch_headers: Mapping[str, str] | None = None) -> Status:
-    """A long-running operation (either API's shape) as a common status."""
+    """A long-running operation (either API's shape) as a common status.
+
+    `fetch_headers` are given for the Gemini API (its outputs are download URLs that need them) and None for
+    Vertex AI, which may write into storageUri without listing what it wrote.
+    """
     if not operation.get("done"):
         return Status(State.RUNNING)
     error = operation.get("error")
     if isinstance(error, Mapping):
         number = int(error.get("code") or 2)
-        name, retryable = _RPC_CODES.get(number, ("UNKNOWN", True))
+        name, retryable = _RPC_CODES.get(number, (f"CODE_{number}", True))
         return failed(f"VEO_{name}", str(error.get("message") or name), retryable=retryable)
     response = operation.get("response")
     if not isinstance(response, Mapping):
         raise MalformedResponse("a done Veo operation with neither error nor response")
-    inner = response.get("generateVideoResponse", response)  # the Gemini API nests one level deeper
+    gemini = "generateVideoResponse" in response  # the Gemini API nests the result one level deeper
+    inner: Mapping[str, Any] = response["generateVideoResponse"] if gemini else response
     filtered = int(inner.get("raiMediaFilteredCount") or 0)
     reasons = tuple(str(reason) for reason in inner.get("raiMediaFilteredReasons") or ())
     uris = [
@@ -80,16 +88,16 @@ def map_operation(operation: Mapping[str, Any], fetch_headers: Mapping[str, str]
         *(
             str(s["video"]["uri"])
             for s in inner.get("generatedSamples") or ()
-            if s.get("video", {}).get("uri")
+            if (s.get("video") or {}).get("uri")
         ),
     ]
-    if filtered and not uris:
-        return content_violation(reasons or (f"raiMediaFilteredCount={filtered}",), "Veo filtered the output")
     if uris:
         return Status(
             State.SUCCEEDED, output_uris=tuple(uris), output_fetch_headers=dict(fetch_headers or {})
         )
-    if fetch_headers is None and "videos" not in inner:
+    if filtered or reasons:
+        return content_violation(reasons or (f"raiMediaFilteredCount={filtered}",), "Veo filtered the output")
+    if fetch_headers is None and not gemini and "videos" not in response:
         # Vertex wrote into storageUri without listing it: the output is under the job's own prefix, which
         # the caller resolves (StorageService.ResolveOutput lists sample_*.mp4 at any depth).
         return Status(State.SUCCEEDED)

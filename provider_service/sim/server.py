@@ -101,7 +101,7 @@ class SimProvider:
             prompt = str(body.get("prompt") or "")
             key = str(body.get("idempotency_key") or "")
             duration = float(body.get("duration_seconds") or 0)
-        except (ValueError, AttributeError):
+        except (ValueError, TypeError, AttributeError):
             return Response.json({"error": "body must be a JSON object"}, 400)
         with self._lock:
             if key and key in self._by_key and self._by_key[key] in self._jobs:
@@ -168,20 +168,23 @@ class SimProvider:
         return view | {"status": "succeeded", "output_url": f"{self.public_url}/files/{job.id}.mp4"}
 
 
-def start(settings: SimSettings) -> tuple[SimProvider, LocalHttpServer]:
-    """The sim on `sim_host:sim_port` (0 picks a port) in a background thread."""
+def _bind(settings: SimSettings) -> tuple[SimProvider, LocalHttpServer]:
     provider = SimProvider(settings)
     server = LocalHttpServer(provider.handle, host=settings.sim_host, port=settings.sim_port)
     provider.public_url = server.url
+    return provider, server
+
+
+def start(settings: SimSettings) -> tuple[SimProvider, LocalHttpServer]:
+    """The sim on `sim_host:sim_port` (0 picks a port) in a background thread."""
+    provider, server = _bind(settings)
     return provider, server.start()
 
 
 def main(settings: SimSettings | None = None) -> None:
     settings = settings or SimSettings()
     configure_logging(settings.log_level, settings.log_format)
-    provider = SimProvider(settings)
-    server = LocalHttpServer(provider.handle, host=settings.sim_host, port=settings.sim_port)
-    provider.public_url = server.url
+    _provider, server = _bind(settings)
     log.info("sim provider listening", url=server.url, outcome=settings.sim_outcome)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

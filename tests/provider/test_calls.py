@@ -5,12 +5,15 @@ from __future__ import annotations
 import email.utils
 import time
 
+import google.auth.exceptions
 import httpx
 import pytest
 import structlog
 
 from provider_service import calls as calls_module
 from provider_service.calls import ProviderHttp, RetryPolicy, json_object, make_client, retry_after_seconds
+from provider_service.google_auth import TimedRequest
+from provider_service.local_http import DROP, Drop, LocalHttpServer, Request
 from provider_service.model import GenerationRequest
 from provider_service.registry import build_registry
 from provider_service.settings import ProviderServiceSettings
@@ -108,3 +111,46 @@ async def test_secrets_never_reach_the_logs(monkeypatch: pytest.MonkeyPatch) -> 
     assert status.output_fetch_headers == {"x-goog-api-key": secret}
     assert secret not in logged
     assert secret not in repr(status)
+
+
+async def test_an_answer_of_the_wrong_shape_is_retried_not_a_crash() -> None:
+    """JSON that parses but has the wrong types (a string progress, a null object) counts as malformed."""
+    answers = iter(
+        [
+            httpx.Response(200, json={"id": "t1", "status": "RUNNING", "progress": "half"}),
+            httpx.Response(200, json={"id": "t1", "status": "SUCCEEDED", "output": ["https://o/1.mp4"]}),
+            *[httpx.Response(200, json={"id": "t1", "status": "RUNNING", "progress": [1]})] * 6,
+        ]
+    )
+    settings = ProviderServiceSettings(
+        runway_api_secret="key_x",
+        sim_url=None,
+        retry_attempts=3,
+        retry_initial_seconds=0,
+        retry_max_seconds=0,
+    )
+    registry = build_registry(settings, transport=httpx.MockTransport(lambda request: next(answers)))
+    adapter = registry.get("runway")
+    status = await adapter.status("t1")
+    assert status.output_uris == ("https://o/1.mp4",)
+    with pytest.raises(errors.Unavailable) as raised:
+        await adapter.status("t1")
+    assert "unexpected shape" in raised.value.message
+    await registry.aclose()
+
+
+def test_token_requests_give_up_at_our_timeout() -> None:
+    """google-auth would wait 120 s for a token endpoint; the refresh must give up at the configured bound."""
+
+    def hang(request: Request) -> Drop:
+        server.stopping.wait(10)
+        return DROP
+
+    server = LocalHttpServer(hang).start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(google.auth.exceptions.TransportError):
+            TimedRequest(0.2)(f"{server.url}/token", method="POST", body=b"grant_type=refresh_token")
+        assert time.monotonic() - started < 2
+    finally:
+        server.stop()

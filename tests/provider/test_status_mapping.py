@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from provider_service.adapters import fal, runway, sim, veo
@@ -50,6 +51,91 @@ def test_runway(task: dict[str, Any], state: State, retryable: bool | None) -> N
         assert status.violation_reasons
 
 
+# fal's request error types (docs: model-apis/request-errors) and model error types (model-apis/errors):
+# retryable where the service, not the input, is to blame.
+FAL_REQUEST_ERRORS = {
+    "request_timeout": True,
+    "startup_timeout": True,
+    "runner_scheduling_failure": True,
+    "runner_connection_timeout": True,
+    "runner_disconnected": True,
+    "runner_connection_refused": True,
+    "runner_connection_error": True,
+    "runner_incomplete_response": True,
+    "runner_server_error": True,
+    "client_disconnected": True,
+    "internal_error": True,
+    "bad_request": False,
+}
+FAL_MODEL_ERRORS = {
+    "internal_server_error": True,
+    "generation_timeout": True,
+    "downstream_service_error": True,
+    "downstream_service_unavailable": True,
+    **dict.fromkeys(
+        [
+            "no_media_generated",
+            "image_too_small",
+            "image_too_large",
+            "image_load_error",
+            "file_download_error",
+            "face_detection_error",
+            "file_too_large",
+            "greater_than",
+            "greater_than_equal",
+            "less_than",
+            "less_than_equal",
+            "multiple_of",
+            "sequence_too_short",
+            "sequence_too_long",
+            "one_of",
+            "feature_not_supported",
+            "invalid_archive",
+            "archive_file_count_below_minimum",
+            "archive_file_count_exceeds_maximum",
+            "audio_duration_too_long",
+            "audio_duration_too_short",
+            "unsupported_audio_format",
+            "unsupported_image_format",
+            "unsupported_video_format",
+            "video_duration_too_long",
+            "video_duration_too_short",
+        ],
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("error_type", "retryable"), sorted({**FAL_REQUEST_ERRORS, **FAL_MODEL_ERRORS}.items())
+)
+def test_fal_every_documented_error_type(error_type: str, retryable: bool) -> None:
+    completed = {"status": "COMPLETED", "logs": None, "error": "x", "error_type": error_type}
+    from_status = fal.map_queue_status(completed)
+    detail = {"detail": [{"loc": ["body"], "msg": "x", "type": error_type}]}
+    from_result = fal.map_result_response(httpx.Response(422, json=detail))
+    for status in (from_status, from_result):
+        assert status is not None
+        assert status.state == F
+        assert status.error is not None
+        assert status.error.retryable is retryable
+        assert status.error.code == f"FAL_{error_type.upper()}"
+
+
+def test_fal_content_policy_and_cancellation_in_every_shape() -> None:
+    policy = {"detail": [{"loc": ["body", "prompt"], "msg": "flagged", "type": "content_policy_violation"}]}
+    blocked = fal.map_result_response(httpx.Response(422, json=policy))
+    assert blocked.state == CV
+    assert blocked.violation_reasons == ("flagged",)
+    status = {"status": "COMPLETED", "error": "flagged", "error_type": "content_policy_violation"}
+    from_status = fal.map_queue_status(status)
+    assert from_status is not None
+    assert (from_status.state, from_status.violation_reasons) == (CV, ("flagged",))
+    cancelled = fal.map_queue_status({"status": "COMPLETED", "error": "x", "error_type": "client_cancelled"})
+    assert cancelled is not None
+    assert (cancelled.state, cancelled.error) == (C, None)
+
+
 @pytest.mark.parametrize(
     ("body", "state", "retryable"),
     [
@@ -90,11 +176,7 @@ def test_fal_completed_without_error_defers_to_the_result() -> None:
     [
         ({"name": "n"}, R, None),
         ({"name": "n", "done": False}, R, None),
-        ({"done": True, "error": {"code": 3, "message": "bad"}}, F, False),
-        ({"done": True, "error": {"code": 8, "message": "quota"}}, F, True),
-        ({"done": True, "error": {"code": 13, "message": "internal"}}, F, True),
-        ({"done": True, "error": {"code": 14, "message": "unavailable"}}, F, True),
-        ({"done": True, "error": {"code": 7, "message": "denied"}}, F, False),
+        ({"done": True, "error": {"message": "no code"}}, F, True),
         (
             {"done": True, "response": {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": ["r"]}},
             CV,
@@ -111,12 +193,52 @@ def test_fal_completed_without_error_defers_to_the_result() -> None:
         ),
         ({"done": True, "response": {"raiMediaFilteredCount": 0}}, S, None),
         ({"done": True, "response": {"generateVideoResponse": {"raiMediaFilteredCount": 2}}}, CV, False),
+        # Filter reasons without a count (the count is optional in both APIs) still block.
+        ({"done": True, "response": {"raiMediaFilteredReasons": ["r"], "videos": []}}, CV, False),
+        ({"done": True, "response": {"raiMediaFilteredReasons": ["r"]}}, CV, False),
+        (
+            {"done": True, "response": {"generateVideoResponse": {"raiMediaFilteredReasons": ["r"]}}},
+            CV,
+            False,
+        ),
+        # Vertex listed its videos but none we can use (no storageUri: inline bytes).
+        ({"done": True, "response": {"videos": [{"bytesBase64Encoded": "AAAA"}]}}, F, True),
     ],
 )
 def test_veo(operation: dict[str, Any], state: State, retryable: bool | None) -> None:
     status = veo.map_operation(operation)
     assert status.state == state
     assert (status.error.retryable if status.error else None) == retryable
+
+
+# Every google.rpc.Code (a failed operation's `error.code`): retryable when the service is to blame.
+RPC_CODES = {
+    1: ("CANCELLED", False),
+    2: ("UNKNOWN", True),
+    3: ("INVALID_ARGUMENT", False),
+    4: ("DEADLINE_EXCEEDED", True),
+    5: ("NOT_FOUND", False),
+    6: ("ALREADY_EXISTS", False),
+    7: ("PERMISSION_DENIED", False),
+    8: ("RESOURCE_EXHAUSTED", True),
+    9: ("FAILED_PRECONDITION", False),
+    10: ("ABORTED", True),
+    11: ("OUT_OF_RANGE", False),
+    12: ("UNIMPLEMENTED", False),
+    13: ("INTERNAL", True),
+    14: ("UNAVAILABLE", True),
+    15: ("DATA_LOSS", True),
+    16: ("UNAUTHENTICATED", False),
+    99: ("CODE_99", True),
+}
+
+
+@pytest.mark.parametrize(("code", "expected"), sorted(RPC_CODES.items()))
+def test_veo_every_rpc_code(code: int, expected: tuple[str, bool]) -> None:
+    status = veo.map_operation({"done": True, "error": {"code": code, "message": "m"}})
+    assert status.state == F
+    assert status.error is not None
+    assert (status.error.code, status.error.retryable) == (f"VEO_{expected[0]}", expected[1])
 
 
 def test_veo_gemini_outputs_carry_their_download_headers() -> None:
@@ -132,6 +254,8 @@ def test_veo_gemini_outputs_carry_their_download_headers() -> None:
     assert "secret" not in repr(status)
     empty = {"done": True, "response": {"generateVideoResponse": {"raiMediaFilteredCount": 0}}}
     assert veo.map_operation(empty, {"x-goog-api-key": "k"}).state == F
+    # A Gemini answer never means "look under the output prefix": there is none.
+    assert veo.map_operation({"done": True, "response": {}}, {"x-goog-api-key": "k"}).state == F
 
 
 def test_veo_done_without_error_or_response_is_malformed() -> None:

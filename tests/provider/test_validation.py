@@ -118,3 +118,13 @@ async def test_calls_need_the_internal_token(stub: Any) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.ListProviders(pb.ListProvidersRequest())
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_bad_input_wins_over_configuration(stub: Any) -> None:
+    """A malformed spec is INVALID_ARGUMENT even for a provider this deployment lacks; every field named."""
+    bad = common_pb2.VideoSpec(aspect_ratio="2:1")
+    failure = await rpc_failure(stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="fal", spec=bad))
+    assert failure.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert _fields(failure) == {"spec.prompt", "spec.aspect_ratio"}
+    failure = await rpc_failure(stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="sora", spec=bad))
+    assert _fields(failure) == {"provider", "spec.prompt", "spec.aspect_ratio"}

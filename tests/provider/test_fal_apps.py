@@ -1,0 +1,55 @@
+"""fal keeps a request under its app: `owner/app`, or `namespace/owner/app` for workflows and comfy."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from provider_service.adapters.fal import app_of
+from provider_service.fakes import FalFake
+from tests.provider.conftest import MD, rpc_failure
+from tests.support.providers import StartProviderService, provider_stub
+from videojobs.v1 import common_pb2
+from videojobs.v1 import provider_service_pb2 as pb
+
+
+@pytest.mark.parametrize(
+    ("model", "app"),
+    [
+        ("fal-ai/kling-video/v2.1/master/image-to-video", "fal-ai/kling-video"),
+        ("fal-ai/veo3", "fal-ai/veo3"),
+        ("workflows/acme/storyboard", "workflows/acme/storyboard"),
+        ("comfy/acme/animate/v2", "comfy/acme/animate"),
+    ],
+)
+def test_app_of_an_endpoint_id(model: str, app: str) -> None:
+    assert app_of(model) == app
+
+
+async def test_namespaced_endpoint_is_polled_and_cancelled_under_its_app(
+    start_provider_service: StartProviderService, fal_fake: FalFake
+) -> None:
+    service = await start_provider_service(fal=fal_fake)
+    spec = common_pb2.VideoSpec(prompt="a lighthouse at dusk", model="workflows/acme/storyboard/video")
+    async with provider_stub(service.port) as stub:
+        submitted = await stub.SubmitGeneration(
+            pb.SubmitGenerationRequest(provider="fal", spec=spec), metadata=MD, timeout=10
+        )
+        job_id = submitted.provider_job_id
+        assert job_id.startswith("workflows/acme/storyboard:")
+        states = []
+        for _ in range(fal_fake.script.polls_to_finish + 1):
+            status = await stub.GetGenerationStatus(
+                pb.GetGenerationStatusRequest(provider="fal", provider_job_id=job_id), metadata=MD, timeout=10
+            )
+            states.append(status.state)
+        assert states[-1] == pb.GenerationStatus.SUCCEEDED, states
+        assert status.output_uris
+
+        # The queue answers only under the app the request was submitted to.
+        request_id = job_id.rsplit(":", 1)[1]
+        failure = await rpc_failure(
+            stub.GetGenerationStatus,
+            pb.GetGenerationStatusRequest(provider="fal", provider_job_id=f"acme/storyboard:{request_id}"),
+        )
+        assert failure.code == grpc.StatusCode.NOT_FOUND

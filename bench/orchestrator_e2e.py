@@ -196,8 +196,11 @@ async def webhook_latency(url: str, fal: FalFake, samples: int) -> list[float]:
                 provider="fal", provider_job_id=parsed.provider_job_id, status=parsed.status
             )
             await jobs.ReportProviderEvent(report, metadata=(AUTH,))
-            while (await watch.read()).state != job_service_pb2.COMPLETED:
-                pass
+            while True:
+                event = await watch.read()
+                assert isinstance(event, job_service_pb2.JobEvent), "the stream ended before COMPLETED"
+                if event.state == job_service_pb2.COMPLETED:
+                    break
             latencies.append(time.perf_counter() - started)
     return latencies
 

@@ -193,6 +193,15 @@ class SafeFetcher:
             await response.aclose()
 
 
+async def iter_body(response: httpx.Response, piece_bytes: int) -> AsyncIterator[bytes]:
+    """The body in pieces; a connection lost or stalled mid-body is the source being unavailable."""
+    try:
+        async for piece in response.aiter_bytes(piece_bytes):
+            yield piece
+    except httpx.TransportError as exc:
+        raise _unavailable(exc) from exc
+
+
 def _unavailable(exc: Exception) -> errors.Unavailable:
     return errors.Unavailable(
         f"the source could not be fetched: {type(exc).__name__}", reason="SOURCE_UNAVAILABLE", retry_after=5.0

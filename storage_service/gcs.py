@@ -147,6 +147,19 @@ def stored(blob: storage.Blob, *, reused: bool = False, others: tuple[str, ...] 
     )
 
 
+@asynccontextmanager
+async def deadline(seconds: float, what: str, *, reason: str) -> AsyncIterator[None]:
+    """The block must finish within `seconds`, else DEADLINE_EXCEEDED (which callers may retry)."""
+    scope = asyncio.timeout(seconds)
+    try:
+        async with scope:
+            yield
+    except TimeoutError as exc:
+        if not scope.expired():
+            raise
+        raise errors.DeadlineExceeded(f"{what} took longer than {seconds:g} s", reason=reason) from exc
+
+
 class KeyedLocks:
     """One asyncio.Lock per key, dropped when nobody holds or waits for it.
 

@@ -8,6 +8,7 @@ and one group of pictures, never the whole file. Reads are pinned to the generat
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,13 +23,21 @@ from storage_service.objects import ObjectRef, StoredObject, VideoInfo
 from videojobs import errors
 
 DEFAULT_THUMBNAIL_SECONDS = 1.0
+TIMEOUT_REASON = "MEDIA_TIMEOUT"
+
+
+def check_deadline(expires: float) -> None:
+    """Raised in the decoding thread once the call's time is up, so it stops even though nobody waits."""
+    if time.monotonic() >= expires:
+        raise errors.DeadlineExceeded("the video was not read in time", reason=TIMEOUT_REASON)
 
 
 class _Source(io.RawIOBase):
     """The BlobReader as PyAV sees it; remembers a storage failure so it is not mistaken for bad data."""
 
-    def __init__(self, reader: storage.fileio.BlobReader) -> None:
+    def __init__(self, reader: storage.fileio.BlobReader, expires: float) -> None:
         self._reader = reader
+        self._expires = expires
         self.failure: BaseException | None = None
         self.bytes_read = 0
 
@@ -40,6 +49,7 @@ class _Source(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         try:
+            check_deadline(self._expires)
             data: bytes = self._reader.read(size)
         except Exception as exc:
             self.failure = exc
@@ -49,6 +59,7 @@ class _Source(io.RawIOBase):
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         try:
+            check_deadline(self._expires)
             return int(self._reader.seek(offset, whence))
         except Exception as exc:
             self.failure = exc
@@ -81,9 +92,10 @@ def not_a_video(ref: ObjectRef, why: str) -> errors.FailedPrecondition:
 class _Video:
     """Context manager: the stored object opened with PyAV, its first video stream chosen."""
 
-    def __init__(self, gcs: Gcs, ref: ObjectRef) -> None:
+    def __init__(self, gcs: Gcs, ref: ObjectRef, expires: float) -> None:
         self._gcs = gcs
         self._ref = ref
+        self.expires = expires
         self._opened: _Opened | None = None
 
     def __enter__(self) -> _Opened:
@@ -97,7 +109,7 @@ class _Video:
             timeout=self._gcs.timeout,
             retry=self._gcs.retry,
         )
-        source = _Source(reader)
+        source = _Source(reader, self.expires)
         try:
             container = av.open(source, mode="r")
         except (av.error.FFmpegError, ValueError, OSError) as exc:
@@ -130,6 +142,7 @@ def _first_frame_at(video: _Opened, ref: ObjectRef, at: float, guard: _Video) ->
             video.container.seek(int(at / stream.time_base), stream=stream, backward=True)
         last = None
         for frame in video.container.decode(stream):
+            check_deadline(guard.expires)
             last = frame
             if frame.time is None or frame.time + 1e-3 >= at:
                 return frame
@@ -140,9 +153,9 @@ def _first_frame_at(video: _Opened, ref: ObjectRef, at: float, guard: _Video) ->
     return last
 
 
-def probe_sync(gcs: Gcs, ref: ObjectRef) -> VideoInfo:
+def probe_sync(gcs: Gcs, ref: ObjectRef, expires: float) -> VideoInfo:
     """Blocking; run through `Gcs.run`. Decodes one frame so "decodable" is checked, not assumed."""
-    guard = _Video(gcs, ref)
+    guard = _Video(gcs, ref, expires)
     with guard as video:
         frame = _first_frame_at(video, ref, 0.0, guard)
         context = video.stream.codec_context
@@ -163,13 +176,13 @@ def thumbnail_size(width: int, height: int, max_width: int) -> tuple[int, int]:
 
 
 def thumbnail_sync(
-    gcs: Gcs, video_ref: ObjectRef, dest: ObjectRef, at_seconds: float | None, max_width: int
+    gcs: Gcs, video_ref: ObjectRef, dest: ObjectRef, at_seconds: float | None, max_width: int, expires: float
 ) -> StoredObject:
     """Blocking; run through `Gcs.run`. Idempotent: an existing destination is returned, not rewritten."""
     existing = gcs.get(dest)
     if existing is not None:
         return stored(existing, reused=True)
-    guard = _Video(gcs, video_ref)
+    guard = _Video(gcs, video_ref, expires)
     with guard as video:
         duration = video.duration
         if at_seconds is None:

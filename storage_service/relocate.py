@@ -1,8 +1,8 @@
 """Relocate: put a provider's output at its final key, exactly once.
 
 gs:// sources are copied inside GCS (rewrite, looping on the rewrite token), so no bytes pass through
-this service. https:// sources are streamed: one block is downloaded while the previous one is uploaded
-to a resumable upload, so memory stays around three upload chunks whatever the size.
+this service. https:// sources are streamed through a bounded pipe into a resumable upload: the chunk
+being sent and at most one chunk downloaded ahead of it are held, whatever the size.
 Every write carries if_generation_match=0: when the destination already exists, nothing is written and
 the existing object is returned with reused=True.
 """
@@ -18,8 +18,9 @@ from google.api_core import exceptions as gexc
 from google.cloud import storage
 
 from storage_service import fetch
-from storage_service.gcs import Gcs, KeyedLocks, stored
+from storage_service.gcs import Gcs, KeyedLocks, deadline, stored
 from storage_service.objects import ObjectRef, StoredObject, parse_key, parse_uri
+from storage_service.pipe import Pipe
 from videojobs import errors
 from videojobs.logs import get_logger
 
@@ -28,6 +29,8 @@ log = get_logger(__name__)
 # A rewrite call copies up to ~1 GiB in one round on GCS; this bounds the loop far above any allowed size.
 _MAX_REWRITE_ROUNDS = 1000
 _OCTET_STREAM = {"application/octet-stream", "binary/octet-stream", ""}
+_PIECE_BYTES = 256 * 1024
+_SNIFF_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -160,108 +163,72 @@ class Relocator:
         with contextlib.suppress(gexc.NotFound, gexc.PreconditionFailed):
             blob.delete(if_generation_match=blob.generation, timeout=self.gcs.timeout, retry=self.gcs.retry)
 
-    # https:// -> bucket: streamed, one block downloading while the previous one uploads.
+    # https:// -> bucket: streamed through a bounded pipe into a resumable upload.
     async def _stream(self, source: HttpsSource, dest: ObjectRef) -> StoredObject:
-        limit = self.settings.max_object_bytes
-        block_size = self.settings.upload_chunk_bytes
-        async with asyncio.timeout(self.settings.fetch_total_timeout_seconds):
-            async with self.fetcher.open(source.url, source.headers) as response:
-                declared = response.headers.get("content-type", "")
-                length = int(response.headers.get("content-length") or 0)
-                if length > limit:
-                    raise too_large(length, limit)
-                writer: _Upload | None = None
-                pieces: list[bytes] = []
-                buffered = total = 0
-                try:
-                    async for piece in response.aiter_bytes(256 * 1024):
-                        total += len(piece)
-                        if total > limit:
-                            raise too_large(total, limit)
-                        pieces.append(piece)
-                        buffered += len(piece)
-                        if buffered >= block_size:
-                            writer = writer or self._start_upload(dest, declared, _head(pieces))
-                            # One join per block: the only copy made on this side of the upload.
-                            await writer.send(b"".join(pieces))
-                            pieces, buffered = [], 0
-                    if total == 0:
-                        raise not_a_video("the source is empty")
-                    writer = writer or self._start_upload(dest, declared, _head(pieces))
-                    await writer.send(b"".join(pieces))
-                    pieces = []
-                    finished = await writer.finish()
-                except BaseException:
-                    if writer is not None:
-                        await writer.abandon()
-                    raise
-        if not finished:
+        timeout = self.settings.fetch_total_timeout_seconds
+        async with deadline(timeout, "fetching the source", reason="SOURCE_TOO_SLOW"):
+            blob, total = await self._transfer(source, dest)
+        if blob is None:
             existing = await self.gcs.run(self.gcs.get, dest)
             if existing is None:
                 raise errors.Unavailable(
                     "the upload was refused; try again", reason="UPLOAD_CONFLICT", retry_after=1.0
                 )
             return stored(existing, reused=True)
-        blob = await self.gcs.run(self.gcs.get, dest)
-        if blob is None or int(blob.size or 0) != total:
+        if int(blob.size or 0) != total:
             raise errors.Internal(f"the upload of {dest.uri} is incomplete", reason="UPLOAD_MISMATCH")
         return stored(blob)
 
-    def _start_upload(self, dest: ObjectRef, declared: str, head: bytes) -> _Upload:
-        content_type = video_content_type(declared, head)
+    async def _transfer(self, source: HttpsSource, dest: ObjectRef) -> tuple[storage.Blob | None, int]:
+        """Download into the pipe while the upload drains it: (the stored blob or None, bytes fetched)."""
+        limit = self.settings.max_object_bytes
+        async with self.fetcher.open(source.url, source.headers) as response:
+            declared = response.headers.get("content-type", "")
+            length = int(response.headers.get("content-length") or 0)
+            if length > limit:
+                raise too_large(length, limit)
+            pipe = Pipe(self.settings.upload_chunk_bytes)
+            upload: asyncio.Task[storage.Blob | None] | None = None
+            total = 0
+            try:
+                async for piece in fetch.iter_body(response, _PIECE_BYTES):
+                    total += len(piece)
+                    if total > limit:
+                        raise too_large(total, limit)
+                    await pipe.put(piece)
+                    if upload is None and total >= _SNIFF_BYTES:
+                        upload = self._start_upload(pipe, dest, declared)
+                if total == 0:
+                    raise not_a_video("the source is empty")
+                upload = upload or self._start_upload(pipe, dest, declared)
+                pipe.end()
+                return await upload, total
+            except BaseException:
+                # The upload thread stops at its next read; without a final chunk no object appears.
+                pipe.abandon()
+                if upload is not None:
+                    upload.cancel()
+                raise
+
+    def _start_upload(self, pipe: Pipe, dest: ObjectRef, declared: str) -> asyncio.Task[storage.Blob | None]:
+        content_type = video_content_type(declared, pipe.head(_SNIFF_BYTES))
         if content_type is None:
             raise not_a_video(f"content type {declared or '(none)'!r}")
-        writer = self.gcs.blob(dest).open(
-            "wb",
-            chunk_size=self.settings.upload_chunk_bytes,
-            content_type=content_type,
-            if_generation_match=0,
-            timeout=self.gcs.timeout,
-            retry=self.gcs.retry,
-        )
-        return _Upload(self.gcs, writer)
+        return asyncio.ensure_future(self.gcs.run(self._upload, pipe, dest, content_type))
 
-
-def _head(pieces: list[bytes], size: int = 16) -> bytes:
-    """The first bytes of the stream, for sniffing, without joining the whole block."""
-    return b"".join(pieces[:size])[:size]
-
-
-class _Upload:
-    """A resumable upload fed block by block; at most one block in flight while the next one downloads."""
-
-    def __init__(self, gcs: Gcs, writer: storage.fileio.BlobWriter) -> None:
-        self._gcs = gcs
-        self._writer = writer
-        self._pending: asyncio.Future[int] | None = None
-
-    async def send(self, block: bytes) -> None:
-        await self._wait()
-        self._pending = asyncio.ensure_future(self._gcs.run(self._writer.write, block))
-
-    async def _wait(self) -> None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            await pending
-
-    async def finish(self) -> bool:
-        """Complete the upload; False when the destination appeared meanwhile (precondition failed)."""
-        await self._wait()
+    def _upload(self, pipe: Pipe, dest: ObjectRef, content_type: str) -> storage.Blob | None:
+        """Blocking: the resumable upload, chunk by chunk from the pipe. None when the destination appeared
+        meanwhile (the precondition failed)."""
+        blob = self.gcs.blob(dest)
+        blob.chunk_size = self.settings.upload_chunk_bytes
         try:
-            await self._gcs.run(self._writer.close)
-        except errors.FailedPrecondition as exc:
-            if exc.reason == "GENERATION_MISMATCH":
-                return False
-            raise
-        return True
-
-    async def abandon(self) -> None:
-        """Cancel the upload session so no partial object can ever appear (best effort)."""
-        if self._pending is not None:
-            self._pending.cancel()
-            await asyncio.gather(self._pending, return_exceptions=True)
-            self._pending = None
-        try:
-            await self._gcs.run(self._writer.terminate)
-        except errors.ServiceError as exc:
-            log.info("could not cancel an abandoned upload session", error=exc.message)
+            blob.upload_from_file(
+                pipe,
+                content_type=content_type,
+                if_generation_match=0,
+                timeout=self.gcs.timeout,
+                retry=self.gcs.retry,
+            )
+        except gexc.PreconditionFailed:
+            return None
+        return blob

@@ -41,6 +41,9 @@ class StorageServiceSettings(CommonSettings):
     read_chunk_bytes: int = Field(
         default=256 * 1024, ge=16 * 1024, description="Range size for probing and thumbnails."
     )
+    media_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Whole ProbeVideo / CreateThumbnail call (reads, decoding, upload)."
+    )
 
     fetch_connect_timeout_seconds: float = Field(default=10.0, gt=0)
     fetch_read_timeout_seconds: float = Field(default=30.0, gt=0)

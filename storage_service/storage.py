@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from storage_service import deletion, media, resolve, signing
 from storage_service.fetch import SafeFetcher
-from storage_service.gcs import Gcs, KeyedLocks
+from storage_service.gcs import Gcs, KeyedLocks, deadline
 from storage_service.objects import StoredObject, VideoInfo, parse_key, parse_uri, parse_uris
 from storage_service.relocate import Relocator
 from videojobs import errors
@@ -47,7 +49,8 @@ class Storage:
 
     async def probe(self, uri: str) -> VideoInfo:
         ref = parse_uri(uri, self.settings.readable_buckets, field_name="uri")
-        return await self.gcs.run(media.probe_sync, self.gcs, ref)
+        async with self._media_deadline("probing the video") as expires:
+            return await self.gcs.run(media.probe_sync, self.gcs, ref, expires)
 
     async def thumbnail(
         self, video_uri: str, destination_key: str, at_seconds: float | None, max_width: int
@@ -66,8 +69,17 @@ class Storage:
         video = parse_uri(video_uri, self.settings.readable_buckets, field_name="video_uri")
         dest = parse_key(destination_key, self.settings.bucket, field_name="destination_key")
         width = max_width or self.settings.thumbnail_max_width
-        async with self._thumbnail_locks.hold(dest.uri):
-            return await self.gcs.run(media.thumbnail_sync, self.gcs, video, dest, at_seconds, width)
+        lock = self._thumbnail_locks.hold(dest.uri)
+        async with self._media_deadline("making the thumbnail") as expires, lock:
+            return await self.gcs.run(media.thumbnail_sync, self.gcs, video, dest, at_seconds, width, expires)
+
+    @asynccontextmanager
+    async def _media_deadline(self, what: str) -> AsyncIterator[float]:
+        """The caller gets DEADLINE_EXCEEDED when the time is up; the decoding thread, handed the same
+        monotonic instant, stops at its next read or frame instead of running on."""
+        seconds = self.settings.media_timeout_seconds
+        async with deadline(seconds, what, reason=media.TIMEOUT_REASON):
+            yield time.monotonic() + seconds
 
     async def delete(self, uris: Sequence[str]) -> tuple[list[str], list[str]]:
         _check_count(uris, "uris")

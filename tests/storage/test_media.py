@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import time
 from typing import TYPE_CHECKING
 
 import grpc
@@ -13,8 +15,9 @@ from PIL import Image
 
 from tests.storage.conftest import Put, uri
 from tests.support.grpc_client import failure
-from tests.support.storage import AUTH
+from tests.support.storage import AUTH, StartStorageService, start_slow_storage
 from tests.support.videos import make_mp4
+from videojobs.gcs_emulator import GcsEmulator
 from videojobs.v1 import storage_service_pb2 as pb
 from videojobs.v1 import storage_service_pb2_grpc
 
@@ -149,3 +152,43 @@ async def test_thumbnail_at_a_time_and_past_the_end(
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert gcs_bucket.get_blob("thumbnails/u/9.jpg") is None
+
+
+async def test_probe_and_thumbnail_stop_at_the_deadline(
+    start_storage_service: StartStorageService,
+    gcs_emulator: GcsEmulator,
+    gcs_bucket: storage.Bucket,
+    put: Put,
+) -> None:
+    put("videos/u/slow.mp4", make_mp4(160, 90, 4.0, 10))
+    slow = start_slow_storage(gcs_emulator.url, delay=0.4)
+    try:
+        service = await start_storage_service(
+            storage_emulator_host=slow.url, media_timeout_seconds=1.0, read_chunk_bytes=16 * 1024
+        )
+        video = uri(gcs_bucket, "videos/u/slow.mp4")
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+            stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+            for call in (
+                stub.ProbeVideo(pb.ProbeVideoRequest(uri=video), metadata=AUTH),
+                stub.CreateThumbnail(
+                    pb.CreateThumbnailRequest(video_uri=video, destination_key="thumbnails/u/slow.jpg"),
+                    metadata=AUTH,
+                ),
+            ):
+                started = time.monotonic()
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await call
+                # Every read answers within the per-read timeout; only the deadline ends the call.
+                assert time.monotonic() - started < 1.0 + 0.3
+                assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+                info = failure(caught.value).detail(error_details_pb2.ErrorInfo)
+                assert info is not None
+                assert info.reason == "MEDIA_TIMEOUT"
+                # The decoding thread stops at its next read instead of reading on for nobody.
+                reads = len(slow.downloads)
+                await asyncio.sleep(1.0)
+                assert len(slow.downloads) == reads
+    finally:
+        slow.stop()
+    assert gcs_bucket.get_blob("thumbnails/u/slow.jpg") is None

@@ -212,6 +212,55 @@ async def test_bad_sources_write_nothing(
         assert retry.retry_delay.seconds == 7
 
 
+@pytest.mark.parametrize("size", [10, 256 * 1024, 512 * 1024, 512 * 1024 + 1])
+async def test_https_sizes_around_the_chunk_boundary(
+    start_storage_service: StartStorageService, gcs_bucket: storage.Bucket, size: int
+) -> None:
+    body = (VIDEO * (size // len(VIDEO) + 1))[:size]
+    source = start_source_server({"/v": Route(200, {"Content-Type": "video/mp4"}, body)})
+    try:
+        service = await start_storage_service(fetch_allow_local=True, upload_chunk_bytes=256 * 1024)
+        channel, stub = stub_for(service)
+        async with channel:
+            result = await stub.Relocate(
+                pb.RelocateRequest(source_uri=source.url("/v"), destination_key="videos/u1/edge.mp4"),
+                metadata=AUTH,
+            )
+    finally:
+        source.stop()
+    assert result.size_bytes == size
+    assert gcs_bucket.blob("videos/u1/edge.mp4").download_as_bytes() == body
+
+
+async def test_source_dropping_mid_download_is_unavailable_and_writes_nothing(
+    start_storage_service: StartStorageService, gcs_bucket: storage.Bucket
+) -> None:
+    size = 2 * 1024 * 1024
+    route = Route(
+        200,
+        {"Content-Type": "video/mp4", "Content-Length": str(size)},
+        lambda: iter_chunks(size),
+        drop_after=700 * 1024,  # past two 256 KiB chunks already sent to the upload
+    )
+    source = start_source_server({"/v": route})
+    try:
+        service = await start_storage_service(fetch_allow_local=True, upload_chunk_bytes=256 * 1024)
+        channel, stub = stub_for(service)
+        async with channel:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.Relocate(
+                    pb.RelocateRequest(source_uri=source.url("/v"), destination_key="videos/u1/cut.mp4"),
+                    metadata=AUTH,
+                )
+    finally:
+        source.stop()
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    info = failure(caught.value).detail(error_details_pb2.ErrorInfo)
+    assert info is not None
+    assert info.reason == "SOURCE_UNAVAILABLE"
+    assert gcs_bucket.get_blob("videos/u1/cut.mp4") is None
+
+
 async def test_gs_source_that_is_not_a_video_or_missing(
     storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put
 ) -> None:

@@ -4,6 +4,7 @@ Fixtures (import them into a conftest.py to use them):
 - `start_storage_service(**settings overrides)`: starts one on loopback (port 0) against the GCS emulator
   and the per-test `gcs_bucket`; stopped at the end of the test.
 - `storage_service`: one started with defaults; `storage_stub`: a StorageService stub on a real channel.
+Also: `start_source_server` (a provider's http(s) output), `start_slow_storage` (the emulator, slowly).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime
 import ipaddress
 import ssl
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -90,6 +93,8 @@ class Route:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | Callable[[], Iterable[bytes]] = b""
+    # Close the connection once this many body bytes are sent (a source dying mid-download).
+    drop_after: int | None = None
 
 
 @dataclass
@@ -139,8 +144,14 @@ def _handler(
                 self.wfile.write(b"0\r\n\r\n")
                 return
             self.end_headers()
+            sent = 0
             for piece in route.body():
+                if route.drop_after is not None and sent + len(piece) > route.drop_after:
+                    self.wfile.write(piece[: route.drop_after - sent])
+                    self.close_connection = True
+                    return
                 self.wfile.write(piece)
+                sent += len(piece)
 
     return Handler
 
@@ -155,6 +166,63 @@ def start_source_server(
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return SourceServer(server, "https" if tls else "http", routes, seen)
+
+
+@dataclass
+class SlowStorage:
+    """A reverse proxy in front of the GCS emulator answering every media download `delay` seconds late
+    (each read still well within the client's timeout, so only an overall deadline can stop a caller)."""
+
+    server: ThreadingHTTPServer
+    downloads: list[str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def start_slow_storage(emulator_url: str, delay: float) -> SlowStorage:
+    downloads: list[str] = []
+    own_url: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _forward(self) -> None:
+            if self.path.startswith("/download/"):
+                downloads.append(self.path)
+                time.sleep(delay)
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else None
+            skip = {"host", "content-length", "connection", "accept-encoding"}
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+            answer = httpx.request(self.command, emulator_url + self.path, headers=headers, content=body)
+            # Media links in metadata point at the emulator; point them here so downloads come through us.
+            content = answer.content.replace(emulator_url.encode(), own_url[0].encode())
+            self.send_response(answer.status_code)
+            dropped = {"content-length", "transfer-encoding", "connection", "content-encoding"}
+            for name, value in answer.headers.items():
+                if name.lower() not in dropped:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    slow = SlowStorage(server, downloads)
+    own_url.append(slow.url)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return slow
 
 
 @dataclass

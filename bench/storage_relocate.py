@@ -1,6 +1,11 @@
 """Relocating a large https source: memory held by the service and throughput against a plain copy.
 
-    python -m bench.storage_relocate [--mib 1024]
+    python -m bench.storage_relocate [--mib 256]
+
+The default, 256 MiB, takes about half a minute and is what `make bench` runs; the 1 GiB figure in the
+README comes from `--mib 1024`, which takes about six minutes because fake-gcs-server's resumable uploads
+slow down as the object grows. Memory growth does not depend on the size (it is a few upload chunks),
+so the default run already checks the <= 64 MiB target.
 
 The source is served locally over HTTP and generated on the fly (never stored). storage_service runs as
 its own process (as deployed) against fake-gcs-server; its resident memory is sampled during the call.
@@ -94,7 +99,7 @@ async def relocate(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mib", type=int, default=1024, help="Size of the source in MiB.")
+    parser.add_argument("--mib", type=int, default=256, help="Source size in MiB (1024: the README figure).")
     args = parser.parse_args()
     size = args.mib * MiB
     source = start_source_server(

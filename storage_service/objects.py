@@ -80,6 +80,10 @@ def parse_uri(uri: str, buckets: Collection[str], *, field_name: str) -> ObjectR
     violation = uri_problem(uri, buckets)
     if violation:
         raise InvalidArgument.field(field_name, violation)
+    return _split(uri)
+
+
+def _split(uri: str) -> ObjectRef:
     bucket, _, name = uri.removeprefix("gs://").partition("/")
     return ObjectRef(bucket, name)
 
@@ -104,8 +108,7 @@ def parse_uris(uris: Collection[str], buckets: Collection[str], *, field_name: s
         if problem:
             violations.append(FieldViolation(f"{field_name}[{index}]", problem))
         else:
-            bucket, _, name = uri.removeprefix("gs://").partition("/")
-            refs.append(ObjectRef(bucket, name))
+            refs.append(_split(uri))
     if violations:
         raise InvalidArgument(violations)
     return refs

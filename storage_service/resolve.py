@@ -29,14 +29,12 @@ def sample_index(name: str) -> int | None:
 
 def _by_sample(blobs: Sequence[storage.Blob]) -> list[storage.Blob]:
     """Lowest sample index first (non-samples last), then shallower paths, then names."""
-    return sorted(
-        blobs,
-        key=lambda b: (
-            sample_index(b.name) if sample_index(b.name) is not None else 1 << 30,
-            b.name.count("/"),
-            b.name,
-        ),
-    )
+
+    def order(blob: storage.Blob) -> tuple[int, int, str]:
+        index = sample_index(blob.name)
+        return (1 << 30 if index is None else index, blob.name.count("/"), blob.name)
+
+    return sorted(blobs, key=order)
 
 
 def _pick(blobs: list[storage.Blob]) -> StoredObject:

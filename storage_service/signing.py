@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any
 from urllib.parse import quote
 
 import google.auth.transport.requests
@@ -37,8 +37,8 @@ def sign_sync(gcs: Gcs, refs: Sequence[ObjectRef], ttl_seconds: int) -> tuple[li
     emulator = gcs.settings.emulator_url
     signer = gcs.signer
     if _can_sign(signer):
-        signing = cast(gcreds.Signing, signer)
-        return [_v4(gcs, ref, ttl_seconds, signing, emulator or GCS_ENDPOINT) for ref in refs], expires
+        how = {"credentials": signer, "api_access_endpoint": emulator or GCS_ENDPOINT}
+        return [_v4(gcs, ref, ttl_seconds, how) for ref in refs], expires
     if emulator is not None:
         return [emulator_download_url(emulator, ref) for ref in refs], expires
     email = getattr(signer, "service_account_email", None)
@@ -46,16 +46,8 @@ def sign_sync(gcs: Gcs, refs: Sequence[ObjectRef], ttl_seconds: int) -> tuple[li
         # Credentials without a private key (e.g. on Cloud Run): sign through IAM signBlob with a token.
         if not signer.valid:
             signer.refresh(google.auth.transport.requests.Request())  # type: ignore[no-untyped-call]
-        return [
-            gcs.blob(ref).generate_signed_url(
-                version="v4",
-                expiration=timedelta(seconds=ttl_seconds),
-                method="GET",
-                service_account_email=email,
-                access_token=signer.token,
-            )
-            for ref in refs
-        ], expires
+        how = {"service_account_email": email, "access_token": signer.token}
+        return [_v4(gcs, ref, ttl_seconds, how) for ref in refs], expires
     raise errors.FailedPrecondition(
         "the configured credentials cannot sign URLs; "
         "set VIDEOJOBS_CREDENTIALS_FILE to a service-account key",
@@ -68,12 +60,9 @@ def _can_sign(credentials: object) -> bool:
     return isinstance(credentials, gcreds.Signing)
 
 
-def _v4(gcs: Gcs, ref: ObjectRef, ttl_seconds: int, signer: gcreds.Signing, endpoint: str) -> str:
+def _v4(gcs: Gcs, ref: ObjectRef, ttl_seconds: int, how: dict[str, Any]) -> str:
+    """A V4 signed GET URL; `how` says who signs (a local key, or IAM for a service-account email)."""
     url: str = gcs.blob(ref).generate_signed_url(
-        version="v4",
-        expiration=timedelta(seconds=ttl_seconds),
-        method="GET",
-        credentials=signer,
-        api_access_endpoint=endpoint,
+        version="v4", expiration=timedelta(seconds=ttl_seconds), method="GET", **how
     )
     return url

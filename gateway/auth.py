@@ -8,6 +8,7 @@ the plain user role; admin routes need an admin API key.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,9 +60,15 @@ def looks_like_jwt(token: str) -> bool:
 
 
 class Authenticator:
-    def __init__(self, settings: GatewaySettings, jobs: job_service_pb2_grpc.JobServiceAsyncStub) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        jobs: job_service_pb2_grpc.JobServiceAsyncStub,
+        call_options: Callable[[], dict[str, Any]],
+    ) -> None:
         self._settings = settings
         self._jobs = jobs
+        self._call_options = call_options
         self._accepted: TtlCache[str, Principal] = TtlCache(settings.api_key_cache_size)
         self._rejected: TtlCache[str, bool] = TtlCache(settings.api_key_cache_size)
         self._secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
@@ -82,8 +89,7 @@ class Authenticator:
             raise unauthenticated("unknown or revoked API key", "INVALID_API_KEY")
         try:
             reply = await self._jobs.AuthenticateApiKey(
-                job_service_pb2.AuthenticateApiKeyRequest(api_key=api_key),
-                timeout=self._settings.rpc_timeout_seconds,
+                job_service_pb2.AuthenticateApiKeyRequest(api_key=api_key), **self._call_options()
             )
         except grpc.aio.AioRpcError as error:
             if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT):

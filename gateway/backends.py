@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
@@ -10,8 +11,26 @@ from gateway.auth import Authenticator
 from gateway.metrics import Metrics
 from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
-from videojobs.clients import internal_channel
+from videojobs import context
+from videojobs.clients import direct_channel, internal_metadata
 from videojobs.v1 import job_service_pb2_grpc, provider_service_pb2_grpc
+
+
+@dataclass
+class CallOptions:
+    """The keyword arguments of every backend call: internal token, request id, deadline.
+
+    Passed per call rather than by a channel interceptor, which would cost a task per call.
+    """
+
+    token: str
+    timeout: float
+
+    def metadata(self, extra: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, str], ...]:
+        return internal_metadata(self.token, context.request_id.get()) + extra
+
+    def __call__(self, extra: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+        return {"metadata": self.metadata(extra), "timeout": self.timeout}
 
 
 @dataclass
@@ -21,6 +40,7 @@ class Backends:
     provider_channel: grpc.aio.Channel
     jobs: job_service_pb2_grpc.JobServiceAsyncStub
     providers: provider_service_pb2_grpc.ProviderServiceAsyncStub
+    call_options: CallOptions
     authenticator: Authenticator
     limiter: RateLimiter
     metrics: Metrics
@@ -32,9 +52,9 @@ class Backends:
 
 def open_backends(settings: GatewaySettings, metrics: Metrics) -> Backends:
     """Must run on the serving event loop (grpc.aio channels belong to the loop that made them)."""
-    token = settings.internal_token.get_secret_value()
-    job_channel = internal_channel(settings.job_target, token)
-    provider_channel = internal_channel(settings.provider_target, token)
+    options = CallOptions(settings.internal_token.get_secret_value(), settings.rpc_timeout_seconds)
+    job_channel = direct_channel(settings.job_target)
+    provider_channel = direct_channel(settings.provider_target)
     jobs: job_service_pb2_grpc.JobServiceAsyncStub = job_service_pb2_grpc.JobServiceStub(job_channel)
     providers: provider_service_pb2_grpc.ProviderServiceAsyncStub = (
         provider_service_pb2_grpc.ProviderServiceStub(provider_channel)
@@ -45,7 +65,8 @@ def open_backends(settings: GatewaySettings, metrics: Metrics) -> Backends:
         provider_channel=provider_channel,
         jobs=jobs,
         providers=providers,
-        authenticator=Authenticator(settings, jobs),
+        call_options=options,
+        authenticator=Authenticator(settings, jobs, options),
         limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
         metrics=metrics,
     )

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from gateway.middleware import body_too_large
 from gateway.problems import PROBLEM_JSON, Problem, from_rpc_error
 from videojobs import context
 from videojobs.logs import get_logger
@@ -63,7 +64,10 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else "the request could not be handled"
     if exc.status_code == 400 and "parsing the body" in detail:
         detail = "the request body could not be read as JSON"
-    return problem_response(request, Problem(exc.status_code, detail, headers=exc.headers))
+    problem = Problem(exc.status_code, detail, headers=exc.headers)
+    if exc.status_code == 413:  # the body limit, as the middleware says it (chunked bodies)
+        problem = body_too_large(request.app.state.backends.settings.max_body_bytes)
+    return problem_response(request, problem)
 
 
 async def _on_rpc(request: Request, exc: Exception) -> JSONResponse:

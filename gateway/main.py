@@ -34,6 +34,9 @@ def create_app(settings: GatewaySettings | None = None, *, metrics: Metrics | No
         summary="Idempotent, quota-safe AI video generation jobs",
         description="Errors are RFC 9457 application/problem+json. Authenticate with `Authorization: Bearer`",
         lifespan=lifespan,
+        # Metrics are Prometheus (gateway.metrics); FastAPI's native OpenTelemetry would otherwise look up
+        # the global providers on every request to find out it has none.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     handlers.install(app)
     for module in (videos, quota, webhooks, compat, ops, dashboard):

@@ -39,6 +39,20 @@ class Metrics:
             "videojobs_gateway_rate_limited", "Requests refused by the rate limiter", registry=self.registry
         )
 
+        # labels() takes a lock and builds its key on every call; the label sets are few (routes x statuses).
+        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One finished request (until its response started)."""
+        key = (method, route, str(status))
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(*key), self.latency.labels(method, route))
+            self._children[key] = children
+        requests, latency = children
+        requests.inc()
+        latency.observe(seconds)
+
     def exposition(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()

@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.metrics import Metrics
@@ -54,7 +55,9 @@ class GatewayMiddleware:
                     *message.get("headers", []),
                     (REQUEST_ID_HEADER.encode(), request_id.encode()),
                 ]
-                self._observe(scope, status, time.perf_counter() - started)
+                self.metrics.observe(
+                    scope["method"], _route_template(scope), status, time.perf_counter() - started
+                )
             await send(message)
 
         try:
@@ -76,16 +79,15 @@ class GatewayMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body_bytes:
-                    raise Problem(413, f"request body is larger than {self.max_body_bytes} bytes")
+                    # An HTTPException, not a Problem: FastAPI turns any other error while it reads the
+                    # body into a 400. The exception handler renders it as body_too_large's problem.
+                    raise HTTPException(413, body_too_large(self.max_body_bytes).detail)
             return message
 
         return limited
 
     async def _too_large(self, scope: Scope, send: Send, request_id: str) -> None:
-        problem = Problem(
-            413, f"request body is larger than {self.max_body_bytes} bytes", reason="BODY_TOO_LARGE"
-        )
-        body = json.dumps(problem.body(scope["path"], request_id)).encode()
+        body = json.dumps(body_too_large(self.max_body_bytes).body(scope["path"], request_id)).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -99,11 +101,9 @@ class GatewayMiddleware:
         )
         await send({"type": "http.response.body", "body": body})
 
-    def _observe(self, scope: Scope, status: int, seconds: float) -> None:
-        route = _route_template(scope)
-        method = scope["method"]
-        self.metrics.requests.labels(method, route, str(status)).inc()
-        self.metrics.latency.labels(method, route).observe(seconds)
+
+def body_too_large(limit: int) -> Problem:
+    return Problem(413, f"request body is larger than {limit} bytes", reason="BODY_TOO_LARGE")
 
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:

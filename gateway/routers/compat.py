@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from gateway.creating import create_job
-from gateway.deps import Caller, JobStub, MetricsDep
+from gateway.deps import Caller
 from gateway.idempotency import choose_key
 from gateway.routers.videos import ERRORS, IdempotencyKey, JobId
 from gateway.schemas import ANIMATE_FIELDS, AnimateImage, JobOut, LegacyGenerate, job_json
@@ -24,29 +24,21 @@ _CREATED = {200: {"model": JobOut, "description": "replay of an earlier request"
 @router.post("/generate", status_code=201, response_model=JobOut, responses=_CREATED)
 async def generate(
     body: LegacyGenerate,
-    jobs: JobStub,
     call: Caller,
-    metrics: MetricsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Same as POST /v1/videos; fields existing clients send that we do not use are ignored."""
-    return await create_job(
-        jobs, call, metrics, choose_key(idempotency_key, body.client_request_id), body.spec()
-    )
+    return await create_job(call, choose_key(idempotency_key, body.client_request_id), body.spec())
 
 
 @router.post("/api/v1/generate", status_code=201, response_model=JobOut, responses=_CREATED)
 async def generate_v1(
     body: LegacyGenerate,
-    jobs: JobStub,
     call: Caller,
-    metrics: MetricsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Same as POST /generate."""
-    return await create_job(
-        jobs, call, metrics, choose_key(idempotency_key, body.client_request_id), body.spec()
-    )
+    return await create_job(call, choose_key(idempotency_key, body.client_request_id), body.spec())
 
 
 def _animate_field(name: str) -> str:
@@ -57,17 +49,17 @@ def _animate_field(name: str) -> str:
 @router.post("/api/video/animate", status_code=201, response_model=JobOut, responses=_CREATED)
 async def animate(
     body: AnimateImage,
-    jobs: JobStub,
     call: Caller,
-    metrics: MetricsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Animate an image (`imageUrl`, `prompt`, `clientRequestId`, camelCase)."""
     key = choose_key(idempotency_key, body.clientRequestId)
-    return await create_job(jobs, call, metrics, key, body.spec(), _animate_field)
+    return await create_job(call, key, body.spec(), _animate_field)
 
 
 @router.get("/api/video/jobs/{job_id}", response_model=JobOut, responses=ERRORS)
-async def animate_job(job_id: JobId, jobs: JobStub, call: Caller) -> JSONResponse:
+async def animate_job(job_id: JobId, call: Caller) -> JSONResponse:
     """Same as GET /v1/videos/{id}: polling clients keep working while they move to SSE."""
-    return JSONResponse(job_json(await jobs.GetJob(job_service_pb2.GetJobRequest(id=job_id), **call.options)))
+    return JSONResponse(
+        job_json(await call.jobs.GetJob(job_service_pb2.GetJobRequest(id=job_id), **call.options))
+    )

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from gateway.deps import BackendsDep, MetricsDep
+from gateway.deps import BackendsDep
 from videojobs import health
 from videojobs.v1 import job_service_pb2, provider_service_pb2
 
@@ -41,5 +41,5 @@ async def readyz(backends: BackendsDep) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(metrics: MetricsDep) -> Response:
-    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(backends: BackendsDep) -> Response:
+    return Response(backends.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

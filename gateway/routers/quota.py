@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
-from gateway.deps import Admin, Caller, JobStub
+from gateway.deps import Admin, Caller
 from gateway.routers.videos import ERRORS
 from gateway.schemas import QuotaOut, quota_json
 from videojobs.v1 import job_service_pb2
@@ -16,8 +16,10 @@ router = APIRouter(tags=["quota"])
 
 
 @router.get("/v1/quota", response_model=QuotaOut, responses=ERRORS, summary="The caller's daily quota")
-async def get_quota(jobs: JobStub, call: Caller) -> JSONResponse:
-    return JSONResponse(quota_json(await jobs.GetQuota(job_service_pb2.GetQuotaRequest(), **call.options)))
+async def get_quota(call: Caller) -> JSONResponse:
+    return JSONResponse(
+        quota_json(await call.jobs.GetQuota(job_service_pb2.GetQuotaRequest(), **call.options))
+    )
 
 
 @router.post(
@@ -27,7 +29,7 @@ async def get_quota(jobs: JobStub, call: Caller) -> JSONResponse:
     summary="Reset a user's usage for today (admin)",
 )
 async def reset_quota(
-    user_id: Annotated[str, Path(min_length=1, max_length=200)], jobs: JobStub, call: Admin
+    user_id: Annotated[str, Path(min_length=1, max_length=200)], call: Admin
 ) -> JSONResponse:
-    quota = await jobs.ResetQuota(job_service_pb2.ResetQuotaRequest(user_id=user_id), **call.options)
+    quota = await call.jobs.ResetQuota(job_service_pb2.ResetQuotaRequest(user_id=user_id), **call.options)
     return JSONResponse(quota_json(quota))

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway import sse
 from gateway.creating import create_job
-from gateway.deps import Caller, JobStub, MetricsDep, Settings
+from gateway.deps import Caller
 from gateway.idempotency import choose_key
 from gateway.problems import from_rpc_error
 from gateway.schemas import CreateVideo, JobListOut, JobOut, ProblemOut, job_json
@@ -54,20 +54,13 @@ ERRORS: dict[int | str, dict[str, object]] = {
     summary="Create a video job (idempotent with Idempotency-Key)",
 )
 async def create_video(
-    body: CreateVideo,
-    jobs: JobStub,
-    call: Caller,
-    metrics: MetricsDep,
-    idempotency_key: IdempotencyKey = None,
+    body: CreateVideo, call: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
-    return await create_job(
-        jobs, call, metrics, choose_key(idempotency_key, body.client_request_id), body.spec()
-    )
+    return await create_job(call, choose_key(idempotency_key, body.client_request_id), body.spec())
 
 
 @router.get("", response_model=JobListOut, responses=ERRORS, summary="The caller's jobs, newest first")
 async def list_videos(
-    jobs: JobStub,
     call: Caller,
     page_size: Annotated[int, Query(ge=0, le=1000, description="default 20, max 100")] = 0,
     page_token: Annotated[str, Query(max_length=2048)] = "",
@@ -78,32 +71,34 @@ async def list_videos(
         page_token=page_token,
         states=[job_service_pb2.JobState.Value(name) for name in state or ()],
     )
-    reply = await jobs.ListJobs(request, **call.options)
+    reply = await call.jobs.ListJobs(request, **call.options)
     return JSONResponse(
         {"jobs": [job_json(job) for job in reply.jobs], "next_page_token": reply.next_page_token}
     )
 
 
 @router.get("/{job_id}", response_model=JobOut, responses=ERRORS, summary="One job, with fresh video URLs")
-async def get_video(job_id: JobId, jobs: JobStub, call: Caller) -> JSONResponse:
-    return JSONResponse(job_json(await jobs.GetJob(job_service_pb2.GetJobRequest(id=job_id), **call.options)))
+async def get_video(job_id: JobId, call: Caller) -> JSONResponse:
+    return JSONResponse(
+        job_json(await call.jobs.GetJob(job_service_pb2.GetJobRequest(id=job_id), **call.options))
+    )
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut, responses=ERRORS, summary="Cancel a running job")
-async def cancel_video(job_id: JobId, jobs: JobStub, call: Caller) -> JSONResponse:
-    job = await jobs.CancelJob(job_service_pb2.CancelJobRequest(id=job_id), **call.options)
+async def cancel_video(job_id: JobId, call: Caller) -> JSONResponse:
+    job = await call.jobs.CancelJob(job_service_pb2.CancelJobRequest(id=job_id), **call.options)
     return JSONResponse(job_json(job))
 
 
 @router.post("/{job_id}/retry", response_model=JobOut, responses=ERRORS, summary="Retry a failed job")
-async def retry_video(job_id: JobId, jobs: JobStub, call: Caller) -> JSONResponse:
-    job = await jobs.RetryJob(job_service_pb2.RetryJobRequest(id=job_id), **call.options)
+async def retry_video(job_id: JobId, call: Caller) -> JSONResponse:
+    job = await call.jobs.RetryJob(job_service_pb2.RetryJobRequest(id=job_id), **call.options)
     return JSONResponse(job_json(job))
 
 
 @router.delete("/{job_id}", responses=ERRORS, summary="Delete the stored video and hide the job")
-async def delete_video(job_id: JobId, jobs: JobStub, call: Caller) -> JSONResponse:
-    reply = await jobs.DeleteJob(job_service_pb2.DeleteJobRequest(id=job_id), **call.options)
+async def delete_video(job_id: JobId, call: Caller) -> JSONResponse:
+    reply = await call.jobs.DeleteJob(job_service_pb2.DeleteJobRequest(id=job_id), **call.options)
     return JSONResponse({"id": reply.id, "deleted_uris": list(reply.deleted_uris)})
 
 
@@ -115,16 +110,15 @@ async def delete_video(job_id: JobId, jobs: JobStub, call: Caller) -> JSONRespon
 )
 async def watch_video(
     job_id: JobId,
-    jobs: JobStub,
     call: Caller,
-    settings: Settings,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
 ) -> StreamingResponse:
+    settings = call.backends.settings
     after = sse.parse_last_event_id(last_event_id)
     request = job_service_pb2.WatchJobRequest(id=job_id, after_sequence=after)
     # The stream has no deadline (it lasts as long as the job). A fresh watch starts with the current state;
     # a resumed one may have nothing new, so it only waits briefly for an immediate error (e.g. NOT_FOUND).
-    watch = sse.Watch(jobs.WatchJob(request, metadata=call.principal.metadata()))
+    watch = sse.Watch(call.jobs.WatchJob(request, metadata=call.options["metadata"]))
     try:
         await watch.start(within=settings.rpc_timeout_seconds if after == 0 else 1.0)
     except grpc.aio.AioRpcError as error:

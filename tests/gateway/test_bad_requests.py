@@ -94,8 +94,7 @@ async def test_a_huge_body_is_413_before_it_is_read(start_stack: StartStack) -> 
             "/v1/videos", content=chunks(), headers={"content-type": "application/json"}
         )
     assert _assert_problem(declared, 413)["reason"] == "BODY_TOO_LARGE"
-    assert chunked.status_code in (400, 413), chunked.text
-    assert chunked.headers["content-type"] == PROBLEM
+    assert _assert_problem(chunked, 413)["reason"] == "BODY_TOO_LARGE"
 
 
 @pytest.mark.parametrize("key", ['""', "", '" "', '"a"b"', "tab\there"])

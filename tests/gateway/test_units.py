@@ -1,12 +1,17 @@
-"""Small pure pieces: the token bucket, the TTL cache, Idempotency-Key parsing, Last-Event-ID."""
+"""Small pure pieces: the token bucket, the TTL cache, Idempotency-Key, Last-Event-ID, the status table."""
 
 from __future__ import annotations
 
+from typing import get_args
+
+import grpc
 import pytest
 
 from gateway.idempotency import choose_key, parse_idempotency_key
-from gateway.problems import Problem
+from gateway.problems import Problem, from_rpc_error
 from gateway.ratelimit import RateLimiter
+from gateway.routers.videos import StateName
+from gateway.schemas import STATE_NAMES
 from gateway.sse import parse_last_event_id
 from gateway.ttlcache import TtlCache
 
@@ -74,3 +79,32 @@ def test_header_wins_over_body() -> None:
 @pytest.mark.parametrize(("value", "expected"), [(None, 0), ("17", 17), (" 3 ", 3), ("x", 0), ("-1", 0)])
 def test_last_event_id(value: str | None, expected: int) -> None:
     assert parse_last_event_id(value) == expected
+
+
+# The contract's table (API.md): everything not listed is 500.
+CONTRACT = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.ALREADY_EXISTS: 422,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 503,  # treated as UNAVAILABLE (see gateway/problems.py)
+}
+
+
+@pytest.mark.parametrize("code", [code for code in grpc.StatusCode if code != grpc.StatusCode.OK])
+def test_grpc_codes_map_as_the_contract_says(code: grpc.StatusCode) -> None:
+    error = grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), "10.0.0.7:50051 said no")
+    problem = from_rpc_error(error)
+    assert problem.status == CONTRACT.get(code, 500)
+    assert problem.reason == code.name
+    assert "10.0.0.7" not in problem.detail  # a status not from our services never shows its text
+    retry_after = problem.response_headers().get("retry-after")
+    assert (retry_after is not None) == (problem.status in (429, 503))
+
+
+def test_state_filter_names_every_job_state() -> None:
+    assert sorted(get_args(StateName)) == sorted(STATE_NAMES)

@@ -21,24 +21,16 @@ depends_on: str | Sequence[str] | None = None
 
 ACTIVE_STATES = "'FINALIZING', 'PENDING', 'PROCESSING', 'SUBMITTING'"
 
-# Same shape as create_job(); a new job is due at once, so workers pick it up on their next claim.
-CREATE_JOB_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION create_job(
-    p_id uuid, p_user_id text, p_client_request_id text, p_spec jsonb, p_day date,
-    p_daily_limit integer, p_max_active integer,
-    OUT outcome text, OUT used integer, OUT active integer, OUT job jobs
+# The quota rule, shared by create_job() and retry_job(); the caller holds the per-user lock, so counting
+# active jobs and then taking a unit cannot interleave with another create of the same user. The daily unit
+# is a conditional upsert (the row lock makes check-and-increment one step, never read-then-write).
+# outcome: 'taken' | 'active_limit' | 'daily_limit'; nothing is written unless 'taken'.
+TAKE_QUOTA_UNIT_FUNCTION = f"""
+CREATE FUNCTION take_quota_unit(
+    p_user_id text, p_day date, p_daily_limit integer, p_max_active integer,
+    OUT outcome text, OUT used integer, OUT active integer
 ) LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtextextended(p_user_id, 0));
-
-    IF p_client_request_id IS NOT NULL THEN
-        SELECT * INTO job FROM jobs WHERE user_id = p_user_id AND client_request_id = p_client_request_id;
-        IF FOUND THEN
-            outcome := 'replayed';
-            RETURN;
-        END IF;
-    END IF;
-
     SELECT count(*) INTO active FROM jobs WHERE user_id = p_user_id AND state IN ({ACTIVE_STATES});
     IF active >= p_max_active THEN
         outcome := 'active_limit';
@@ -56,6 +48,34 @@ BEGIN
         outcome := 'daily_limit';
         RETURN;
     END IF;
+    outcome := 'taken';
+END
+$$
+"""
+
+# Same shape as in 0001, the quota rule now in take_quota_unit(); a new job is due at once.
+CREATE_JOB_FUNCTION = """
+CREATE OR REPLACE FUNCTION create_job(
+    p_id uuid, p_user_id text, p_client_request_id text, p_spec jsonb, p_day date,
+    p_daily_limit integer, p_max_active integer,
+    OUT outcome text, OUT used integer, OUT active integer, OUT job jobs
+) LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_user_id, 0));
+
+    IF p_client_request_id IS NOT NULL THEN
+        SELECT * INTO job FROM jobs WHERE user_id = p_user_id AND client_request_id = p_client_request_id;
+        IF FOUND THEN
+            outcome := 'replayed';
+            RETURN;
+        END IF;
+    END IF;
+
+    SELECT t.outcome, t.used, t.active INTO outcome, used, active
+    FROM take_quota_unit(p_user_id, p_day, p_daily_limit, p_max_active) AS t;
+    IF outcome <> 'taken' THEN
+        RETURN;
+    END IF;
 
     INSERT INTO jobs (id, user_id, client_request_id, spec, state, quota_day, due_time)
     VALUES (p_id, p_user_id, p_client_request_id, p_spec, 'PENDING', p_day, now())
@@ -70,7 +90,7 @@ $$
 # RetryJob: a FAILED or CANCELLED job starts a new attempt under the same id, taking a quota unit exactly
 # as a create does (same per-user lock, same active-job and daily checks). Nothing is written on refusal.
 # outcome: 'retried' | 'not_found' | 'not_retryable' | 'daily_limit' | 'active_limit'
-RETRY_JOB_FUNCTION = f"""
+RETRY_JOB_FUNCTION = """
 CREATE FUNCTION retry_job(
     p_id uuid, p_user_id text, p_day date, p_daily_limit integer, p_max_active integer,
     OUT outcome text, OUT used integer, OUT active integer, OUT job jobs
@@ -88,21 +108,9 @@ BEGIN
         RETURN;
     END IF;
 
-    SELECT count(*) INTO active FROM jobs WHERE user_id = p_user_id AND state IN ({ACTIVE_STATES});
-    IF active >= p_max_active THEN
-        outcome := 'active_limit';
-        RETURN;
-    END IF;
-
-    IF p_daily_limit > 0 THEN
-        INSERT INTO quota_usage AS q (user_id, day, used) VALUES (p_user_id, p_day, 1)
-        ON CONFLICT (user_id, day) DO UPDATE SET used = q.used + 1 WHERE q.used < p_daily_limit
-        RETURNING q.used INTO used;
-    END IF;
-    IF used IS NULL THEN
-        SELECT coalesce(max(q.used), 0) INTO used
-        FROM quota_usage q WHERE q.user_id = p_user_id AND q.day = p_day;
-        outcome := 'daily_limit';
+    SELECT t.outcome, t.used, t.active INTO outcome, used, active
+    FROM take_quota_unit(p_user_id, p_day, p_daily_limit, p_max_active) AS t;
+    IF outcome <> 'taken' THEN
         RETURN;
     END IF;
 
@@ -177,6 +185,7 @@ def upgrade() -> None:
         ["provider", "provider_job_id"],
         postgresql_where=sa.text("provider_job_id IS NOT NULL"),
     )
+    op.execute(TAKE_QUOTA_UNIT_FUNCTION)
     op.execute(CREATE_JOB_FUNCTION)
     op.execute(RETRY_JOB_FUNCTION)
     op.execute(NOTIFY_FUNCTION)
@@ -191,6 +200,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION job_events_notify()")
     op.execute("DROP FUNCTION retry_job")
     op.execute("DROP FUNCTION create_job")
+    op.execute("DROP FUNCTION take_quota_unit")
     op.execute(_initial_revision().CREATE_JOB_FUNCTION)
     op.drop_index("ix_jobs_provider_provider_job_id", table_name="jobs")
     op.drop_index("ix_jobs_due_time", table_name="jobs")

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, func, select, text, update
@@ -320,12 +321,5 @@ def _event(row: Row[Any]) -> JobEvent:
         state=JobState(mapping[job_events.c.state]),
         message=mapping[job_events.c.message],
         create_time=mapping[job_events.c.create_time],
-        job=job_from_row(_RowLike(job_row)),
+        job=job_from_row(SimpleNamespace(**job_row)),
     )
-
-
-class _RowLike:
-    """Attribute access over a dict, to reuse job_from_row on a joined row's job columns."""
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self.__dict__.update(values)

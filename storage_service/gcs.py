@@ -25,6 +25,7 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import storage
 from google.cloud.storage.retry import DEFAULT_RETRY, _should_retry
 from google.oauth2 import service_account
+from requests.adapters import HTTPAdapter
 
 from storage_service.objects import ObjectRef, StoredObject
 from storage_service.settings import StorageServiceSettings
@@ -103,6 +104,12 @@ class Gcs:
         self.timeout = settings.gcs_timeout_seconds
         self.retry: Retry = DEFAULT_RETRY.with_timeout(settings.gcs_retry_seconds)
         self._pool = ThreadPoolExecutor(settings.io_threads, thread_name_prefix="gcs")
+        # The client's HTTP session keeps 10 connections per host. Every I/O thread may hold two (a ranged
+        # reader's open response while it reloads metadata); fewer makes urllib3 drop and reopen connections
+        # under load ("connection pool is full").
+        adapter = HTTPAdapter(pool_maxsize=2 * settings.io_threads)
+        for scheme in ("https://", "http://"):
+            client._http.mount(scheme, adapter)
 
     @classmethod
     def from_settings(cls, settings: StorageServiceSettings) -> Gcs:

@@ -1,6 +1,6 @@
 """HTTP create throughput and latency through the gateway against direct gRPC CreateJob, in the same run.
 
-    python -m bench.gateway_create [--seconds 3] [--clients 8,32] [--workers 2]
+    python -m bench.gateway_create [--seconds 3] [--clients 8,32] [--workers 1] [--compare DIR]
 
 job_service (API only, no worker) and the gateway (uvicorn, `--workers` processes) run as their own
 processes on a fresh database; this process drives both with N concurrent clients. Each client acts for
@@ -44,6 +44,7 @@ from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
 BODY = {"prompt": SPEC.prompt, "duration_seconds": SPEC.duration_seconds}
 PGDATA = ROOT / ".videojobs" / "bench" / "postgres"
 SIDES = ("driver", "gateway", "job", "postgres")
+REPLY_TIMEOUT_SECONDS = 30
 
 Finder = Callable[[], list[psutil.Process]]
 Call = Callable[[int], Awaitable[None]]
@@ -146,13 +147,17 @@ class Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
 
     @classmethod
-    async def open(cls, host: str, port: int) -> Connection:
-        _, connection = await asyncio.get_running_loop().create_connection(cls, host, port)
+    async def connect(cls, port: int) -> Connection:
+        _, connection = await asyncio.get_running_loop().create_connection(cls, "127.0.0.1", port)
         return connection
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+
+    @property
+    def open(self) -> bool:
+        return self._transport is not None and not self._transport.is_closing()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._reply is not None and not self._reply.done():
@@ -175,13 +180,43 @@ class Connection(asyncio.Protocol):
         assert self._transport is not None
         self._reply = asyncio.get_running_loop().create_future()
         self._transport.write("\r\n".join(lines).encode() + b"\r\n\r\n" + body)
-        status, reply = await self._reply
+        status, reply = await asyncio.wait_for(self._reply, REPLY_TIMEOUT_SECONDS)
         assert status < 500, reply
         return status
 
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+
+class Connections:
+    """One connection per client loop, opened again when uvicorn closed it (idle past its keep-alive)."""
+
+    def __init__(self, port: int, count: int) -> None:
+        self._port = port
+        self._connections: list[Connection | None] = [None] * count
+
+    async def request(
+        self, index: int, method: str, path: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> int:
+        connection = self._connections[index]
+        if connection is None or not connection.open:
+            connection = self._connections[index] = await Connection.connect(self._port)
+        return await connection.request(method, path, headers, body)
+
+    async def wait_listening(self) -> None:
+        for _ in range(300):
+            try:
+                self._connections[0] = await Connection.connect(self._port)
+                return
+            except OSError:  # uvicorn is still starting
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"no gateway on port {self._port}")
+
+    def close(self) -> None:
+        for connection in self._connections:
+            if connection is not None:
+                connection.close()
 
 
 # --- the stack ---------------------------------------------------------------------------------------------
@@ -204,23 +239,33 @@ async def mint_keys(url: str, users: list[str]) -> list[str]:
 
 
 def print_tables(results: dict[int, dict[str, Run]]) -> None:
-    print(
-        f"{'clients':>7} {'gRPC/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'HTTP/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}"
-    )
+    print(f"{'clients':>7} {'call':<22} {'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'vs gRPC':>8}")
     for clients, runs in results.items():
-        g, h = runs["gRPC create"], runs["HTTP create"]
-        print(
-            f"{clients:>7} {g.per_second:>8.0f} {g.p50_ms:>7.1f} {g.p99_ms:>7.1f} "
-            f"{h.per_second:>8.0f} {h.p50_ms:>7.1f} {h.p99_ms:>7.1f} {h.per_second / g.per_second:>6.2f}"
-        )
+        baseline = runs["gRPC create"].per_second
+        for name, run in runs.items():
+            ratio = f"{run.per_second / baseline:>8.2f}" if "create" in name else ""
+            latency = f"{run.p50_ms:>7.1f} {run.p99_ms:>7.1f}"
+            print(f"{clients:>7} {name:<22} {run.per_second:>8.0f} {latency} {ratio}")
     print("\nCPU ms per request (all processes share the machine's cores)")
-    print(f"{'clients':>7} {'call':<12} {'calls/s':>8} " + " ".join(f"{s:>8}" for s in SIDES) + "    total")
+    print(f"{'clients':>7} {'call':<22} " + " ".join(f"{s:>8}" for s in SIDES) + "    total")
     for clients, runs in results.items():
         for name, run in runs.items():
             cells = " ".join(f"{run.cpu_ms[side]:>8.2f}" for side in SIDES)
-            total = sum(run.cpu_ms.values())
-            print(f"{clients:>7} {name:<12} {run.per_second:>8.0f} {cells} {total:>8.2f}")
+            print(f"{clients:>7} {name:<22} {cells} {sum(run.cpu_ms.values()):>8.2f}")
+
+
+def start_gateway(
+    port: int, job_port: int, workers: int, url: str, source: str | None
+) -> subprocess.Popen[bytes]:
+    env = {
+        "VIDEOJOBS_LOG_LEVEL": "WARNING",
+        "DATABASE_URL": url,
+        "VIDEOJOBS_GATEWAY_PORT": str(port),
+        "VIDEOJOBS_JOB_TARGET": f"127.0.0.1:{job_port}",
+        "VIDEOJOBS_WORKERS": str(workers),
+        "VIDEOJOBS_RATE_LIMIT_PER_SECOND": "0",
+    }
+    return start(["serve", "gateway"], env | ({"PYTHONPATH": source} if source else {}))
 
 
 async def main() -> None:
@@ -230,12 +275,15 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are printed")
     parser.add_argument("--clients", default="8,32")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (see the README)")
     parser.add_argument(
         "--driver",
         choices=("raw", "httpx"),
         default="raw",
         help="HTTP client of this driver (see Connection)",
+    )
+    parser.add_argument(
+        "--compare", metavar="DIR", help="also run the gateway of another checkout (e.g. a git worktree)"
     )
     parser.add_argument("--job-port", type=int, default=50161)
     parser.add_argument("--http-port", type=int, default=18080)
@@ -243,11 +291,11 @@ async def main() -> None:
     levels = [int(c) for c in args.clients.split(",")]
 
     url = fresh_database()
-    common = {"VIDEOJOBS_LOG_LEVEL": "WARNING", "DATABASE_URL": url}
     job = start(
         ["serve", "job"],
-        common
-        | {
+        {
+            "VIDEOJOBS_LOG_LEVEL": "WARNING",
+            "DATABASE_URL": url,
             "VIDEOJOBS_JOB_PORT": str(args.job_port),
             "VIDEOJOBS_WORKER_ENABLED": "false",
             "VIDEOJOBS_DAILY_LIMIT": "1000000",
@@ -255,19 +303,15 @@ async def main() -> None:
             "VIDEOJOBS_DB_POOL_SIZE": "32",
         },
     )
-    gateway = start(
-        ["serve", "gateway"],
-        common
-        | {
-            "VIDEOJOBS_GATEWAY_PORT": str(args.http_port),
-            "VIDEOJOBS_JOB_TARGET": f"127.0.0.1:{args.job_port}",
-            "VIDEOJOBS_WORKERS": str(args.workers),
-            "VIDEOJOBS_RATE_LIMIT_PER_SECOND": "0",
-        },
-    )
-    sides = {
+    sources = {"": None} | ({f" ({Path(args.compare).name})": args.compare} if args.compare else {})
+    gateways = {
+        label: start_gateway(args.http_port + i, args.job_port, args.workers, url, source)
+        for i, (label, source) in enumerate(sources.items())
+    }
+    gateway_finders = [with_children(process.pid) for process in gateways.values()]
+    sides: dict[str, Finder] = {
         "driver": lambda: [psutil.Process()],  # not its children: they are the services
-        "gateway": with_children(gateway.pid),
+        "gateway": lambda: [p for find in gateway_finders for p in find()],
         "job": with_children(job.pid),
         "postgres": postmaster(PGDATA),
     }
@@ -275,6 +319,12 @@ async def main() -> None:
         await wait_serving(f"127.0.0.1:{args.job_port}", within=60)
         users = [f"bench-{uuid.uuid4()}" for _ in range(max(levels))]
         keys = await mint_keys(url, users)
+        body = json.dumps(BODY).encode()
+        connections = {
+            label: Connections(args.http_port + i, max(levels)) for i, label in enumerate(gateways)
+        }
+        for pool in connections.values():
+            await pool.wait_listening()
         limits = httpx.Limits(max_connections=max(levels), max_keepalive_connections=max(levels))
         async with (
             grpc.aio.insecure_channel(f"127.0.0.1:{args.job_port}") as channel,
@@ -282,33 +332,27 @@ async def main() -> None:
                 base_url=f"http://127.0.0.1:{args.http_port}", limits=limits, timeout=30
             ) as http,
         ):
-            for _ in range(300):
-                try:
-                    if (await http.get("/readyz")).status_code in (200, 503):
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
             stub = job_service_pb2_grpc.JobServiceStub(channel)
 
             async def grpc_create(index: int) -> None:
                 request = job_service_pb2.CreateJobRequest(client_request_id=str(uuid.uuid4()), spec=SPEC)
                 await stub.CreateJob(request, metadata=(AUTH, ("x-user-id", users[index])))
 
-            body = json.dumps(BODY).encode()
-            connections = [await Connection.open("127.0.0.1", args.http_port) for _ in range(max(levels))]
+            def http_create(label: str) -> Call:
+                async def one(index: int) -> None:
+                    headers = {
+                        "authorization": f"Bearer {keys[index]}",
+                        "idempotency-key": str(uuid.uuid4()),
+                        "content-type": "application/json",
+                    }
+                    if args.driver == "httpx" and not label:
+                        response = await http.post("/v1/videos", content=body, headers=headers)
+                        status = response.status_code
+                    else:
+                        status = await connections[label].request(index, "POST", "/v1/videos", headers, body)
+                    assert status == 201, status
 
-            async def http_create(index: int) -> None:
-                headers = {
-                    "authorization": f"Bearer {keys[index]}",
-                    "idempotency-key": str(uuid.uuid4()),
-                    "content-type": "application/json",
-                }
-                if args.driver == "httpx":
-                    response = await http.post("/v1/videos", content=body, headers=headers)
-                    status = response.status_code
-                else:
-                    status = await connections[index].request("POST", "/v1/videos", headers, body)
-                assert status == 201, status
+                return one
 
             async def grpc_empty(_index: int) -> None:
                 assert await check(channel)
@@ -317,15 +361,12 @@ async def main() -> None:
                 if args.driver == "httpx":
                     status = (await http.get("/healthz")).status_code
                 else:
-                    status = await connections[index].request("GET", "/healthz", {})
+                    status = await connections[""].request(index, "GET", "/healthz", {})
                 assert status == 200, status
 
-            calls = {
-                "gRPC create": grpc_create,
-                "HTTP create": http_create,
-                "gRPC empty": grpc_empty,
-                "HTTP empty": http_empty,
-            }
+            calls: dict[str, Call] = {"gRPC create": grpc_create}
+            calls |= {f"HTTP create{label}": http_create(label) for label in gateways}
+            calls |= {"gRPC empty": grpc_empty, "HTTP empty (/healthz)": http_empty}
             for call in calls.values():  # warm up every path (pools, the key cache, connections)
                 await measure(min(levels), 1.0, call, sides)
             load = os.getloadavg()
@@ -346,13 +387,14 @@ async def main() -> None:
                 results[clients] = {name: median_run(r) for name, r in runs.items()}
             print_tables(results)
             load = os.getloadavg()
-            for connection in connections:
-                connection.close()
             print(f"\nload average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+        for pool in connections.values():
+            pool.close()
     finally:
-        for process in (gateway, job):
+        processes = [*gateways.values(), job]
+        for process in processes:
             process.terminate()
-        for process in (gateway, job):
+        for process in processes:
             process.wait(timeout=15)
 
 

@@ -30,7 +30,6 @@ _MAX_TOKEN_CHARS = 8192
 class Principal:
     user_id: str
     role: str = USER_ROLE
-    via: str = "api_key"
 
     @property
     def is_admin(self) -> bool:
@@ -116,7 +115,7 @@ class Authenticator:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or len(subject) > 200:
             raise unauthenticated("the JWT's sub claim must name the user", "BAD_JWT")
-        return Principal(user_id=subject, role=USER_ROLE, via="jwt")
+        return Principal(user_id=subject, role=USER_ROLE)
 
     def _decode(self, token: str, key: str, algorithm: str) -> dict[str, Any]:
         settings = self._settings

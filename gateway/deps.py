@@ -7,7 +7,7 @@ hand-off cost more CPU per request than the rest of the dependency work together
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -15,14 +15,7 @@ from gateway.auth import Principal
 from gateway.backends import Backends
 from gateway.problems import Problem
 from gateway.ratelimit import RateLimiter
-from videojobs.v1 import job_service_pb2_grpc, provider_service_pb2_grpc
-
-if TYPE_CHECKING:
-    from videojobs.v1.job_service_pb2_grpc import JobServiceAsyncStub as JobServiceAsyncStub
-    from videojobs.v1.provider_service_pb2_grpc import ProviderServiceAsyncStub as ProviderServiceAsyncStub
-else:  # the async stub types exist only for type checkers; at run time they are the plain stubs
-    JobServiceAsyncStub = job_service_pb2_grpc.JobServiceStub
-    ProviderServiceAsyncStub = provider_service_pb2_grpc.ProviderServiceStub
+from videojobs.v1 import job_service_pb2_grpc
 
 
 async def get_backends(request: Request) -> Backends:
@@ -46,7 +39,7 @@ class UserCall:
         object.__setattr__(self, "options", options)
 
     @property
-    def jobs(self) -> JobServiceAsyncStub:
+    def jobs(self) -> job_service_pb2_grpc.JobServiceAsyncStub:
         return self.backends.jobs
 
 

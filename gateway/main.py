@@ -15,9 +15,9 @@ from gateway.routers import compat, dashboard, ops, quota, videos, webhooks
 from gateway.settings import GatewaySettings
 
 
-def create_app(settings: GatewaySettings | None = None, *, metrics: Metrics | None = None) -> FastAPI:
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    metrics = metrics or Metrics()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

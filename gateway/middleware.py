@@ -18,13 +18,13 @@ from gateway.metrics import Metrics
 from gateway.problems import PROBLEM_JSON, Problem
 from videojobs import context
 
-REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_HEADER = b"x-request-id"
 _REQUEST_ID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")  # visible ASCII, safe to log and forward
 
 
 def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
     for name, value in headers:
-        if name == REQUEST_ID_HEADER.encode():
+        if name == REQUEST_ID_HEADER:
             text = value.decode("latin-1")
             if _REQUEST_ID_RE.match(text):
                 return text
@@ -53,7 +53,7 @@ class GatewayMiddleware:
                 status = message["status"]
                 message["headers"] = [
                     *message.get("headers", []),
-                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
+                    (REQUEST_ID_HEADER, request_id.encode()),
                 ]
                 self.metrics.observe(
                     scope["method"], _route_template(scope), status, time.perf_counter() - started

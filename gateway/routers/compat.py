@@ -12,9 +12,8 @@ from fastapi.responses import JSONResponse
 from gateway.creating import create_job
 from gateway.deps import Caller
 from gateway.idempotency import choose_key
-from gateway.routers.videos import ERRORS, IdempotencyKey, JobId
-from gateway.schemas import ANIMATE_FIELDS, AnimateImage, JobOut, LegacyGenerate, job_json
-from videojobs.v1 import job_service_pb2
+from gateway.routers.videos import ERRORS, IdempotencyKey, get_video
+from gateway.schemas import ANIMATE_FIELDS, AnimateImage, JobOut, LegacyGenerate
 
 router = APIRouter(tags=["compatibility"])
 
@@ -22,22 +21,11 @@ _CREATED = {200: {"model": JobOut, "description": "replay of an earlier request"
 
 
 @router.post("/generate", status_code=201, response_model=JobOut, responses=_CREATED)
+@router.post("/api/v1/generate", status_code=201, response_model=JobOut, responses=_CREATED)
 async def generate(
-    body: LegacyGenerate,
-    call: Caller,
-    idempotency_key: IdempotencyKey = None,
+    body: LegacyGenerate, call: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Same as POST /v1/videos; fields existing clients send that we do not use are ignored."""
-    return await create_job(call, choose_key(idempotency_key, body.client_request_id), body.spec())
-
-
-@router.post("/api/v1/generate", status_code=201, response_model=JobOut, responses=_CREATED)
-async def generate_v1(
-    body: LegacyGenerate,
-    call: Caller,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Same as POST /generate."""
     return await create_job(call, choose_key(idempotency_key, body.client_request_id), body.spec())
 
 
@@ -57,9 +45,11 @@ async def animate(
     return await create_job(call, key, body.spec(), _animate_field)
 
 
-@router.get("/api/video/jobs/{job_id}", response_model=JobOut, responses=ERRORS)
-async def animate_job(job_id: JobId, call: Caller) -> JSONResponse:
-    """Same as GET /v1/videos/{id}: polling clients keep working while they move to SSE."""
-    return JSONResponse(
-        job_json(await call.jobs.GetJob(job_service_pb2.GetJobRequest(id=job_id), **call.options))
-    )
+# Polling clients keep working while they move to SSE.
+router.add_api_route(
+    "/api/video/jobs/{job_id}",
+    get_video,
+    response_model=JobOut,
+    responses=ERRORS,
+    summary="Same as GET /v1/videos/{id}",
+)

@@ -127,7 +127,8 @@ def start_service(url: str, port: int) -> subprocess.Popen[bytes]:
         "VIDEOJOBS_JOB_PORT": str(port),
         "VIDEOJOBS_LOG_LEVEL": "WARNING",
         "VIDEOJOBS_DAILY_LIMIT": "1000000",
-        "VIDEOJOBS_DB_POOL_SIZE": "32",
+        "VIDEOJOBS_DB_POOL_SIZE": "16",  # x2 pools + overflow + baseline stay under 100
+        "VIDEOJOBS_DB_MAX_OVERFLOW": "0",
         "VIDEOJOBS_WORKER_ENABLED": "false",  # CreateJob alone: no providers behind this service
     }
     return subprocess.Popen([Path(sys.executable).parent / "videojobs", "serve", "job"], env=env)

@@ -300,7 +300,8 @@ async def main() -> None:
             "VIDEOJOBS_WORKER_ENABLED": "false",
             "VIDEOJOBS_DAILY_LIMIT": "1000000",
             "VIDEOJOBS_MAX_ACTIVE": "1000000",
-            "VIDEOJOBS_DB_POOL_SIZE": "32",
+            "VIDEOJOBS_DB_POOL_SIZE": "16",  # x2 pools + overflow + baseline stay under 100
+            "VIDEOJOBS_DB_MAX_OVERFLOW": "0",
         },
     )
     sources = {"": None} | ({f" ({Path(args.compare).name})": args.compare} if args.compare else {})

@@ -79,14 +79,17 @@ def create_engine(
 
 
 def create_driver_pool(
-    url: str, *, min_size: int = 1, max_size: int = 10, statement_timeout_ms: int = 10_000
+    url: str, *, max_size: int = 10, statement_timeout_ms: int = 10_000
 ) -> AsyncConnectionPool[AsyncConnection[Any]]:
     """A plain psycopg pool for the hot path (CreateJob): autocommit, server-side prepared statements and
-    no ORM result processing, which is most of the per-call CPU at high rates. Opened by the caller."""
+    no ORM result processing, which is most of the per-call CPU at high rates. Opened by the caller.
+
+    It starts empty and keeps only connections it has used (min_size 0): a worker-only replica never
+    creates jobs, and should not hold connections against the server's max_connections for nothing."""
     timeouts = f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={statement_timeout_ms}"
     return AsyncConnectionPool(
         libpq_url(sqlalchemy_url(url)),
-        min_size=min_size,
+        min_size=0,
         max_size=max_size,
         kwargs={"autocommit": True, "prepare_threshold": 0, "options": timeouts, "connect_timeout": 10},
         timeout=statement_timeout_ms / 1000,

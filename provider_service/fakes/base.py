@@ -18,6 +18,7 @@ never documented).
 
 from __future__ import annotations
 
+import abc
 import random
 import threading
 from collections import Counter
@@ -92,7 +93,7 @@ def tiny_video() -> bytes:
         return _VIDEO
 
 
-class FakeProvider:
+class FakeProvider(abc.ABC):
     """A provider's HTTP protocol on loopback. Subclasses route requests and shape answers."""
 
     name = "fake"
@@ -173,8 +174,9 @@ class FakeProvider:
             self.polls[job.id] += 1
 
     # -- subclass hooks ----------------------------------------------------------------------------------
+    @abc.abstractmethod
     def route(self, request: Request) -> Route | None:
-        raise NotImplementedError
+        """Which endpoint a request is for, and its handler; None for an unknown path (404)."""
 
     def error_response(self, status: int, retry_after: float | None) -> Response:
         headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}

@@ -81,7 +81,6 @@ class JobManager:
         self._limits = limits
         self._default_providers = tuple(default_providers)
         self._peers = peers
-        self._work = peers.work
         self._active_retry = active_limit_retry_seconds
 
     async def create(self, caller: Caller, client_request_id: str, spec: VideoSpec) -> Created:
@@ -199,7 +198,7 @@ class JobManager:
         provider runs is cancelled there too (best effort). A worker mid-step finds its lease gone and
         undoes what it just did (cancels the provider job it started, deletes what it stored)."""
         parsed = _job_id(job_id)
-        cancelled = await self._work.cancel(caller.user_id, parsed)
+        cancelled = await self._peers.work.cancel(caller.user_id, parsed)
         if cancelled is None:
             job = await self._owned(caller, job_id)
             raise FailedPrecondition(
@@ -219,7 +218,7 @@ class JobManager:
     async def retry(self, caller: Caller, job_id: str) -> Job:
         """A FAILED or CANCELLED job starts over (same id, next attempt), taking a quota unit."""
         now = utc_now()
-        result = await self._work.retry(caller.user_id, _job_id(job_id), now.date(), self._limits)
+        result = await self._peers.work.retry(caller.user_id, _job_id(job_id), now.date(), self._limits)
         if result.outcome == "not_found":
             raise _not_found(job_id)
         if result.outcome == "not_retryable":
@@ -251,7 +250,7 @@ class JobManager:
             deleted = await self._peers.storage.delete(uris)
         except CallFailed as failure:
             raise peer_error(failure) from None
-        await self._work.hide(caller.user_id, job.id)
+        await self._peers.work.hide(caller.user_id, job.id)
         log.info("job deleted", job_id=job_id, deleted=list(deleted))
         return deleted
 
@@ -263,7 +262,7 @@ class JobManager:
         async with self._peers.hub.subscribe(parsed) as queue:
             job = await self.get(caller, job_id)
             if after_sequence:
-                backlog = await self._work.events_after(parsed, after_sequence)
+                backlog = await self._peers.work.events_after(parsed, after_sequence)
                 last = after_sequence
                 for event in backlog:
                     last = event.sequence
@@ -273,7 +272,7 @@ class JobManager:
                 if not backlog and job.state.terminal:
                     return
             else:
-                last = await self._work.last_sequence(parsed)
+                last = await self._peers.work.last_sequence(parsed)
                 yield JobEvent(last, job.id, "current", job.state, "", job.update_time, job)
                 if job.state.terminal:
                     return
@@ -300,7 +299,7 @@ class JobManager:
             violations.append(FieldViolation("status.state", "is required"))
         if violations:
             raise InvalidArgument(violations)
-        job_id = await self._work.record_provider_news(provider, provider_job_id, status.to_json())
+        job_id = await self._peers.work.record_provider_news(provider, provider_job_id, status.to_json())
         log.info(
             "provider event",
             provider=provider,

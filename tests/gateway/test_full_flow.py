@@ -16,11 +16,10 @@ from google.cloud import storage
 from gateway.server import RunningGateway, running
 from gateway.settings import GatewaySettings
 from job_service.server import JobService, create_engine, create_service
-from job_service.settings import JobServiceSettings
 from provider_service.fakes import FalFake
 from provider_service.sim.server import SimProvider
 from tests.gateway.sse_client import read_events
-from tests.orchestrator.conftest import FAST_JOBS
+from tests.orchestrator.conftest import pipeline_settings
 from tests.support.providers import fal_fake, sim_provider, start_provider_service  # noqa: F401 - fixtures
 from tests.support.storage import start_storage_service  # noqa: F401 - fixture
 
@@ -39,17 +38,8 @@ async def pipeline(
         async def start(providers: dict[str, Any], **job: Any) -> tuple[RunningGateway, JobService]:
             storage_service = await start_storage_service(fetch_allow_local=True)
             provider_service = await start_provider_service(**providers)
-            settings = JobServiceSettings(
-                **(
-                    FAST_JOBS
-                    | {
-                        "database_url": database_url,
-                        "bucket": gcs_bucket.name,
-                        "provider_target": f"127.0.0.1:{provider_service.port}",
-                        "storage_target": f"127.0.0.1:{storage_service.port}",
-                    }
-                    | job
-                )
+            settings = pipeline_settings(
+                database_url, gcs_bucket.name, provider_service.port, storage_service.port, **job
             )
             assert settings.database_url is not None
             service = create_service(settings, create_engine(settings, settings.database_url))

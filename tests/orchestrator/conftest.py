@@ -52,6 +52,19 @@ FAST_JOBS: dict[str, Any] = {
 }
 
 
+def pipeline_settings(
+    database_url: str, bucket: str, provider_port: int, storage_port: int, **overrides: Any
+) -> JobServiceSettings:
+    """job_service settings for a test pipeline: fast policies, wired to the given services on loopback."""
+    wiring = {
+        "database_url": database_url,
+        "bucket": bucket,
+        "provider_target": f"127.0.0.1:{provider_port}",
+        "storage_target": f"127.0.0.1:{storage_port}",
+    }
+    return JobServiceSettings(**(FAST_JOBS | wiring | overrides))
+
+
 def metadata(user: str = "alice") -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {DEV_INTERNAL_TOKEN}"), ("x-user-id", user))
 
@@ -124,17 +137,8 @@ async def start_stack(
     ) -> Stack:
         storage_service = await start_storage_service(fetch_allow_local=True, **(storage_overrides or {}))
         provider_service = await start_provider_service(**(providers or {}))
-        settings = JobServiceSettings(
-            **(
-                FAST_JOBS
-                | {
-                    "database_url": database_url,
-                    "bucket": gcs_bucket.name,
-                    "provider_target": f"127.0.0.1:{provider_service.port}",
-                    "storage_target": f"127.0.0.1:{storage_service.port}",
-                }
-                | job_overrides
-            )
+        settings = pipeline_settings(
+            database_url, gcs_bucket.name, provider_service.port, storage_service.port, **job_overrides
         )
         assert settings.database_url is not None
         services = []

@@ -30,7 +30,6 @@ from bench.create_jobs import fresh_database
 from provider_service.fakes import FalFake
 from provider_service.server import create_server as create_provider_service
 from provider_service.settings import ProviderServiceSettings
-from videojobs import gcs_emulator
 from videojobs.health import wait_serving
 from videojobs.logs import configure_logging
 from videojobs.settings import DEV_INTERNAL_TOKEN
@@ -41,6 +40,7 @@ from videojobs.v1 import (
     provider_service_pb2,
     provider_service_pb2_grpc,
 )
+from videojobs_cli import gcs_emulator
 
 VIDEOJOBS = str(Path(sys.executable).parent / "videojobs")
 AUTH = ("authorization", f"Bearer {DEV_INTERNAL_TOKEN}")

@@ -30,10 +30,10 @@ import httpx
 
 from tests.support.gcs import emulator_client
 from tests.support.storage import AUTH, Route, iter_chunks, start_source_server
-from videojobs import gcs_emulator
-from videojobs.gcs_emulator import free_port
 from videojobs.health import wait_serving
 from videojobs.v1 import storage_service_pb2, storage_service_pb2_grpc
+from videojobs_cli import gcs_emulator
+from videojobs_cli.gcs_emulator import free_port
 
 MiB = 1024 * 1024
 CHUNK = 8 * MiB

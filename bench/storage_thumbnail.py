@@ -28,8 +28,8 @@ from bench.storage_relocate import storage_service
 from tests.support.gcs import emulator_client
 from tests.support.storage import AUTH
 from tests.support.videos import make_mp4
-from videojobs.gcs_emulator import free_port
 from videojobs.v1 import storage_service_pb2, storage_service_pb2_grpc
+from videojobs_cli.gcs_emulator import free_port
 
 MiB = 1024 * 1024
 

@@ -10,8 +10,8 @@ from google.cloud import storage
 
 from tests.support.gcs import emulator_client, fresh_bucket
 from tests.support.postgres import DatabaseFactory, server_url
-from videojobs import gcs_emulator as gcs_emulator_module
-from videojobs.gcs_emulator import GcsEmulator
+from videojobs_cli import gcs_emulator as gcs_emulator_module
+from videojobs_cli.gcs_emulator import GcsEmulator
 
 
 @pytest.fixture(scope="session")

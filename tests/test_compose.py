@@ -17,7 +17,7 @@ from job_service.settings import JobServiceSettings
 from provider_service.settings import ProviderServiceSettings
 from provider_service.sim.server import SimSettings
 from storage_service.settings import StorageServiceSettings
-from videojobs.cli import SERVICES
+from videojobs_cli.cli import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from videojobs.demo import grpcurl_path
 from videojobs.settings import DEV_INTERNAL_TOKEN
+from videojobs_cli.demo import grpcurl_path
 
 
 async def grpcurl(*args: str) -> tuple[int, str]:

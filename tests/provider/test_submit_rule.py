@@ -9,9 +9,9 @@ from google.rpc import error_details_pb2
 from provider_service.fakes import FalFake, Fault, RunwayFake
 from tests.provider.conftest import MD, rpc_failure
 from tests.support.providers import StartProviderService, provider_stub
-from videojobs.gcs_emulator import free_port
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
+from videojobs_cli.gcs_emulator import free_port
 
 SPEC = common_pb2.VideoSpec(prompt="rain on a window", duration_seconds=5)
 

@@ -12,9 +12,9 @@ from google.cloud import storage
 from tests.storage.conftest import Put, uri
 from tests.support.storage import AUTH, StartStorageService, start_slow_storage
 from tests.support.videos import make_mp4
-from videojobs.gcs_emulator import GcsEmulator
 from videojobs.v1 import storage_service_pb2 as pb
 from videojobs.v1 import storage_service_pb2_grpc
+from videojobs_cli.gcs_emulator import GcsEmulator
 
 
 async def test_sixteen_threads_share_the_session_without_dropping_connections(

@@ -17,10 +17,10 @@ from google.cloud import storage
 from storage_service.server import StorageService, running
 from tests.storage.conftest import Put, uri
 from tests.support.storage import AUTH, StartStorageService, storage_settings
-from videojobs.gcs_emulator import GcsEmulator
 from videojobs.health import wait_serving
 from videojobs.v1 import storage_service_pb2 as pb
 from videojobs.v1 import storage_service_pb2_grpc
+from videojobs_cli.gcs_emulator import GcsEmulator
 
 if TYPE_CHECKING:
     Stub = storage_service_pb2_grpc.StorageServiceAsyncStub

@@ -17,9 +17,9 @@ from tests.storage.conftest import Put, uri
 from tests.support.grpc_client import failure
 from tests.support.storage import AUTH, StartStorageService, start_slow_storage
 from tests.support.videos import make_mp4
-from videojobs.gcs_emulator import GcsEmulator
 from videojobs.v1 import storage_service_pb2 as pb
 from videojobs.v1 import storage_service_pb2_grpc
+from videojobs_cli.gcs_emulator import GcsEmulator
 
 if TYPE_CHECKING:
     Stub = storage_service_pb2_grpc.StorageServiceAsyncStub

@@ -6,7 +6,7 @@ import uuid
 
 from google.cloud import storage
 
-from videojobs import gcs_emulator
+from videojobs_cli import gcs_emulator
 
 
 def emulator_client(url: str) -> storage.Client:

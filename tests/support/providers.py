@@ -25,8 +25,8 @@ from provider_service.server import ProviderService, create_server
 from provider_service.settings import ProviderServiceSettings
 from provider_service.sim.server import SimProvider, SimSettings
 from provider_service.sim.server import start as start_sim
-from videojobs.gcs_emulator import GcsEmulator
 from videojobs.v1 import provider_service_pb2_grpc
+from videojobs_cli.gcs_emulator import GcsEmulator
 
 FAST: dict[str, Any] = {
     "provider_host": "127.0.0.1",

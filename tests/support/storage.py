@@ -31,9 +31,9 @@ from google.cloud import storage
 
 from storage_service.server import StorageService, create_server
 from storage_service.settings import StorageServiceSettings
-from videojobs.gcs_emulator import GcsEmulator
 from videojobs.settings import DEV_INTERNAL_TOKEN
 from videojobs.v1 import storage_service_pb2_grpc
+from videojobs_cli.gcs_emulator import GcsEmulator
 
 AUTH = (("authorization", f"Bearer {DEV_INTERNAL_TOKEN}"),)
 StartStorageService = Callable[..., Awaitable[StorageService]]

@@ -2,7 +2,7 @@
 
 Embedded Postgres (unless DATABASE_URL is set), the GCS emulator, the sim provider, provider_service,
 storage_service, job_service (API + worker) and the gateway, wired to each other on loopback, the way
-docker-compose wires the containers. Then `videojobs.demo` shows a job going all the way through.
+docker-compose wires the containers. Then `videojobs_cli.demo` shows a job going all the way through.
 """
 
 from __future__ import annotations
@@ -10,13 +10,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from google.cloud import storage
 
-from videojobs import gcs_emulator
+from gateway.server import running as gateway_running
+from gateway.settings import GatewaySettings
+from job_service.server import running as job_running
+from job_service.settings import JobServiceSettings
+from provider_service.server import running as provider_running
+from provider_service.settings import ProviderServiceSettings
+from provider_service.sim.server import SimSettings
+from provider_service.sim.server import start as start_sim
+from storage_service.server import running as storage_running
+from storage_service.settings import StorageServiceSettings
 from videojobs.logs import configure_logging
+from videojobs_cli import gcs_emulator
+from videojobs_cli.demo import Demo
 
 BOLD, RESET = "\033[1m", "\033[0m"
 
@@ -46,17 +58,6 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def running(ports: Ports) -> AsyncIterator[Stack]:
-    from gateway.server import running as gateway_running
-    from gateway.settings import GatewaySettings
-    from job_service.server import running as job_running
-    from job_service.settings import JobServiceSettings
-    from provider_service.server import running as provider_running
-    from provider_service.settings import ProviderServiceSettings
-    from provider_service.sim.server import SimSettings
-    from provider_service.sim.server import start as start_sim
-    from storage_service.server import running as storage_running
-    from storage_service.settings import StorageServiceSettings
-
     job_settings = JobServiceSettings(
         job_port=ports.job,
         provider_target=f"127.0.0.1:{ports.provider}",
@@ -108,8 +109,6 @@ async def running(ports: Ports) -> AsyncIterator[Stack]:
 
 
 async def run(*, ports: Ports, exit_after_demo: bool) -> int:
-    from videojobs.demo import Demo
-
     configure_logging(os.environ.get("VIDEOJOBS_LOG_LEVEL", "WARNING"))  # keep the demo readable
     async with running(ports) as stack:
         await Demo(stack).run()
@@ -121,8 +120,6 @@ async def run(*, ports: Ports, exit_after_demo: bool) -> int:
         )
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
-        import signal
-
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stopping.set)
         await stopping.wait()

@@ -87,7 +87,7 @@ def create_key(user_id: str, admin: bool) -> None:
 @click.option("--any-ports", is_flag=True, help="Pick free ports instead of the defaults (for tests).")
 def up(exit_after_demo: bool, any_ports: bool) -> None:
     """Start the local stack on embedded defaults and show it doing its job."""
-    from videojobs import devstack
+    from videojobs_cli import devstack
 
     ports = devstack.Ports.any_free() if any_ports else devstack.Ports()
     raise SystemExit(asyncio.run(devstack.run(ports=ports, exit_after_demo=exit_after_demo)))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 if TYPE_CHECKING:
-    from videojobs.devstack import Stack
+    from videojobs_cli.devstack import Stack
 
 BOLD, DIM, RESET = "\033[1m", "\033[2m", "\033[0m"
 

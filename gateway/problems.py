@@ -19,9 +19,10 @@ from videojobs.rpc_status import ERROR_DOMAIN
 
 PROBLEM_JSON = "application/problem+json"
 
-# The contract's table (API.md); every other code is 500. DEADLINE_EXCEEDED is treated as UNAVAILABLE: the
-# gateway's deadline only runs out when a backend is overloaded or stalled, which a client handles the same
-# way (retry later; safe for creates with an Idempotency-Key, and every other RPC is a read or a transition).
+# The contract's table (docs/api.md); every other code is 500. DEADLINE_EXCEEDED is treated as UNAVAILABLE:
+# the gateway's deadline only runs out when a backend is overloaded or stalled, which a client handles the
+# same way (retry later; safe for creates with an Idempotency-Key, and every other RPC is a read or a
+# transition). Why: docs/decisions/0005-deadline-exceeded-is-503.md.
 GRPC_TO_HTTP: Mapping[grpc.StatusCode, int] = {
     grpc.StatusCode.INVALID_ARGUMENT: 400,
     grpc.StatusCode.UNAUTHENTICATED: 401,

@@ -4,7 +4,7 @@
     PROCESSING  -> GetGenerationStatus (or the webhook's news) -> poll again later | FINALIZING | fallback
     FINALIZING  -> ResolveOutput (Veo) -> Relocate -> ProbeVideo -> CreateThumbnail -> COMPLETED
 
-Failure rules (see DESIGN.md):
+Failure rules (docs/failure-rules.md has them in full):
 - Transient errors (CallFailed.transient) retry the same step with exponential backoff and jitter,
   honouring the peer's RetryInfo, at most `step_max_attempts` times; then the next provider is tried.
 - A provider's FAILED/CANCELLED result, or an output that is not a video, moves to the next provider.
@@ -19,6 +19,7 @@ deduplicate return the first job; the others may run a second, paid, generation:
 the user's video), at most `max_unknown_submits` submissions in all on one provider; past that, fall
 back to the next provider rather than risk more duplicates. `unknown_submits` counts submissions started
 and not (yet) answered; it is raised before each call, so a crash is counted too.
+Why this rule: docs/decisions/0001-submit-rule.md.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 A claim gives each job a fresh `lease_token`. Every later write for that claim is conditioned on the token
 (and on the state the step expects), so a worker whose lease lapsed, and was replaced, can no longer
-change anything: the step is applied once, by whoever still holds the job.
+change anything: the step is applied once, by whoever still holds the job. Why leases and not advisory
+locks: docs/decisions/0002-leases-over-advisory-locks.md.
 """
 
 from __future__ import annotations

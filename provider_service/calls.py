@@ -8,7 +8,7 @@ certainly did not accept it:
 Any other failure after the request may have left this process (read or write timeout, a dropped connection,
 500/502/504, a 2xx whose body we cannot parse) may have created a job, and resending could create a second
 one. We stop there and raise UNAVAILABLE with ErrorInfo reason SUBMIT_OUTCOME_UNKNOWN; the orchestrator
-decides what to do (it knows the job, we do not).
+decides what to do (it knows the job, we do not). Why: docs/decisions/0001-submit-rule.md.
 
 Status, result and cancel calls are safe to repeat: any transient failure (timeouts, connection errors, 408,
 429, 5xx, an unparseable body) is retried with exponential backoff and full jitter, at most `attempts` times,

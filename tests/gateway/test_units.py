@@ -81,7 +81,7 @@ def test_last_event_id(value: str | None, expected: int) -> None:
     assert parse_last_event_id(value) == expected
 
 
-# The contract's table (API.md): everything not listed is 500.
+# The contract's table (docs/api.md): everything not listed is 500.
 CONTRACT = {
     grpc.StatusCode.INVALID_ARGUMENT: 400,
     grpc.StatusCode.UNAUTHENTICATED: 401,

@@ -1,4 +1,4 @@
-"""The failure rules of DESIGN.md, through the real services: retries, fallback, content policy,
+"""The failure rules of docs/failure-rules.md, through the real services: retries, fallback, content policy,
 deadlines, cancellation, and webhooks that complete a job without polling."""
 
 from __future__ import annotations

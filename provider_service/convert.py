@@ -1,8 +1,8 @@
-"""Protos in and out of the provider_service domain (model.py)."""
+"""Protos in and out of the provider_service domain (domain.py); the only module that converts them."""
 
 from __future__ import annotations
 
-from provider_service.model import CancelResult, GenerationRequest, State, Status, WebhookEvent
+from provider_service.domain import CancelResult, GenerationRequest, State, Status, WebhookEvent
 from provider_service.registry import ProviderInfo
 from videojobs.v1 import common_pb2, provider_service_pb2
 

@@ -1,4 +1,4 @@
-"""The ProviderService domain: validate a call, pick the adapter, run it. No grpc here."""
+"""The ProviderService use cases: validate a call, pick the adapter, run it. No grpc here."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from provider_service.adapters.base import Adapter
-from provider_service.model import CancelResult, GenerationRequest, Status, WebhookEvent
+from provider_service.domain import CancelResult, GenerationRequest, Status, WebhookEvent
 from provider_service.registry import ProviderInfo, Registry, unknown_provider
 from videojobs.errors import FieldViolation, InvalidArgument
 from videojobs.logs import get_logger

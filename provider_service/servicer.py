@@ -1,4 +1,4 @@
-"""ProviderService over gRPC: convert the request, call the domain, convert the result."""
+"""ProviderService over gRPC: convert the request, call the use cases (generations.py), convert the result."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from provider_service.calls import ProviderHttp
-from provider_service.model import CancelResult, GenerationRequest, Status, WebhookEvent
+from provider_service.domain import CancelResult, GenerationRequest, Status, WebhookEvent
 from videojobs import errors
 
 UNSUPPORTED_SPEC = "UNSUPPORTED_SPEC"

@@ -10,7 +10,7 @@ import httpx
 
 from provider_service.adapters.base import Adapter, bad_job_id, unsupported
 from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection
-from provider_service.model import CancelResult, GenerationRequest, State, Status, content_violation, failed
+from provider_service.domain import CancelResult, GenerationRequest, State, Status, content_violation, failed
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)

@@ -16,7 +16,7 @@ import httpx
 
 from provider_service.adapters.base import Adapter, bad_job_id
 from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection
-from provider_service.model import CancelResult, GenerationRequest, State, Status, content_violation, failed
+from provider_service.domain import CancelResult, GenerationRequest, State, Status, content_violation, failed
 
 _JOB_ID = re.compile(r"^[\w-]{1,64}$")
 _STATES = {

@@ -14,7 +14,7 @@ import httpx
 
 from provider_service.adapters.base import Adapter, bad_job_id, unsupported
 from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection
-from provider_service.model import (
+from provider_service.domain import (
     CancelResult,
     GenerationRequest,
     State,

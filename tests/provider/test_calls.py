@@ -12,9 +12,9 @@ import structlog
 
 from provider_service import calls as calls_module
 from provider_service.calls import ProviderHttp, RetryPolicy, json_object, make_client, retry_after_seconds
+from provider_service.domain import GenerationRequest
 from provider_service.google_auth import TimedRequest
 from provider_service.local_http import DROP, Drop, LocalHttpServer, Request
-from provider_service.model import GenerationRequest
 from provider_service.registry import build_registry
 from provider_service.settings import ProviderServiceSettings
 from videojobs import errors

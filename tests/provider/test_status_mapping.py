@@ -9,7 +9,7 @@ import pytest
 
 from provider_service.adapters import fal, runway, sim, veo
 from provider_service.calls import MalformedResponse
-from provider_service.model import State
+from provider_service.domain import State
 
 Q, R, S, F, CV, C = (
     State.QUEUED,

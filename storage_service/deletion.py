@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from google.api_core import exceptions as gexc
 
+from storage_service.domain import ObjectRef
 from storage_service.gcs import Gcs
-from storage_service.objects import ObjectRef
 
 
 def delete_sync(gcs: Gcs, refs: Sequence[ObjectRef]) -> tuple[list[str], list[str]]:

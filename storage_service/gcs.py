@@ -27,7 +27,7 @@ from google.cloud.storage.retry import DEFAULT_RETRY, _should_retry
 from google.oauth2 import service_account
 from requests.adapters import HTTPAdapter
 
-from storage_service.objects import ObjectRef, StoredObject
+from storage_service.domain import ObjectRef, StoredObject
 from storage_service.settings import StorageServiceSettings
 from videojobs import errors
 from videojobs.logs import get_logger

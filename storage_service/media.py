@@ -18,8 +18,8 @@ from google.api_core import exceptions as gexc
 from google.cloud import storage
 from PIL import Image
 
+from storage_service.domain import ObjectRef, StoredObject, VideoInfo
 from storage_service.gcs import Gcs, domain_error, stored
-from storage_service.objects import ObjectRef, StoredObject, VideoInfo
 from videojobs import errors
 
 DEFAULT_THUMBNAIL_SECONDS = 1.0

@@ -18,8 +18,8 @@ from google.api_core import exceptions as gexc
 from google.cloud import storage
 
 from storage_service import fetch
+from storage_service.domain import ObjectRef, StoredObject, parse_key, parse_uri
 from storage_service.gcs import Gcs, KeyedLocks, deadline, stored
-from storage_service.objects import ObjectRef, StoredObject, parse_key, parse_uri
 from storage_service.pipe import Pipe
 from videojobs import errors
 from videojobs.logs import get_logger

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from google.cloud import storage
 
+from storage_service.domain import ObjectRef, StoredObject, parse_uri, parse_uris
 from storage_service.gcs import Gcs, stored
-from storage_service.objects import ObjectRef, StoredObject, parse_uri, parse_uris
 from videojobs import errors
 
 _SAMPLE = re.compile(r"(?:^|/)sample_(\d+)\.mp4$")

@@ -10,8 +10,8 @@ from urllib.parse import quote
 import google.auth.transport.requests
 from google.auth import credentials as gcreds
 
+from storage_service.domain import ObjectRef
 from storage_service.gcs import Gcs
-from storage_service.objects import ObjectRef
 from storage_service.settings import MAX_SIGNED_URL_TTL_SECONDS
 from videojobs import errors
 

@@ -1,5 +1,5 @@
-"""The storage domain the servicer calls: each method validates its input, then runs the blocking work
-(GCS client, PyAV) on the GCS thread pool. No grpc in here."""
+"""The StorageService use cases the servicer calls: each method validates its input, then runs the
+blocking work (GCS client, PyAV) on the GCS thread pool. No grpc in here."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from storage_service import deletion, media, resolve, signing
+from storage_service.domain import StoredObject, VideoInfo, parse_key, parse_uri, parse_uris
 from storage_service.fetch import SafeFetcher
 from storage_service.gcs import Gcs, KeyedLocks, deadline
-from storage_service.objects import StoredObject, VideoInfo, parse_key, parse_uri, parse_uris
 from storage_service.relocate import Relocator
 from videojobs import errors
 

@@ -1,0 +1,40 @@
+"""Protos out of the storage_service domain (domain.py); the only module that converts them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from google.protobuf import timestamp_pb2
+
+from storage_service.domain import StoredObject, VideoInfo
+from videojobs.v1 import common_pb2, storage_service_pb2
+
+
+def stored_to_proto(obj: StoredObject) -> storage_service_pb2.StoredObject:
+    return storage_service_pb2.StoredObject(
+        uri=obj.ref.uri,
+        size_bytes=obj.size_bytes,
+        content_type=obj.content_type,
+        crc32c=obj.crc32c,
+        generation=obj.generation,
+        reused=obj.reused,
+        other_candidates=list(obj.other_candidates),
+    )
+
+
+def video_to_proto(info: VideoInfo) -> common_pb2.VideoInfo:
+    return common_pb2.VideoInfo(
+        duration_seconds=info.duration_seconds,
+        width=info.width,
+        height=info.height,
+        size_bytes=info.size_bytes,
+        content_type=info.content_type,
+        codec=info.codec,
+    )
+
+
+def signed_to_proto(urls: Sequence[str], expires: datetime) -> storage_service_pb2.SignUrlsResponse:
+    expire_time = timestamp_pb2.Timestamp()
+    expire_time.FromDatetime(expires)
+    return storage_service_pb2.SignUrlsResponse(urls=urls, expire_time=expire_time)

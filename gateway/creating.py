@@ -5,9 +5,9 @@ from __future__ import annotations
 import grpc
 from fastapi.responses import JSONResponse
 
+from gateway.convert import job_json
 from gateway.deps import UserCall
 from gateway.problems import FieldNames, from_rpc_error, spec_field
-from gateway.schemas import job_json
 from videojobs.v1 import common_pb2, job_service_pb2
 
 REPLAYED_HEADER = "idempotent-replayed"

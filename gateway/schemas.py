@@ -1,18 +1,17 @@
-"""Request bodies and response documents of the HTTP API, and their conversion from/to the protos.
+"""Request bodies and response documents of the HTTP API, as pydantic models; convert.py maps them to protos.
 
 Requests are checked for shape here (types, unknown fields); the rules of what makes a valid video spec
 live once, in job_service, and come back as field errors. Responses are built as plain dicts from the
-protos (fast), with pydantic models describing them in the OpenAPI document.
+protos in convert.py (fast); the models here describe them in the OpenAPI document.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
-from videojobs.v1 import common_pb2, job_service_pb2
+from videojobs.v1 import job_service_pb2
 
 INT32_MAX = 2**31 - 1
 
@@ -39,16 +38,6 @@ class VideoFields(BaseModel):
     aspect_ratio: Text = Field(default="", description='"16:9" (default), "9:16" or "1:1"')
     model: Text = ""
     providers: list[Text] = Field(default_factory=list, max_length=16, description="fallback order")
-
-    def spec(self) -> common_pb2.VideoSpec:
-        return common_pb2.VideoSpec(
-            prompt=self.prompt,
-            image_uri=self.image_uri,
-            duration_seconds=self.duration_seconds,
-            aspect_ratio=self.aspect_ratio,
-            model=self.model,
-            providers=self.providers,
-        )
 
 
 class CreateVideo(VideoFields):
@@ -77,23 +66,6 @@ class AnimateImage(BaseModel):
     durationSeconds: Int32 = 0
     aspectRatio: Text = ""
     providers: list[Text] = Field(default_factory=list, max_length=16)
-
-    def spec(self) -> common_pb2.VideoSpec:
-        return common_pb2.VideoSpec(
-            prompt=self.prompt,
-            image_uri=self.imageUrl,
-            duration_seconds=self.durationSeconds,
-            aspect_ratio=self.aspectRatio,
-            providers=self.providers,
-        )
-
-
-ANIMATE_FIELDS = {
-    "image_uri": "imageUrl",
-    "client_request_id": "clientRequestId",
-    "duration_seconds": "durationSeconds",
-    "aspect_ratio": "aspectRatio",
-}
 
 
 # --- responses -------------------------------------------------------------------------------------------
@@ -172,84 +144,3 @@ class ProblemOut(BaseModel):
     errors: list[dict[str, str]] | None = None
     retry_after_seconds: int | None = None
     request_id: str
-
-
-def _time(value: Timestamp, present: bool) -> str | None:
-    if not present:
-        return None
-    return value.ToJsonString()
-
-
-def job_json(job: job_service_pb2.Job) -> dict[str, Any]:
-    spec = job.spec
-    return {
-        "id": job.id,
-        "user_id": job.user_id,
-        "client_request_id": job.client_request_id,
-        "spec": {
-            "prompt": spec.prompt,
-            "image_uri": spec.image_uri,
-            "duration_seconds": spec.duration_seconds,
-            "aspect_ratio": spec.aspect_ratio,
-            "model": spec.model,
-            "providers": list(spec.providers),
-        },
-        "state": job_service_pb2.JobState.Name(job.state),
-        "provider": job.provider,
-        "provider_job_id": job.provider_job_id,
-        "attempt": job.attempt,
-        "video_uri": job.video_uri,
-        "thumbnail_uri": job.thumbnail_uri,
-        "video_url": job.video_url,
-        "thumbnail_url": job.thumbnail_url,
-        "urls_expire_time": _time(job.urls_expire_time, job.HasField("urls_expire_time")),
-        "video": (
-            {
-                "duration_seconds": job.video.duration_seconds,
-                "width": job.video.width,
-                "height": job.video.height,
-                "size_bytes": job.video.size_bytes,
-                "content_type": job.video.content_type,
-                "codec": job.video.codec,
-            }
-            if job.HasField("video")
-            else None
-        ),
-        "error": (
-            {
-                "code": job.error.code,
-                "message": job.error.message,
-                "retryable": job.error.retryable,
-                "violation_reasons": list(job.error.violation_reasons),
-            }
-            if job.HasField("error")
-            else None
-        ),
-        "create_time": _time(job.create_time, job.HasField("create_time")),
-        "update_time": _time(job.update_time, job.HasField("update_time")),
-        "end_time": _time(job.end_time, job.HasField("end_time")),
-    }
-
-
-def quota_json(quota: job_service_pb2.Quota) -> dict[str, Any]:
-    return {
-        "user_id": quota.user_id,
-        "daily_limit": quota.daily_limit,
-        "used_today": quota.used_today,
-        "remaining_today": quota.remaining_today,
-        "resets_at": _time(quota.resets_at, quota.HasField("resets_at")),
-        "max_active": quota.max_active,
-        "active": quota.active,
-    }
-
-
-def event_json(event: job_service_pb2.JobEvent) -> dict[str, Any]:
-    return {
-        "sequence": event.sequence,
-        "job_id": event.job_id,
-        "state": job_service_pb2.JobState.Name(event.state),
-        "type": event.type,
-        "message": event.message,
-        "event_time": _time(event.event_time, event.HasField("event_time")),
-        "job": job_json(event.job) if event.HasField("job") else None,
-    }

@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 
-from gateway.schemas import event_json
+from gateway.convert import event_json
 from videojobs.v1 import job_service_pb2
 
 RETRY_MILLISECONDS = 2000

@@ -9,11 +9,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from gateway.convert import animate_field, spec_from_animate, spec_from_body
 from gateway.creating import create_job
 from gateway.deps import Caller
 from gateway.idempotency import choose_key
 from gateway.routers.videos import ERRORS, IdempotencyKey, get_video
-from gateway.schemas import ANIMATE_FIELDS, AnimateImage, JobOut, LegacyGenerate
+from gateway.schemas import AnimateImage, JobOut, LegacyGenerate
 
 router = APIRouter(tags=["compatibility"])
 
@@ -26,12 +27,7 @@ async def generate(
     body: LegacyGenerate, call: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Same as POST /v1/videos; fields existing clients send that we do not use are ignored."""
-    return await create_job(call, choose_key(idempotency_key, body.client_request_id), body.spec())
-
-
-def _animate_field(name: str) -> str:
-    name = name.removeprefix("spec.")
-    return ANIMATE_FIELDS.get(name, name)
+    return await create_job(call, choose_key(idempotency_key, body.client_request_id), spec_from_body(body))
 
 
 @router.post("/api/video/animate", status_code=201, response_model=JobOut, responses=_CREATED)
@@ -42,7 +38,7 @@ async def animate(
 ) -> JSONResponse:
     """Animate an image (`imageUrl`, `prompt`, `clientRequestId`, camelCase)."""
     key = choose_key(idempotency_key, body.clientRequestId)
-    return await create_job(call, key, body.spec(), _animate_field)
+    return await create_job(call, key, spec_from_animate(body), animate_field)
 
 
 # Polling clients keep working while they move to SSE.

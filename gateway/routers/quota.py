@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
+from gateway.convert import quota_json
 from gateway.deps import Admin, Caller
 from gateway.routers.videos import ERRORS
-from gateway.schemas import QuotaOut, quota_json
+from gateway.schemas import QuotaOut
 from videojobs.v1 import job_service_pb2
 
 router = APIRouter(tags=["quota"])

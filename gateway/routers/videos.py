@@ -9,11 +9,12 @@ from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway import sse
+from gateway.convert import job_json, spec_from_body
 from gateway.creating import create_job
 from gateway.deps import Caller
 from gateway.idempotency import choose_key
 from gateway.problems import from_rpc_error
-from gateway.schemas import CreateVideo, JobListOut, JobOut, ProblemOut, job_json
+from gateway.schemas import CreateVideo, JobListOut, JobOut, ProblemOut
 from videojobs.v1 import job_service_pb2
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
@@ -56,7 +57,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
 async def create_video(
     body: CreateVideo, call: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
-    return await create_job(call, choose_key(idempotency_key, body.client_request_id), body.spec())
+    return await create_job(call, choose_key(idempotency_key, body.client_request_id), spec_from_body(body))
 
 
 @router.get("", response_model=JobListOut, responses=ERRORS, summary="The caller's jobs, newest first")

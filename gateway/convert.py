@@ -1,0 +1,130 @@
+"""The HTTP API's JSON to and from the protos: request bodies to a VideoSpec, replies to plain dicts.
+
+Replies are built as dicts straight from the protos (fast); the pydantic models of schemas.py describe them
+in the OpenAPI document. Field errors of CreateJob are renamed here for the camelCase animate route.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from gateway.schemas import AnimateImage, VideoFields
+from videojobs.v1 import common_pb2, job_service_pb2
+
+
+def spec_from_body(body: VideoFields) -> common_pb2.VideoSpec:
+    return common_pb2.VideoSpec(
+        prompt=body.prompt,
+        image_uri=body.image_uri,
+        duration_seconds=body.duration_seconds,
+        aspect_ratio=body.aspect_ratio,
+        model=body.model,
+        providers=body.providers,
+    )
+
+
+def spec_from_animate(body: AnimateImage) -> common_pb2.VideoSpec:
+    return common_pb2.VideoSpec(
+        prompt=body.prompt,
+        image_uri=body.imageUrl,
+        duration_seconds=body.durationSeconds,
+        aspect_ratio=body.aspectRatio,
+        providers=body.providers,
+    )
+
+
+ANIMATE_FIELDS = {
+    "image_uri": "imageUrl",
+    "client_request_id": "clientRequestId",
+    "duration_seconds": "durationSeconds",
+    "aspect_ratio": "aspectRatio",
+}
+
+
+def animate_field(name: str) -> str:
+    """A field error of CreateJob (`spec.image_uri`) under the name the animate route's clients sent."""
+    name = name.removeprefix("spec.")
+    return ANIMATE_FIELDS.get(name, name)
+
+
+def _time(value: Timestamp, present: bool) -> str | None:
+    if not present:
+        return None
+    return value.ToJsonString()
+
+
+def job_json(job: job_service_pb2.Job) -> dict[str, Any]:
+    spec = job.spec
+    return {
+        "id": job.id,
+        "user_id": job.user_id,
+        "client_request_id": job.client_request_id,
+        "spec": {
+            "prompt": spec.prompt,
+            "image_uri": spec.image_uri,
+            "duration_seconds": spec.duration_seconds,
+            "aspect_ratio": spec.aspect_ratio,
+            "model": spec.model,
+            "providers": list(spec.providers),
+        },
+        "state": job_service_pb2.JobState.Name(job.state),
+        "provider": job.provider,
+        "provider_job_id": job.provider_job_id,
+        "attempt": job.attempt,
+        "video_uri": job.video_uri,
+        "thumbnail_uri": job.thumbnail_uri,
+        "video_url": job.video_url,
+        "thumbnail_url": job.thumbnail_url,
+        "urls_expire_time": _time(job.urls_expire_time, job.HasField("urls_expire_time")),
+        "video": (
+            {
+                "duration_seconds": job.video.duration_seconds,
+                "width": job.video.width,
+                "height": job.video.height,
+                "size_bytes": job.video.size_bytes,
+                "content_type": job.video.content_type,
+                "codec": job.video.codec,
+            }
+            if job.HasField("video")
+            else None
+        ),
+        "error": (
+            {
+                "code": job.error.code,
+                "message": job.error.message,
+                "retryable": job.error.retryable,
+                "violation_reasons": list(job.error.violation_reasons),
+            }
+            if job.HasField("error")
+            else None
+        ),
+        "create_time": _time(job.create_time, job.HasField("create_time")),
+        "update_time": _time(job.update_time, job.HasField("update_time")),
+        "end_time": _time(job.end_time, job.HasField("end_time")),
+    }
+
+
+def quota_json(quota: job_service_pb2.Quota) -> dict[str, Any]:
+    return {
+        "user_id": quota.user_id,
+        "daily_limit": quota.daily_limit,
+        "used_today": quota.used_today,
+        "remaining_today": quota.remaining_today,
+        "resets_at": _time(quota.resets_at, quota.HasField("resets_at")),
+        "max_active": quota.max_active,
+        "active": quota.active,
+    }
+
+
+def event_json(event: job_service_pb2.JobEvent) -> dict[str, Any]:
+    return {
+        "sequence": event.sequence,
+        "job_id": event.job_id,
+        "state": job_service_pb2.JobState.Name(event.state),
+        "type": event.type,
+        "message": event.message,
+        "event_time": _time(event.event_time, event.HasField("event_time")),
+        "job": job_json(event.job) if event.HasField("job") else None,
+    }

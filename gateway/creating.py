@@ -26,7 +26,7 @@ async def create_job(
         )
     except grpc.aio.AioRpcError as error:
         raise from_rpc_error(error, field_name) from None
-    call.backends.metrics.jobs.labels("created" if reply.created else "replayed").inc()
+    call.state.metrics.jobs.labels("created" if reply.created else "replayed").inc()
     return JSONResponse(
         job_json(reply.job),
         status_code=201 if reply.created else 200,

@@ -1,4 +1,4 @@
-"""What routes declare with Annotated: the backends, and the authenticated caller with its call options.
+"""What routes declare with Annotated: the shared state, and the authenticated user's call with its options.
 
 Every dependency here is `async def`: FastAPI runs a plain `def` dependency on a thread pool, and that
 hand-off cost more CPU per request than the rest of the dependency work together.
@@ -12,42 +12,42 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from gateway.auth import Principal
-from gateway.backends import Backends
 from gateway.problems import Problem
 from gateway.ratelimit import RateLimiter
+from gateway.state import GatewayState
 from videojobs.v1 import job_service_pb2_grpc
 
 
-async def get_backends(request: Request) -> Backends:
-    backends: Backends = request.app.state.backends
-    return backends
+async def get_state(request: Request) -> GatewayState:
+    state: GatewayState = request.app.state.gateway
+    return state
 
 
-BackendsDep = Annotated[Backends, Depends(get_backends)]
+StateDep = Annotated[GatewayState, Depends(get_state)]
 
 
 @dataclass(frozen=True)
 class UserCall:
-    """A request acting for the authenticated user: the backends, and the options of its gRPC calls."""
+    """A request acting for the authenticated user: the shared state, and the options of its gRPC calls."""
 
-    backends: Backends
+    state: GatewayState
     principal: Principal
     options: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
-        options = self.backends.call_options(self.principal.metadata())
+        options = self.state.call_options(self.principal.metadata())
         object.__setattr__(self, "options", options)
 
     @property
     def jobs(self) -> job_service_pb2_grpc.JobServiceAsyncStub:
-        return self.backends.jobs
+        return self.state.jobs
 
 
-def rate_limit(backends: Backends, key: str) -> None:
-    limiter = backends.limiter
+def rate_limit(state: GatewayState, key: str) -> None:
+    limiter = state.limiter
     wait = limiter.acquire(key)
     if wait is not None:
-        backends.metrics.rate_limited.inc()
+        state.metrics.rate_limited.inc()
         raise Problem(
             429,
             f"too many requests: at most {limiter.per_second:g}/s (bursts of {limiter.burst})",
@@ -59,10 +59,10 @@ def rate_limit(backends: Backends, key: str) -> None:
 async def authenticated_call(request: Request) -> UserCall:
     # The header is read directly rather than declared: it is not part of the documented parameters
     # (auth is described once in the API's description), and declaring it costs a parse per request.
-    backends: Backends = request.app.state.backends
-    principal = await backends.authenticator.authenticate(request.headers.get("authorization"))
-    rate_limit(backends, principal.user_id)
-    return UserCall(backends, principal)
+    state: GatewayState = request.app.state.gateway
+    principal = await state.authenticator.authenticate(request.headers.get("authorization"))
+    rate_limit(state, principal.user_id)
+    return UserCall(state, principal)
 
 
 async def admin_call(call: Annotated[UserCall, Depends(authenticated_call)]) -> UserCall:

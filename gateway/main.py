@@ -1,4 +1,5 @@
-"""The gateway's ASGI app: `create_app(settings)`. Every route is a gRPC call; the app keeps no state."""
+"""The gateway's ASGI app: `create_app(settings)`. Every route is a gRPC call; the app stores no data
+(what its requests share, channels and caches, is in state.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway import handlers
-from gateway.backends import open_backends
+from gateway import exception_handlers
 from gateway.metrics import Metrics
 from gateway.middleware import GatewayMiddleware
 from gateway.routers import compat, dashboard, ops, quota, videos, webhooks
 from gateway.settings import GatewaySettings
+from gateway.state import open_state
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -21,12 +22,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        backends = open_backends(settings, metrics)
-        app.state.backends = backends
+        state = open_state(settings, metrics)
+        app.state.gateway = state
         try:
             yield
         finally:
-            await backends.close()
+            await state.close()
 
     app = FastAPI(
         title="videojobs",
@@ -38,7 +39,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # the global providers on every request to find out it has none.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    handlers.install(app)
+    exception_handlers.install(app)
     for module in (videos, quota, webhooks, compat, ops, dashboard):
         app.include_router(module.router)
     app.add_middleware(GatewayMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from gateway.deps import BackendsDep
+from gateway.deps import StateDep
 from videojobs import health
 from videojobs.v1 import job_service_pb2, provider_service_pb2
 
@@ -24,11 +24,11 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="The backends this gateway calls are SERVING")
-async def readyz(backends: BackendsDep) -> JSONResponse:
-    timeout = min(2.0, backends.settings.rpc_timeout_seconds)
-    checks = {"job_service": health.check(backends.job_channel, JOB_SERVICE, timeout)}
-    if backends.settings.ready_requires_provider:
-        checks["provider_service"] = health.check(backends.provider_channel, PROVIDER_SERVICE, timeout)
+async def readyz(state: StateDep) -> JSONResponse:
+    timeout = min(2.0, state.settings.rpc_timeout_seconds)
+    checks = {"job_service": health.check(state.job_channel, JOB_SERVICE, timeout)}
+    if state.settings.ready_requires_provider:
+        checks["provider_service"] = health.check(state.provider_channel, PROVIDER_SERVICE, timeout)
     results = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
     ready = all(results.values())
     return JSONResponse(
@@ -41,5 +41,5 @@ async def readyz(backends: BackendsDep) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(backends: BackendsDep) -> Response:
-    return Response(backends.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(state: StateDep) -> Response:
+    return Response(state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

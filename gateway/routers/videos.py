@@ -114,7 +114,7 @@ async def watch_video(
     call: Caller,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
 ) -> StreamingResponse:
-    settings = call.backends.settings
+    settings = call.state.settings
     after = sse.parse_last_event_id(last_event_id)
     request = job_service_pb2.WatchJobRequest(id=job_id, after_sequence=after)
     # The stream has no deadline (it lasts as long as the job). A fresh watch starts with the current state;

@@ -13,7 +13,7 @@ import grpc
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
-from gateway.deps import BackendsDep
+from gateway.deps import StateDep
 from gateway.problems import Problem, from_rpc_error
 from gateway.routers.videos import ERRORS
 from videojobs.v1 import job_service_pb2, provider_service_pb2
@@ -27,7 +27,7 @@ Provider = Literal["veo", "fal", "runway", "sim"]
 async def provider_webhook(
     provider: Annotated[Provider, Path(description="the provider that calls back")],
     request: Request,
-    backends: BackendsDep,
+    state: StateDep,
 ) -> JSONResponse:
     body = await request.body()
     # Starlette already lower-cases names; repeated headers are joined as HTTP allows.
@@ -35,12 +35,12 @@ async def provider_webhook(
     for name, value in request.headers.items():
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     try:
-        parsed = await backends.providers.ParseWebhook(
+        parsed = await state.providers.ParseWebhook(
             # The URL carries what the provider does not sign into its body (fal: `?app=` names the model).
             provider_service_pb2.ParseWebhookRequest(
                 provider=provider, headers=headers, body=body, url=str(request.url)
             ),
-            **backends.call_options(),
+            **state.call_options(),
         )
     except grpc.aio.AioRpcError as error:
         if error.code() == grpc.StatusCode.UNAUTHENTICATED:
@@ -48,10 +48,10 @@ async def provider_webhook(
                 401, "the webhook signature is missing or invalid", reason="BAD_SIGNATURE"
             ) from None
         raise from_rpc_error(error) from None
-    await backends.jobs.ReportProviderEvent(
+    await state.jobs.ReportProviderEvent(
         job_service_pb2.ReportProviderEventRequest(
             provider=provider, provider_job_id=parsed.provider_job_id, status=parsed.status
         ),
-        **backends.call_options(),
+        **state.call_options(),
     )
     return JSONResponse({"received": True, "provider_job_id": parsed.provider_job_id})

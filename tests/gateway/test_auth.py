@@ -133,7 +133,7 @@ async def test_api_keys_are_cached_briefly(start_stack: StartStack) -> None:
     async with httpx.AsyncClient(base_url=stack.url, headers={"authorization": f"Bearer {key}"}) as client:
         assert (await client.get("/v1/quota")).status_code == 200
     # With its job_service stub taken away, only the cache can still vouch for the key.
-    authenticator = stack.gateway.app.state.backends.authenticator
+    authenticator = stack.gateway.app.state.gateway.authenticator
     authenticator._jobs = None
     principal = await authenticator.authenticate(f"Bearer {key}")
     assert principal.user_id == "erin"

@@ -1,4 +1,6 @@
-"""The gRPC clients the gateway calls: channels opened once per process at start-up and reused."""
+"""What every request of a gateway process shares (`app.state.gateway`): settings, the gRPC channels and
+stubs of job_service and provider_service (opened once at start-up and reused), the options of each call,
+the authenticator, the rate limiter and the metrics."""
 
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ class CallOptions:
 
 
 @dataclass
-class Backends:
+class GatewayState:
     settings: GatewaySettings
     job_channel: grpc.aio.Channel
     provider_channel: grpc.aio.Channel
@@ -50,7 +52,7 @@ class Backends:
         await self.provider_channel.close()
 
 
-def open_backends(settings: GatewaySettings, metrics: Metrics) -> Backends:
+def open_state(settings: GatewaySettings, metrics: Metrics) -> GatewayState:
     """Must run on the serving event loop (grpc.aio channels belong to the loop that made them)."""
     options = CallOptions(settings.internal_token.get_secret_value(), settings.rpc_timeout_seconds)
     job_channel = direct_channel(settings.job_target)
@@ -59,7 +61,7 @@ def open_backends(settings: GatewaySettings, metrics: Metrics) -> Backends:
     providers: provider_service_pb2_grpc.ProviderServiceAsyncStub = (
         provider_service_pb2_grpc.ProviderServiceStub(provider_channel)
     )
-    return Backends(
+    return GatewayState(
         settings=settings,
         job_channel=job_channel,
         provider_channel=provider_channel,

@@ -1,4 +1,4 @@
-"""Exception handlers: every error leaves as application/problem+json (RFC 9457), never a stack trace."""
+"""The app's exception handlers: every error leaves as application/problem+json (RFC 9457), no stack trace."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
         detail = "the request body could not be read as JSON"
     problem = Problem(exc.status_code, detail, headers=exc.headers)
     if exc.status_code == 413:  # the body limit, as the middleware says it (chunked bodies)
-        problem = body_too_large(request.app.state.backends.settings.max_body_bytes)
+        problem = body_too_large(request.app.state.gateway.settings.max_body_bytes)
     return problem_response(request, problem)
 
 

@@ -71,5 +71,5 @@ async def admin_call(call: Annotated[UserCall, Depends(authenticated_call)]) -> 
     return call
 
 
-Caller = Annotated[UserCall, Depends(authenticated_call)]
-Admin = Annotated[UserCall, Depends(admin_call)]
+UserCallDep = Annotated[UserCall, Depends(authenticated_call)]
+AdminCallDep = Annotated[UserCall, Depends(admin_call)]

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from gateway.convert import animate_field, spec_from_animate, spec_from_body
 from gateway.creating import create_job
-from gateway.deps import Caller
+from gateway.deps import UserCallDep
 from gateway.idempotency import choose_key
 from gateway.routers.videos import ERRORS, IdempotencyKey, get_video
 from gateway.schemas import AnimateImage, JobOut, LegacyGenerate
@@ -24,7 +24,7 @@ _CREATED = {200: {"model": JobOut, "description": "replay of an earlier request"
 @router.post("/generate", status_code=201, response_model=JobOut, responses=_CREATED)
 @router.post("/api/v1/generate", status_code=201, response_model=JobOut, responses=_CREATED)
 async def generate(
-    body: LegacyGenerate, call: Caller, idempotency_key: IdempotencyKey = None
+    body: LegacyGenerate, call: UserCallDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Same as POST /v1/videos; fields existing clients send that we do not use are ignored."""
     return await create_job(call, choose_key(idempotency_key, body.client_request_id), spec_from_body(body))
@@ -33,7 +33,7 @@ async def generate(
 @router.post("/api/video/animate", status_code=201, response_model=JobOut, responses=_CREATED)
 async def animate(
     body: AnimateImage,
-    call: Caller,
+    call: UserCallDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Animate an image (`imageUrl`, `prompt`, `clientRequestId`, camelCase)."""

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from gateway import sse
 from gateway.convert import job_json, spec_from_body
 from gateway.creating import create_job
-from gateway.deps import Caller
+from gateway.deps import UserCallDep
 from gateway.idempotency import choose_key
 from gateway.problems import from_rpc_error
 from gateway.schemas import CreateVideo, JobListOut, JobOut, ProblemOut
@@ -55,14 +55,14 @@ ERRORS: dict[int | str, dict[str, object]] = {
     summary="Create a video job (idempotent with Idempotency-Key)",
 )
 async def create_video(
-    body: CreateVideo, call: Caller, idempotency_key: IdempotencyKey = None
+    body: CreateVideo, call: UserCallDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     return await create_job(call, choose_key(idempotency_key, body.client_request_id), spec_from_body(body))
 
 
 @router.get("", response_model=JobListOut, responses=ERRORS, summary="The caller's jobs, newest first")
 async def list_videos(
-    call: Caller,
+    call: UserCallDep,
     page_size: Annotated[int, Query(ge=0, le=1000, description="default 20, max 100")] = 0,
     page_token: Annotated[str, Query(max_length=2048)] = "",
     state: Annotated[list[StateName] | None, Query(description="only these states")] = None,
@@ -79,26 +79,26 @@ async def list_videos(
 
 
 @router.get("/{job_id}", response_model=JobOut, responses=ERRORS, summary="One job, with fresh video URLs")
-async def get_video(job_id: JobId, call: Caller) -> JSONResponse:
+async def get_video(job_id: JobId, call: UserCallDep) -> JSONResponse:
     return JSONResponse(
         job_json(await call.jobs.GetJob(job_service_pb2.GetJobRequest(id=job_id), **call.options))
     )
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut, responses=ERRORS, summary="Cancel a running job")
-async def cancel_video(job_id: JobId, call: Caller) -> JSONResponse:
+async def cancel_video(job_id: JobId, call: UserCallDep) -> JSONResponse:
     job = await call.jobs.CancelJob(job_service_pb2.CancelJobRequest(id=job_id), **call.options)
     return JSONResponse(job_json(job))
 
 
 @router.post("/{job_id}/retry", response_model=JobOut, responses=ERRORS, summary="Retry a failed job")
-async def retry_video(job_id: JobId, call: Caller) -> JSONResponse:
+async def retry_video(job_id: JobId, call: UserCallDep) -> JSONResponse:
     job = await call.jobs.RetryJob(job_service_pb2.RetryJobRequest(id=job_id), **call.options)
     return JSONResponse(job_json(job))
 
 
 @router.delete("/{job_id}", responses=ERRORS, summary="Delete the stored video and hide the job")
-async def delete_video(job_id: JobId, call: Caller) -> JSONResponse:
+async def delete_video(job_id: JobId, call: UserCallDep) -> JSONResponse:
     reply = await call.jobs.DeleteJob(job_service_pb2.DeleteJobRequest(id=job_id), **call.options)
     return JSONResponse({"id": reply.id, "deleted_uris": list(reply.deleted_uris)})
 
@@ -111,7 +111,7 @@ async def delete_video(job_id: JobId, call: Caller) -> JSONResponse:
 )
 async def watch_video(
     job_id: JobId,
-    call: Caller,
+    call: UserCallDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
 ) -> StreamingResponse:
     settings = call.state.settings

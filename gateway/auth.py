@@ -14,10 +14,10 @@ from typing import Any
 
 import grpc
 import jwt
+from cachetools import TTLCache
 
 from gateway.problems import Problem, from_rpc_error
 from gateway.settings import GatewaySettings
-from gateway.ttlcache import TtlCache
 from videojobs.context import ADMIN_ROLE, USER_ROLE
 from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
 
@@ -68,8 +68,11 @@ class Authenticator:
         self._settings = settings
         self._jobs = jobs
         self._call_options = call_options
-        self._accepted: TtlCache[str, Principal] = TtlCache(settings.api_key_cache_size)
-        self._rejected: TtlCache[str, bool] = TtlCache(settings.api_key_cache_size)
+        # Bounded: a flood of made-up keys must not grow the gateway's memory.
+        self._accepted: TTLCache[str, Principal] = TTLCache(
+            settings.api_key_cache_size, ttl=settings.api_key_cache_seconds
+        )
+        self._rejected: TTLCache[str, bool] = TTLCache(settings.api_key_cache_size, ttl=_REJECTED_TTL_SECONDS)
         self._secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         self._public_keys = settings.jwt_public_keys
 
@@ -92,11 +95,11 @@ class Authenticator:
             )
         except grpc.aio.AioRpcError as error:
             if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT):
-                self._rejected.put(fingerprint, True, _REJECTED_TTL_SECONDS)
+                self._rejected[fingerprint] = True
                 raise unauthenticated("unknown or revoked API key", "INVALID_API_KEY") from None
             raise from_rpc_error(error) from None
         principal = Principal(user_id=reply.user_id, role=reply.role or USER_ROLE)
-        self._accepted.put(fingerprint, principal, self._settings.api_key_cache_seconds)
+        self._accepted[fingerprint] = principal
         return principal
 
     def _from_jwt(self, token: str) -> Principal:

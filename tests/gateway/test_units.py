@@ -1,4 +1,4 @@
-"""Small pure pieces: the token bucket, the TTL cache, Idempotency-Key, Last-Event-ID, the status table."""
+"""Small pure pieces: the token bucket, the key cache, Idempotency-Key, Last-Event-ID, the status table."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import get_args
 
 import grpc
 import pytest
+from cachetools import TTLCache
 
 from gateway.idempotency import choose_key, parse_idempotency_key
 from gateway.problems import Problem, from_rpc_error
@@ -13,7 +14,6 @@ from gateway.ratelimit import RateLimiter
 from gateway.routers.videos import StateName
 from gateway.schemas import STATE_NAMES
 from gateway.sse import parse_last_event_id
-from gateway.ttlcache import TtlCache
 
 
 class Clock:
@@ -42,17 +42,22 @@ def test_disabled_limiter_allows_everything() -> None:
     assert all(limiter.acquire("u") is None for _ in range(1000))
 
 
-def test_ttl_cache_expires_and_stays_bounded() -> None:
+def test_api_key_cache_expires_and_stays_bounded() -> None:
+    """What gateway.auth relies on from cachetools' TTLCache: least recently used out first, nothing
+    served at or past its expiry, and a ttl of 0 (VIDEOJOBS_API_KEY_CACHE_SECONDS=0) caches nothing."""
     clock = Clock()
-    cache: TtlCache[str, int] = TtlCache(max_size=2, clock=clock)
-    cache.put("a", 1, ttl=10)
-    cache.put("b", 2, ttl=10)
+    cache: TTLCache[str, int] = TTLCache(maxsize=2, ttl=10, timer=clock)
+    cache["a"] = 1
+    cache["b"] = 2
     assert cache.get("a") == 1  # a is now the most recent
-    cache.put("c", 3, ttl=10)
+    cache["c"] = 3
     assert (cache.get("a"), cache.get("b"), cache.get("c")) == (1, None, 3)
     clock.now += 10
     assert cache.get("a") is None
-    assert len(cache) == 1
+    assert len(cache) == 0
+    uncached: TTLCache[str, int] = TTLCache(maxsize=2, ttl=0, timer=clock)
+    uncached["a"] = 1
+    assert uncached.get("a") is None
 
 
 @pytest.mark.parametrize(

@@ -2,14 +2,13 @@
 
     message = request_id + "\\n" + user_id + "\\n" + timestamp + "\\n" + sha256_hex(raw body)
 
-valid when any key of fal's JWKS (OKP / Ed25519, `x` base64url) verifies the hex signature and the timestamp
-is within the tolerance of now. The keys come from settings (JSON) or a cached copy of the JWKS in a file,
-re-read when the file changes, so verifying never needs the network.
+valid when any Ed25519 key of fal's JWKS (read by PyJWT's `PyJWKSet`) verifies the hex signature and the
+timestamp is within the tolerance of now. The keys come from settings (JSON) or a cached copy of the JWKS in a
+file, re-read when the file changes, so verifying never needs the network.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -20,6 +19,8 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from jwt import PyJWKSet, PyJWKSetError
+from jwt.algorithms import OKPAlgorithm
 
 from videojobs import errors
 
@@ -30,28 +31,20 @@ SIGNATURE = "x-fal-webhook-signature"
 
 
 def parse_jwks(text: str) -> list[Ed25519PublicKey]:
-    """The Ed25519 keys in a JWKS document; other key types are skipped."""
+    """The Ed25519 public keys of a JWKS document; other key types and unreadable keys are skipped."""
     document: Any = json.loads(text)
-    keys: list[Ed25519PublicKey] = []
-    for jwk in document.get("keys", []) if isinstance(document, dict) else []:
-        if jwk.get("kty") != "OKP" or jwk.get("crv", "Ed25519") != "Ed25519" or "x" not in jwk:
-            continue
-        raw = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
-        keys.append(Ed25519PublicKey.from_public_bytes(raw))
-    return keys
+    if not isinstance(document, dict):
+        return []
+    try:
+        key_set = PyJWKSet.from_dict(document)
+    except PyJWKSetError:  # no keys, or none usable
+        return []
+    return [jwk.key for jwk in key_set if isinstance(jwk.key, Ed25519PublicKey)]
 
 
 def jwks_for(public_keys: list[Ed25519PublicKey]) -> str:
     """A JWKS document for these keys (what fal publishes; tests and the fakes use it)."""
-    from cryptography.hazmat.primitives import serialization
-
-    items = []
-    for key in public_keys:
-        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        items.append(
-            {"kty": "OKP", "crv": "Ed25519", "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}
-        )
-    return json.dumps({"keys": items})
+    return json.dumps({"keys": [OKPAlgorithm.to_jwk(key, as_dict=True) for key in public_keys]})
 
 
 def message(request_id: str, user_id: str, timestamp: str, body: bytes) -> bytes:

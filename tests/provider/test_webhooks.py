@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from provider_service import fal_webhook
 from provider_service.fakes import FalFake
@@ -121,6 +125,24 @@ async def test_keys_from_a_cached_jwks_file(
         jwks.write_text(fal_webhook.jwks_for([Ed25519PrivateKey.generate().public_key()]))  # keys rotated
         failure = await rpc_failure(stub.ParseWebhook, _parse(headers, body, url))
     assert failure.code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_only_the_ed25519_keys_of_a_jwks_are_used() -> None:
+    ours = Ed25519PrivateKey.generate().public_key()
+    fal_style = OKPAlgorithm.to_jwk(ours, as_dict=True) | {"kid": "k1", "alg": "EdDSA", "use": "sig"}
+    others = [
+        RSAAlgorithm.to_jwk(rsa.generate_private_key(65537, 2048).public_key(), as_dict=True),
+        ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1()).public_key(), as_dict=True),
+        OKPAlgorithm.to_jwk(ed448.Ed448PrivateKey.generate().public_key(), as_dict=True),
+        {"kty": "OKP", "crv": "Ed25519", "x": "not base64url!"},
+        "not a key",
+    ]
+    keys = fal_webhook.parse_jwks(json.dumps({"keys": [*others, fal_style]}))
+
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    assert [key.public_bytes(*raw) for key in keys] == [ours.public_bytes(*raw)]
+    assert fal_webhook.parse_jwks(json.dumps({"keys": others})) == []
+    assert fal_webhook.parse_jwks('{"keys": []}') == fal_webhook.parse_jwks("[]") == []
 
 
 async def test_providers_without_webhooks_say_so(

@@ -1,4 +1,4 @@
-"""The gateway's ASGI app: `create_app(settings)`. Every route is a gRPC call; the app stores no data
+"""The gateway's ASGI app: `create_app(settings)`. Every API route is a gRPC call; the app stores no data
 (what its requests share, channels and caches, is in state.py)."""
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""The one mapping from failures to RFC 9457 `application/problem+json` responses.
+"""RFC 9457 `application/problem+json`: the `Problem` every error becomes, and the one mapping from gRPC
+status (with its rich details: ErrorInfo, BadRequest, RetryInfo, QuotaFailure) to it.
 
-gRPC status (with its rich details: ErrorInfo, BadRequest, RetryInfo, QuotaFailure), request validation
-errors and HTTP errors all leave the gateway through here. Nothing below ever carries a stack trace.
+exception_handlers.py turns request validation and HTTP errors into Problems too and renders every one.
+Nothing below ever carries a stack trace.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from job_service.models import ACTIVE_STATES_SQL
+from job_service.tables import ACTIVE_STATES_SQL
 
 # The create_job() function (migrations 0001/0002) does CreateJob atomically in one round trip. It runs on
 # the driver pool, prepared, returning only what a Job needs: it is the one statement on the hot path.

@@ -17,8 +17,8 @@ from sqlalchemy import exc, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from job_service.domain import ACTIVE_STATES, Job, JobError, JobState, Limits, NewJob, VideoInfo, VideoSpec
-from job_service.models import api_keys, jobs, quota_usage
 from job_service.queries import CREATE_JOB, USAGE
+from job_service.tables import api_keys, jobs, quota_usage
 from videojobs.errors import Unavailable
 
 _ACTIVE = [state.value for state in ACTIVE_STATES]

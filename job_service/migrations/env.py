@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine, text
 
-from job_service.models import Base
+from job_service.tables import Base
 
 # Any constant works; it only has to be the same for every replica.
 MIGRATION_LOCK_ID = 0x766A6D67  # "vjmg"

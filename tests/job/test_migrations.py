@@ -1,4 +1,4 @@
-"""The migrations build exactly the schema the models describe, from empty, and back."""
+"""The migrations build exactly the schema tables.py describes, from empty, and back."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from job_service import database
-from job_service.models import Base
+from job_service.tables import Base
 
 
 def _diff(url: str) -> list[object]:
@@ -22,7 +22,7 @@ def _diff(url: str) -> list[object]:
         engine.dispose()
 
 
-def test_upgrade_from_empty_matches_the_models(database_factory) -> None:
+def test_upgrade_from_empty_matches_the_tables(database_factory) -> None:
     url = database_factory.create()
     try:
         config = database.alembic_config(url)

@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 
 from job_service import apikeys, paging
-from job_service.backends import CallFailed, ProviderClient, ProviderStatus, StorageClient, peer_error
 from job_service.domain import (
     KNOWN_PROVIDERS,
     Job,
@@ -21,6 +20,7 @@ from job_service.domain import (
     VideoSpec,
 )
 from job_service.event_hub import EventHub
+from job_service.peers import CallFailed, ProviderClient, ProviderStatus, StorageClient, peer_error
 from job_service.repository import ActiveLimitReached, ApiKeyStore, Cursor, DailyLimitReached, JobRepository
 from job_service.validation import check_client_request_id, normalize_spec
 from job_service.work_repository import WorkRepository

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from job_service.backends import (
+from job_service.domain import JobError, JobState, VideoInfo
+from job_service.peers import (
     NOT_A_VIDEO,
     SUBMIT_OUTCOME_UNKNOWN,
     CallFailed,
@@ -39,7 +40,6 @@ from job_service.backends import (
     ProviderStatus,
     StorageClient,
 )
-from job_service.domain import JobError, JobState, VideoInfo
 from job_service.work_repository import Transition, WorkItem, WorkRepository
 from videojobs.logs import get_logger
 

@@ -15,11 +15,11 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from job_service import database
-from job_service.backends import ProviderClient, StorageClient
 from job_service.domain import Limits
 from job_service.event_hub import EventHub
 from job_service.jobs import JobManager, Peers
 from job_service.orchestrator import Orchestrator, Policy
+from job_service.peers import ProviderClient, StorageClient
 from job_service.repository import ApiKeyStore, JobRepository
 from job_service.servicer import JobServicer
 from job_service.settings import JobServiceSettings

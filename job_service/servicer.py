@@ -9,8 +9,8 @@ import grpc
 from google.protobuf import empty_pb2
 
 from job_service import convert
-from job_service.backends import ProviderStatus
 from job_service.jobs import JobManager
+from job_service.peers import ProviderStatus
 from videojobs.context import current_admin, current_caller
 from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
 

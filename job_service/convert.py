@@ -1,4 +1,5 @@
-"""Proto messages <-> domain values. Protos stay at the edge of the service."""
+"""Proto messages <-> domain values, for the servicer and the peer clients alike: the only place that
+converts. Protos stay at the edge of the service."""
 
 from __future__ import annotations
 
@@ -7,9 +8,18 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from job_service.domain import Job, JobEvent, JobState, Quota, VideoSpec
+from job_service.domain import (
+    Job,
+    JobEvent,
+    JobState,
+    ProviderStatus,
+    Quota,
+    StoredObject,
+    VideoInfo,
+    VideoSpec,
+)
 from videojobs.errors import InvalidArgument
-from videojobs.v1 import common_pb2, job_service_pb2
+from videojobs.v1 import common_pb2, job_service_pb2, provider_service_pb2, storage_service_pb2
 
 
 def spec_from_proto(message: common_pb2.VideoSpec) -> VideoSpec:
@@ -71,16 +81,7 @@ def job_to_proto(job: Job) -> job_service_pb2.Job:
         urls_expire_time=_timestamp(job.urls_expire_time),
     )
     if job.video is not None:
-        message.video.CopyFrom(
-            common_pb2.VideoInfo(
-                duration_seconds=job.video.duration_seconds,
-                width=job.video.width,
-                height=job.video.height,
-                size_bytes=job.video.size_bytes,
-                content_type=job.video.content_type,
-                codec=job.video.codec,
-            )
-        )
+        message.video.CopyFrom(video_info_to_proto(job.video))
     if job.error is not None:
         message.error.CopyFrom(
             job_service_pb2.JobError(
@@ -114,4 +115,48 @@ def event_to_proto(event: JobEvent) -> job_service_pb2.JobEvent:
         message=event.message,
         job=job_to_proto(event.job),
         event_time=_timestamp(event.create_time),
+    )
+
+
+def video_info_to_proto(video: VideoInfo) -> common_pb2.VideoInfo:
+    return common_pb2.VideoInfo(
+        duration_seconds=video.duration_seconds,
+        width=video.width,
+        height=video.height,
+        size_bytes=video.size_bytes,
+        content_type=video.content_type,
+        codec=video.codec,
+    )
+
+
+def video_info_from_proto(message: common_pb2.VideoInfo) -> VideoInfo:
+    return VideoInfo(
+        duration_seconds=message.duration_seconds,
+        width=message.width,
+        height=message.height,
+        size_bytes=message.size_bytes,
+        content_type=message.content_type,
+        codec=message.codec,
+    )
+
+
+def provider_status_from_proto(message: provider_service_pb2.GenerationStatus) -> ProviderStatus:
+    return ProviderStatus(
+        state=provider_service_pb2.GenerationStatus.State.Name(message.state),
+        output_uris=tuple(message.output_uris),
+        error_code=message.error.code,
+        error_message=message.error.message,
+        retryable=message.error.retryable,
+        violation_reasons=tuple(message.violation_reasons),
+        fetch_headers=dict(message.output_fetch_headers),
+    )
+
+
+def stored_object_from_proto(message: storage_service_pb2.StoredObject) -> StoredObject:
+    return StoredObject(
+        uri=message.uri,
+        size_bytes=message.size_bytes,
+        content_type=message.content_type,
+        reused=message.reused,
+        other_candidates=tuple(message.other_candidates),
     )

@@ -1,9 +1,10 @@
-"""Jobs, specs and quotas as plain values. No gRPC, no SQL."""
+"""Jobs, specs, quotas and what the other services report, as plain values. No gRPC, no SQL."""
 
 from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -142,3 +143,51 @@ class JobEvent:
     message: str
     create_time: datetime
     job: Job
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    """GenerationStatus as the orchestrator sees it (state names as in the proto enum)."""
+
+    state: str
+    output_uris: tuple[str, ...] = ()
+    error_code: str = ""
+    error_message: str = ""
+    retryable: bool = False
+    violation_reasons: tuple[str, ...] = ()
+    # Secret (e.g. an API key): used for one download, never stored or logged.
+    fetch_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def to_json(self) -> dict[str, object]:
+        """What may be stored: everything but the fetch headers, which only say whether they were needed."""
+        return {
+            "state": self.state,
+            "output_uris": list(self.output_uris),
+            "error_code": self.error_code,
+            "error_message": self.error_message,
+            "retryable": self.retryable,
+            "violation_reasons": list(self.violation_reasons),
+            "needs_fetch_headers": bool(self.fetch_headers),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> ProviderStatus:
+        return cls(
+            state=str(data["state"]),
+            output_uris=tuple(data.get("output_uris") or ()),  # type: ignore[arg-type]
+            error_code=str(data.get("error_code", "")),
+            error_message=str(data.get("error_message", "")),
+            retryable=bool(data.get("retryable", False)),
+            violation_reasons=tuple(data.get("violation_reasons") or ()),  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object storage_service wrote or found."""
+
+    uri: str
+    size_bytes: int = 0
+    content_type: str = ""
+    reused: bool = False
+    other_candidates: tuple[str, ...] = ()

@@ -16,11 +16,12 @@ from job_service.domain import (
     Limits,
     NewJob,
     Page,
+    ProviderStatus,
     Quota,
     VideoSpec,
 )
 from job_service.event_hub import EventHub
-from job_service.peers import CallFailed, ProviderClient, ProviderStatus, StorageClient, peer_error
+from job_service.peers import CallFailed, ProviderClient, StorageClient, peer_error
 from job_service.repository import ActiveLimitReached, ApiKeyStore, Cursor, DailyLimitReached, JobRepository
 from job_service.validation import check_client_request_id, normalize_spec
 from job_service.work_repository import WorkRepository

@@ -31,13 +31,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from job_service.domain import JobError, JobState, VideoInfo
+from job_service.domain import JobError, JobState, ProviderStatus, VideoInfo
 from job_service.peers import (
     NOT_A_VIDEO,
     SUBMIT_OUTCOME_UNKNOWN,
     CallFailed,
     ProviderClient,
-    ProviderStatus,
     StorageClient,
 )
 from job_service.work_repository import Transition, WorkItem, WorkRepository

@@ -7,15 +7,14 @@ reason and its RetryInfo delay, so the orchestrator decides on plain values, nev
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
 import grpc
 from google.rpc import error_details_pb2
 
-from job_service.convert import spec_to_proto
-from job_service.domain import VideoInfo, VideoSpec
+from job_service import convert
+from job_service.domain import ProviderStatus, StoredObject, VideoInfo, VideoSpec
 from videojobs import rpc_status
 from videojobs.errors import Internal, ServiceError, Unavailable
 from videojobs.v1 import (
@@ -76,55 +75,6 @@ async def _call(awaitable: Awaitable[_T]) -> _T:
         ) from None
 
 
-@dataclass(frozen=True)
-class ProviderStatus:
-    """GenerationStatus as the orchestrator sees it (state names as in the proto enum)."""
-
-    state: str
-    output_uris: tuple[str, ...] = ()
-    error_code: str = ""
-    error_message: str = ""
-    retryable: bool = False
-    violation_reasons: tuple[str, ...] = ()
-    # Secret (e.g. an API key): used for one download, never stored or logged.
-    fetch_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-
-    def to_json(self) -> dict[str, object]:
-        """What may be stored: everything but the fetch headers, which only say whether they were needed."""
-        return {
-            "state": self.state,
-            "output_uris": list(self.output_uris),
-            "error_code": self.error_code,
-            "error_message": self.error_message,
-            "retryable": self.retryable,
-            "violation_reasons": list(self.violation_reasons),
-            "needs_fetch_headers": bool(self.fetch_headers),
-        }
-
-    @classmethod
-    def from_proto(cls, message: provider_service_pb2.GenerationStatus) -> ProviderStatus:
-        return cls(
-            state=provider_service_pb2.GenerationStatus.State.Name(message.state),
-            output_uris=tuple(message.output_uris),
-            error_code=message.error.code,
-            error_message=message.error.message,
-            retryable=message.error.retryable,
-            violation_reasons=tuple(message.violation_reasons),
-            fetch_headers=dict(message.output_fetch_headers),
-        )
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, object]) -> ProviderStatus:
-        return cls(
-            state=str(data["state"]),
-            output_uris=tuple(data.get("output_uris") or ()),  # type: ignore[arg-type]
-            error_code=str(data.get("error_code", "")),
-            error_message=str(data.get("error_message", "")),
-            retryable=bool(data.get("retryable", False)),
-            violation_reasons=tuple(data.get("violation_reasons") or ()),  # type: ignore[arg-type]
-        )
-
-
 class ProviderClient:
     def __init__(self, channel: grpc.aio.Channel, timeout: float) -> None:
         self._stub = provider_service_pb2_grpc.ProviderServiceStub(channel)
@@ -135,7 +85,7 @@ class ProviderClient:
     ) -> str:
         request = provider_service_pb2.SubmitGenerationRequest(
             provider=provider,
-            spec=spec_to_proto(spec),
+            spec=convert.spec_to_proto(spec),
             idempotency_key=idempotency_key,
             output_uri_prefix=output_uri_prefix,
         )
@@ -146,7 +96,7 @@ class ProviderClient:
         request = provider_service_pb2.GetGenerationStatusRequest(
             provider=provider, provider_job_id=provider_job_id
         )
-        return ProviderStatus.from_proto(
+        return convert.provider_status_from_proto(
             await _call(self._stub.GetGenerationStatus(request, timeout=self._timeout))
         )
 
@@ -158,25 +108,6 @@ class ProviderClient:
         return reply.cancelled
 
 
-@dataclass(frozen=True)
-class StoredObject:
-    uri: str
-    size_bytes: int = 0
-    content_type: str = ""
-    reused: bool = False
-    other_candidates: tuple[str, ...] = ()
-
-
-def _stored(message: storage_service_pb2.StoredObject) -> StoredObject:
-    return StoredObject(
-        uri=message.uri,
-        size_bytes=message.size_bytes,
-        content_type=message.content_type,
-        reused=message.reused,
-        other_candidates=tuple(message.other_candidates),
-    )
-
-
 class StorageClient:
     def __init__(self, channel: grpc.aio.Channel, timeout: float, long_timeout: float) -> None:
         self._stub = storage_service_pb2_grpc.StorageServiceStub(channel)
@@ -185,7 +116,9 @@ class StorageClient:
 
     async def resolve_output(self, uris: Sequence[str], prefix: str) -> StoredObject:
         request = storage_service_pb2.ResolveOutputRequest(uris=list(uris), prefix=prefix)
-        return _stored(await _call(self._stub.ResolveOutput(request, timeout=self._timeout)))
+        return convert.stored_object_from_proto(
+            await _call(self._stub.ResolveOutput(request, timeout=self._timeout))
+        )
 
     async def relocate(
         self, source_uri: str, destination_key: str, *, delete_source: bool, headers: Mapping[str, str]
@@ -196,26 +129,23 @@ class StorageClient:
             delete_source=delete_source,
             source_headers=dict(headers),
         )
-        return _stored(await _call(self._stub.Relocate(request, timeout=self._long_timeout)))
+        return convert.stored_object_from_proto(
+            await _call(self._stub.Relocate(request, timeout=self._long_timeout))
+        )
 
     async def probe(self, uri: str) -> VideoInfo:
         reply = await _call(
             self._stub.ProbeVideo(storage_service_pb2.ProbeVideoRequest(uri=uri), timeout=self._timeout)
         )
-        return VideoInfo(
-            duration_seconds=reply.duration_seconds,
-            width=reply.width,
-            height=reply.height,
-            size_bytes=reply.size_bytes,
-            content_type=reply.content_type,
-            codec=reply.codec,
-        )
+        return convert.video_info_from_proto(reply)
 
     async def thumbnail(self, video_uri: str, destination_key: str) -> StoredObject:
         request = storage_service_pb2.CreateThumbnailRequest(
             video_uri=video_uri, destination_key=destination_key
         )
-        return _stored(await _call(self._stub.CreateThumbnail(request, timeout=self._long_timeout)))
+        return convert.stored_object_from_proto(
+            await _call(self._stub.CreateThumbnail(request, timeout=self._long_timeout))
+        )
 
     async def delete(self, uris: Sequence[str]) -> tuple[str, ...]:
         if not uris:

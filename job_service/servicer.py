@@ -10,7 +10,6 @@ from google.protobuf import empty_pb2
 
 from job_service import convert
 from job_service.jobs import JobManager
-from job_service.peers import ProviderStatus
 from videojobs.context import current_admin, current_caller
 from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
 
@@ -68,7 +67,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     async def ReportProviderEvent(
         self, request: job_service_pb2.ReportProviderEventRequest, context: Context
     ) -> empty_pb2.Empty:
-        status = ProviderStatus.from_proto(request.status)
+        status = convert.provider_status_from_proto(request.status)
         await self._jobs.report_provider_event(request.provider, request.provider_job_id, status)
         return empty_pb2.Empty()
 

@@ -35,7 +35,7 @@ import psutil
 
 from bench.create_jobs import AUTH, ROOT, SPEC, fresh_database
 from job_service import apikeys
-from job_service.repository import ApiKeyStore
+from job_service.job_queries import ApiKeyStore
 from job_service.server import create_engine
 from job_service.settings import JobServiceSettings
 from videojobs.health import check, wait_serving

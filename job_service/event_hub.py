@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import psycopg
 
 from job_service.domain import JobEvent
-from job_service.work_repository import WorkRepository
+from job_service.lease_queries import WorkRepository
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)

@@ -21,10 +21,10 @@ from job_service.domain import (
     VideoSpec,
 )
 from job_service.event_hub import EventHub
+from job_service.job_queries import ActiveLimitReached, ApiKeyStore, Cursor, DailyLimitReached, JobRepository
+from job_service.lease_queries import WorkRepository
 from job_service.peers import CallFailed, ProviderClient, StorageClient, peer_error
-from job_service.repository import ActiveLimitReached, ApiKeyStore, Cursor, DailyLimitReached, JobRepository
 from job_service.validation import check_client_request_id, normalize_spec
-from job_service.work_repository import WorkRepository
 from videojobs.context import Caller
 from videojobs.errors import (
     AlreadyExists,

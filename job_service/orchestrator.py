@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from job_service.domain import JobError, JobState, ProviderStatus, VideoInfo
+from job_service.lease_queries import Transition, WorkItem, WorkRepository
 from job_service.peers import (
     NOT_A_VIDEO,
     SUBMIT_OUTCOME_UNKNOWN,
@@ -39,7 +40,6 @@ from job_service.peers import (
     ProviderClient,
     StorageClient,
 )
-from job_service.work_repository import Transition, WorkItem, WorkRepository
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)

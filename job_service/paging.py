@@ -11,7 +11,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from job_service.domain import JobState
-from job_service.repository import Cursor
+from job_service.job_queries import Cursor
 from videojobs.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 20

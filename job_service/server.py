@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from job_service import database
 from job_service.domain import Limits
 from job_service.event_hub import EventHub
+from job_service.job_queries import ApiKeyStore, JobRepository
 from job_service.jobs import JobManager, Peers
+from job_service.lease_queries import WorkRepository
 from job_service.orchestrator import Orchestrator, Policy
 from job_service.peers import ProviderClient, StorageClient
-from job_service.repository import ApiKeyStore, JobRepository
 from job_service.servicer import JobServicer
 from job_service.settings import JobServiceSettings
-from job_service.work_repository import WorkRepository
 from job_service.worker import Worker, WorkerOptions
 from videojobs.clients import internal_channel
 from videojobs.logs import configure_logging, get_logger

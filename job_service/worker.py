@@ -11,8 +11,8 @@ import contextlib
 from dataclasses import dataclass
 
 from job_service.event_hub import EventHub
+from job_service.lease_queries import Transition, WorkItem, WorkRepository
 from job_service.orchestrator import Orchestrator
-from job_service.work_repository import Transition, WorkItem, WorkRepository
 from videojobs.errors import Unavailable
 from videojobs.logs import get_logger
 

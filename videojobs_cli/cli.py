@@ -65,7 +65,7 @@ def keys() -> None:
 def create_key(user_id: str, admin: bool) -> None:
     """Mint a key. It is printed once and stored only as a hash."""
     from job_service import apikeys, database
-    from job_service.repository import ApiKeyStore
+    from job_service.job_queries import ApiKeyStore
     from job_service.server import create_engine, database_url
     from job_service.settings import JobServiceSettings
 

@@ -7,7 +7,7 @@ import pytest
 
 from job_service import paging
 from job_service.domain import JobState
-from job_service.repository import Cursor
+from job_service.job_queries import Cursor
 from videojobs.errors import InvalidArgument
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from job_service.domain import ACTIVE_STATES, Job, JobEvent, JobState, Limits
-from job_service.repository import database_errors, job_from_row, refund
+from job_service.job_queries import database_errors, job_from_row, refund
 from job_service.tables import job_events, jobs
 
 _ACTIVE = [state.value for state in ACTIVE_STATES]

@@ -35,7 +35,7 @@ import psutil
 
 from bench.create_jobs import AUTH, ROOT, SPEC, fresh_database
 from job_service import apikeys
-from job_service.job_queries import ApiKeyStore
+from job_service.key_queries import ApiKeyQueries
 from job_service.server import create_engine
 from job_service.settings import JobServiceSettings
 from videojobs.health import check, wait_serving
@@ -232,7 +232,7 @@ async def mint_keys(url: str, users: list[str]) -> list[str]:
     settings = JobServiceSettings(database_url=url)
     engine = create_engine(settings, url)
     try:
-        repository = ApiKeyStore(engine)
+        repository = ApiKeyQueries(engine)
         return [await apikeys.mint_for(repository, user) for user in users]
     finally:
         await engine.dispose()

@@ -1,23 +1,35 @@
-"""Where the database comes from (DATABASE_URL, or an embedded Postgres), the engine, and migrations."""
+"""Where the database comes from (DATABASE_URL, or an embedded Postgres), the engine, migrations, and the
+one place driver errors become domain errors."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from videojobs.errors import Unavailable
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+# How long a client should wait before retrying when the database is briefly out of reach.
+DATABASE_RETRY_SECONDS = 1.0
 
 # Embedded servers stay up while their handle lives; keyed by data folder so a process starts each once.
 _embedded: dict[Path, Any] = {}
@@ -116,3 +128,28 @@ def migrate(url: str) -> None:
             command.upgrade(config, "head")
     finally:
         engine.dispose()
+
+
+def database_errors(method: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:
+    """The one place driver errors become domain errors: trouble reaching or using the database is
+    transient (UNAVAILABLE + RetryInfo); anything else is a bug and stays an exception."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await method(*args, **kwargs)
+        except (
+            exc.OperationalError,
+            exc.TimeoutError,
+            exc.InterfaceError,
+            psycopg.OperationalError,
+            psycopg.InterfaceError,
+            PoolTimeout,
+        ) as error:
+            raise Unavailable(
+                "the job database is unavailable; retry shortly",
+                reason="DATABASE_UNAVAILABLE",
+                retry_after=DATABASE_RETRY_SECONDS,
+            ) from error
+
+    return wrapper

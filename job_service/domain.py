@@ -127,6 +127,14 @@ class Quota:
 
 
 @dataclass(frozen=True)
+class Cursor:
+    """Keyset position in the newest-first listing."""
+
+    create_time: datetime
+    id: uuid.UUID
+
+
+@dataclass(frozen=True)
 class Page:
     jobs: list[Job] = field(default_factory=list)
     next_page_token: str = ""

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import psycopg
 
 from job_service.domain import JobEvent
-from job_service.lease_queries import WorkRepository
+from job_service.job_queries import JobQueries
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)
@@ -30,7 +30,7 @@ Decorate = Callable[[JobEvent], Awaitable[JobEvent]]
 
 
 class EventHub:
-    def __init__(self, dsn: str, store: WorkRepository, decorate: Decorate | None = None) -> None:
+    def __init__(self, dsn: str, store: JobQueries, decorate: Decorate | None = None) -> None:
         self._dsn = dsn
         self._store = store
         # Applied once per event before fan-out (e.g. signing URLs of a completed job).

@@ -1,60 +1,66 @@
-"""All SQL of job_service. Callers get domain values; SQLAlchemy never leaves this module."""
+"""The SQL of the JobService API: create (with quota), get, list, cancel, retry, hide, quota usage, webhook
+news, and the event history. Callers get domain values; SQLAlchemy never leaves the query modules.
+
+The worker's claims, leases and step writes are in lease_queries.py; API keys in key_queries.py.
+"""
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, ParamSpec, TypeVar
+from datetime import date
+from types import SimpleNamespace
+from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from sqlalchemy import exc, select, tuple_, update
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import Row, and_, bindparam, func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from job_service.domain import ACTIVE_STATES, Job, JobError, JobState, Limits, NewJob, VideoInfo, VideoSpec
-from job_service.queries import CREATE_JOB, USAGE
-from job_service.tables import api_keys, jobs, quota_usage
-from videojobs.errors import Unavailable
+from job_service.database import database_errors
+from job_service.domain import ACTIVE_STATES, Cursor, Job, JobEvent, JobState, Limits, NewJob
+from job_service.tables import ACTIVE_STATES_SQL, job_events, job_from_row, jobs, quota_usage
 
 _ACTIVE = [state.value for state in ACTIVE_STATES]
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
-# How long a client should wait before retrying when the database is briefly out of reach.
-DATABASE_RETRY_SECONDS = 1.0
+# The create_job() function (migrations 0001/0002) does CreateJob atomically in one round trip. It runs on
+# the driver pool, prepared, returning only what a Job needs: it is the one statement on the hot path.
+JOB_COLUMNS = (
+    "id", "user_id", "client_request_id", "spec", "state", "attempt", "provider", "provider_job_id",
+    "video_uri", "thumbnail_uri", "video", "error", "create_time", "update_time", "end_time",
+)  # fmt: skip
+CREATE_JOB = f"""
+    SELECT r.outcome, r.used, r.active, {", ".join(f"(r.job).{column}" for column in JOB_COLUMNS)}
+    FROM create_job(
+        %(id)s::uuid, %(user_id)s::text, %(client_request_id)s::text, %(spec)s::jsonb,
+        %(day)s::date, %(daily_limit)s::integer, %(max_active)s::integer
+    ) AS r
+"""
+
+USAGE = text(
+    f"""
+    SELECT
+        coalesce((SELECT used FROM quota_usage WHERE user_id = :user_id AND day = :day), 0) AS used,
+        (SELECT count(*) FROM jobs WHERE user_id = :user_id AND state IN ({ACTIVE_STATES_SQL})) AS active
+    """
+)
+
+# The retry_job() function (migration 0002) restarts a job and takes a quota unit under the same rules
+# (and the same per-user lock) as create_job().
+RETRY_JOB = text(
+    """
+    SELECT r.outcome, r.used, r.active, (r.job).*
+    FROM retry_job(CAST(:id AS uuid), CAST(:user_id AS text), CAST(:day AS date),
+                   CAST(:daily_limit AS integer), CAST(:max_active AS integer)) AS r
+    """
+)
 
 
-def database_errors(method: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:
-    """The one place driver errors become domain errors: trouble reaching or using the database is
-    transient (UNAVAILABLE + RetryInfo); anything else is a bug and stays an exception."""
-
-    @functools.wraps(method)
-    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return await method(*args, **kwargs)
-        except (
-            exc.OperationalError,
-            exc.TimeoutError,
-            exc.InterfaceError,
-            psycopg.OperationalError,
-            psycopg.InterfaceError,
-            PoolTimeout,
-        ) as error:
-            raise Unavailable(
-                "the job database is unavailable; retry shortly",
-                reason="DATABASE_UNAVAILABLE",
-                retry_after=DATABASE_RETRY_SECONDS,
-            ) from error
-
-    return wrapper
-
-
-async def refund(conn: AsyncConnection, user_id: str, day: date) -> None:
+async def refund_quota(conn: AsyncConnection, user_id: str, day: date) -> None:
     """Give back the quota unit a job took on `day` (never below zero)."""
     await conn.execute(
         update(quota_usage)
@@ -80,20 +86,20 @@ class CreateOutcome:
 
 
 @dataclass(frozen=True)
-class Cursor:
-    """Keyset position in the newest-first listing."""
-
-    create_time: datetime
-    id: uuid.UUID
+class Cancelled:
+    job: Job
+    previous_state: JobState
 
 
 @dataclass(frozen=True)
-class ApiKeyOwner:
-    user_id: str
-    role: str
+class RetryOutcome:
+    outcome: str
+    used: int
+    active: int
+    job: Job | None
 
 
-class JobRepository:
+class JobQueries:
     def __init__(self, engine: AsyncEngine, pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]]) -> None:
         self._engine = engine
         self._pool = pool
@@ -152,6 +158,76 @@ class JobRepository:
             return [job_from_row(row) for row in await conn.execute(query)]
 
     @database_errors
+    async def cancel(self, user_id: str, job_id: uuid.UUID) -> Cancelled | None:
+        """Cancel a non-terminal job of this user, whatever step it is in. A job no provider has seen
+        (PENDING) gets its quota unit back. Clearing the lease makes any worker's next write fail."""
+        previous = select(jobs.c.id, jobs.c.state).where(
+            jobs.c.id == job_id,
+            jobs.c.user_id == user_id,
+            jobs.c.deleted_time.is_(None),
+            jobs.c.state.in_(_ACTIVE),
+        )
+        async with self._engine.begin() as conn:
+            before = (await conn.execute(previous.with_for_update())).first()
+            if before is None:
+                return None
+            row = (
+                await conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job_id)
+                    .values(
+                        state=JobState.CANCELLED.value,
+                        end_time=func.now(),
+                        due_time=None,
+                        locked_until=None,
+                        lease_token=None,
+                    )
+                    .returning(*jobs.c)
+                )
+            ).one()
+            if before.state == JobState.PENDING.value:
+                await refund_quota(conn, user_id, row.quota_day)
+            await conn.execute(
+                job_events.insert().values(
+                    job_id=job_id,
+                    type="cancelled",
+                    state=JobState.CANCELLED.value,
+                    message="cancelled by user",
+                    detail={"previous_state": before.state},
+                )
+            )
+        return Cancelled(job_from_row(row), JobState(before.state))
+
+    @database_errors
+    async def retry(self, user_id: str, job_id: uuid.UUID, day: date, limits: Limits) -> RetryOutcome:
+        async with self._autocommit.connect() as conn:
+            row = (
+                await conn.execute(
+                    RETRY_JOB,
+                    {
+                        "id": job_id,
+                        "user_id": user_id,
+                        "day": day,
+                        "daily_limit": limits.daily_limit,
+                        "max_active": limits.max_active,
+                    },
+                )
+            ).one()
+        job = job_from_row(row) if row.id is not None else None
+        return RetryOutcome(row.outcome, row.used or 0, row.active or 0, job)
+
+    @database_errors
+    async def hide(self, user_id: str, job_id: uuid.UUID) -> bool:
+        """DeleteJob's last step: the job leaves every listing (its history stays for audit)."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.user_id == user_id, jobs.c.deleted_time.is_(None))
+                .values(deleted_time=func.now(), video_uri=None, thumbnail_uri=None)
+            )
+        return bool(result.rowcount)
+
+    @database_errors
     async def usage(self, user_id: str, day: date) -> tuple[int, int]:
         """(units used on day, active jobs) for one user."""
         async with self._autocommit.connect() as conn:
@@ -165,57 +241,71 @@ class JobRepository:
                 quota_usage.delete().where(quota_usage.c.user_id == user_id, quota_usage.c.day == day)
             )
 
-
-class ApiKeyStore:
-    """API keys (hashes only). Apart from jobs: the CLI and the gateway's benchmark mint keys with it."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-
     @database_errors
-    async def add_api_key(self, key_hash: str, prefix: str, user_id: str, role: str) -> uuid.UUID:
-        key_id = uuid.uuid4()
+    async def record_provider_news(
+        self, provider: str, provider_job_id: str, news: Mapping[str, Any]
+    ) -> uuid.UUID | None:
+        """Keep a webhook's status for the next PROCESSING step and make the job due now.
+
+        Only a PROCESSING job takes news (later steps already know the outcome); the same news twice
+        records nothing new. Returns the job id when the news was recorded.
+        """
+        news_param = bindparam("news", value=dict(news), type_=JSONB)
         async with self._engine.begin() as conn:
-            await conn.execute(
-                api_keys.insert().values(
-                    id=key_id, user_id=user_id, role=role, key_hash=key_hash, prefix=prefix
-                )
-            )
-        return key_id
-
-    @database_errors
-    async def api_key_owner(self, key_hash: str) -> ApiKeyOwner | None:
-        async with self._autocommit.connect() as conn:
             row = (
                 await conn.execute(
-                    select(api_keys.c.user_id, api_keys.c.role).where(
-                        api_keys.c.key_hash == key_hash, api_keys.c.revoked_time.is_(None)
+                    update(jobs)
+                    .where(
+                        jobs.c.provider == provider,
+                        jobs.c.provider_job_id == provider_job_id,
+                        jobs.c.state == JobState.PROCESSING.value,
+                        jobs.c.provider_news.is_distinct_from(news_param),
                     )
+                    .values(provider_news=news_param, due_time=func.now())
+                    .returning(jobs.c.id, jobs.c.state)
                 )
             ).first()
-        return ApiKeyOwner(row.user_id, row.role) if row else None
+            if row is None:
+                return None
+            await conn.execute(
+                job_events.insert().values(
+                    job_id=row.id,
+                    type="provider_event",
+                    state=row.state,
+                    message=f"{provider} reported {news.get('state', '')}",
+                    detail={"provider_state": news.get("state", "")},
+                )
+            )
+        return uuid.UUID(str(row.id))
+
+    @database_errors
+    async def events_after(self, job_id: uuid.UUID, after: int) -> list[JobEvent]:
+        """The job's events after sequence `after`, oldest first, each with the job as it is now."""
+        query = (
+            select(job_events, jobs)
+            .join(jobs, jobs.c.id == job_events.c.job_id)
+            .where(and_(job_events.c.job_id == job_id, job_events.c.id > after))
+            .order_by(job_events.c.id)
+        )
+        async with self._autocommit.connect() as conn:
+            return [_event(row) for row in await conn.execute(query)]
+
+    @database_errors
+    async def last_sequence(self, job_id: uuid.UUID) -> int:
+        async with self._autocommit.connect() as conn:
+            value = await conn.scalar(select(func.max(job_events.c.id)).where(job_events.c.job_id == job_id))
+        return int(value or 0)
 
 
-def job_from_row(row: Any) -> Job:
-    error = row.error
-    video = row.video
-    return Job(
-        id=row.id,
-        user_id=row.user_id,
-        client_request_id=row.client_request_id,
-        spec=VideoSpec.from_json(row.spec),
-        state=JobState(row.state),
-        attempt=row.attempt,
-        provider=row.provider,
-        provider_job_id=row.provider_job_id,
-        video_uri=row.video_uri,
-        thumbnail_uri=row.thumbnail_uri,
-        video=VideoInfo(**video) if video else None,
-        error=JobError(**{**error, "violation_reasons": tuple(error.get("violation_reasons", ()))})
-        if error
-        else None,
-        create_time=row.create_time,
-        update_time=row.update_time,
-        end_time=row.end_time,
+def _event(row: Row[Any]) -> JobEvent:
+    mapping = row._mapping
+    job_row = {column.name: mapping[column] for column in jobs.c}
+    return JobEvent(
+        sequence=mapping[job_events.c.id],
+        job_id=mapping[job_events.c.job_id],
+        type=mapping[job_events.c.type],
+        state=JobState(mapping[job_events.c.state]),
+        message=mapping[job_events.c.message],
+        create_time=mapping[job_events.c.create_time],
+        job=job_from_row(SimpleNamespace(**job_row)),
     )

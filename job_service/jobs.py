@@ -10,6 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 from job_service import apikeys, paging
 from job_service.domain import (
     KNOWN_PROVIDERS,
+    Cursor,
     Job,
     JobEvent,
     JobState,
@@ -21,8 +22,8 @@ from job_service.domain import (
     VideoSpec,
 )
 from job_service.event_hub import EventHub
-from job_service.job_queries import ActiveLimitReached, ApiKeyStore, Cursor, DailyLimitReached, JobRepository
-from job_service.lease_queries import WorkRepository
+from job_service.job_queries import ActiveLimitReached, DailyLimitReached, JobQueries
+from job_service.key_queries import ApiKeyQueries
 from job_service.peers import CallFailed, ProviderClient, StorageClient, peer_error
 from job_service.validation import check_client_request_id, normalize_spec
 from videojobs.context import Caller
@@ -60,8 +61,7 @@ class Created:
 class Peers:
     """What JobService needs beyond its own database: the other services, and the event fan-out."""
 
-    work: WorkRepository
-    keys: ApiKeyStore
+    keys: ApiKeyQueries
     providers: ProviderClient
     storage: StorageClient
     hub: EventHub
@@ -71,7 +71,7 @@ class Peers:
 class JobManager:
     def __init__(
         self,
-        repository: JobRepository,
+        repository: JobQueries,
         limits: Limits,
         default_providers: Sequence[str],
         peers: Peers,
@@ -199,7 +199,7 @@ class JobManager:
         provider runs is cancelled there too (best effort). A worker mid-step finds its lease gone and
         undoes what it just did (cancels the provider job it started, deletes what it stored)."""
         parsed = _job_id(job_id)
-        cancelled = await self._peers.work.cancel(caller.user_id, parsed)
+        cancelled = await self._repo.cancel(caller.user_id, parsed)
         if cancelled is None:
             job = await self._owned(caller, job_id)
             raise FailedPrecondition(
@@ -219,7 +219,7 @@ class JobManager:
     async def retry(self, caller: Caller, job_id: str) -> Job:
         """A FAILED or CANCELLED job starts over (same id, next attempt), taking a quota unit."""
         now = utc_now()
-        result = await self._peers.work.retry(caller.user_id, _job_id(job_id), now.date(), self._limits)
+        result = await self._repo.retry(caller.user_id, _job_id(job_id), now.date(), self._limits)
         if result.outcome == "not_found":
             raise _not_found(job_id)
         if result.outcome == "not_retryable":
@@ -251,7 +251,7 @@ class JobManager:
             deleted = await self._peers.storage.delete(uris)
         except CallFailed as failure:
             raise peer_error(failure) from None
-        await self._peers.work.hide(caller.user_id, job.id)
+        await self._repo.hide(caller.user_id, job.id)
         log.info("job deleted", job_id=job_id, deleted=list(deleted))
         return deleted
 
@@ -263,7 +263,7 @@ class JobManager:
         async with self._peers.hub.subscribe(parsed) as queue:
             job = await self.get(caller, job_id)
             if after_sequence:
-                backlog = await self._peers.work.events_after(parsed, after_sequence)
+                backlog = await self._repo.events_after(parsed, after_sequence)
                 last = after_sequence
                 for event in backlog:
                     last = event.sequence
@@ -273,7 +273,7 @@ class JobManager:
                 if not backlog and job.state.terminal:
                     return
             else:
-                last = await self._peers.work.last_sequence(parsed)
+                last = await self._repo.last_sequence(parsed)
                 yield JobEvent(last, job.id, "current", job.state, "", job.update_time, job)
                 if job.state.terminal:
                     return
@@ -300,7 +300,7 @@ class JobManager:
             violations.append(FieldViolation("status.state", "is required"))
         if violations:
             raise InvalidArgument(violations)
-        job_id = await self._peers.work.record_provider_news(provider, provider_job_id, status.to_json())
+        job_id = await self._repo.record_provider_news(provider, provider_job_id, status.to_json())
         log.info(
             "provider event",
             provider=provider,

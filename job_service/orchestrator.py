@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from job_service.domain import JobError, JobState, ProviderStatus, VideoInfo
-from job_service.lease_queries import Transition, WorkItem, WorkRepository
+from job_service.lease_queries import LeaseQueries, Transition, WorkItem
 from job_service.peers import (
     NOT_A_VIDEO,
     SUBMIT_OUTCOME_UNKNOWN,
@@ -86,7 +86,7 @@ def thumbnail_key(item: WorkItem) -> str:
 
 class Orchestrator:
     def __init__(
-        self, store: WorkRepository, providers: ProviderClient, storage: StorageClient, policy: Policy
+        self, store: LeaseQueries, providers: ProviderClient, storage: StorageClient, policy: Policy
     ) -> None:
         self._store = store
         self._providers = providers

@@ -10,8 +10,7 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime
 
-from job_service.domain import JobState
-from job_service.job_queries import Cursor
+from job_service.domain import Cursor, JobState
 from videojobs.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 20

@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from job_service import database
 from job_service.domain import Limits
 from job_service.event_hub import EventHub
-from job_service.job_queries import ApiKeyStore, JobRepository
+from job_service.job_queries import JobQueries
 from job_service.jobs import JobManager, Peers
-from job_service.lease_queries import WorkRepository
+from job_service.key_queries import ApiKeyQueries
+from job_service.lease_queries import LeaseQueries
 from job_service.orchestrator import Orchestrator, Policy
 from job_service.peers import ProviderClient, StorageClient
 from job_service.servicer import JobServicer
@@ -135,20 +136,19 @@ def create_service(
     storage = StorageClient(
         storage_channel, settings.rpc_timeout_seconds, settings.finalize_rpc_timeout_seconds
     )
-    work = WorkRepository(engine)
-    hub = EventHub(database.libpq_url(engine.url), work)
     pool = database.create_driver_pool(
         database.libpq_url(engine.url),
         max_size=settings.db_pool_size,
         statement_timeout_ms=settings.db_statement_timeout_ms,
     )
+    queries = JobQueries(engine, pool)
+    hub = EventHub(database.libpq_url(engine.url), queries)
     manager = JobManager(
-        JobRepository(engine, pool),
+        queries,
         Limits(daily_limit=settings.daily_limit, max_active=settings.max_active),
         settings.default_providers,
         Peers(
-            work=work,
-            keys=ApiKeyStore(engine),
+            keys=ApiKeyQueries(engine),
             providers=providers,
             storage=storage,
             hub=hub,
@@ -164,7 +164,8 @@ def create_service(
             lease_seconds=settings.lease_seconds,
             idle_poll_seconds=settings.idle_poll_seconds,
         )
-        worker = Worker(work, Orchestrator(work, providers, storage, policy(settings)), hub, options)
+        leases = LeaseQueries(engine)
+        worker = Worker(leases, Orchestrator(leases, providers, storage, policy(settings)), hub, options)
     channels = (provider_channel, storage_channel)
     service = JobService(engine=engine, pool=pool, manager=manager, hub=hub, worker=worker, channels=channels)
     if serve_grpc:

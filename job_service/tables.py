@@ -1,4 +1,5 @@
-"""The Postgres schema as SQLAlchemy tables. Migrations in `migrations/` must produce exactly this."""
+"""The Postgres schema as SQLAlchemy tables, and a jobs row read back as a Job. Migrations in `migrations/`
+must produce exactly this schema; the SQL itself is in the *_queries.py modules."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from job_service.domain import ACTIVE_STATES, JobState
+from job_service.domain import ACTIVE_STATES, Job, JobError, JobState, VideoInfo, VideoSpec
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -162,3 +163,27 @@ jobs = cast(Table, JobRow.__table__)
 job_events = cast(Table, JobEventRow.__table__)
 quota_usage = cast(Table, QuotaUsageRow.__table__)
 api_keys = cast(Table, ApiKeyRow.__table__)
+
+
+def job_from_row(row: Any) -> Job:
+    error = row.error
+    video = row.video
+    return Job(
+        id=row.id,
+        user_id=row.user_id,
+        client_request_id=row.client_request_id,
+        spec=VideoSpec.from_json(row.spec),
+        state=JobState(row.state),
+        attempt=row.attempt,
+        provider=row.provider,
+        provider_job_id=row.provider_job_id,
+        video_uri=row.video_uri,
+        thumbnail_uri=row.thumbnail_uri,
+        video=VideoInfo(**video) if video else None,
+        error=JobError(**{**error, "violation_reasons": tuple(error.get("violation_reasons", ()))})
+        if error
+        else None,
+        create_time=row.create_time,
+        update_time=row.update_time,
+        end_time=row.end_time,
+    )

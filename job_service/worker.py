@@ -11,7 +11,7 @@ import contextlib
 from dataclasses import dataclass
 
 from job_service.event_hub import EventHub
-from job_service.lease_queries import Transition, WorkItem, WorkRepository
+from job_service.lease_queries import LeaseQueries, Transition, WorkItem
 from job_service.orchestrator import Orchestrator
 from videojobs.errors import Unavailable
 from videojobs.logs import get_logger
@@ -30,7 +30,7 @@ class WorkerOptions:
 
 class Worker:
     def __init__(
-        self, store: WorkRepository, orchestrator: Orchestrator, hub: EventHub, options: WorkerOptions
+        self, store: LeaseQueries, orchestrator: Orchestrator, hub: EventHub, options: WorkerOptions
     ) -> None:
         self._store = store
         self._orchestrator = orchestrator

@@ -65,7 +65,7 @@ def keys() -> None:
 def create_key(user_id: str, admin: bool) -> None:
     """Mint a key. It is printed once and stored only as a hash."""
     from job_service import apikeys, database
-    from job_service.job_queries import ApiKeyStore
+    from job_service.key_queries import ApiKeyQueries
     from job_service.server import create_engine, database_url
     from job_service.settings import JobServiceSettings
 
@@ -75,7 +75,7 @@ def create_key(user_id: str, admin: bool) -> None:
         await asyncio.to_thread(database.migrate, url)
         engine = create_engine(settings, url)
         try:
-            return await apikeys.mint_for(ApiKeyStore(engine), user_id, admin=admin)
+            return await apikeys.mint_for(ApiKeyQueries(engine), user_id, admin=admin)
         finally:
             await engine.dispose()
 

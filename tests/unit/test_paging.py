@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from job_service import paging
-from job_service.domain import JobState
-from job_service.job_queries import Cursor
+from job_service.domain import Cursor, JobState
 from videojobs.errors import InvalidArgument
 
 

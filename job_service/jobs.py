@@ -1,10 +1,10 @@
-"""What JobService does, as plain async functions of domain values. No gRPC, no SQL."""
+"""The use cases of JobService (`Jobs`), as plain async methods on domain values. No gRPC, no SQL."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 from job_service import apikeys, paging
@@ -22,9 +22,9 @@ from job_service.domain import (
     VideoSpec,
 )
 from job_service.event_hub import EventHub
-from job_service.job_queries import ActiveLimitReached, DailyLimitReached, JobQueries
+from job_service.job_queries import ActiveLimitReached, CreateOutcome, DailyLimitReached, JobQueries
 from job_service.key_queries import ApiKeyQueries
-from job_service.peers import CallFailed, ProviderClient, StorageClient, peer_error
+from job_service.peers import CallFailed, Peers, peer_error
 from job_service.validation import check_client_request_id, normalize_spec
 from videojobs.context import Caller
 from videojobs.errors import (
@@ -51,40 +51,31 @@ def next_reset(now: datetime) -> datetime:
     return datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class Created:
-    job: Job
-    created: bool
+class Jobs:
+    """Create, read, list, cancel, retry, delete and watch jobs; quotas; API keys; webhook news."""
 
-
-@dataclass(frozen=True)
-class Peers:
-    """What JobService needs beyond its own database: the other services, and the event fan-out."""
-
-    keys: ApiKeyQueries
-    providers: ProviderClient
-    storage: StorageClient
-    hub: EventHub
-    url_ttl_seconds: int = 3600
-
-
-class JobManager:
     def __init__(
         self,
-        repository: JobQueries,
+        queries: JobQueries,
+        keys: ApiKeyQueries,
+        peers: Peers,
+        hub: EventHub,
+        *,
         limits: Limits,
         default_providers: Sequence[str],
-        peers: Peers,
-        *,
+        url_ttl_seconds: int = 3600,
         active_limit_retry_seconds: float = 15.0,
     ) -> None:
-        self._repo = repository
+        self._queries = queries
+        self._keys = keys
+        self._peers = peers
+        self._hub = hub
         self._limits = limits
         self._default_providers = tuple(default_providers)
-        self._peers = peers
+        self._url_ttl = url_ttl_seconds
         self._active_retry = active_limit_retry_seconds
 
-    async def create(self, caller: Caller, client_request_id: str, spec: VideoSpec) -> Created:
+    async def create(self, caller: Caller, client_request_id: str, spec: VideoSpec) -> CreateOutcome:
         key = check_client_request_id(client_request_id)
         normalized = normalize_spec(spec, self._default_providers)
         now = utc_now()
@@ -99,7 +90,7 @@ class JobManager:
             "creating job", job_id=str(new.id), client_request_id=key, providers=list(normalized.providers)
         )
         try:
-            outcome = await self._repo.create_job(new, self._limits)
+            outcome = await self._queries.create_job(new, self._limits)
         except DailyLimitReached as reached:
             raise self._daily_limit_error(caller, reached.used, now) from None
         except ActiveLimitReached as reached:
@@ -112,7 +103,7 @@ class JobManager:
             )
         if not outcome.created:
             log.info("replayed job", job_id=str(outcome.job.id), client_request_id=key)
-        return Created(outcome.job, outcome.created)
+        return outcome
 
     def _active_limit_error(self, caller: Caller, active: int) -> QuotaExceeded:
         return QuotaExceeded(
@@ -140,7 +131,7 @@ class JobManager:
         return (await self.with_urls([job]))[0]
 
     async def _owned(self, caller: Caller, job_id: str) -> Job:
-        job = await self._repo.get_job(caller.user_id, _job_id(job_id))
+        job = await self._queries.get_job(caller.user_id, _job_id(job_id))
         if job is None:
             raise _not_found(job_id)
         return job
@@ -157,7 +148,7 @@ class JobManager:
         if not uris:
             return jobs
         try:
-            urls, expires = await self._peers.storage.sign(uris, self._peers.url_ttl_seconds)
+            urls, expires = await self._peers.storage.sign(uris, self._url_ttl)
         except CallFailed as failure:
             # The job is still worth returning without links; the next read signs again.
             log.warning("could not sign urls", code=failure.code, reason=failure.reason)
@@ -185,7 +176,7 @@ class JobManager:
     ) -> Page:
         size = paging.page_size(page_size)
         after = paging.decode(page_token, states)
-        jobs = await self._repo.list_jobs(caller.user_id, states, after, size + 1)
+        jobs = await self._queries.list_jobs(caller.user_id, states, after, size + 1)
         if len(jobs) <= size:
             return Page(jobs=await self.with_urls(jobs))
         last = jobs[size - 1]
@@ -199,7 +190,7 @@ class JobManager:
         provider runs is cancelled there too (best effort). A worker mid-step finds its lease gone and
         undoes what it just did (cancels the provider job it started, deletes what it stored)."""
         parsed = _job_id(job_id)
-        cancelled = await self._repo.cancel(caller.user_id, parsed)
+        cancelled = await self._queries.cancel(caller.user_id, parsed)
         if cancelled is None:
             job = await self._owned(caller, job_id)
             raise FailedPrecondition(
@@ -219,7 +210,7 @@ class JobManager:
     async def retry(self, caller: Caller, job_id: str) -> Job:
         """A FAILED or CANCELLED job starts over (same id, next attempt), taking a quota unit."""
         now = utc_now()
-        result = await self._repo.retry(caller.user_id, _job_id(job_id), now.date(), self._limits)
+        result = await self._queries.retry(caller.user_id, _job_id(job_id), now.date(), self._limits)
         if result.outcome == "not_found":
             raise _not_found(job_id)
         if result.outcome == "not_retryable":
@@ -251,7 +242,7 @@ class JobManager:
             deleted = await self._peers.storage.delete(uris)
         except CallFailed as failure:
             raise peer_error(failure) from None
-        await self._repo.hide(caller.user_id, job.id)
+        await self._queries.hide(caller.user_id, job.id)
         log.info("job deleted", job_id=job_id, deleted=list(deleted))
         return deleted
 
@@ -260,10 +251,10 @@ class JobManager:
         if after_sequence < 0:
             raise InvalidArgument.field("after_sequence", "must not be negative")
         parsed = _job_id(job_id)
-        async with self._peers.hub.subscribe(parsed) as queue:
+        async with self._hub.subscribe(parsed) as queue:
             job = await self.get(caller, job_id)
             if after_sequence:
-                backlog = await self._repo.events_after(parsed, after_sequence)
+                backlog = await self._queries.events_after(parsed, after_sequence)
                 last = after_sequence
                 for event in backlog:
                     last = event.sequence
@@ -273,11 +264,11 @@ class JobManager:
                 if not backlog and job.state.terminal:
                     return
             else:
-                last = await self._repo.last_sequence(parsed)
+                last = await self._queries.last_sequence(parsed)
                 yield JobEvent(last, job.id, "current", job.state, "", job.update_time, job)
                 if job.state.terminal:
                     return
-            self._peers.hub.note_seen(parsed, last)
+            self._hub.note_seen(parsed, last)
             while True:
                 event = await queue.get()
                 if event.sequence <= last:
@@ -300,7 +291,7 @@ class JobManager:
             violations.append(FieldViolation("status.state", "is required"))
         if violations:
             raise InvalidArgument(violations)
-        job_id = await self._repo.record_provider_news(provider, provider_job_id, status.to_json())
+        job_id = await self._queries.record_provider_news(provider, provider_job_id, status.to_json())
         log.info(
             "provider event",
             provider=provider,
@@ -311,7 +302,7 @@ class JobManager:
 
     async def quota(self, user_id: str) -> Quota:
         now = utc_now()
-        used, active = await self._repo.usage(user_id, now.date())
+        used, active = await self._queries.usage(user_id, now.date())
         return Quota(
             user_id=user_id,
             daily_limit=self._limits.daily_limit,
@@ -324,17 +315,17 @@ class JobManager:
     async def reset_quota(self, user_id: str) -> Quota:
         if not user_id:
             raise InvalidArgument.field("user_id", "is required")
-        await self._repo.reset_usage(user_id, utc_now().date())
+        await self._queries.reset_usage(user_id, utc_now().date())
         log.info("quota reset", target_user_id=user_id)
         return await self.quota(user_id)
 
     async def mint_api_key(self, user_id: str, *, admin: bool = False) -> str:
-        return await apikeys.mint_for(self._peers.keys, user_id, admin=admin)
+        return await apikeys.mint_for(self._keys, user_id, admin=admin)
 
     async def authenticate_api_key(self, api_key: str) -> Caller:
         if not api_key:
             raise InvalidArgument.field("api_key", "is required")
-        owner = await self._peers.keys.api_key_owner(apikeys.fingerprint(api_key))
+        owner = await self._keys.api_key_owner(apikeys.fingerprint(api_key))
         if owner is None:
             raise Unauthenticated("unknown or revoked API key", reason="INVALID_API_KEY")
         return Caller(user_id=owner.user_id, role=owner.role)

@@ -33,13 +33,7 @@ from typing import Any
 
 from job_service.domain import JobError, JobState, ProviderStatus, VideoInfo
 from job_service.lease_queries import LeaseQueries, Transition, WorkItem
-from job_service.peers import (
-    NOT_A_VIDEO,
-    SUBMIT_OUTCOME_UNKNOWN,
-    CallFailed,
-    ProviderClient,
-    StorageClient,
-)
+from job_service.peers import NOT_A_VIDEO, SUBMIT_OUTCOME_UNKNOWN, CallFailed, Peers
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)
@@ -85,12 +79,10 @@ def thumbnail_key(item: WorkItem) -> str:
 
 
 class Orchestrator:
-    def __init__(
-        self, store: LeaseQueries, providers: ProviderClient, storage: StorageClient, policy: Policy
-    ) -> None:
+    def __init__(self, store: LeaseQueries, peers: Peers, policy: Policy) -> None:
         self._store = store
-        self._providers = providers
-        self._storage = storage
+        self._providers = peers.providers
+        self._storage = peers.storage
         self._policy = policy
 
     def incoming_prefix(self, item: WorkItem) -> str:

@@ -7,6 +7,7 @@ reason and its RetryInfo delay, so the orchestrator decides on plain values, nev
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -158,3 +159,11 @@ class StorageClient:
         request = storage_service_pb2.SignUrlsRequest(uris=list(uris), ttl_seconds=ttl_seconds)
         reply = await _call(self._stub.SignUrls(request, timeout=self._timeout))
         return list(reply.urls), reply.expire_time.ToDatetime(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Peers:
+    """The services job_service calls."""
+
+    providers: ProviderClient
+    storage: StorageClient

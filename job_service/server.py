@@ -18,11 +18,11 @@ from job_service import database
 from job_service.domain import Limits
 from job_service.event_hub import EventHub
 from job_service.job_queries import JobQueries
-from job_service.jobs import JobManager, Peers
+from job_service.jobs import Jobs
 from job_service.key_queries import ApiKeyQueries
 from job_service.lease_queries import LeaseQueries
 from job_service.orchestrator import Orchestrator, Policy
-from job_service.peers import ProviderClient, StorageClient
+from job_service.peers import Peers, ProviderClient, StorageClient
 from job_service.servicer import JobServicer
 from job_service.settings import JobServiceSettings
 from job_service.worker import Worker, WorkerOptions
@@ -43,7 +43,7 @@ class JobService:
 
     engine: AsyncEngine
     pool: AsyncConnectionPool[AsyncConnection[Any]]
-    manager: JobManager
+    jobs: Jobs
     hub: EventHub
     worker: Worker | None
     channels: tuple[grpc.aio.Channel, ...]
@@ -121,7 +121,7 @@ def policy(settings: JobServiceSettings) -> Policy:
     )
 
 
-def create_service(
+def create_server(
     settings: JobServiceSettings,
     engine: AsyncEngine,
     *,
@@ -132,9 +132,11 @@ def create_service(
     token = settings.internal_token.get_secret_value()
     provider_channel = internal_channel(settings.provider_target, token)
     storage_channel = internal_channel(settings.storage_target, token)
-    providers = ProviderClient(provider_channel, settings.rpc_timeout_seconds)
-    storage = StorageClient(
-        storage_channel, settings.rpc_timeout_seconds, settings.finalize_rpc_timeout_seconds
+    peers = Peers(
+        providers=ProviderClient(provider_channel, settings.rpc_timeout_seconds),
+        storage=StorageClient(
+            storage_channel, settings.rpc_timeout_seconds, settings.finalize_rpc_timeout_seconds
+        ),
     )
     pool = database.create_driver_pool(
         database.libpq_url(engine.url),
@@ -143,20 +145,17 @@ def create_service(
     )
     queries = JobQueries(engine, pool)
     hub = EventHub(database.libpq_url(engine.url), queries)
-    manager = JobManager(
+    jobs = Jobs(
         queries,
-        Limits(daily_limit=settings.daily_limit, max_active=settings.max_active),
-        settings.default_providers,
-        Peers(
-            keys=ApiKeyQueries(engine),
-            providers=providers,
-            storage=storage,
-            hub=hub,
-            url_ttl_seconds=settings.url_ttl_seconds,
-        ),
+        ApiKeyQueries(engine),
+        peers,
+        hub,
+        limits=Limits(daily_limit=settings.daily_limit, max_active=settings.max_active),
+        default_providers=settings.default_providers,
+        url_ttl_seconds=settings.url_ttl_seconds,
         active_limit_retry_seconds=settings.active_limit_retry_seconds,
     )
-    hub.decorate = manager.event_with_urls
+    hub.decorate = jobs.event_with_urls
     worker = None
     if settings.worker_enabled if run_worker is None else run_worker:
         options = WorkerOptions(
@@ -165,14 +164,14 @@ def create_service(
             idle_poll_seconds=settings.idle_poll_seconds,
         )
         leases = LeaseQueries(engine)
-        worker = Worker(leases, Orchestrator(leases, providers, storage, policy(settings)), hub, options)
+        worker = Worker(leases, Orchestrator(leases, peers, policy(settings)), hub, options)
     channels = (provider_channel, storage_channel)
-    service = JobService(engine=engine, pool=pool, manager=manager, hub=hub, worker=worker, channels=channels)
+    service = JobService(engine=engine, pool=pool, jobs=jobs, hub=hub, worker=worker, channels=channels)
     if serve_grpc:
         service.grpc = create_grpc_server(
             settings,
             address=settings.address,
-            register=lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(manager), s),
+            register=lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(jobs), s),
             service_names=[SERVICE_NAME],
         )
     return service
@@ -183,7 +182,7 @@ async def running(settings: JobServiceSettings, *, serve_grpc: bool = True) -> A
     """The service, started on a migrated database, stopped gracefully on exit."""
     url = await asyncio.to_thread(database_url, settings)
     await asyncio.to_thread(database.migrate, url)
-    service = create_service(settings, create_engine(settings, url), serve_grpc=serve_grpc)
+    service = create_server(settings, create_engine(settings, url), serve_grpc=serve_grpc)
     await service.start()
     log.info(
         "job_service started",

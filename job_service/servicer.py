@@ -9,7 +9,7 @@ import grpc
 from google.protobuf import empty_pb2
 
 from job_service import convert
-from job_service.jobs import JobManager
+from job_service.jobs import Jobs
 from videojobs.context import current_admin, current_caller
 from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
 
@@ -17,8 +17,8 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class JobServicer(job_service_pb2_grpc.JobServiceServicer):
-    def __init__(self, manager: JobManager) -> None:
-        self._jobs = manager
+    def __init__(self, jobs: Jobs) -> None:
+        self._jobs = jobs
 
     async def CreateJob(
         self, request: job_service_pb2.CreateJobRequest, context: Context

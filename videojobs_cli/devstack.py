@@ -98,7 +98,7 @@ async def running(ports: Ports) -> AsyncIterator[Stack]:
         print(
             f"{BOLD}gateway{RESET} {gateway.url}  (dashboard: {gateway.url}/, API docs: {gateway.url}/docs)"
         )
-        api_key = await jobs.manager.mint_api_key("demo-user")
+        api_key = await jobs.jobs.mint_api_key("demo-user")
         yield Stack(
             gateway_url=gateway.url,
             job_port=jobs.port,

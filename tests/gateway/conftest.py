@@ -12,7 +12,7 @@ import pytest
 
 from gateway.server import RunningGateway, running
 from gateway.settings import GatewaySettings
-from job_service.server import JobService, create_engine, create_service
+from job_service.server import JobService, create_engine, create_server
 from job_service.settings import JobServiceSettings
 from tests.gateway.fake_provider import FakeProviders, start_fake_providers
 
@@ -30,7 +30,7 @@ class Stack:
         return self.gateway.url
 
     async def key(self, user: str, *, admin: bool = False) -> str:
-        return await self.jobs.manager.mint_api_key(user, admin=admin)
+        return await self.jobs.jobs.mint_api_key(user, admin=admin)
 
     async def client(self, user: str, *, admin: bool = False) -> httpx.AsyncClient:
         """An HTTP client authenticated as `user` with a fresh API key."""
@@ -56,7 +56,7 @@ async def stack_running(
             **({"worker_enabled": False} | (job or {})),
         )
         assert job_settings.database_url is not None
-        service = create_service(job_settings, create_engine(job_settings, job_settings.database_url))
+        service = create_server(job_settings, create_engine(job_settings, job_settings.database_url))
         await service.start()
         exits.push_async_callback(service.stop, 0)
         fake = FakeProviders()

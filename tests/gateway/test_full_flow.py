@@ -15,7 +15,7 @@ from google.cloud import storage
 
 from gateway.server import RunningGateway, running
 from gateway.settings import GatewaySettings
-from job_service.server import JobService, create_engine, create_service
+from job_service.server import JobService, create_engine, create_server
 from provider_service.fakes import FalFake
 from provider_service.sim.server import SimProvider
 from tests.gateway.sse_client import read_events
@@ -42,7 +42,7 @@ async def pipeline(
                 database_url, gcs_bucket.name, provider_service.port, storage_service.port, **job
             )
             assert settings.database_url is not None
-            service = create_service(settings, create_engine(settings, settings.database_url))
+            service = create_server(settings, create_engine(settings, settings.database_url))
             await service.start()
             exits.push_async_callback(service.stop, 0)
             gateway = await exits.enter_async_context(
@@ -61,7 +61,7 @@ async def pipeline(
 
 
 async def _client(gateway: RunningGateway, service: JobService, user: str) -> httpx.AsyncClient:
-    key = await service.manager.mint_api_key(user)
+    key = await service.jobs.mint_api_key(user)
     return httpx.AsyncClient(base_url=gateway.url, headers={"authorization": f"Bearer {key}"}, timeout=30)
 
 

@@ -9,7 +9,7 @@ import grpc
 import psycopg
 import pytest
 
-from job_service.server import JobService, create_engine, create_service
+from job_service.server import JobService, create_engine, create_server
 from job_service.settings import JobServiceSettings
 from videojobs.v1 import job_service_pb2_grpc
 
@@ -30,7 +30,7 @@ async def start_job_service(database_url: str) -> AsyncIterator[StartJobService]
         }
         settings = JobServiceSettings(job_host="127.0.0.1", job_port=0, **(options | overrides))
         assert settings.database_url is not None
-        service = create_service(settings, create_engine(settings, settings.database_url))
+        service = create_server(settings, create_engine(settings, settings.database_url))
         await service.start()
         started.append(service)
         return service

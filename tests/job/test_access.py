@@ -78,8 +78,8 @@ async def test_the_request_id_is_echoed(stub) -> None:
 
 
 async def test_api_keys_authenticate_to_their_user_and_role(job_service, stub) -> None:
-    user_key = await job_service.manager.mint_api_key("alice")
-    admin_key = await job_service.manager.mint_api_key("ops", admin=True)
+    user_key = await job_service.jobs.mint_api_key("alice")
+    admin_key = await job_service.jobs.mint_api_key("ops", admin=True)
 
     alice = await stub.AuthenticateApiKey(
         job_service_pb2.AuthenticateApiKeyRequest(api_key=user_key), metadata=metadata()
@@ -93,7 +93,7 @@ async def test_api_keys_authenticate_to_their_user_and_role(job_service, stub) -
 
 
 async def test_keys_are_stored_only_as_hashes(job_service, sql) -> None:
-    key = await job_service.manager.mint_api_key("alice")
+    key = await job_service.jobs.mint_api_key("alice")
     stored = sql("SELECT key_hash, prefix FROM api_keys")
     assert len(stored) == 1
     key_hash, prefix = stored[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from job_service.jobs import JobManager  # noqa: F401 - imported to fail fast if the package is broken
+from job_service.jobs import Jobs  # noqa: F401 - imported to fail fast if the package is broken
 
 BIN = Path(sys.executable).parent / "videojobs"
 

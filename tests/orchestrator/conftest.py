@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from google.cloud import storage
 
-from job_service.server import JobService, create_engine, create_service
+from job_service.server import JobService, create_engine, create_server
 from job_service.settings import JobServiceSettings
 from tests.support.providers import (  # noqa: F401 - fixtures
     fal_fake,
@@ -143,7 +143,7 @@ async def start_stack(
         assert settings.database_url is not None
         services = []
         for replica in range(replicas):
-            service = create_service(
+            service = create_server(
                 settings, create_engine(settings, settings.database_url), serve_grpc=replica == 0
             )
             await service.start()

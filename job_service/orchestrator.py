@@ -4,13 +4,7 @@
     PROCESSING  -> GetGenerationStatus (or the webhook's news) -> poll again later | FINALIZING | fallback
     FINALIZING  -> ResolveOutput (Veo) -> Relocate -> ProbeVideo -> CreateThumbnail -> COMPLETED
 
-Failure rules (docs/failure-rules.md has them in full):
-- Transient errors (CallFailed.transient) retry the same step with exponential backoff and jitter,
-  honouring the peer's RetryInfo, at most `step_max_attempts` times; then the next provider is tried.
-- A provider's FAILED/CANCELLED result, or an output that is not a video, moves to the next provider.
-- All providers exhausted: FAILED with the last error, and the quota unit is given back.
-- CONTENT_VIOLATION is terminal: the provider's reasons are kept, no fallback, no refund.
-- An attempt older than `job_deadline_seconds` fails with DEADLINE_EXCEEDED.
+What a failed call leads to (retry later, the next provider, or the end of the job) is failure_rules.py.
 
 Ambiguous submissions. SUBMITTING in the database means "a submission may have reached the provider".
 A submit answered SUBMIT_OUTCOME_UNKNOWN, or a worker that died mid-submit, leaves the job there. The rule:
@@ -25,49 +19,17 @@ Why this rule: docs/decisions/0001-submit-rule.md.
 from __future__ import annotations
 
 import dataclasses
-import random
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from job_service.domain import JobError, JobState, ProviderStatus, VideoInfo
+from job_service.failure_rules import FailureRules
 from job_service.lease_queries import LeaseQueries, Transition, WorkItem
 from job_service.peers import NOT_A_VIDEO, SUBMIT_OUTCOME_UNKNOWN, CallFailed, Peers
+from job_service.policy import Policy
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)
-
-_CLEAR_PROVIDER_RUN = {
-    "provider_job_id": None,
-    "step_attempts": 0,
-    "unknown_submits": 0,
-    "poll_count": 0,
-    "provider_result": None,
-    "provider_news": None,
-}
-
-
-@dataclass(frozen=True)
-class Policy:
-    bucket: str
-    poll_initial_seconds: float = 2.0
-    poll_max_seconds: float = 30.0
-    retry_base_seconds: float = 1.0
-    retry_max_seconds: float = 60.0
-    step_max_attempts: int = 5
-    submit_unknown_wait_seconds: float = 30.0
-    max_unknown_submits: int = 2
-    job_deadline_seconds: float = 3600.0
-
-    def poll_delay(self, polls_done: int) -> float:
-        """Soon at first (short jobs finish fast), then 1.5x per poll up to the maximum."""
-        return min(self.poll_initial_seconds * 1.5**polls_done, self.poll_max_seconds)
-
-    def backoff(self, failures: int, retry_after: float | None) -> float:
-        """Full-jitter exponential backoff, never sooner than the peer asked for."""
-        ceiling = min(self.retry_base_seconds * 2 ** (failures - 1), self.retry_max_seconds)
-        return max(random.uniform(ceiling / 2, ceiling), retry_after or 0.0)
 
 
 def video_key(item: WorkItem) -> str:
@@ -84,17 +46,14 @@ class Orchestrator:
         self._providers = peers.providers
         self._storage = peers.storage
         self._policy = policy
+        self._rules = FailureRules(store, peers.providers, policy)
 
     def incoming_prefix(self, item: WorkItem) -> str:
         return f"gs://{self._policy.bucket}/incoming/{item.job.id}/"
 
     async def advance(self, item: WorkItem) -> None:
         """Run the step the claimed job is due for."""
-        age = (datetime.now(UTC) - item.attempt_time).total_seconds()
-        if age > self._policy.job_deadline_seconds:
-            error = JobError("DEADLINE_EXCEEDED", f"the job did not finish within {age:.0f}s", retryable=True)
-            await self._cancel_at_provider(item)
-            await self._fail(item, error)
+        if await self._rules.ended_by_deadline(item):
             return
         state = item.job.state
         if state in (JobState.PENDING, JobState.SUBMITTING):
@@ -109,7 +68,7 @@ class Orchestrator:
     async def _submit(self, item: WorkItem) -> None:
         if item.job.state is JobState.SUBMITTING and item.unknown_submits >= self._policy.max_unknown_submits:
             error = JobError(SUBMIT_OUTCOME_UNKNOWN, "the provider never confirmed the submission", True)
-            await self._fallback(item, error)
+            await self._rules.fallback(item, error)
             return
         started = await self._store.apply(
             item,
@@ -152,7 +111,7 @@ class Orchestrator:
         )
         if moved is None:
             # Cancelled (or taken over) while we were submitting: the provider job is nobody's.
-            await self._cancel_orphan(item.provider, provider_job_id)
+            await self._rules.cancel_orphan(item.provider, provider_job_id)
             return
         log.info(
             "provider job started",
@@ -177,9 +136,9 @@ class Orchestrator:
         # The provider certainly has no job: this submission does not count as an unknown one.
         not_started = {"unknown_submits": item.unknown_submits - 1}
         if failure.transient:
-            await self._retry_later(item, failure, JobState.PENDING, extra=not_started)
+            await self._rules.retry_later(item, failure, JobState.PENDING, extra=not_started)
             return
-        await self._fallback(item, JobError(failure.reason, failure.message, retryable=False))
+        await self._rules.fallback(item, JobError(failure.reason, failure.message, retryable=False))
 
     # -- processing ----------------------------------------------------------------------------------
 
@@ -193,9 +152,9 @@ class Orchestrator:
                 status = await self._providers.status(item.provider, provider_job_id)
             except CallFailed as failure:
                 if failure.transient:
-                    await self._retry_later(item, failure, JobState.PROCESSING)
+                    await self._rules.retry_later(item, failure, JobState.PROCESSING)
                 else:
-                    await self._fallback(item, JobError(failure.reason, failure.message), cancel=True)
+                    await self._rules.fallback(item, JobError(failure.reason, failure.message), cancel=True)
                 return
         log.info(
             "provider status mapped", job_id=str(item.job.id), provider=item.provider, state=status.state
@@ -223,14 +182,14 @@ class Orchestrator:
                 False,
                 reasons,
             )
-            await self._finish(item, JobState.CONTENT_VIOLATION, error, refund=False)
+            await self._rules.finish(item, JobState.CONTENT_VIOLATION, error, refund=False)
         else:  # FAILED, or CANCELLED by the provider
             error = JobError(
                 status.error_code or f"PROVIDER_{status.state}",
                 status.error_message or f"{item.provider} reported {status.state}",
                 True,
             )
-            await self._fallback(item, error)
+            await self._rules.fallback(item, error)
 
     # -- finalizing ----------------------------------------------------------------------------------
 
@@ -243,7 +202,7 @@ class Orchestrator:
             await self._storage.delete(leftovers)
         except CallFailed as failure:
             if failure.transient:
-                await self._retry_later(item, failure, JobState.FINALIZING)
+                await self._rules.retry_later(item, failure, JobState.FINALIZING)
             else:
                 await self._unusable_output(item, failure)
             return
@@ -272,7 +231,7 @@ class Orchestrator:
                 [self.destination(video_key(item)), self.destination(thumbnail_key(item))]
             )
         except CallFailed as cleanup:
-            await self._retry_later(item, cleanup, JobState.FINALIZING)
+            await self._rules.retry_later(item, cleanup, JobState.FINALIZING)
             return
         if failure.code == "NOT_FOUND":
             code = "OUTPUT_MISSING"
@@ -281,7 +240,7 @@ class Orchestrator:
         else:
             code = "OUTPUT_UNUSABLE"
         message = f"{item.provider} reported success, but its output is unusable: {failure.message}"
-        await self._fallback(item, JobError(code, message, retryable=True))
+        await self._rules.fallback(item, JobError(code, message, retryable=True))
 
     def destination(self, key: str) -> str:
         return f"gs://{self._policy.bucket}/{key}"
@@ -312,103 +271,6 @@ class Orchestrator:
             source, video_key(item), delete_source=source.startswith("gs://"), headers=headers
         )
         return stored.uri, leftovers
-
-    # -- outcomes ----------------------------------------------------------------------------------
-
-    async def _retry_later(
-        self, item: WorkItem, failure: CallFailed, state: JobState, extra: Mapping[str, Any] | None = None
-    ) -> None:
-        failures = item.step_attempts + 1
-        if failures >= self._policy.step_max_attempts:
-            error = JobError(failure.reason, f"{failure.code}: {failure.message}", retryable=True)
-            await self._fallback(item, error, cancel=state is JobState.PROCESSING)
-            return
-        delay = self._policy.backoff(failures, failure.retry_after)
-        log.info(
-            "step retry scheduled",
-            job_id=str(item.job.id),
-            state=state.value,
-            failures=failures,
-            delay_seconds=round(delay, 2),
-            reason=failure.reason,
-        )
-        values = {"step_attempts": failures, **(extra or {})}
-        await self._store.apply(item, Transition(state, values, due_in=delay))
-
-    async def _fallback(self, item: WorkItem, error: JobError, *, cancel: bool = False) -> None:
-        if cancel:
-            await self._cancel_at_provider(item)
-        following = item.provider_index + 1
-        if following >= len(item.job.spec.providers):
-            await self._fail(item, error)
-            return
-        to = item.job.spec.providers[following]
-        log.warning(
-            "provider fallback", job_id=str(item.job.id), provider=item.provider, to=to, error=error.code
-        )
-        await self._store.apply(
-            item,
-            Transition(
-                JobState.PENDING,
-                {
-                    **_CLEAR_PROVIDER_RUN,
-                    "provider_index": following,
-                    "provider": to,
-                    "error": _error_json(error),
-                },
-                event="fallback",
-                message=f"{item.provider} failed ({error.code}); trying {to}",
-                detail={"from": item.provider, "to": to, "error_code": error.code},
-            ),
-        )
-
-    async def _fail(self, item: WorkItem, error: JobError) -> None:
-        log.warning(
-            "job failed",
-            job_id=str(item.job.id),
-            provider=item.provider,
-            error=error.code,
-            message=error.message,
-        )
-        await self._finish(item, JobState.FAILED, error, refund=True)
-
-    async def _finish(self, item: WorkItem, state: JobState, error: JobError, *, refund: bool) -> None:
-        await self._store.apply(
-            item,
-            Transition(
-                state,
-                {"error": _error_json(error), "provider_news": None},
-                due_in=None,
-                event="state_changed",
-                message=error.message,
-                detail={"error_code": error.code},
-                refund=refund,
-            ),
-        )
-
-    async def _cancel_at_provider(self, item: WorkItem) -> None:
-        if item.job.provider_job_id:
-            await self._cancel_orphan(item.provider, item.job.provider_job_id)
-
-    async def _cancel_orphan(self, provider: str, provider_job_id: str) -> None:
-        try:
-            await self._providers.cancel(provider, provider_job_id)
-        except CallFailed as failure:  # best effort: the provider may not support it or be down
-            log.warning(
-                "provider cancel failed",
-                provider=provider,
-                provider_job_id=provider_job_id,
-                code=failure.code,
-            )
-
-
-def _error_json(error: JobError) -> dict[str, Any]:
-    return {
-        "code": error.code,
-        "message": error.message,
-        "retryable": error.retryable,
-        "violation_reasons": list(error.violation_reasons),
-    }
 
 
 def _video_json(video: VideoInfo) -> dict[str, Any]:

@@ -21,8 +21,9 @@ from job_service.job_queries import JobQueries
 from job_service.jobs import Jobs
 from job_service.key_queries import ApiKeyQueries
 from job_service.lease_queries import LeaseQueries
-from job_service.orchestrator import Orchestrator, Policy
+from job_service.orchestrator import Orchestrator
 from job_service.peers import Peers, ProviderClient, StorageClient
+from job_service.policy import Policy
 from job_service.servicer import JobServicer
 from job_service.settings import JobServiceSettings
 from job_service.worker import Worker, WorkerOptions

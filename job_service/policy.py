@@ -1,0 +1,29 @@
+"""The orchestrator's numbers: where videos go, how soon to poll, how long to back off, and the bounds.
+Built from JobServiceSettings by server.policy()."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Policy:
+    bucket: str
+    poll_initial_seconds: float = 2.0
+    poll_max_seconds: float = 30.0
+    retry_base_seconds: float = 1.0
+    retry_max_seconds: float = 60.0
+    step_max_attempts: int = 5
+    submit_unknown_wait_seconds: float = 30.0
+    max_unknown_submits: int = 2
+    job_deadline_seconds: float = 3600.0
+
+    def poll_delay(self, polls_done: int) -> float:
+        """Soon at first (short jobs finish fast), then 1.5x per poll up to the maximum."""
+        return min(self.poll_initial_seconds * 1.5**polls_done, self.poll_max_seconds)
+
+    def backoff(self, failures: int, retry_after: float | None) -> float:
+        """Full-jitter exponential backoff, never sooner than the peer asked for."""
+        ceiling = min(self.retry_base_seconds * 2 ** (failures - 1), self.retry_max_seconds)
+        return max(random.uniform(ceiling / 2, ceiling), retry_after or 0.0)

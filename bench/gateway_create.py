@@ -232,8 +232,8 @@ async def mint_keys(url: str, users: list[str]) -> list[str]:
     settings = JobServiceSettings(database_url=url)
     engine = create_engine(settings, url)
     try:
-        repository = ApiKeyQueries(engine)
-        return [await apikeys.mint_for(repository, user) for user in users]
+        keys = ApiKeyQueries(engine)
+        return [await apikeys.mint_for(keys, user) for user in users]
     finally:
         await engine.dispose()
 

@@ -97,7 +97,7 @@ class Job:
 
 @dataclass(frozen=True)
 class NewJob:
-    """A validated request to create a job; what the repository inserts."""
+    """A validated request to create a job; what JobQueries.create_job inserts."""
 
     id: uuid.UUID
     user_id: str

@@ -30,9 +30,9 @@ Decorate = Callable[[JobEvent], Awaitable[JobEvent]]
 
 
 class EventHub:
-    def __init__(self, dsn: str, store: JobQueries, decorate: Decorate | None = None) -> None:
+    def __init__(self, dsn: str, queries: JobQueries, decorate: Decorate | None = None) -> None:
         self._dsn = dsn
-        self._store = store
+        self._queries = queries
         # Applied once per event before fan-out (e.g. signing URLs of a completed job).
         self.decorate = decorate
         self._watchers: dict[uuid.UUID, set[asyncio.Queue[JobEvent]]] = defaultdict(set)
@@ -115,7 +115,7 @@ class EventHub:
                 return  # nothing delivered yet: the watcher's own catch-up covers it
             after = event_id - 1
         try:
-            events = await self._store.events_after(job_id, after)
+            events = await self._queries.events_after(job_id, after)
         except Exception:
             log.warning("could not read job events", job_id=str(job_id), exc_info=True)
             return

@@ -35,8 +35,8 @@ _CLEAR_PROVIDER_RUN = {
 
 
 class FailureRules:
-    def __init__(self, store: LeaseQueries, providers: ProviderClient, policy: Policy) -> None:
-        self._store = store
+    def __init__(self, leases: LeaseQueries, providers: ProviderClient, policy: Policy) -> None:
+        self._leases = leases
         self._providers = providers
         self._policy = policy
 
@@ -69,7 +69,7 @@ class FailureRules:
             reason=failure.reason,
         )
         values = {"step_attempts": failures, **(extra or {})}
-        await self._store.apply(item, Transition(state, values, due_in=delay))
+        await self._leases.apply(item, Transition(state, values, due_in=delay))
 
     async def fallback(self, item: WorkItem, error: JobError, *, cancel: bool = False) -> None:
         """The next provider, from PENDING (cancelling this one's job if asked); FAILED if none is left."""
@@ -83,7 +83,7 @@ class FailureRules:
         log.warning(
             "provider fallback", job_id=str(item.job.id), provider=item.provider, to=to, error=error.code
         )
-        await self._store.apply(
+        await self._leases.apply(
             item,
             Transition(
                 JobState.PENDING,
@@ -112,7 +112,7 @@ class FailureRules:
 
     async def finish(self, item: WorkItem, state: JobState, error: JobError, *, refund: bool) -> None:
         """End the job in a terminal `state` with its error (FAILED, CONTENT_VIOLATION)."""
-        await self._store.apply(
+        await self._leases.apply(
             item,
             Transition(
                 state,

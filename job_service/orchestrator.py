@@ -41,12 +41,12 @@ def thumbnail_key(item: WorkItem) -> str:
 
 
 class Orchestrator:
-    def __init__(self, store: LeaseQueries, peers: Peers, policy: Policy) -> None:
-        self._store = store
+    def __init__(self, leases: LeaseQueries, peers: Peers, policy: Policy) -> None:
+        self._leases = leases
         self._providers = peers.providers
         self._storage = peers.storage
         self._policy = policy
-        self._rules = FailureRules(store, peers.providers, policy)
+        self._rules = FailureRules(leases, peers.providers, policy)
 
     def incoming_prefix(self, item: WorkItem) -> str:
         return f"gs://{self._policy.bucket}/incoming/{item.job.id}/"
@@ -70,7 +70,7 @@ class Orchestrator:
             error = JobError(SUBMIT_OUTCOME_UNKNOWN, "the provider never confirmed the submission", True)
             await self._rules.fallback(item, error)
             return
-        started = await self._store.apply(
+        started = await self._leases.apply(
             item,
             Transition(
                 JobState.SUBMITTING,
@@ -93,7 +93,7 @@ class Orchestrator:
         except CallFailed as failure:
             await self._submit_failed(item, failure)
             return
-        moved = await self._store.apply(
+        moved = await self._leases.apply(
             item,
             Transition(
                 JobState.PROCESSING,
@@ -131,7 +131,7 @@ class Orchestrator:
         if failure.reason == SUBMIT_OUTCOME_UNKNOWN:
             # Stay in SUBMITTING (the provider may have the job); see the module docstring for the rule.
             delay = max(self._policy.submit_unknown_wait_seconds, failure.retry_after or 0.0)
-            await self._store.apply(item, Transition(JobState.SUBMITTING, due_in=delay))
+            await self._leases.apply(item, Transition(JobState.SUBMITTING, due_in=delay))
             return
         # The provider certainly has no job: this submission does not count as an unknown one.
         not_started = {"unknown_submits": item.unknown_submits - 1}
@@ -162,9 +162,9 @@ class Orchestrator:
         if status.state in ("QUEUED", "RUNNING", "STATE_UNSPECIFIED"):
             values = {"poll_count": item.poll_count + 1, "step_attempts": 0, "provider_news": None}
             due = self._policy.poll_delay(item.poll_count + 1)
-            await self._store.apply(item, Transition(JobState.PROCESSING, values, due_in=due))
+            await self._leases.apply(item, Transition(JobState.PROCESSING, values, due_in=due))
         elif status.state == "SUCCEEDED":
-            await self._store.apply(
+            await self._leases.apply(
                 item,
                 Transition(
                     JobState.FINALIZING,
@@ -207,14 +207,14 @@ class Orchestrator:
                 await self._unusable_output(item, failure)
             return
         values = {"video_uri": stored_uri, "thumbnail_uri": thumbnail.uri, "video": _video_json(video)}
-        done = await self._store.apply(
+        done = await self._leases.apply(
             item,
             Transition(
                 JobState.COMPLETED, values, due_in=None, event="state_changed", message="video stored"
             ),
         )
         if done is None:
-            current = await self._store.current(item.job.id)
+            current = await self._leases.current(item.job.id)
             if current is not None and current.state is JobState.CANCELLED:
                 # A late success after a cancel stores nothing.
                 await self._storage.delete([stored_uri, thumbnail.uri])

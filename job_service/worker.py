@@ -30,9 +30,9 @@ class WorkerOptions:
 
 class Worker:
     def __init__(
-        self, store: LeaseQueries, orchestrator: Orchestrator, hub: EventHub, options: WorkerOptions
+        self, leases: LeaseQueries, orchestrator: Orchestrator, hub: EventHub, options: WorkerOptions
     ) -> None:
-        self._store = store
+        self._leases = leases
         self._orchestrator = orchestrator
         self._hub = hub
         self._options = options
@@ -48,7 +48,7 @@ class Worker:
                 if free > 0:
                     self._hub.work_available.clear()
                     try:
-                        claimed = await self._store.claim(free, self._options.lease_seconds)
+                        claimed = await self._leases.claim(free, self._options.lease_seconds)
                     except Unavailable:
                         log.warning("cannot claim jobs: database unavailable")
                 for item in claimed:
@@ -86,7 +86,7 @@ class Worker:
             log.exception("step crashed", job_id=str(item.job.id), state=item.job.state.value)
             with contextlib.suppress(Exception):
                 retry = Transition(item.job.state, due_in=self._options.crash_retry_seconds)
-                await self._store.apply(item, retry)
+                await self._leases.apply(item, retry)
         finally:
             renewing.cancel()
 
@@ -95,7 +95,7 @@ class Worker:
         while True:
             await asyncio.sleep(self._options.lease_seconds / 3)
             try:
-                if not await self._store.renew(item, self._options.lease_seconds):
+                if not await self._leases.renew(item, self._options.lease_seconds):
                     return  # the claim is gone (cancelled or taken over); the step's writes will fail
             except Unavailable:
                 log.warning("lease renewal failed", job_id=str(item.job.id))

@@ -15,18 +15,12 @@ from typing import Any
 import grpc
 
 from gateway.convert import event_json
+from videojobs.contract import TERMINAL_JOB_STATES
 from videojobs.v1 import job_service_pb2
 
 RETRY_MILLISECONDS = 2000
 _END = object()
-_TERMINAL = frozenset(
-    {
-        job_service_pb2.COMPLETED,
-        job_service_pb2.FAILED,
-        job_service_pb2.CONTENT_VIOLATION,
-        job_service_pb2.CANCELLED,
-    }
-)
+_TERMINAL = frozenset(job_service_pb2.JobState.Value(state) for state in TERMINAL_JOB_STATES)
 
 WatchCall = grpc.aio.UnaryStreamCall[Any, job_service_pb2.JobEvent]
 

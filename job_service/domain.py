@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-KNOWN_PROVIDERS = frozenset({"veo", "fal", "runway", "sim"})
-ASPECT_RATIOS = ("16:9", "9:16", "1:1")
-DEFAULT_ASPECT_RATIO = "16:9"
-
-
-class JobState(enum.StrEnum):
-    PENDING = "PENDING"
-    SUBMITTING = "SUBMITTING"
-    PROCESSING = "PROCESSING"
-    FINALIZING = "FINALIZING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CONTENT_VIOLATION = "CONTENT_VIOLATION"
-    CANCELLED = "CANCELLED"
-
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL_STATES
-
-
-TERMINAL_STATES = frozenset(
-    {JobState.COMPLETED, JobState.FAILED, JobState.CONTENT_VIOLATION, JobState.CANCELLED}
-)
-ACTIVE_STATES = frozenset(set(JobState) - TERMINAL_STATES)
+from videojobs.contract import JobState as JobState  # the contract's states, re-exported for job_service
 
 
 @dataclass(frozen=True)

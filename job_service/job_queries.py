@@ -22,10 +22,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from job_service.database import database_errors
-from job_service.domain import ACTIVE_STATES, Cursor, Job, JobEvent, JobState, Limits, NewJob
+from job_service.domain import Cursor, Job, JobEvent, JobState, Limits, NewJob
 from job_service.tables import ACTIVE_STATES_SQL, job_events, job_from_row, jobs, quota_usage
+from videojobs.contract import ACTIVE_JOB_STATES
 
-_ACTIVE = [state.value for state in ACTIVE_STATES]
+_ACTIVE = [state.value for state in ACTIVE_JOB_STATES]
 
 # The create_job() function (migrations 0001/0002) does CreateJob atomically in one round trip. It runs on
 # the driver pool, prepared, returning only what a Job needs: it is the one statement on the hot path.

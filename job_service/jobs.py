@@ -9,7 +9,6 @@ from datetime import UTC, datetime, time, timedelta
 
 from job_service import apikeys, paging
 from job_service.domain import (
-    KNOWN_PROVIDERS,
     Cursor,
     Job,
     JobEvent,
@@ -27,6 +26,7 @@ from job_service.key_queries import ApiKeyQueries
 from job_service.peers import CallFailed, Peers, peer_error
 from job_service.validation import check_client_request_id, normalize_spec
 from videojobs.context import Caller
+from videojobs.contract import PROVIDERS
 from videojobs.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -283,8 +283,8 @@ class Jobs:
     ) -> None:
         """A verified webhook's news: recorded, and the job made due now. Unknown ids are ignored."""
         violations: list[FieldViolation] = []
-        if provider not in KNOWN_PROVIDERS:
-            violations.append(FieldViolation("provider", f"must be one of {sorted(KNOWN_PROVIDERS)}"))
+        if provider not in PROVIDERS:
+            violations.append(FieldViolation("provider", f"must be one of {', '.join(PROVIDERS)}"))
         if not provider_job_id:
             violations.append(FieldViolation("provider_job_id", "is required"))
         if status.state == "STATE_UNSPECIFIED":

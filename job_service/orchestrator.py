@@ -25,8 +25,9 @@ from typing import Any
 from job_service.domain import JobError, JobState, ProviderStatus, VideoInfo
 from job_service.failure_rules import FailureRules
 from job_service.lease_queries import LeaseQueries, Transition, WorkItem
-from job_service.peers import NOT_A_VIDEO, SUBMIT_OUTCOME_UNKNOWN, CallFailed, Peers
+from job_service.peers import CallFailed, Peers
 from job_service.policy import Policy
+from videojobs.contract import TERMINAL_GENERATION_STATES, Reason
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)
@@ -67,7 +68,9 @@ class Orchestrator:
 
     async def _submit(self, item: WorkItem) -> None:
         if item.job.state is JobState.SUBMITTING and item.unknown_submits >= self._policy.max_unknown_submits:
-            error = JobError(SUBMIT_OUTCOME_UNKNOWN, "the provider never confirmed the submission", True)
+            error = JobError(
+                Reason.SUBMIT_OUTCOME_UNKNOWN, "the provider never confirmed the submission", True
+            )
             await self._rules.fallback(item, error)
             return
         started = await self._leases.apply(
@@ -128,7 +131,7 @@ class Orchestrator:
             code=failure.code,
             reason=failure.reason,
         )
-        if failure.reason == SUBMIT_OUTCOME_UNKNOWN:
+        if failure.reason == Reason.SUBMIT_OUTCOME_UNKNOWN:
             # Stay in SUBMITTING (the provider may have the job); see the module docstring for the rule.
             delay = max(self._policy.submit_unknown_wait_seconds, failure.retry_after or 0.0)
             await self._leases.apply(item, Transition(JobState.SUBMITTING, due_in=delay))
@@ -145,7 +148,7 @@ class Orchestrator:
     async def _poll(self, item: WorkItem) -> None:
         provider_job_id = item.job.provider_job_id or ""
         news = ProviderStatus.from_json(item.provider_news) if item.provider_news else None
-        if news is not None and news.state in ("SUCCEEDED", "FAILED", "CONTENT_VIOLATION", "CANCELLED"):
+        if news is not None and news.state in TERMINAL_GENERATION_STATES:
             status = news  # a verified webhook told us the outcome: no need to ask again
         else:
             try:
@@ -235,7 +238,7 @@ class Orchestrator:
             return
         if failure.code == "NOT_FOUND":
             code = "OUTPUT_MISSING"
-        elif failure.reason == NOT_A_VIDEO:
+        elif failure.reason == Reason.NOT_A_VIDEO:
             code = "OUTPUT_NOT_A_VIDEO"
         else:
             code = "OUTPUT_UNUSABLE"

@@ -11,10 +11,8 @@ from collections.abc import Collection
 from datetime import datetime
 
 from job_service.domain import Cursor, JobState
+from videojobs.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from videojobs.errors import InvalidArgument
-
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 
 
 def page_size(requested: int) -> int:

@@ -3,8 +3,9 @@ Built from JobServiceSettings by server.policy()."""
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
+
+from videojobs.backoff import full_jitter
 
 
 @dataclass(frozen=True)
@@ -25,5 +26,5 @@ class Policy:
 
     def backoff(self, failures: int, retry_after: float | None) -> float:
         """Full-jitter exponential backoff, never sooner than the peer asked for."""
-        ceiling = min(self.retry_base_seconds * 2 ** (failures - 1), self.retry_max_seconds)
-        return max(random.uniform(ceiling / 2, ceiling), retry_after or 0.0)
+        wait = full_jitter(failures, base=self.retry_base_seconds, cap=self.retry_max_seconds)
+        return max(wait, retry_after or 0.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import AliasChoices, Field, field_validator
 
-from job_service.domain import KNOWN_PROVIDERS
+from videojobs.contract import PROVIDERS
 from videojobs.settings import CommonSettings
 
 
@@ -54,9 +54,9 @@ class JobServiceSettings(CommonSettings):
     @field_validator("default_providers")
     @classmethod
     def _known_providers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = set(value) - KNOWN_PROVIDERS
+        unknown = set(value) - set(PROVIDERS)
         if unknown or not value:
-            raise ValueError(f"default_providers must be a non-empty subset of {sorted(KNOWN_PROVIDERS)}")
+            raise ValueError(f"default_providers must be a non-empty subset of {', '.join(PROVIDERS)}")
         return value
 
     @property

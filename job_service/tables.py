@@ -26,7 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from job_service.domain import ACTIVE_STATES, Job, JobError, JobState, VideoInfo, VideoSpec
+from job_service.domain import Job, JobError, JobState, VideoInfo, VideoSpec
+from videojobs.contract import ACTIVE_JOB_STATES
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -37,7 +38,7 @@ NAMING = {
 }
 
 _STATES_SQL = ", ".join(f"'{state.value}'" for state in JobState)
-ACTIVE_STATES_SQL = ", ".join(f"'{state.value}'" for state in sorted(ACTIVE_STATES))
+ACTIVE_STATES_SQL = ", ".join(f"'{state.value}'" for state in sorted(ACTIVE_JOB_STATES))
 
 
 class Base(DeclarativeBase):

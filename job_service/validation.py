@@ -6,13 +6,18 @@ import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from job_service.domain import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, KNOWN_PROVIDERS, VideoSpec
+from job_service.domain import VideoSpec
+from videojobs.contract import (
+    ASPECT_RATIOS,
+    DEFAULT_ASPECT_RATIO,
+    MAX_DURATION_SECONDS,
+    MAX_PROMPT_CHARS,
+    PROVIDERS,
+)
 from videojobs.errors import FieldViolation, InvalidArgument
 
-MAX_PROMPT_CHARS = 2000
 MAX_URI_CHARS = 2048
 MAX_CLIENT_REQUEST_ID_CHARS = 200
-MAX_DURATION_SECONDS = 60
 _MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,199}$")
 _KEY_RE = re.compile(r"^[\x21-\x7e]+$")  # visible ASCII: safe in headers, logs and URLs
 
@@ -43,10 +48,10 @@ def normalize_spec(
     if spec.model and not _MODEL_RE.match(spec.model):
         bad("model", "must be a model id of letters, digits and ._/:- (at most 200 characters)")
     for index, provider in enumerate(spec.providers):
-        if provider not in KNOWN_PROVIDERS:
+        if provider not in PROVIDERS:
             bad(
                 f"providers[{index}]",
-                f"unknown provider {provider!r}; known: {', '.join(sorted(KNOWN_PROVIDERS))}",
+                f"unknown provider {provider!r}; known: {', '.join(PROVIDERS)}",
             )
     if len(set(spec.providers)) != len(spec.providers):
         bad("providers", "must not name a provider twice")

@@ -19,12 +19,8 @@ an RPC hanging on it.
 
 from __future__ import annotations
 
-import email.utils
-import random
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -32,13 +28,14 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from videojobs import errors
+from videojobs.backoff import full_jitter, retry_after_seconds
+from videojobs.contract import Reason
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)
 
 T = TypeVar("T")
 
-SUBMIT_OUTCOME_UNKNOWN = "SUBMIT_OUTCOME_UNKNOWN"
 PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
 
 # Answers that say "the provider did not take this request" (see the submit rule above).
@@ -77,25 +74,6 @@ def json_object(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def retry_after_seconds(response: httpx.Response, now: float | None = None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    reference = datetime.fromtimestamp(now if now is not None else time.time(), UTC)
-    return max(0.0, (when - reference).total_seconds())
-
-
 def rejection(provider: str, response: httpx.Response, detail: str) -> errors.ServiceError:
     """A final (non-transient) error answer, as the domain error the caller should see."""
     status = response.status_code
@@ -129,8 +107,7 @@ class _Wait:
         self._policy = policy
 
     def __call__(self, state: RetryCallState) -> float:
-        ceiling = min(self._policy.max_wait, self._policy.initial * 2 ** (state.attempt_number - 1))
-        wait = random.uniform(0, ceiling)
+        wait = full_jitter(state.attempt_number, base=self._policy.initial, cap=self._policy.max_wait)
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, TransientFailure) and exc.retry_after is not None:
             wait = max(wait, exc.retry_after)
@@ -180,7 +157,7 @@ class ProviderHttp:
             raise errors.Unavailable(
                 f"{self.provider} may or may not have accepted the submission ({exc}); "
                 "not resent, to avoid a second paid job",
-                reason=SUBMIT_OUTCOME_UNKNOWN,
+                reason=Reason.SUBMIT_OUTCOME_UNKNOWN,
                 metadata={"provider": self.provider, "cause": str(exc)[:200]},
             ) from exc
 
@@ -219,7 +196,7 @@ class ProviderHttp:
         if status in (408, 429) or status >= 500:
             raise TransientFailure(
                 f"HTTP {status}",
-                retry_after=retry_after_seconds(response),
+                retry_after=retry_after_seconds(response.headers.get("retry-after")),
                 not_accepted=status in _NOT_ACCEPTED_STATUSES,
             )
         try:

@@ -5,18 +5,12 @@ Plain dataclasses; `convert.py` turns them into and out of protos at the gRPC ed
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from videojobs.contract import TERMINAL_GENERATION_STATES, GenerationState
 
-class State(enum.Enum):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CONTENT_VIOLATION = "CONTENT_VIOLATION"
-    CANCELLED = "CANCELLED"
+State = GenerationState  # the contract's generation states
 
 
 @dataclass(frozen=True)
@@ -50,7 +44,7 @@ class Status:
 
     @property
     def terminal(self) -> bool:
-        return self.state not in (State.QUEUED, State.RUNNING)
+        return self.state in TERMINAL_GENERATION_STATES
 
 
 @dataclass(frozen=True)

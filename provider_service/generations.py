@@ -8,14 +8,12 @@ from dataclasses import replace
 from provider_service.adapters.base import Adapter
 from provider_service.domain import CancelResult, GenerationRequest, Status, WebhookEvent
 from provider_service.registry import ProviderInfo, Registry, unknown_provider
+from videojobs.contract import ASPECT_RATIOS, MAX_DURATION_SECONDS, MAX_PROMPT_CHARS
 from videojobs.errors import FieldViolation, InvalidArgument
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)
 
-MAX_PROMPT = 2000
-MAX_DURATION = 60
-ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 MAX_WEBHOOK_BODY = 1_000_000
 
 
@@ -27,12 +25,14 @@ def validate_request(provider: str, request: GenerationRequest) -> GenerationReq
         problems.append(unknown)
     if not request.prompt.strip() and not request.image_uri:
         problems.append(FieldViolation("spec.prompt", "is required unless spec.image_uri is set"))
-    if len(request.prompt) > MAX_PROMPT:
-        problems.append(FieldViolation("spec.prompt", f"must be at most {MAX_PROMPT} characters"))
+    if len(request.prompt) > MAX_PROMPT_CHARS:
+        problems.append(FieldViolation("spec.prompt", f"must be at most {MAX_PROMPT_CHARS} characters"))
     if request.image_uri and not request.image_uri.startswith(("https://", "gs://")):
         problems.append(FieldViolation("spec.image_uri", "must be an https:// or gs:// URI"))
-    if not 0 <= request.duration_seconds <= MAX_DURATION:
-        problems.append(FieldViolation("spec.duration_seconds", f"must be between 0 and {MAX_DURATION}"))
+    if not 0 <= request.duration_seconds <= MAX_DURATION_SECONDS:
+        problems.append(
+            FieldViolation("spec.duration_seconds", f"must be between 0 and {MAX_DURATION_SECONDS}")
+        )
     if request.aspect_ratio and request.aspect_ratio not in ASPECT_RATIOS:
         problems.append(FieldViolation("spec.aspect_ratio", f"must be one of {', '.join(ASPECT_RATIOS)}"))
     if request.output_uri_prefix and not request.output_uri_prefix.startswith("gs://"):

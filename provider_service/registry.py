@@ -16,16 +16,13 @@ from provider_service.calls import ProviderHttp, RetryPolicy, make_client
 from provider_service.google_auth import ApplicationDefaultTokens, static_token
 from provider_service.settings import ProviderServiceSettings
 from videojobs import errors
-
-KNOWN_PROVIDERS = ("veo", "fal", "runway", "sim")
+from videojobs.contract import PROVIDERS
 
 
 def unknown_provider(name: str) -> errors.FieldViolation | None:
-    if name in KNOWN_PROVIDERS:
+    if name in PROVIDERS:
         return None
-    return errors.FieldViolation(
-        "provider", f"unknown provider {name[:50]!r}; known: {', '.join(KNOWN_PROVIDERS)}"
-    )
+    return errors.FieldViolation("provider", f"unknown provider {name[:50]!r}; known: {', '.join(PROVIDERS)}")
 
 
 @dataclass(frozen=True)
@@ -53,10 +50,7 @@ class Registry:
         return adapter
 
     def describe(self) -> list[ProviderInfo]:
-        return [
-            ProviderInfo(name, name in self._adapters, self._missing.get(name, ""))
-            for name in KNOWN_PROVIDERS
-        ]
+        return [ProviderInfo(name, name in self._adapters, self._missing.get(name, "")) for name in PROVIDERS]
 
     async def aclose(self) -> None:
         for adapter in self._adapters.values():

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import httpx
 
 from videojobs import errors
+from videojobs.backoff import retry_after_seconds
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -215,15 +216,9 @@ def _check_status(response: httpx.Response) -> None:
     if status in {404, 410}:
         raise errors.NotFound(f"the source answered {status}", reason="SOURCE_NOT_FOUND")
     if status == 429 or status >= 500:
-        retry_after = _retry_after(response.headers.get("retry-after"))
+        delay = retry_after_seconds(response.headers.get("retry-after"))
+        retry_after = 5.0 if delay is None else min(delay, 3600.0)
         raise errors.Unavailable(
             f"the source answered {status}", reason="SOURCE_UNAVAILABLE", retry_after=retry_after
         )
     raise errors.FailedPrecondition(f"the source answered {status}", reason="SOURCE_REJECTED")
-
-
-def _retry_after(value: str | None) -> float:
-    try:
-        return min(max(float(value or 5), 0.0), 3600.0)
-    except ValueError:
-        return 5.0

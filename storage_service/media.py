@@ -21,6 +21,7 @@ from PIL import Image
 from storage_service.domain import ObjectRef, StoredObject, VideoInfo
 from storage_service.gcs import Gcs, domain_error, stored
 from videojobs import errors
+from videojobs.contract import Reason
 
 DEFAULT_THUMBNAIL_SECONDS = 1.0
 TIMEOUT_REASON = "MEDIA_TIMEOUT"
@@ -86,7 +87,7 @@ class _Opened:
 
 
 def not_a_video(ref: ObjectRef, why: str) -> errors.FailedPrecondition:
-    return errors.FailedPrecondition(f"{ref.uri} is not a decodable video: {why}", reason="NOT_A_VIDEO")
+    return errors.FailedPrecondition(f"{ref.uri} is not a decodable video: {why}", reason=Reason.NOT_A_VIDEO)
 
 
 class _Video:

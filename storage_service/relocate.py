@@ -22,6 +22,7 @@ from storage_service.domain import ObjectRef, StoredObject, parse_key, parse_uri
 from storage_service.gcs import Gcs, KeyedLocks, deadline, stored
 from storage_service.pipe import Pipe
 from videojobs import errors
+from videojobs.contract import Reason
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)
@@ -72,7 +73,7 @@ def video_content_type(declared: str, head: bytes) -> str | None:
 
 
 def not_a_video(what: str) -> errors.FailedPrecondition:
-    return errors.FailedPrecondition(f"the source is not a video ({what})", reason="NOT_A_VIDEO")
+    return errors.FailedPrecondition(f"the source is not a video ({what})", reason=Reason.NOT_A_VIDEO)
 
 
 def too_large(size: int, limit: int) -> errors.FailedPrecondition:

@@ -16,6 +16,7 @@ from google.cloud import storage
 from storage_service.domain import ObjectRef, StoredObject, parse_uri, parse_uris
 from storage_service.gcs import Gcs, stored
 from videojobs import errors
+from videojobs.contract import Reason
 
 _SAMPLE = re.compile(r"(?:^|/)sample_(\d+)\.mp4$")
 # A job's prefix holds a handful of objects; this bounds a listing gone wrong (e.g. a prefix of "/").
@@ -79,6 +80,6 @@ def resolve_sync(gcs: Gcs, uris: Sequence[str], prefix: str) -> StoredObject:
         looked_at.append(f"{folder.uri}** ({len(listed)} objects, no .mp4)")
     raise errors.NotFound(
         "no provider output found; looked at: " + ", ".join(looked_at),
-        reason="OUTPUT_NOT_FOUND",
+        reason=Reason.OUTPUT_NOT_FOUND,
         metadata={"looked_at": " ".join(looked_at)[:1000]},
     )

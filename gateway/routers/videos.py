@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import grpc
 from fastapi import APIRouter, Header, Path, Query
@@ -15,20 +15,11 @@ from gateway.deps import UserCallDep
 from gateway.idempotency import choose_key
 from gateway.problems import from_rpc_error
 from gateway.schemas import CreateVideo, JobListOut, JobOut, ProblemOut
+from videojobs.contract import JobState
 from videojobs.v1 import job_service_pb2
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
 
-StateName = Literal[
-    "PENDING",
-    "SUBMITTING",
-    "PROCESSING",
-    "FINALIZING",
-    "COMPLETED",
-    "FAILED",
-    "CONTENT_VIOLATION",
-    "CANCELLED",
-]
 JobId = Annotated[str, Path(max_length=64, description="the job id (UUID)")]
 IdempotencyKey = Annotated[
     str | None,
@@ -65,7 +56,7 @@ async def list_videos(
     call: UserCallDep,
     page_size: Annotated[int, Query(ge=0, le=1000, description="default 20, max 100")] = 0,
     page_token: Annotated[str, Query(max_length=2048)] = "",
-    state: Annotated[list[StateName] | None, Query(description="only these states")] = None,
+    state: Annotated[list[JobState] | None, Query(description="only these states")] = None,
 ) -> JSONResponse:
     request = job_service_pb2.ListJobsRequest(
         page_size=page_size,

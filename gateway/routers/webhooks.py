@@ -7,7 +7,7 @@ provider news idempotently and the orchestrator applies each transition once.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import grpc
 from fastapi import APIRouter, Path, Request
@@ -16,11 +16,10 @@ from fastapi.responses import JSONResponse
 from gateway.deps import StateDep
 from gateway.problems import Problem, from_rpc_error
 from gateway.routers.videos import ERRORS
+from videojobs.contract import Provider
 from videojobs.v1 import job_service_pb2, provider_service_pb2
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
-
-Provider = Literal["veo", "fal", "runway", "sim"]
 
 
 @router.post("/{provider}", responses=ERRORS, summary="Provider callback (signature-verified)")

@@ -9,8 +9,7 @@ from typing import ClassVar
 from provider_service.calls import ProviderHttp
 from provider_service.domain import CancelResult, GenerationRequest, Status, WebhookEvent
 from videojobs import errors
-
-UNSUPPORTED_SPEC = "UNSUPPORTED_SPEC"
+from videojobs.contract import Reason
 
 
 class Adapter(abc.ABC):
@@ -52,7 +51,7 @@ def unsupported(provider: str, field: str, why: str) -> errors.FailedPreconditio
     """A valid spec this provider cannot run: the orchestrator may try the next provider."""
     return errors.FailedPrecondition(
         f"{provider} cannot run this spec: {field} {why}",
-        reason=UNSUPPORTED_SPEC,
+        reason=Reason.UNSUPPORTED_SPEC,
         metadata={"provider": provider, "field": field},
     )
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import get_args
-
 import grpc
 import pytest
 from cachetools import TTLCache
@@ -11,8 +9,6 @@ from cachetools import TTLCache
 from gateway.idempotency import choose_key, parse_idempotency_key
 from gateway.problems import Problem, from_rpc_error
 from gateway.ratelimit import RateLimiter
-from gateway.routers.videos import StateName
-from gateway.schemas import STATE_NAMES
 from gateway.sse import parse_last_event_id
 
 
@@ -109,7 +105,3 @@ def test_grpc_codes_map_as_the_contract_says(code: grpc.StatusCode) -> None:
     assert "10.0.0.7" not in problem.detail  # a status not from our services never shows its text
     retry_after = problem.response_headers().get("retry-after")
     assert (retry_after is not None) == (problem.status in (429, 503))
-
-
-def test_state_filter_names_every_job_state() -> None:
-    assert sorted(get_args(StateName)) == sorted(STATE_NAMES)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import time
 
 import google.auth.exceptions
@@ -11,7 +10,7 @@ import pytest
 import structlog
 
 from provider_service import calls as calls_module
-from provider_service.calls import ProviderHttp, RetryPolicy, json_object, make_client, retry_after_seconds
+from provider_service.calls import ProviderHttp, RetryPolicy, json_object, make_client
 from provider_service.domain import GenerationRequest
 from provider_service.google_auth import TimedRequest
 from provider_service.local_http import DROP, Drop, LocalHttpServer, Request
@@ -23,17 +22,6 @@ from videojobs import errors
 def _http(handler: httpx.MockTransport, attempts: int = 3) -> ProviderHttp:
     client = make_client(connect_timeout=1, timeout=1, transport=handler)
     return ProviderHttp("test", client, RetryPolicy(attempts=attempts, initial=0.001, max_wait=0.05))
-
-
-def test_retry_after_accepts_seconds_and_http_dates() -> None:
-    now = time.time()
-    date = email.utils.formatdate(now + 120, usegmt=True)
-    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "7"})) == 7
-    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": date}), now=now) == pytest.approx(
-        120, abs=1
-    )
-    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "soon"})) is None
-    assert retry_after_seconds(httpx.Response(429)) is None
 
 
 async def test_status_calls_retry_5xx_then_succeed() -> None:

@@ -1,0 +1,42 @@
+"""The one jitter formula and the one Retry-After reader every service uses."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+
+import pytest
+
+from job_service.policy import Policy
+from videojobs.backoff import full_jitter, retry_after_seconds
+
+
+def test_retry_after_accepts_seconds_and_http_dates() -> None:
+    now = time.time()
+    assert retry_after_seconds("7") == 7
+    assert retry_after_seconds("-3") == 0
+    assert retry_after_seconds(email.utils.formatdate(now + 120, usegmt=True), now=now) == pytest.approx(
+        120, abs=1
+    )
+    assert retry_after_seconds(email.utils.formatdate(now - 60, usegmt=True), now=now) == 0
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds("") is None
+    assert retry_after_seconds(None) is None
+
+
+def test_full_jitter_spans_zero_to_the_capped_exponential_ceiling() -> None:
+    random.seed(7)
+    for attempt, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (9, 10.0)]:
+        waits = [full_jitter(attempt, base=1.0, cap=10.0) for _ in range(2000)]
+        assert 0.0 <= min(waits) < ceiling * 0.05  # full jitter reaches down to zero ...
+        assert ceiling * 0.95 < max(waits) <= ceiling  # ... and up to the ceiling, never past it
+
+
+def test_the_orchestrator_backs_off_with_full_jitter_but_never_sooner_than_asked() -> None:
+    random.seed(11)
+    policy = Policy(bucket="b", retry_base_seconds=1.0, retry_max_seconds=60.0)
+    waits = [policy.backoff(3, None) for _ in range(2000)]
+    assert min(waits) < 0.2
+    assert 3.8 < max(waits) <= 4.0
+    assert all(policy.backoff(3, 30.0) == 30.0 for _ in range(100))

@@ -1,0 +1,88 @@
+"""The constants of the API contract (docs/api.md), in one place for every service.
+
+Names and values here are part of the contract: clients, the gateway and the other services rely on them.
+Add, never rename or drop.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Provider(enum.StrEnum):
+    """The providers a spec may name, in the order the contract lists them."""
+
+    VEO = "veo"
+    FAL = "fal"
+    RUNWAY = "runway"
+    SIM = "sim"
+
+
+PROVIDERS: tuple[str, ...] = tuple(Provider)
+
+ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1")
+DEFAULT_ASPECT_RATIO = "16:9"
+MAX_PROMPT_CHARS = 2000
+MAX_DURATION_SECONDS = 60  # 0 means "the provider's default"
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+class JobState(enum.StrEnum):
+    PENDING = "PENDING"
+    SUBMITTING = "SUBMITTING"
+    PROCESSING = "PROCESSING"
+    FINALIZING = "FINALIZING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CONTENT_VIOLATION = "CONTENT_VIOLATION"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_JOB_STATES
+
+
+TERMINAL_JOB_STATES = frozenset(
+    {JobState.COMPLETED, JobState.FAILED, JobState.CONTENT_VIOLATION, JobState.CANCELLED}
+)
+ACTIVE_JOB_STATES = frozenset(set(JobState) - TERMINAL_JOB_STATES)
+
+
+class GenerationState(enum.StrEnum):
+    """A provider job's state as provider_service reports it (GenerationStatus.state)."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CONTENT_VIOLATION = "CONTENT_VIOLATION"
+    CANCELLED = "CANCELLED"
+
+
+TERMINAL_GENERATION_STATES = frozenset(
+    {
+        GenerationState.SUCCEEDED,
+        GenerationState.FAILED,
+        GenerationState.CONTENT_VIOLATION,
+        GenerationState.CANCELLED,
+    }
+)
+
+
+class Reason(enum.StrEnum):
+    """ErrorInfo reasons that one service sets and another (or a client) acts on."""
+
+    # provider_service -> job_service
+    SUBMIT_OUTCOME_UNKNOWN = "SUBMIT_OUTCOME_UNKNOWN"  # the provider may have the job: never resubmit blindly
+    UNSUPPORTED_SPEC = "UNSUPPORTED_SPEC"  # this provider cannot honour the spec: try the next one
+    CONTENT_VIOLATION = "CONTENT_VIOLATION"
+    PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
+    # storage_service -> job_service
+    NOT_A_VIDEO = "NOT_A_VIDEO"
+    OUTPUT_NOT_FOUND = "OUTPUT_NOT_FOUND"
+    # job_service -> clients
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    DAILY_QUOTA_EXCEEDED = "DAILY_QUOTA_EXCEEDED"
+    ACTIVE_JOBS_LIMIT = "ACTIVE_JOBS_LIMIT"

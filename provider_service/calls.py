@@ -131,13 +131,27 @@ class _Stop:
         )
 
 
-class ProviderHttp:
-    """One provider's HTTP calls, with the retry rules above. The httpx client carries the timeouts."""
+RetryHint = Callable[[httpx.Response], float | None]
 
-    def __init__(self, provider: str, client: httpx.AsyncClient, policy: RetryPolicy) -> None:
+
+class ProviderHttp:
+    """One provider's HTTP calls, with the retry rules above. The httpx client carries the timeouts.
+
+    `retry_hint` reads a wait the provider put in an error body rather than in Retry-After (Google's
+    RetryInfo); the longer of the two counts.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        client: httpx.AsyncClient,
+        policy: RetryPolicy,
+        retry_hint: RetryHint | None = None,
+    ) -> None:
         self.provider = provider
         self.client = client
         self.policy = policy
+        self.retry_hint = retry_hint
 
     async def call(self, method: str, url: str, parse: Callable[[httpx.Response], T], **kwargs: Any) -> T:
         """A status, result or cancel call: transient failures retried within the policy."""
@@ -196,7 +210,7 @@ class ProviderHttp:
         if status in (408, 429) or status >= 500:
             raise TransientFailure(
                 f"HTTP {status}",
-                retry_after=retry_after_seconds(response.headers.get("retry-after")),
+                retry_after=self._retry_after(response),
                 not_accepted=status in _NOT_ACCEPTED_STATUSES,
             )
         try:
@@ -207,6 +221,14 @@ class ProviderHttp:
             raise MalformedResponse(
                 f"HTTP {status} with an answer of an unexpected shape ({type(exc).__name__})"
             ) from exc
+
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        delays = [
+            retry_after_seconds(response.headers.get("retry-after")),
+            self.retry_hint(response) if self.retry_hint else None,
+        ]
+        known = [delay for delay in delays if delay is not None]
+        return max(known) if known else None
 
     def _unavailable(self, exc: TransientFailure) -> errors.Unavailable:
         delay = exc.retry_after if exc.retry_after is not None else self.policy.fallback_retry_after

@@ -11,8 +11,8 @@ from provider_service.adapters.base import Adapter
 from provider_service.adapters.fal import FalAdapter
 from provider_service.adapters.runway import RunwayAdapter
 from provider_service.adapters.sim import SimAdapter
-from provider_service.adapters.veo import TokenSource, VeoAdapter
-from provider_service.calls import ProviderHttp, RetryPolicy, make_client
+from provider_service.adapters.veo import TokenSource, VeoAdapter, retry_delay
+from provider_service.calls import ProviderHttp, RetryHint, RetryPolicy, make_client
 from provider_service.google_auth import ApplicationDefaultTokens, static_token
 from provider_service.settings import ProviderServiceSettings
 from videojobs import errors
@@ -71,13 +71,13 @@ def build_registry(
         fallback_retry_after=settings.unavailable_retry_seconds,
     )
 
-    def http(name: str) -> ProviderHttp:
+    def http(name: str, retry_hint: RetryHint | None = None) -> ProviderHttp:
         client = make_client(
             connect_timeout=settings.http_connect_timeout_seconds,
             timeout=settings.http_timeout_seconds,
             transport=transport,
         )
-        return ProviderHttp(name, client, policy)
+        return ProviderHttp(name, client, policy, retry_hint)
 
     adapters: dict[str, Adapter] = {}
     missing: dict[str, str] = {}
@@ -87,7 +87,7 @@ def build_registry(
             missing["veo"] = "GEMINI_API_KEY is not set (VIDEOJOBS_VEO_MODE=gemini)"
         else:
             adapters["veo"] = VeoAdapter(
-                http("veo"),
+                http("veo", retry_delay),
                 mode="gemini",
                 model=settings.gemini_model,
                 base_url=settings.gemini_base_url,
@@ -107,7 +107,7 @@ def build_registry(
                 else ApplicationDefaultTokens(timeout=settings.http_timeout_seconds)
             )
         adapters["veo"] = VeoAdapter(
-            http("veo"),
+            http("veo", retry_delay),
             mode="vertex",
             model=settings.veo_model,
             base_url=settings.veo_base_url or f"https://{host}",

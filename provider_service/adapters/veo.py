@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
+from google.protobuf import duration_pb2
 
 from provider_service.adapters.base import Adapter, bad_job_id, unsupported
 from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection
@@ -25,8 +26,10 @@ from provider_service.domain import (
 
 TokenSource = Callable[[], Awaitable[str]]
 
+# The project segment may be domain-scoped ("example.com:proj"): any one path segment, but never a dot
+# segment, a query, a fragment, an escape or whitespace, since the name becomes part of the poll URL.
 _VERTEX_OPERATION = re.compile(
-    r"^(projects/[\w.-]+/locations/[\w-]+/publishers/google/models/[\w.-]+)/operations/[\w.-]+$"
+    r"^(projects/(?!\.\.?/)[^/?#%\s]+/locations/[\w-]+/publishers/google/models/[\w.-]+)/operations/[\w.-]+$"
 )
 # The Gemini API's operation names are documented only by example ("models/M/operations/ID"): treated as
 # opaque, but only path-safe characters are ever put into a URL.
@@ -213,6 +216,29 @@ class VeoAdapter(Adapter):
         # Neither API offers a cancel for video generation operations; the job runs to its end and the
         # orchestrator ignores (and deletes) what it writes.
         return CancelResult(cancelled=False, detail="Veo cannot cancel a video generation once started")
+
+
+RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
+
+
+def retry_delay(response: httpx.Response) -> float | None:
+    """google.rpc.RetryInfo's `retryDelay` from an error body (Google puts the wait there, not in a
+    Retry-After header); None when absent or unreadable."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
+    for detail in details if isinstance(details, list) else ():
+        if isinstance(detail, dict) and detail.get("@type") == RETRY_INFO_TYPE:
+            delay = duration_pb2.Duration()
+            try:
+                delay.FromJsonString(str(detail.get("retryDelay")))
+            except ValueError:
+                return None
+            return max(0.0, delay.ToTimedelta().total_seconds())
+    return None
 
 
 def _error_message(response: httpx.Response) -> str:

@@ -13,16 +13,19 @@ import base64
 import re
 import time
 import uuid
+from datetime import timedelta
 from typing import Any, Literal
 
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
+from google.protobuf import duration_pb2
 
 from provider_service.fakes.base import FakeJob, FakeProvider, Route, tiny_video
 from provider_service.local_http import Request, Response
 
-_MODEL_PATH = r"(?:v1|v1beta1)/(projects/[\w.-]+/locations/[\w-]+/publishers/google/models/[\w.-]+)"
+# Projects may be domain-scoped ("example.com:proj").
+_MODEL_PATH = r"(?:v1|v1beta1)/(projects/[^/]+/locations/[\w-]+/publishers/google/models/[\w.-]+)"
 _VERTEX_SUBMIT = re.compile(rf"^/{_MODEL_PATH}:predictLongRunning$")
 _VERTEX_FETCH = re.compile(rf"^/{_MODEL_PATH}:fetchPredictOperation$")
 _GEMINI_SUBMIT = re.compile(r"^/v1beta/models/([\w.-]+):predictLongRunning$")
@@ -30,6 +33,7 @@ _GEMINI_OPERATION = re.compile(r"^/v1beta/(models/[\w.-]+/operations/[\w.-]+)$")
 _GEMINI_FILE = re.compile(r"^/v1beta/files/([\w.-]+):download$")
 _VERTEX_TYPE = "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse"
 _GEMINI_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
+RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
 _STATUS_NAMES = {400: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
 
 Layout = Literal["subdir", "operation"]
@@ -73,9 +77,17 @@ class VeoFake(FakeProvider):
         return None
 
     def error_response(self, status: int, retry_after: float | None) -> Response:
-        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
-        error = {"code": status, "message": "fake trouble", "status": _STATUS_NAMES.get(status, "UNKNOWN")}
-        return Response.json({"error": error}, status, headers)
+        """google.rpc.Status; a delay goes in `details` as RetryInfo (Google sends no Retry-After header)."""
+        error: dict[str, Any] = {
+            "code": status,
+            "message": "fake trouble",
+            "status": _STATUS_NAMES.get(status, "UNKNOWN"),
+        }
+        if retry_after is not None:
+            delay = duration_pb2.Duration()
+            delay.FromTimedelta(timedelta(seconds=retry_after))
+            error["details"] = [{"@type": RETRY_INFO_TYPE, "retryDelay": delay.ToJsonString()}]
+        return Response.json({"error": error}, status)
 
     def unknown_status_response(self, request: Request) -> Response:
         return Response.json({"name": "unknown", "metadata": {"state": "SOMETHING_NEW"}})

@@ -18,6 +18,8 @@ log = get_logger(__name__)
 _TASK_ID = re.compile(r"^[\w-]{1,100}$")
 RATIOS = {"16:9": "1280:720", "9:16": "720:1280", "1:1": "960:960"}
 MAX_PROMPT = 1000
+# States in which DELETE cancels the task (in any other it deletes the task and its output).
+_UNFINISHED = frozenset({"PENDING", "THROTTLED", "RUNNING"})
 
 
 def map_failure(code: str, message: str) -> Status:
@@ -119,19 +121,34 @@ class RunwayAdapter(Adapter):
         )
 
     async def cancel(self, job_id: str) -> CancelResult:
+        """DELETE cancels a task that is still pending, throttled or running, but deletes a finished one
+        together with its output, so the task is read first and only an unfinished one is deleted. (A task
+        finishing between the two calls is deleted anyway; Runway offers no conditional delete.)"""
         if not _TASK_ID.match(job_id):
             raise bad_job_id(job_id, self.name)
+        url = f"{self.base_url}/v1/tasks/{job_id}"
+
+        def task_status(response: httpx.Response) -> str | None:
+            if response.status_code == 404:
+                return None
+            if response.is_error:
+                raise rejection(self.name, response, _error_text(response))
+            return str(json_object(response).get("status"))
+
+        status = await self.http.call("GET", url, task_status, headers=self._headers)
+        if status is None:
+            return CancelResult(cancelled=False, detail="no such task (already deleted)")
+        if status not in _UNFINISHED:
+            return CancelResult(cancelled=False, detail=f"already finished ({status[:50]}); not deleted")
 
         def outcome(response: httpx.Response) -> CancelResult:
             if response.status_code == 404:
                 return CancelResult(cancelled=False, detail="no such task (already deleted)")
             if response.is_error:
                 raise rejection(self.name, response, _error_text(response))
-            return CancelResult(cancelled=True, detail=f"HTTP {response.status_code}")
+            return CancelResult(cancelled=True, detail=f"cancelled while {status}")
 
-        return await self.http.call(
-            "DELETE", f"{self.base_url}/v1/tasks/{job_id}", outcome, headers=self._headers
-        )
+        return await self.http.call("DELETE", url, outcome, headers=self._headers)
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -34,7 +34,8 @@ class RunwayFake(FakeProvider):
             if request.method == "DELETE":
                 return "cancel", lambda r: self._delete(r, task_id)
         if (match := _FILE.match(request.path)) and request.method == "GET":
-            return "download", lambda r: Response(200, tiny_video(), {"Content-Type": "video/mp4"})
+            task_id = match.group(1)
+            return "download", lambda r: self._output(task_id)
         return None
 
     def error_response(self, status: int, retry_after: float | None) -> Response:
@@ -84,10 +85,17 @@ class RunwayFake(FakeProvider):
         if refused := self._refused(request):
             return refused
         job = self.jobs.get(task_id)
-        if job is None:
+        if job is None or job.extra.get("deleted"):
             return Response.json({"error": "Task not found"}, 404)
         self.answer_poll(job)
         return Response.json(self.task_view(job))
+
+    def _output(self, task_id: str) -> Response:
+        """A finished task's video; gone with the task once it is deleted."""
+        job = self.jobs.get(task_id)
+        if job is None or job.extra.get("deleted") or job.outcome != "success" or not job.finished:
+            return Response(404, b"Not Found", {"Content-Type": "text/plain"})
+        return Response(200, tiny_video(), {"Content-Type": "video/mp4"})
 
     def task_view(self, job: FakeJob) -> dict[str, Any]:
         view: dict[str, Any] = {"id": job.id, "createdAt": job.extra.get("createdAt", _now())}
@@ -121,6 +129,8 @@ class RunwayFake(FakeProvider):
             return Response.json({"error": "Task not found"}, 404)
         with self.lock:
             self.cancels[task_id] += 1
+            # Runway's DELETE cancels a task still pending, throttled or running, and deletes a finished
+            # one together with its output.
             if job.finished:
                 job.extra["deleted"] = True
             else:

@@ -1,0 +1,99 @@
+"""Runway cancel: DELETE cancels a pending, throttled or running task but deletes a finished one (and its
+output), so the adapter looks at the task first and deletes only what is still unfinished."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from provider_service.fakes import RunwayFake
+from tests.provider.conftest import MD
+from tests.support.providers import StartProviderService, provider_stub
+from videojobs.v1 import common_pb2
+from videojobs.v1 import provider_service_pb2 as pb
+
+State = pb.GenerationStatus
+
+
+async def _submit_and_poll(stub: object, polls: int) -> tuple[str, pb.GenerationStatus | None]:
+    job = await stub.SubmitGeneration(  # type: ignore[attr-defined]
+        pb.SubmitGenerationRequest(provider="runway", spec=common_pb2.VideoSpec(prompt="rain")), metadata=MD
+    )
+    status = None
+    for _ in range(polls):
+        status = await stub.GetGenerationStatus(  # type: ignore[attr-defined]
+            pb.GetGenerationStatusRequest(provider="runway", provider_job_id=job.provider_job_id), metadata=MD
+        )
+    return str(job.provider_job_id), status
+
+
+@pytest.mark.parametrize("outcome", ["success", "failure"])
+async def test_a_finished_task_is_not_deleted(
+    start_provider_service: StartProviderService, runway_fake: RunwayFake, outcome: str
+) -> None:
+    runway_fake.script.outcome = outcome  # type: ignore[assignment]
+    runway_fake.script.polls_to_finish = 0
+    service = await start_provider_service(runway=runway_fake)
+    async with provider_stub(service.port) as stub:
+        task_id, finished = await _submit_and_poll(stub, polls=1)
+        assert finished is not None
+        assert finished.state in (State.SUCCEEDED, State.FAILED)
+        reply = await stub.CancelGeneration(
+            pb.CancelGenerationRequest(provider="runway", provider_job_id=task_id), metadata=MD
+        )
+        assert reply.cancelled is False
+        assert "already finished" in reply.detail
+        again = await stub.GetGenerationStatus(
+            pb.GetGenerationStatusRequest(provider="runway", provider_job_id=task_id), metadata=MD
+        )
+    assert runway_fake.calls["cancel"] == 0, "no DELETE reached Runway"
+    assert again.state == finished.state
+    if outcome == "success":  # the output is still there to be stored
+        async with httpx.AsyncClient(timeout=5) as client:
+            assert (await client.get(finished.output_uris[0])).status_code == 200
+
+
+async def test_a_cancelled_task_is_not_deleted_again(
+    start_provider_service: StartProviderService, runway_fake: RunwayFake
+) -> None:
+    runway_fake.script.polls_to_finish = 100
+    service = await start_provider_service(runway=runway_fake)
+    async with provider_stub(service.port) as stub:
+        task_id, _ = await _submit_and_poll(stub, polls=0)
+        request = pb.CancelGenerationRequest(provider="runway", provider_job_id=task_id)
+        first = await stub.CancelGeneration(request, metadata=MD)
+        second = await stub.CancelGeneration(request, metadata=MD)
+    assert first.cancelled is True
+    assert (second.cancelled, "already finished" in second.detail) == (False, True)
+    assert runway_fake.cancels[task_id] == 1
+
+
+@pytest.mark.parametrize("polls", [0, 2])
+async def test_a_pending_or_running_task_is_cancelled(
+    start_provider_service: StartProviderService, runway_fake: RunwayFake, polls: int
+) -> None:
+    runway_fake.script.polls_to_finish = 100
+    service = await start_provider_service(runway=runway_fake)
+    async with provider_stub(service.port) as stub:
+        task_id, _ = await _submit_and_poll(stub, polls=polls)
+        reply = await stub.CancelGeneration(
+            pb.CancelGenerationRequest(provider="runway", provider_job_id=task_id), metadata=MD
+        )
+        after = await stub.GetGenerationStatus(
+            pb.GetGenerationStatusRequest(provider="runway", provider_job_id=task_id), metadata=MD
+        )
+    assert reply.cancelled is True
+    assert after.state == State.CANCELLED
+    assert runway_fake.cancels[task_id] == 1
+
+
+async def test_an_unknown_task_has_nothing_to_cancel(
+    start_provider_service: StartProviderService, runway_fake: RunwayFake
+) -> None:
+    service = await start_provider_service(runway=runway_fake)
+    async with provider_stub(service.port) as stub:
+        reply = await stub.CancelGeneration(
+            pb.CancelGenerationRequest(provider="runway", provider_job_id="no-such-task"), metadata=MD
+        )
+    assert reply.cancelled is False
+    assert runway_fake.calls["cancel"] == 0

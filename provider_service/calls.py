@@ -153,10 +153,19 @@ class ProviderHttp:
         self.policy = policy
         self.retry_hint = retry_hint
 
-    async def call(self, method: str, url: str, parse: Callable[[httpx.Response], T], **kwargs: Any) -> T:
-        """A status, result or cancel call: transient failures retried within the policy."""
+    async def call(
+        self,
+        method: str,
+        url: str,
+        parse: Callable[[httpx.Response], T],
+        *,
+        final: Callable[[httpx.Response], bool] | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """A status, result or cancel call: transient failures retried within the policy. `final` marks
+        error answers that are the provider's reply to parse (e.g. a failed job's own 5xx), not trouble."""
         try:
-            return await self._retrying(lambda exc: True, method, url, parse, kwargs)
+            return await self._retrying(lambda exc: True, method, url, parse, kwargs, final)
         except TransientFailure as exc:
             raise self._unavailable(exc) from exc
 
@@ -182,6 +191,7 @@ class ProviderHttp:
         url: str,
         parse: Callable[[httpx.Response], T],
         kwargs: dict[str, Any],
+        final: Callable[[httpx.Response], bool] | None = None,
     ) -> T:
         retrying = AsyncRetrying(
             stop=_Stop(self.policy),
@@ -192,11 +202,16 @@ class ProviderHttp:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._once(method, url, parse, kwargs)
+                return await self._once(method, url, parse, kwargs, final)
         raise AssertionError("tenacity returns or raises")  # pragma: no cover
 
     async def _once(
-        self, method: str, url: str, parse: Callable[[httpx.Response], T], kwargs: dict[str, Any]
+        self,
+        method: str,
+        url: str,
+        parse: Callable[[httpx.Response], T],
+        kwargs: dict[str, Any],
+        final: Callable[[httpx.Response], bool] | None,
     ) -> T:
         try:
             response = await self.client.request(method, url, **kwargs)
@@ -207,7 +222,7 @@ class ProviderHttp:
         except httpx.TransportError as exc:
             raise _transport_failure(exc) from exc
         status = response.status_code
-        if status in (408, 429) or status >= 500:
+        if (status in (408, 429) or status >= 500) and not (final is not None and final(response)):
             raise TransientFailure(
                 f"HTTP {status}",
                 retry_after=self._retry_after(response),

@@ -37,6 +37,8 @@ _JOB_ID = re.compile(r"^((?:(?:workflows|comfy)/)?[\w.-]+/[\w.-]+):([\w.-]+)$")
 _NAMESPACES = ("workflows", "comfy")
 
 CONTENT_POLICY = "content_policy_violation"
+ERROR_TYPE_HEADER = "x-fal-error-type"
+RETRYABLE_HEADER = "x-fal-retryable"
 # Nothing wrong with the request, another attempt may well work: fal's request (infrastructure) error types
 # and the model error types that blame the service rather than the input.
 _RETRYABLE_ERROR_TYPES = frozenset(
@@ -72,16 +74,23 @@ def map_error(error_type: str, message: str, reasons: tuple[str, ...] = ()) -> S
 
 
 def _detail_error(payload: Mapping[str, Any]) -> tuple[str, str, tuple[str, ...]]:
-    """(error type, message, reasons) from a fal error body: `detail` is a list (validation) or a string."""
+    """(error type, message, reasons) from a fal error body: `detail` is a list of typed model errors
+    (content policy items may name `categories`, which lead the reasons) or a request error's text."""
     detail = payload.get("detail")
     if isinstance(detail, list):
         items = [d for d in detail if isinstance(d, Mapping)]
         types = {str(d.get("type", "")) for d in items}
         messages = tuple(str(d.get("msg", "")) for d in items)
+        categories = tuple(
+            str(category)
+            for d in items
+            if d.get("type") == CONTENT_POLICY and isinstance(d.get("categories"), list)
+            for category in d["categories"]
+        )
         kind = (
             CONTENT_POLICY if CONTENT_POLICY in types else (sorted(types)[0] if types else "validation_error")
         )
-        return kind, "; ".join(messages), messages
+        return kind, "; ".join(messages), tuple(dict.fromkeys((*categories, *messages)))
     return str(payload.get("error_type") or ""), str(detail or payload.get("error") or ""), ()
 
 
@@ -105,15 +114,14 @@ def map_result(result: Mapping[str, Any]) -> Status:
 
 
 def map_queue_status(body: Mapping[str, Any]) -> Status | None:
-    """A status answer as a common status; None for COMPLETED without error (the result says how it went)."""
+    """A status answer as a common status; None for COMPLETED, whose result says how it went (a failed
+    request's status may carry only an `error` text; the result's `detail[].type` classifies it)."""
     status = body.get("status")
     if status == "IN_QUEUE":
         return Status(State.QUEUED, queue_position=int(body.get("queue_position") or 0))
     if status == "IN_PROGRESS":
         return Status(State.RUNNING)
     if status == "COMPLETED":
-        if body.get("error") or body.get("error_type"):
-            return map_error(str(body.get("error_type") or ""), str(body.get("error") or ""))
         return None
     # An unknown state is most likely a new intermediate one: keep polling (the orchestrator bounds a job's
     # total time) rather than fail or double-submit.
@@ -192,15 +200,25 @@ class FalAdapter(Adapter):
         app, request_id = self._app_and_id(job_id)
         base = f"{self.queue_url}/{app}/requests/{request_id}"
 
-        def queue_status(response: httpx.Response) -> Status | None:
+        def queue_status(response: httpx.Response) -> dict[str, Any]:
             if response.is_error:
                 raise rejection(self.name, response, response.text[:200])
-            return map_queue_status(json_object(response))
+            return json_object(response)
 
-        status = await self.http.call("GET", f"{base}/status", queue_status, headers=self._headers)
+        body = await self.http.call("GET", f"{base}/status", queue_status, headers=self._headers)
+        status = map_queue_status(body)
         if status is not None:
             return status
-        return await self.http.call("GET", base, map_result_response, headers=self._headers)
+        failed_request = bool(body.get("error") or body.get("error_type"))
+        return await self.http.call(
+            "GET",
+            base,
+            lambda response: map_result_response(response, body),
+            # The request failed: its result answers with the failure's own status (5xx for runner
+            # errors), which is the outcome to classify, not the queue being unavailable.
+            final=is_error_answer if failed_request else None,
+            headers=self._headers,
+        )
 
     async def cancel(self, job_id: str) -> CancelResult:
         app, request_id = self._app_and_id(job_id)
@@ -248,14 +266,40 @@ class FalAdapter(Adapter):
         return WebhookEvent(provider_job_id=f"{app}:{signed_id}", status=status)
 
 
-def map_result_response(response: httpx.Response) -> Status:
-    """The result endpoint's answer: the model's output, or (400/422) its typed errors."""
-    if response.status_code in (400, 422):
-        kind, message, reasons = _detail_error(json_object(response))
-        return map_error(kind or "validation_error", message, reasons)
-    if response.is_error:
+def is_error_answer(response: httpx.Response) -> bool:
+    """Whether an error response is fal's account of a failed request (typed by header or body)."""
+    if ERROR_TYPE_HEADER in response.headers or RETRYABLE_HEADER in response.headers:
+        return True
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and ("detail" in body or "error_type" in body)
+
+
+def map_result_response(response: httpx.Response, completed: Mapping[str, Any] | None = None) -> Status:
+    """The result endpoint's answer: the model's output, or the request's failure classified by its type
+    (`detail[].type`, else `error_type` / X-Fal-Error-Type, else the COMPLETED status's `error_type`);
+    X-Fal-Retryable, when fal sends it, decides whether another attempt may help."""
+    if not response.is_error:
+        return map_result(json_object(response))
+    completed = completed or {}
+    if not is_error_answer(response):
+        if completed.get("error_type"):
+            return map_error(str(completed["error_type"]), str(completed.get("error") or ""))
         raise rejection("fal", response, response.text[:200])
-    return map_result(json_object(response))
+    try:
+        kind, message, reasons = _detail_error(json_object(response))
+    except MalformedResponse:
+        kind, message, reasons = "", "", ()
+    kind = kind or response.headers.get(ERROR_TYPE_HEADER, "") or str(completed.get("error_type") or "")
+    if not kind and response.status_code in (400, 422):
+        kind = "validation_error"
+    status = map_error(kind, message or str(completed.get("error") or ""), reasons)
+    hint = response.headers.get(RETRYABLE_HEADER, "").strip().lower()
+    if status.error is not None and status.state is State.FAILED and hint in ("true", "false"):
+        return failed(status.error.code, status.error.message, retryable=hint == "true")
+    return status
 
 
 def _submit_rejection(response: httpx.Response) -> errors.ServiceError:

@@ -17,6 +17,23 @@ from provider_service.local_http import Request, Response
 _REQUEST = re.compile(r"^/((?:(?:workflows|comfy)/)?[\w.-]+/[\w.-]+)/requests/([\w.-]+)(/status|/cancel)?$")
 _FILE = re.compile(r"^/files/([\w.-]+)/output\.mp4$")
 _FAILURE_TYPE = "file_download_error"
+# fal's request (infrastructure) error types and the HTTP status each comes with (docs: request-errors);
+# every other type is a model error, answered 422 with `detail[]`.
+REQUEST_ERROR_STATUS = {
+    "request_timeout": 504,
+    "startup_timeout": 504,
+    "runner_scheduling_failure": 503,
+    "runner_connection_timeout": 503,
+    "runner_disconnected": 503,
+    "runner_connection_refused": 503,
+    "runner_connection_error": 503,
+    "runner_incomplete_response": 502,
+    "runner_server_error": 500,
+    "client_disconnected": 499,
+    "client_cancelled": 499,
+    "bad_request": 400,
+    "internal_error": 500,
+}
 
 
 class FalFake(FakeProvider):
@@ -27,6 +44,8 @@ class FalFake(FakeProvider):
         self.key = key
         self.signing_key = Ed25519PrivateKey.generate()
         self.webhook_urls: dict[str, str] = {}
+        self.content_categories: list[str] = ["violence"]  # on content policy violations
+        self.retryable_header: str | None = None  # X-Fal-Retryable on failed requests ("true"/"false")
 
     @property
     def jwks(self) -> str:
@@ -115,11 +134,13 @@ class FalFake(FakeProvider):
                 return {"status": "IN_QUEUE", "queue_position": 2, "logs": None, "response_url": ""}
             return {"status": "IN_PROGRESS", "queue_position": None, "logs": [{"message": "step"}]}
         view: dict[str, Any] = {"status": "COMPLETED", "queue_position": None, "logs": None, "metrics": {}}
-        if job.cancelled:
-            return view | {"error": "Request was cancelled", "error_type": "client_cancelled"}
-        if job.outcome == "failure":
-            return view | {"error": "Could not download the input", "error_type": self._failure_type()}
-        return view | {"metrics": {"inference_time": 1.5}}
+        code, payload, _ = self.result_answer(job)
+        if code == 200:
+            return view | {"metrics": {"inference_time": 1.5}}
+        if isinstance(payload.get("detail"), list):
+            # A model's own error: the status only says the request failed; the result says how.
+            return view | {"error": f"Invalid status code: {code}"}
+        return view | {"error": payload["detail"], "error_type": payload["error_type"]}
 
     def _failure_type(self) -> str:
         return self.script.failure_code or _FAILURE_TYPE
@@ -130,28 +151,51 @@ class FalFake(FakeProvider):
             return job
         if not job.finished:
             return Response.json({"detail": "Request is still in progress"}, 400)
-        status, payload = self.result_payload(job)
-        return Response.json(payload, status)
+        status, payload, headers = self.result_answer(job)
+        return Response.json(payload, status, headers)
 
-    def result_payload(self, job: FakeJob) -> tuple[int, dict[str, Any]]:
+    def result_answer(self, job: FakeJob) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """The result endpoint's answer: the output, a model error (422, `detail[]`), or a request error
+        (the status its type documents, `detail` text and `error_type`, header X-Fal-Error-Type)."""
+        if job.cancelled:
+            return self._request_error("client_cancelled", "Request was cancelled")
         if job.outcome == "content_violation":
-            detail = [
-                {
-                    "loc": ["body", "prompt"],
-                    "msg": "flagged by the content checker",
-                    "type": "content_policy_violation",
-                }
-            ]
-            return 422, {"detail": detail}
-        if job.outcome == "failure" or job.cancelled:
-            return 422, {"detail": [{"loc": ["body"], "msg": "failed", "type": self._failure_type()}]}
+            item: dict[str, Any] = {
+                "loc": ["body", "prompt"],
+                "msg": "The content was flagged by a content checker.",
+                "type": "content_policy_violation",
+                "url": "https://docs.fal.ai/errors#content_policy_violation",
+                "input": job.input.get("prompt", ""),
+            }
+            if self.content_categories:
+                item["categories"] = list(self.content_categories)
+            return 422, {"detail": [item]}, {"X-Fal-Retryable": "false"}
+        if job.outcome == "failure":
+            error_type = self._failure_type()
+            if error_type in REQUEST_ERROR_STATUS:
+                return self._request_error(error_type, "The request failed")
+            item = {
+                "loc": ["body"],
+                "msg": "The request could not be processed",
+                "type": error_type,
+                "url": f"https://docs.fal.ai/errors#{error_type}",
+            }
+            headers = {"X-Fal-Retryable": self.retryable_header} if self.retryable_header else {}
+            return 422, {"detail": [item]}, headers
         video = {
             "url": f"{self.url}/files/{job.id}/output.mp4",
             "content_type": "video/mp4",
             "file_name": "output.mp4",
             "file_size": len(tiny_video()),
         }
-        return 200, {"video": video, "seed": 123}
+        return 200, {"video": video, "seed": 123}, {}
+
+    def _request_error(self, error_type: str, detail: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        headers = {"X-Fal-Error-Type": error_type}
+        if self.retryable_header:
+            headers["X-Fal-Retryable"] = self.retryable_header
+        body = {"detail": detail, "error_type": error_type}
+        return REQUEST_ERROR_STATUS[error_type], body, headers
 
     def _cancel(self, request: Request, app: str, request_id: str) -> Response:
         job = self._job(request, app, request_id)
@@ -169,7 +213,7 @@ class FalFake(FakeProvider):
     ) -> tuple[dict[str, str], bytes]:
         """The headers and body fal would POST to the webhook URL for this request (as it stands now)."""
         job = self.jobs[request_id]
-        status, payload = self.result_payload(job)
+        status, payload, _ = self.result_answer(job)
         if status == 200:
             body: dict[str, Any] = {
                 "request_id": request_id,

@@ -106,57 +106,93 @@ FAL_MODEL_ERRORS = {
 }
 
 
+# The HTTP status each request error type comes with (docs: request-errors); model errors are 422 detail[].
+FAL_REQUEST_ERROR_STATUS = {
+    "request_timeout": 504,
+    "startup_timeout": 504,
+    "client_disconnected": 499,
+    "internal_error": 500,
+    "bad_request": 400,
+    "runner_incomplete_response": 502,
+    "runner_server_error": 500,
+}
+
+
+def _fal_failure(error_type: str) -> tuple[dict[str, Any], httpx.Response]:
+    """A failed request as fal reports it: the COMPLETED status, then the result endpoint's answer."""
+    if error_type in FAL_REQUEST_ERRORS:
+        code = FAL_REQUEST_ERROR_STATUS.get(error_type, 503)
+        completed = {"status": "COMPLETED", "logs": None, "error": "x", "error_type": error_type}
+        headers = {"X-Fal-Error-Type": error_type}
+        return completed, httpx.Response(
+            code, json={"detail": "x", "error_type": error_type}, headers=headers
+        )
+    completed = {"status": "COMPLETED", "logs": None, "error": "Invalid status code: 422"}
+    detail = {
+        "detail": [{"loc": ["body"], "msg": "x", "type": error_type, "url": "https://docs.fal.ai/errors"}]
+    }
+    return completed, httpx.Response(422, json=detail)
+
+
 @pytest.mark.parametrize(
     ("error_type", "retryable"), sorted({**FAL_REQUEST_ERRORS, **FAL_MODEL_ERRORS}.items())
 )
 def test_fal_every_documented_error_type(error_type: str, retryable: bool) -> None:
-    completed = {"status": "COMPLETED", "logs": None, "error": "x", "error_type": error_type}
-    from_status = fal.map_queue_status(completed)
-    detail = {"detail": [{"loc": ["body"], "msg": "x", "type": error_type}]}
-    from_result = fal.map_result_response(httpx.Response(422, json=detail))
-    for status in (from_status, from_result):
-        assert status is not None
-        assert status.state == F
+    completed, result = _fal_failure(error_type)
+    assert fal.map_queue_status(completed) is None  # the status alone never classifies a failure
+    status = fal.map_result_response(result, completed)
+    assert status.state == F
+    assert status.error is not None
+    assert status.error.retryable is retryable
+    assert status.error.code == f"FAL_{error_type.upper()}"
+
+
+@pytest.mark.parametrize("hint", ["true", "false", "True"])
+def test_fal_retryable_header_decides_over_the_type(hint: str) -> None:
+    for error_type in ("runner_disconnected", "file_download_error"):
+        completed, result = _fal_failure(error_type)
+        result.headers["X-Fal-Retryable"] = hint
+        status = fal.map_result_response(result, completed)
         assert status.error is not None
-        assert status.error.retryable is retryable
-        assert status.error.code == f"FAL_{error_type.upper()}"
+        assert status.error.retryable is (hint.lower() == "true")
 
 
 def test_fal_content_policy_and_cancellation_in_every_shape() -> None:
-    policy = {"detail": [{"loc": ["body", "prompt"], "msg": "flagged", "type": "content_policy_violation"}]}
-    blocked = fal.map_result_response(httpx.Response(422, json=policy))
+    item = {"loc": ["body", "prompt"], "msg": "flagged", "type": "content_policy_violation"}
+    blocked = fal.map_result_response(httpx.Response(422, json={"detail": [item]}))
     assert blocked.state == CV
     assert blocked.violation_reasons == ("flagged",)
-    status = {"status": "COMPLETED", "error": "flagged", "error_type": "content_policy_violation"}
-    from_status = fal.map_queue_status(status)
-    assert from_status is not None
-    assert (from_status.state, from_status.violation_reasons) == (CV, ("flagged",))
-    cancelled = fal.map_queue_status({"status": "COMPLETED", "error": "x", "error_type": "client_cancelled"})
-    assert cancelled is not None
+    categorized = {"detail": [item | {"categories": ["sexual", "violence"]}]}
+    # X-Fal-Retryable never turns a content block into something worth retrying.
+    headers = {"X-Fal-Retryable": "true"}
+    blocked = fal.map_result_response(httpx.Response(422, json=categorized, headers=headers))
+    assert (blocked.state, blocked.violation_reasons) == (CV, ("sexual", "violence", "flagged"))
+    assert blocked.error is not None
+    assert blocked.error.retryable is False
+    completed = {"status": "COMPLETED", "error": "x", "error_type": "client_cancelled"}
+    answer = {"detail": "Request was cancelled", "error_type": "client_cancelled"}
+    cancelled = fal.map_result_response(httpx.Response(499, json=answer), completed)
     assert (cancelled.state, cancelled.error) == (C, None)
+    # A failed request whose result is not fal's error shape: the status's error type still classifies it.
+    plain = fal.map_result_response(httpx.Response(500, text="<html>"), {"error_type": "runner_disconnected"})
+    assert plain.state == F
+    assert plain.error is not None
+    assert plain.error.retryable is True
 
 
 @pytest.mark.parametrize(
-    ("body", "state", "retryable"),
+    ("body", "state"),
     [
-        ({"status": "IN_QUEUE", "queue_position": 3, "logs": None}, Q, None),
-        ({"status": "IN_PROGRESS", "queue_position": None, "logs": []}, R, None),
-        ({"status": "COMPLETED", "error": "x", "error_type": "content_policy_violation"}, CV, False),
-        ({"status": "COMPLETED", "error": "x", "error_type": "request_timeout"}, F, True),
-        ({"status": "COMPLETED", "error": "x", "error_type": "startup_timeout"}, F, True),
-        ({"status": "COMPLETED", "error": "x", "error_type": "runner_scheduling_failure"}, F, True),
-        ({"status": "COMPLETED", "error": "x", "error_type": "runner_disconnected"}, F, True),
-        ({"status": "COMPLETED", "error": "x", "error_type": "internal_server_error"}, F, True),
-        ({"status": "COMPLETED", "error": "x", "error_type": "file_download_error"}, F, False),
-        ({"status": "COMPLETED", "error": "x", "error_type": "client_cancelled"}, C, None),
-        ({"status": "SOMETHING_NEW"}, R, None),
+        ({"status": "IN_QUEUE", "queue_position": 3, "logs": None}, Q),
+        ({"status": "IN_PROGRESS", "queue_position": None, "logs": []}, R),
+        ({"status": "SOMETHING_NEW"}, R),
     ],
 )
-def test_fal_status(body: dict[str, Any], state: State, retryable: bool | None) -> None:
+def test_fal_status(body: dict[str, Any], state: State) -> None:
     status = fal.map_queue_status(body)
     assert status is not None
     assert status.state == state
-    assert (status.error.retryable if status.error else None) == retryable
+    assert status.error is None
 
 
 def test_fal_completed_without_error_defers_to_the_result() -> None:

@@ -66,7 +66,10 @@ async def test_error_webhook_for_content_is_a_violation(stub: Any, fal_fake: Fal
     reply = await stub.ParseWebhook(_parse(headers, body, url), metadata=MD)
 
     assert reply.status.state == State.CONTENT_VIOLATION
-    assert list(reply.status.violation_reasons) == ["flagged by the content checker"]
+    assert list(reply.status.violation_reasons) == [
+        "violence",
+        "The content was flagged by a content checker.",
+    ]
 
 
 async def test_tampered_body_is_unauthenticated(stub: Any, fal_fake: FalFake) -> None:

@@ -154,11 +154,33 @@ def _first_frame_at(video: _Opened, ref: ObjectRef, at: float, guard: _Video) ->
     return last
 
 
+def _opening_frames(video: _Opened, ref: ObjectRef, count: int, guard: _Video) -> list[Any]:
+    """Up to `count` frames decoded from the start."""
+    frames: list[Any] = []
+    try:
+        for frame in video.container.decode(video.stream):
+            check_deadline(guard.expires)
+            frames.append(frame)
+            if len(frames) >= count:
+                break
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise guard.failure(video.source, str(exc)) from exc
+    return frames
+
+
 def probe_sync(gcs: Gcs, ref: ObjectRef, expires: float) -> VideoInfo:
-    """Blocking; run through `Gcs.run`. Decodes one frame so "decodable" is checked, not assumed."""
+    """Blocking; run through `Gcs.run`. Decodes frames so "a video" is checked, not assumed: a video stream
+    with a positive duration and at least two frames (a JPEG or PNG probes as a one-frame image stream)."""
     guard = _Video(gcs, ref, expires)
     with guard as video:
-        frame = _first_frame_at(video, ref, 0.0, guard)
+        frames = _opening_frames(video, ref, 2, guard)
+        if not frames:
+            raise not_a_video(ref, "no frame could be decoded")
+        if len(frames) < 2:
+            raise not_a_video(ref, f"a single {video.stream.codec_context.name} picture, not a moving video")
+        if video.duration <= 0:
+            raise not_a_video(ref, "it has no duration")
+        frame = frames[0]
         context = video.stream.codec_context
         return VideoInfo(
             duration_seconds=round(video.duration, 3),

@@ -13,18 +13,21 @@ Fault kinds: an HTTP status ("429", "500", "502", "503", "504") answered in the 
 "hang" (answer nothing for `hang_seconds`, then drop); "drop" (close the connection before doing anything);
 "accept_then_drop" (do the work, e.g. create the job, then close without answering); "malformed" (do the
 work, answer 200 with a body that is not JSON); "unknown_status" (a status answer with a state the provider
-never documented).
+never documented); "still_image" (a download answered with a JPEG labelled video/mp4).
 """
 
 from __future__ import annotations
 
 import abc
+import io
 import random
 import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self
+
+from PIL import Image
 
 from provider_service.local_http import DROP, Drop, LocalHttpServer, Request, Response
 from provider_service.sim.render import render_mp4
@@ -91,6 +94,13 @@ def tiny_video() -> bytes:
         if _VIDEO is None:
             _VIDEO = render_mp4("fake provider output", seconds=1.0, width=160, height=90, fps=8)
         return _VIDEO
+
+
+def still_image() -> bytes:
+    """A JPEG: what a "video" that is really one picture looks like."""
+    out = io.BytesIO()
+    Image.new("RGB", (160, 90), (40, 90, 160)).save(out, format="JPEG")
+    return out.getvalue()
 
 
 class FakeProvider(abc.ABC):
@@ -213,4 +223,6 @@ class FakeProvider(abc.ABC):
             return Response(200, b'{"status": "IN_PROG', {"Content-Type": "application/json"})
         if fault.kind == "unknown_status":
             return self.unknown_status_response(request)
+        if fault.kind == "still_image":
+            return Response(200, still_image(), {"Content-Type": "video/mp4"})
         raise ValueError(f"unknown fault kind {fault.kind!r}")

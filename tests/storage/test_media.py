@@ -192,3 +192,47 @@ async def test_probe_and_thumbnail_stop_at_the_deadline(
     finally:
         slow.stop()
     assert gcs_bucket.get_blob("thumbnails/u/slow.jpg") is None
+
+
+def _jpeg(width: int = 320, height: int = 180) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (40, 90, 160)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 36), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("still.jpg", _jpeg()),  # probes as codec mjpeg, no duration
+        ("still.png", _png()),
+        ("one-frame.mp4", make_mp4(160, 90, seconds=1 / 24, fps=24)),  # a video stream, one frame
+    ],
+)
+async def test_a_still_image_is_not_a_video(
+    storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put, name: str, content: bytes
+) -> None:
+    """A video has a video stream with a positive duration and at least two frames."""
+    put(f"videos/u/{name}", content)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await storage_stub.ProbeVideo(
+            pb.ProbeVideoRequest(uri=uri(gcs_bucket, f"videos/u/{name}")), metadata=AUTH
+        )
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    info = failure(caught.value).detail(error_details_pb2.ErrorInfo)
+    assert info is not None
+    assert info.reason == "NOT_A_VIDEO"
+
+
+async def test_two_frames_are_a_video(storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put) -> None:
+    put("videos/u/two.mp4", make_mp4(160, 90, seconds=2 / 24, fps=24))
+    info = await storage_stub.ProbeVideo(
+        pb.ProbeVideoRequest(uri=uri(gcs_bucket, "videos/u/two.mp4")), metadata=AUTH
+    )
+    assert info.duration_seconds > 0
+    assert info.codec == "h264"

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from google.api_core import exceptions as gexc
 from google.cloud import storage
 
-from storage_service import fetch
 from storage_service.domain import ObjectRef, StoredObject, parse_key, parse_uri
 from storage_service.gcs import Gcs, KeyedLocks, deadline, stored
 from storage_service.pipe import Pipe
-from videojobs import errors
+from videojobs import errors, safe_fetch
 from videojobs.contract import Reason
 from videojobs.logs import get_logger
 
@@ -32,6 +31,7 @@ _MAX_REWRITE_ROUNDS = 1000
 _OCTET_STREAM = {"application/octet-stream", "binary/octet-stream", ""}
 _PIECE_BYTES = 256 * 1024
 _SNIFF_BYTES = 16
+SOURCE_FIELD = "source_uri"
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def parse_source(uri: str, headers: Mapping[str, str], gcs: Gcs, *, allow_local:
         return parse_uri(uri, gcs.settings.readable_buckets, field_name="source_uri")
     if "://" not in uri:
         raise errors.InvalidArgument.field("source_uri", "must be a gs:// or https:// URI")
-    fetch.check_url(uri, allow_local=allow_local)
+    safe_fetch.check_url(uri, allow_local=allow_local, field=SOURCE_FIELD)
     violations = [
         errors.FieldViolation(f"source_headers[{name!r}]", "header names and values must be single-line text")
         for name, value in headers.items()
@@ -76,14 +76,8 @@ def not_a_video(what: str) -> errors.FailedPrecondition:
     return errors.FailedPrecondition(f"the source is not a video ({what})", reason=Reason.NOT_A_VIDEO)
 
 
-def too_large(size: int, limit: int) -> errors.FailedPrecondition:
-    return errors.FailedPrecondition(
-        f"the source is {size} bytes, over the {limit}-byte limit", reason="SOURCE_TOO_LARGE"
-    )
-
-
 class Relocator:
-    def __init__(self, gcs: Gcs, fetcher: fetch.SafeFetcher) -> None:
+    def __init__(self, gcs: Gcs, fetcher: safe_fetch.SafeFetcher) -> None:
         self.gcs = gcs
         self.fetcher = fetcher
         self.settings = gcs.settings
@@ -118,7 +112,7 @@ class Relocator:
         if content_type is None and not blob.name.lower().endswith((".mp4", ".mov", ".webm")):
             raise not_a_video(f"content type {blob.content_type!r}")
         if (blob.size or 0) > self.settings.max_object_bytes:
-            raise too_large(int(blob.size or 0), self.settings.max_object_bytes)
+            raise safe_fetch.too_large(int(blob.size or 0), self.settings.max_object_bytes)
         target = self.gcs.blob(dest)
         token: str | None = None
         try:
@@ -187,15 +181,15 @@ class Relocator:
             declared = response.headers.get("content-type", "")
             length = int(response.headers.get("content-length") or 0)
             if length > limit:
-                raise too_large(length, limit)
+                raise safe_fetch.too_large(length, limit)
             pipe = Pipe(self.settings.upload_chunk_bytes)
             upload: asyncio.Task[storage.Blob | None] | None = None
             total = 0
             try:
-                async for piece in fetch.iter_body(response, _PIECE_BYTES):
+                async for piece in safe_fetch.iter_body(response, _PIECE_BYTES):
                     total += len(piece)
                     if total > limit:
-                        raise too_large(total, limit)
+                        raise safe_fetch.too_large(total, limit)
                     await pipe.put(piece)
                     if upload is None and total >= _SNIFF_BYTES:
                         upload = self._start_upload(pipe, dest, declared)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from storage_service import fetch
 from storage_service.gcs import Gcs
+from storage_service.relocate import SOURCE_FIELD
 from storage_service.servicer import StorageServicer
 from storage_service.settings import StorageServiceSettings
 from storage_service.storage import Storage
+from videojobs import safe_fetch
 from videojobs.logs import configure_logging, get_logger
 from videojobs.server import GrpcServer
 from videojobs.server import create_server as create_grpc_server
@@ -27,7 +27,7 @@ SERVICE_NAME = storage_service_pb2.DESCRIPTOR.services_by_name["StorageService"]
 class StorageService:
     grpc: GrpcServer
     storage: Storage
-    fetcher: fetch.SafeFetcher
+    fetcher: safe_fetch.SafeFetcher
 
     @property
     def port(self) -> int:
@@ -39,34 +39,15 @@ class StorageService:
         self.storage.gcs.close()
 
 
-def fetch_policy(settings: StorageServiceSettings) -> fetch.FetchPolicy:
-    return fetch.FetchPolicy(
-        allow_local=settings.fetch_allow_local,
-        max_redirects=settings.fetch_max_redirects,
-        connect_timeout=settings.fetch_connect_timeout_seconds,
-        read_timeout=settings.fetch_read_timeout_seconds,
-    )
-
-
-def create_fetcher(
-    settings: StorageServiceSettings, resolver: fetch.Resolver = fetch.system_resolver
-) -> fetch.SafeFetcher:
-    verify: ssl.SSLContext | bool = True
-    if settings.fetch_ca_file is not None:
-        verify = ssl.create_default_context(cafile=str(settings.fetch_ca_file))
-    policy = fetch_policy(settings)
-    return fetch.SafeFetcher(policy, fetch.create_client(policy, verify), resolver)
-
-
 def create_server(
     settings: StorageServiceSettings,
     *,
     gcs: Gcs | None = None,
-    resolver: fetch.Resolver = fetch.system_resolver,
+    resolver: safe_fetch.Resolver = safe_fetch.system_resolver,
 ) -> StorageService:
     """Build (not start) the service. `gcs` and `resolver` are injectable for tests."""
     gcs = gcs or Gcs.from_settings(settings)
-    fetcher = create_fetcher(settings, resolver)
+    fetcher = safe_fetch.create_fetcher(settings, field=SOURCE_FIELD, resolver=resolver)
     storage = Storage(gcs, fetcher)
     server = create_grpc_server(
         settings,

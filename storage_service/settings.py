@@ -7,13 +7,13 @@ from typing import Self
 
 from pydantic import AliasChoices, Field, model_validator
 
-from videojobs.settings import CommonSettings
+from videojobs.settings import FetchSettings
 
 MAX_SIGNED_URL_TTL_SECONDS = 7 * 24 * 3600  # the V4 signing limit
 _RESUMABLE_CHUNK_MULTIPLE = 256 * 1024  # GCS resumable chunks must be multiples of 256 KiB
 
 
-class StorageServiceSettings(CommonSettings):
+class StorageServiceSettings(FetchSettings):
     storage_host: str = "127.0.0.1"
     storage_port: int = Field(default=50053, ge=0, le=65535)
 
@@ -45,16 +45,7 @@ class StorageServiceSettings(CommonSettings):
         default=60.0, gt=0, description="Whole ProbeVideo / CreateThumbnail call (reads, decoding, upload)."
     )
 
-    fetch_connect_timeout_seconds: float = Field(default=10.0, gt=0)
-    fetch_read_timeout_seconds: float = Field(default=30.0, gt=0)
     fetch_total_timeout_seconds: float = Field(default=900.0, gt=0)
-    fetch_max_redirects: int = Field(default=5, ge=0, le=20)
-    fetch_ca_file: Path | None = Field(default=None, description="Extra CA bundle for https sources.")
-    fetch_allow_local: bool = Field(
-        default=False,
-        description="Development only: allow http:// sources and loopback/private addresses "
-        "(link-local, e.g. the metadata server, stays refused).",
-    )
 
     signed_url_ttl_seconds: int = Field(default=3600, ge=1, le=MAX_SIGNED_URL_TTL_SECONDS)
     thumbnail_max_width: int = Field(default=640, ge=16, le=4096)
@@ -64,8 +55,6 @@ class StorageServiceSettings(CommonSettings):
     def _check(self) -> Self:
         if self.upload_chunk_bytes % _RESUMABLE_CHUNK_MULTIPLE:
             raise ValueError("upload_chunk_bytes must be a multiple of 256 KiB")
-        if self.environment == "production" and self.fetch_allow_local:
-            raise ValueError("fetch_allow_local is a development setting; refused in production")
         return self
 
     @property

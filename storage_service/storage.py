@@ -11,10 +11,10 @@ from datetime import datetime
 
 from storage_service import deletion, media, resolve, signing
 from storage_service.domain import StoredObject, VideoInfo, parse_key, parse_uri, parse_uris
-from storage_service.fetch import SafeFetcher
 from storage_service.gcs import Gcs, KeyedLocks, deadline
 from storage_service.relocate import Relocator
 from videojobs import errors
+from videojobs.safe_fetch import SafeFetcher
 
 MAX_URIS_PER_CALL = 1000
 MIN_THUMBNAIL_WIDTH = 16

@@ -36,3 +36,23 @@ class CommonSettings(BaseSettings):
         }:
             raise ValueError("VIDEOJOBS_INTERNAL_TOKEN must be set to a real secret in production")
         return self
+
+
+class FetchSettings(CommonSettings):
+    """How a service fetches URLs it was given (`videojobs.safe_fetch`); the same variables everywhere."""
+
+    fetch_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    fetch_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+    fetch_ca_file: Path | None = Field(default=None, description="Extra CA bundle for https sources.")
+    fetch_allow_local: bool = Field(
+        default=False,
+        description="Development only: allow http:// sources and loopback/private addresses "
+        "(link-local, e.g. the metadata server, stays refused).",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_local_fetches_in_production(self) -> Self:
+        if self.environment == "production" and self.fetch_allow_local:
+            raise ValueError("fetch_allow_local is a development setting; refused in production")
+        return self

@@ -11,10 +11,9 @@ import pytest
 from google.cloud import storage
 from google.rpc import error_details_pb2
 
-from storage_service import fetch
 from tests.support.grpc_client import failure
 from tests.support.storage import AUTH, Route, StartStorageService, start_source_server, static_resolver
-from videojobs import errors
+from videojobs import errors, safe_fetch
 from videojobs.v1 import storage_service_pb2 as pb
 from videojobs.v1 import storage_service_pb2_grpc
 
@@ -114,9 +113,10 @@ async def test_redirect_chain_is_followed_and_bounded(
 PUBLIC = "93.184.216.34"
 
 
-def fetcher(handler: httpx.MockTransport, table: dict[str, list[str]]) -> fetch.SafeFetcher:
-    policy = fetch.FetchPolicy()
-    return fetch.SafeFetcher(policy, httpx.AsyncClient(transport=handler), static_resolver(table))
+def fetcher(handler: httpx.MockTransport, table: dict[str, list[str]]) -> safe_fetch.SafeFetcher:
+    policy = safe_fetch.FetchPolicy()
+    client = httpx.AsyncClient(transport=handler)
+    return safe_fetch.SafeFetcher(policy, client, static_resolver(table), field="source_uri")
 
 
 async def test_redirect_to_a_private_address_is_refused() -> None:
@@ -183,5 +183,5 @@ async def test_connects_to_the_checked_address_and_drops_headers_across_origins(
 def test_address_policy(address: str, allowed_in_development: bool) -> None:
     ip = ipaddress.ip_address(address)
     public = address in {"8.8.8.8", "2001:4860:4860::8888"}
-    assert (fetch.address_problem(ip, allow_local=False) is None) == public
-    assert (fetch.address_problem(ip, allow_local=True) is None) == allowed_in_development
+    assert (safe_fetch.address_problem(ip, allow_local=False) is None) == public
+    assert (safe_fetch.address_problem(ip, allow_local=True) is None) == allowed_in_development

@@ -1,4 +1,5 @@
-"""Fetching provider outputs over https without becoming a proxy into our own network (SSRF).
+"""Fetching a URL someone else gave us (a provider's output, a user's image) without becoming a proxy into
+our own network (SSRF). The one implementation every service uses.
 
 Every hop of a fetch is checked before any connection is made:
 - the scheme is https (plain http only with the development setting `fetch_allow_local`);
@@ -10,6 +11,9 @@ Every hop of a fetch is checked before any connection is made:
   header and TLS SNI/certificate check still on the name), so a second DNS answer cannot swap it;
 - redirects are followed by hand, at most `max_redirects`, each target checked again; headers the caller
   supplied are dropped when a redirect leaves the original origin.
+Refusals are INVALID_ARGUMENT on the caller's field (`SafeFetcher.field`, e.g. `source_uri`), reason
+URL_NOT_ALLOWED; an unreachable source is UNAVAILABLE (SOURCE_UNAVAILABLE); its own refusals are
+NOT_FOUND / FAILED_PRECONDITION.
 """
 
 from __future__ import annotations
@@ -26,11 +30,11 @@ import httpx
 
 from videojobs import errors
 from videojobs.backoff import retry_after_seconds
+from videojobs.settings import FetchSettings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
-SOURCE_FIELD = "source_uri"
 REFUSED_REASON = "URL_NOT_ALLOWED"
 
 
@@ -47,9 +51,13 @@ class FetchPolicy:
     read_timeout: float = 30.0
 
 
-def refused(why: str) -> errors.InvalidArgument:
-    return errors.InvalidArgument(
-        [errors.FieldViolation(SOURCE_FIELD, f"refused: {why}")], reason=REFUSED_REASON
+def refused(field: str, why: str) -> errors.InvalidArgument:
+    return errors.InvalidArgument([errors.FieldViolation(field, f"refused: {why}")], reason=REFUSED_REASON)
+
+
+def too_large(size: int, limit: int) -> errors.FailedPrecondition:
+    return errors.FailedPrecondition(
+        f"the source is {size} bytes, over the {limit}-byte limit", reason="SOURCE_TOO_LARGE"
     )
 
 
@@ -70,20 +78,20 @@ def address_problem(ip: IPAddress, *, allow_local: bool) -> str | None:
     return None
 
 
-def check_url(url: str | httpx.URL, *, allow_local: bool) -> httpx.URL:
-    """Syntax-level checks (scheme, host, userinfo); INVALID_ARGUMENT on source_uri when refused."""
+def check_url(url: str | httpx.URL, *, allow_local: bool, field: str) -> httpx.URL:
+    """Syntax-level checks (scheme, host, userinfo); INVALID_ARGUMENT on `field` when refused."""
     try:
         parsed = httpx.URL(url) if isinstance(url, str) else url
     except httpx.InvalidURL as exc:
-        raise errors.InvalidArgument.field(SOURCE_FIELD, f"not a valid URL: {exc}") from exc
+        raise errors.InvalidArgument.field(field, f"not a valid URL: {exc}") from exc
     if parsed.scheme == "http" and not allow_local:
-        raise refused("plain http is not allowed; use https")
+        raise refused(field, "plain http is not allowed; use https")
     if parsed.scheme not in {"https", "http"}:
-        raise refused(f"scheme {parsed.scheme or '(none)'!r} is not allowed; only https")
+        raise refused(field, f"scheme {parsed.scheme or '(none)'!r} is not allowed; only https")
     if not parsed.host:
-        raise refused("the URL has no host")
+        raise refused(field, "the URL has no host")
     if parsed.userinfo:
-        raise refused("credentials in the URL are not accepted; pass source_headers instead")
+        raise refused(field, "credentials in the URL are not accepted; pass them as headers instead")
     return parsed
 
 
@@ -106,15 +114,23 @@ def create_client(policy: FetchPolicy, verify: ssl.SSLContext | bool = True) -> 
 
 
 class SafeFetcher:
+    """GETs with the checks above. `field` names the caller's request field in refusals."""
+
     def __init__(
         self,
         policy: FetchPolicy,
         client: httpx.AsyncClient,
         resolver: Resolver = system_resolver,
+        *,
+        field: str,
     ) -> None:
         self.policy = policy
         self.client = client
         self.resolver = resolver
+        self.field = field
+
+    def check_url(self, url: str | httpx.URL) -> httpx.URL:
+        return check_url(url, allow_local=self.policy.allow_local, field=self.field)
 
     async def address_for(self, url: httpx.URL) -> IPAddress:
         """The checked address to connect to for `url`; every address the name has must pass."""
@@ -134,12 +150,12 @@ class SafeFetcher:
                 ) from exc
             answers = [ipaddress.ip_address(a.split("%")[0]) for a in found]
         if not answers:
-            raise refused(f"{host!r} has no address")
+            raise refused(self.field, f"{host!r} has no address")
         for ip in answers:
             problem = address_problem(ip, allow_local=self.policy.allow_local)
             if problem:
                 name = "" if literal is not None else f"{host!r} resolves to "
-                raise refused(f"{name}{problem}")
+                raise refused(self.field, f"{name}{problem}")
         return answers[0]
 
     async def _send(self, url: httpx.URL, headers: Mapping[str, str]) -> httpx.Response:
@@ -166,7 +182,7 @@ class SafeFetcher:
     @asynccontextmanager
     async def open(self, url: str, headers: Mapping[str, str]) -> AsyncIterator[httpx.Response]:
         """A streaming 2xx response for `url`, after the checks above on every hop."""
-        current = check_url(url, allow_local=self.policy.allow_local)
+        current = self.check_url(url)
         origin = (current.scheme, current.host, current.port)
         sent_headers = dict(headers)
         for _ in range(self.policy.max_redirects + 1):
@@ -179,7 +195,7 @@ class SafeFetcher:
                 raise errors.FailedPrecondition(
                     "the source redirected without a location", reason="SOURCE_REJECTED"
                 )
-            current = check_url(current.join(location), allow_local=self.policy.allow_local)
+            current = self.check_url(current.join(location))
             if (current.scheme, current.host, current.port) != origin:
                 sent_headers = {}
         else:
@@ -201,6 +217,35 @@ async def iter_body(response: httpx.Response, piece_bytes: int) -> AsyncIterator
             yield piece
     except httpx.TransportError as exc:
         raise _unavailable(exc) from exc
+
+
+async def read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The whole body, refused (SOURCE_TOO_LARGE) as soon as it is known to pass `limit` bytes."""
+    declared = int(response.headers.get("content-length") or 0)
+    if declared > limit:
+        raise too_large(declared, limit)
+    body = bytearray()
+    async for piece in iter_body(response, 64 * 1024):
+        body += piece
+        if len(body) > limit:
+            raise too_large(len(body), limit)
+    return bytes(body)
+
+
+def create_fetcher(
+    settings: FetchSettings, *, field: str, resolver: Resolver = system_resolver
+) -> SafeFetcher:
+    """A fetcher configured from a service's `FetchSettings`."""
+    verify: ssl.SSLContext | bool = True
+    if settings.fetch_ca_file is not None:
+        verify = ssl.create_default_context(cafile=str(settings.fetch_ca_file))
+    policy = FetchPolicy(
+        allow_local=settings.fetch_allow_local,
+        max_redirects=settings.fetch_max_redirects,
+        connect_timeout=settings.fetch_connect_timeout_seconds,
+        read_timeout=settings.fetch_read_timeout_seconds,
+    )
+    return SafeFetcher(policy, create_client(policy, verify), resolver, field=field)
 
 
 def _unavailable(exc: Exception) -> errors.Unavailable:

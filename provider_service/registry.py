@@ -14,8 +14,9 @@ from provider_service.adapters.sim import SimAdapter
 from provider_service.adapters.veo import TokenSource, VeoAdapter, retry_delay
 from provider_service.calls import ProviderHttp, RetryHint, RetryPolicy, make_client
 from provider_service.google_auth import ApplicationDefaultTokens, static_token
+from provider_service.images import IMAGE_FIELD, ImageFetcher
 from provider_service.settings import ProviderServiceSettings
-from videojobs import errors
+from videojobs import errors, safe_fetch
 from videojobs.contract import PROVIDERS
 
 
@@ -82,6 +83,13 @@ def build_registry(
     adapters: dict[str, Adapter] = {}
     missing: dict[str, str] = {}
 
+    def images() -> ImageFetcher:
+        return ImageFetcher(
+            safe_fetch.create_fetcher(settings, field=IMAGE_FIELD),
+            max_bytes=settings.image_max_bytes,
+            timeout=settings.http_timeout_seconds,
+        )
+
     if settings.veo_mode == "gemini":
         if settings.gemini_api_key is None:
             missing["veo"] = "GEMINI_API_KEY is not set (VIDEOJOBS_VEO_MODE=gemini)"
@@ -92,6 +100,7 @@ def build_registry(
                 model=settings.gemini_model,
                 base_url=settings.gemini_base_url,
                 api_key=settings.gemini_api_key.get_secret_value(),
+                images=images(),
             )
     elif settings.veo_project is None:
         missing["veo"] = "VIDEOJOBS_VEO_PROJECT is not set (VIDEOJOBS_VEO_MODE=vertex)"
@@ -114,6 +123,7 @@ def build_registry(
             project=settings.veo_project,
             location=location,
             tokens=veo_tokens,
+            images=images(),
         )
 
     if settings.fal_key is None:

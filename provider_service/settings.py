@@ -12,10 +12,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from videojobs.settings import CommonSettings
+from videojobs.settings import CommonSettings, FetchSettings
 
 
-class ProviderServiceSettings(CommonSettings):
+class ProviderServiceSettings(FetchSettings):
     # Fields with an SDK-style alias stay settable by their own name (tests, `ProviderServiceSettings(...)`).
     model_config = SettingsConfigDict(**CommonSettings.model_config, validate_by_name=True)
 
@@ -35,6 +35,9 @@ class ProviderServiceSettings(CommonSettings):
     unavailable_retry_seconds: float = Field(
         default=15.0, gt=0, description="RetryInfo delay when the provider gave none"
     )
+
+    # Input images a provider takes as bytes (Veo), fetched under the shared SSRF rules (fetch_* settings).
+    image_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1, description="largest image sent to Veo")
 
     # Veo: Vertex AI (OAuth bearer from application default credentials) or the Gemini API (API key).
     veo_mode: Literal["vertex", "gemini"] = "vertex"

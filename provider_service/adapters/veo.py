@@ -5,6 +5,7 @@ operation names the API returns.
 
 from __future__ import annotations
 
+import base64
 import mimetypes
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -23,6 +24,7 @@ from provider_service.domain import (
     content_violation,
     failed,
 )
+from provider_service.images import IMAGE_FIELD, ImageFetcher, sniff_image_type
 
 TokenSource = Callable[[], Awaitable[str]]
 
@@ -121,8 +123,10 @@ class VeoAdapter(Adapter):
         location: str = "us-central1",
         tokens: TokenSource | None = None,
         api_key: str | None = None,
+        images: ImageFetcher | None = None,
     ) -> None:
         super().__init__(http)
+        self._images = images
         self.mode = mode
         self.model = model
         self.base_url = base_url.rstrip("/")
@@ -142,11 +146,6 @@ class VeoAdapter(Adapter):
         if request.aspect_ratio not in ("16:9", "9:16"):
             raise unsupported(self.name, "spec.aspect_ratio", "must be 16:9 or 9:16 for Veo")
         instance: dict[str, Any] = {"prompt": request.prompt}
-        if request.image_uri:
-            if self.mode == "gemini" or not request.image_uri.startswith("gs://"):
-                raise unsupported(self.name, "spec.image_uri", "must be a gs:// image on Vertex AI")
-            mime = mimetypes.guess_type(request.image_uri)[0] or "image/png"
-            instance["image"] = {"gcsUri": request.image_uri, "mimeType": mime}
         parameters: dict[str, Any] = {"sampleCount": 1, "aspectRatio": request.aspect_ratio}
         duration = snap_duration(model, request.duration_seconds)
         if duration is not None:
@@ -157,6 +156,21 @@ class VeoAdapter(Adapter):
                 raise unsupported(self.name, "output_uri_prefix", "must be a gs:// folder for Vertex AI")
             parameters["storageUri"] = prefix if prefix.endswith("/") else prefix + "/"
         return {"instances": [instance], "parameters": parameters}
+
+    async def _image(self, uri: str) -> dict[str, str]:
+        """A gs:// image by reference (Vertex AI reads the bucket itself); an https image fetched and sent
+        inline, as both APIs accept (`bytesBase64Encoded` + `mimeType`)."""
+        if uri.startswith("gs://"):
+            if self.mode == "gemini":
+                raise unsupported(self.name, IMAGE_FIELD, "must be an https:// image for the Gemini API")
+            return {"gcsUri": uri, "mimeType": mimetypes.guess_type(uri)[0] or "image/png"}
+        if self._images is None:
+            raise unsupported(self.name, IMAGE_FIELD, "https:// images are not enabled for Veo here")
+        data = await self._images.fetch(uri)
+        mime = sniff_image_type(data[:16])
+        if mime is None:
+            raise unsupported(self.name, IMAGE_FIELD, "must be a JPEG or PNG image for Veo")
+        return {"bytesBase64Encoded": base64.b64encode(data).decode("ascii"), "mimeType": mime}
 
     def _submit_url(self, model: str) -> str:
         if self.mode == "gemini":
@@ -171,6 +185,8 @@ class VeoAdapter(Adapter):
         if not re.fullmatch(r"[\w.-]+", model):
             raise unsupported(self.name, "spec.model", "is not a Veo model name")
         body = self._body(request, model)
+        if request.image_uri:
+            body["instances"][0]["image"] = await self._image(request.image_uri)
 
         def operation_name(response: httpx.Response) -> str:
             if response.is_error:
@@ -209,6 +225,11 @@ class VeoAdapter(Adapter):
             json={"operationName": job_id},
             headers=await self._headers(),
         )
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self._images is not None:
+            await self._images.aclose()
 
     async def cancel(self, job_id: str) -> CancelResult:
         if not self._operation_pattern().match(job_id):

@@ -34,6 +34,7 @@ _GEMINI_FILE = re.compile(r"^/v1beta/files/([\w.-]+):download$")
 _VERTEX_TYPE = "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse"
 _GEMINI_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
 RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
+_IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
 _STATUS_NAMES = {400: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
 
 Layout = Literal["subdir", "operation"]
@@ -115,16 +116,17 @@ class VeoFake(FakeProvider):
         try:
             body: dict[str, Any] = request.json()
             prompt = body["instances"][0].get("prompt")
+            image = body["instances"][0].get("image")
             parameters = body.get("parameters") or {}
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            error = {"code": 400, "message": "Invalid JSON payload received.", "status": "INVALID_ARGUMENT"}
-            return Response.json({"error": error}, 400)
+            return _invalid("Invalid JSON payload received.")
         if gemini and ("storageUri" in parameters or "seed" in parameters):
-            error = {"code": 400, "message": "storageUri is not supported", "status": "INVALID_ARGUMENT"}
-            return Response.json({"error": error}, 400)
+            return _invalid("storageUri is not supported")
+        if image is not None and (problem := _image_problem(image, gemini)):
+            return _invalid(problem)
         operation_id = str(uuid.uuid4())
         name = f"{model_path}/operations/{operation_id}"
-        job = self.new_job(name, {"prompt": prompt, "parameters": parameters})
+        job = self.new_job(name, {"prompt": prompt, "parameters": parameters, "image": image})
         job.extra.update(operation_id=operation_id, gemini=gemini)
         return Response.json({"name": name})
 
@@ -210,3 +212,26 @@ class VeoFake(FakeProvider):
         if refused := self._refused(request, gemini=True):
             return refused
         return Response(200, tiny_video(), {"Content-Type": "video/mp4"})
+
+
+def _invalid(message: str) -> Response:
+    return Response.json({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}, 400)
+
+
+def _image_problem(image: Any, gemini: bool) -> str | None:
+    """What Veo refuses in `instances[].image` (an Image: gcsUri or bytesBase64Encoded, with mimeType)."""
+    if not isinstance(image, dict):
+        return "image must be an object"
+    has_uri, has_bytes = "gcsUri" in image, "bytesBase64Encoded" in image
+    if has_uri == has_bytes:
+        return "image needs exactly one of gcsUri and bytesBase64Encoded"
+    if has_uri and gemini:
+        return "gcsUri is not supported by the Gemini API; send bytesBase64Encoded"
+    if image.get("mimeType") not in _IMAGE_TYPES:
+        return f"image mimeType must be one of {sorted(_IMAGE_TYPES)}"
+    if has_bytes:
+        try:
+            base64.b64decode(str(image["bytesBase64Encoded"]), validate=True)
+        except ValueError:
+            return "image bytesBase64Encoded is not valid base64"
+    return None

@@ -1,16 +1,24 @@
-"""Veo details a production run would meet: domain-scoped projects, RetryInfo in error bodies."""
+"""Veo details a production run would meet: domain-scoped projects, RetryInfo in error bodies, https
+images sent as bytes."""
 
 from __future__ import annotations
 
+import base64
+import io
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
+import pytest
 from google.cloud import storage
 from google.rpc import error_details_pb2
+from PIL import Image
 
 from provider_service.fakes import Fault, VeoFake
 from tests.provider.conftest import MD, rpc_failure
 from tests.support.providers import StartProviderService, provider_stub
+from tests.support.storage import Route, SourceServer, self_signed_cert, start_source_server
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 
@@ -75,3 +83,128 @@ async def test_retry_delay_comes_from_the_error_body(
     assert veo_fake.calls["submit"] == 2
     assert veo_fake.calls["status"] == 1
     assert veo_fake.submissions == 1
+
+
+def _picture(kind: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 36), (200, 120, 30)).save(out, format=kind)
+    return out.getvalue()
+
+
+PNG, JPEG, WEBP = _picture("PNG"), _picture("JPEG"), _picture("WEBP")
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> Iterator[SourceServer]:
+    """Where users keep their images: https on loopback (reached only with fetch_allow_local), with a
+    certificate the service is told to trust (fetch_ca_file)."""
+    cert = self_signed_cert(tmp_path, ["images.test"])
+    source = start_source_server(
+        {
+            "/cat.png": Route(200, {"content-type": "image/png"}, PNG),
+            "/cat.jpg": Route(200, {"content-type": "application/octet-stream"}, JPEG),
+            "/cat.webp": Route(200, {"content-type": "image/webp"}, WEBP),
+            "/page.html": Route(200, {"content-type": "text/html"}, b"<html>not an image</html>"),
+            "/big.png": Route(200, {"content-type": "image/png"}, PNG + b"\0" * 5000),
+        },
+        tls=cert.server_context(),
+    )
+    source.ca_file = cert.cert_file  # type: ignore[attr-defined]
+    yield source
+    source.stop()
+
+
+def _submit(image_uri: str, prefix: str) -> pb.SubmitGenerationRequest:
+    return pb.SubmitGenerationRequest(
+        provider="veo",
+        spec=common_pb2.VideoSpec(prompt="the cat wakes up", image_uri=image_uri),
+        output_uri_prefix=prefix,
+    )
+
+
+@pytest.mark.parametrize("mode", ["vertex", "gemini"])
+@pytest.mark.parametrize(
+    ("path", "data", "mime"), [("/cat.png", PNG, "image/png"), ("/cat.jpg", JPEG, "image/jpeg")]
+)
+async def test_an_https_image_is_sent_as_base64_bytes(
+    start_provider_service: StartProviderService,
+    veo_fake: VeoFake,
+    gcs_bucket: storage.Bucket,
+    images: SourceServer,
+    mode: str,
+    path: str,
+    data: bytes,
+    mime: str,
+) -> None:
+    service = await start_provider_service(
+        veo=veo_fake,
+        veo_mode=mode,
+        fetch_allow_local=True,
+        fetch_ca_file=images.ca_file,  # type: ignore[attr-defined]
+    )
+    prefix = f"gs://{gcs_bucket.name}/incoming/{uuid.uuid4()}/" if mode == "vertex" else ""
+    async with provider_stub(service.port) as stub:
+        job = await stub.SubmitGeneration(_submit(images.url(path), prefix), metadata=MD)
+    sent = veo_fake.jobs[job.provider_job_id].input["image"]
+    assert sent == {"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": mime}
+
+
+async def test_a_gs_image_stays_a_gcs_uri_on_vertex_and_is_unsupported_on_gemini(
+    start_provider_service: StartProviderService, veo_fake: VeoFake, gcs_bucket: storage.Bucket
+) -> None:
+    prefix = f"gs://{gcs_bucket.name}/incoming/{uuid.uuid4()}/"
+    image = f"gs://{gcs_bucket.name}/uploads/cat.png"
+    vertex = await start_provider_service(veo=veo_fake)
+    async with provider_stub(vertex.port) as stub:
+        job = await stub.SubmitGeneration(_submit(image, prefix), metadata=MD)
+    assert veo_fake.jobs[job.provider_job_id].input["image"] == {"gcsUri": image, "mimeType": "image/png"}
+    gemini = await start_provider_service(veo=veo_fake, veo_mode="gemini")
+    async with provider_stub(gemini.port) as stub:
+        failure = await rpc_failure(stub.SubmitGeneration, _submit(image, ""))
+    assert failure.code == grpc.StatusCode.FAILED_PRECONDITION
+    info = failure.detail(error_details_pb2.ErrorInfo)
+    assert info is not None
+    assert info.reason == "UNSUPPORTED_SPEC"
+
+
+@pytest.mark.parametrize(
+    ("where", "code", "reason"),
+    [
+        ("https://169.254.169.254/computeMetadata/v1/", grpc.StatusCode.INVALID_ARGUMENT, "URL_NOT_ALLOWED"),
+        ("https://127.0.0.1:9/cat.png", grpc.StatusCode.INVALID_ARGUMENT, "URL_NOT_ALLOWED"),
+        ("/big.png", grpc.StatusCode.FAILED_PRECONDITION, "SOURCE_TOO_LARGE"),
+        ("/page.html", grpc.StatusCode.FAILED_PRECONDITION, "UNSUPPORTED_SPEC"),
+        ("/cat.webp", grpc.StatusCode.FAILED_PRECONDITION, "UNSUPPORTED_SPEC"),
+        ("/missing.png", grpc.StatusCode.FAILED_PRECONDITION, "SOURCE_NOT_FOUND"),
+    ],
+)
+async def test_an_image_veo_cannot_take_is_refused_before_submitting(
+    start_provider_service: StartProviderService,
+    veo_fake: VeoFake,
+    gcs_bucket: storage.Bucket,
+    images: SourceServer,
+    where: str,
+    code: grpc.StatusCode,
+    reason: str,
+) -> None:
+    local = where.startswith("/")  # the loopback source needs the development setting; the others do not
+    service = await start_provider_service(
+        veo=veo_fake,
+        fetch_allow_local=local,
+        fetch_ca_file=images.ca_file,  # type: ignore[attr-defined]
+        image_max_bytes=len(PNG) + 1000,
+    )
+    url = images.url(where) if local else where
+    async with provider_stub(service.port) as stub:
+        failure = await rpc_failure(
+            stub.SubmitGeneration, _submit(url, f"gs://{gcs_bucket.name}/incoming/x/")
+        )
+    assert failure.code == code
+    info = failure.detail(error_details_pb2.ErrorInfo)
+    assert info is not None
+    assert info.reason == reason
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        bad_request = failure.detail(error_details_pb2.BadRequest)
+        assert bad_request is not None
+        assert [v.field for v in bad_request.field_violations] == ["spec.image_uri"]
+    assert veo_fake.calls["submit"] == 0

@@ -4,7 +4,10 @@ the next provider is tried, or the job ends, and write that transition.
 
 - Transient errors (CallFailed.transient) retry the same step with exponential backoff and jitter,
   honouring the peer's RetryInfo, at most `step_max_attempts` times; then the next provider is tried.
-- A provider's FAILED/CANCELLED result, or an output that is not a video, moves to the next provider.
+- A provider's FAILED result that the provider calls retryable (Runway INTERNAL, fal runner_*, Veo code
+  13/14, ...) runs the job again on the same provider, at most `provider_retry_attempts` times (a
+  `provider_retry` event each); after that, and for any other FAILED or CANCELLED result or an output that
+  is not a video, the next provider is tried.
 - All providers exhausted: FAILED with the last error, and the quota unit is given back.
 - CONTENT_VIOLATION is terminal: the provider's reasons are kept, no fallback, no refund.
 - An attempt older than `job_deadline_seconds` fails with DEADLINE_EXCEEDED.
@@ -32,6 +35,7 @@ _CLEAR_PROVIDER_RUN = {
     "provider_result": None,
     "provider_news": None,
 }
+_CLEAR_PROVIDER = {**_CLEAR_PROVIDER_RUN, "provider_retries": 0}
 
 
 class FailureRules:
@@ -71,6 +75,27 @@ class FailureRules:
         values = {"step_attempts": failures, **(extra or {})}
         await self._leases.apply(item, Transition(state, values, due_in=delay))
 
+    async def retry_provider(self, item: WorkItem, error: JobError) -> None:
+        """The same provider again after a failure it calls retryable; past the bound, the next provider."""
+        retry = item.provider_retries + 1
+        if retry > self._policy.provider_retry_attempts:
+            await self.fallback(item, error)
+            return
+        log.warning(
+            "provider retry", job_id=str(item.job.id), provider=item.provider, error=error.code, retry=retry
+        )
+        await self._leases.apply(
+            item,
+            Transition(
+                JobState.PENDING,
+                {**_CLEAR_PROVIDER_RUN, "provider_retries": retry, "error": _error_json(error)},
+                due_in=self._policy.backoff(retry, None),
+                event="provider_retry",
+                message=f"{item.provider} failed ({error.code}); trying {item.provider} again",
+                detail={"provider": item.provider, "error_code": error.code, "retry": retry},
+            ),
+        )
+
     async def fallback(self, item: WorkItem, error: JobError, *, cancel: bool = False) -> None:
         """The next provider, from PENDING (cancelling this one's job if asked); FAILED if none is left."""
         if cancel:
@@ -88,7 +113,7 @@ class FailureRules:
             Transition(
                 JobState.PENDING,
                 {
-                    **_CLEAR_PROVIDER_RUN,
+                    **_CLEAR_PROVIDER,
                     "provider_index": following,
                     "provider": to,
                     "error": _error_json(error),

@@ -50,6 +50,7 @@ class WorkItem:
     step_attempts: int
     unknown_submits: int
     poll_count: int
+    provider_retries: int
     provider_result: Mapping[str, Any] | None
     provider_news: Mapping[str, Any] | None
 
@@ -68,6 +69,7 @@ def _item(row: Row[Any]) -> WorkItem:
         step_attempts=row.step_attempts,
         unknown_submits=row.unknown_submits,
         poll_count=row.poll_count,
+        provider_retries=row.provider_retries,
         provider_result=row.provider_result,
         provider_news=row.provider_news,
     )

@@ -87,8 +87,11 @@ class Orchestrator:
         if started is None:
             return
         item = started
-        # Stable per job, attempt and provider: a resubmission after an unknown outcome reuses it.
+        # Stable per job, attempt, provider and provider run: a resubmission after an unknown outcome reuses
+        # it; a run after a retryable failure must not (a deduplicating provider would return the failure).
         key = f"{item.job.id}-{item.job.attempt}-{item.provider_index}"
+        if item.provider_retries:
+            key += f"-{item.provider_retries}"
         try:
             provider_job_id = await self._providers.submit(
                 item.provider, item.job.spec, key, self.incoming_prefix(item)
@@ -192,7 +195,10 @@ class Orchestrator:
                 status.error_message or f"{item.provider} reported {status.state}",
                 True,
             )
-            await self._rules.fallback(item, error)
+            if status.state == "FAILED" and status.retryable:
+                await self._rules.retry_provider(item, error)
+            else:
+                await self._rules.fallback(item, error)
 
     # -- finalizing ----------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ class Policy:
     submit_unknown_wait_seconds: float = 30.0
     max_unknown_submits: int = 2
     job_deadline_seconds: float = 3600.0
+    provider_retry_attempts: int = 1
 
     def poll_delay(self, polls_done: int) -> float:
         """Soon at first (short jobs finish fast), then 1.5x per poll up to the maximum."""

@@ -119,6 +119,7 @@ def policy(settings: JobServiceSettings) -> Policy:
         submit_unknown_wait_seconds=settings.submit_unknown_wait_seconds,
         max_unknown_submits=settings.max_unknown_submits,
         job_deadline_seconds=settings.job_deadline_seconds,
+        provider_retry_attempts=settings.provider_retry_attempts,
     )
 
 

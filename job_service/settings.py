@@ -50,6 +50,9 @@ class JobServiceSettings(CommonSettings):
         default=2, ge=1, description="Ambiguous submissions on one provider before falling back."
     )
     job_deadline_seconds: float = Field(default=3600.0, gt=0, description="An attempt older fails.")
+    provider_retry_attempts: int = Field(
+        default=1, ge=0, description="Runs again on a provider that reported a retryable failure."
+    )
 
     @field_validator("default_providers")
     @classmethod

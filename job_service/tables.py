@@ -79,6 +79,8 @@ class JobRow(Base):
     # Submissions whose outcome was unknown (the provider may have a job we never heard of).
     unknown_submits: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     poll_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Runs of the current provider started again after it reported a retryable failure.
+    provider_retries: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     # What the provider reported on success (output URIs), kept for FINALIZING.
     provider_result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # The latest status a webhook reported, consumed by the next PROCESSING step instead of a poll.

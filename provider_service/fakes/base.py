@@ -3,6 +3,7 @@
     fake = FalFake(key="k").start()           # port 0, background thread; fake.url
     fake.script.polls_to_finish = 3            # answered status polls before the final state
     fake.script.outcome = "content_violation"  # for jobs submitted from now on
+    fake.script.outcomes = ["failure"]         # the next jobs' outcomes, in order, before `outcome`
     fake.fail_next("status", Fault("429", retry_after=0.05), times=2)
     fake.fail_always("status", Fault("503"))   # a provider that stays down
     fake.fail_randomly(0.3, endpoints=("status",), kinds=("500", "429", "hang"), seed=7)
@@ -62,6 +63,7 @@ class FakeJob:
 class Script:
     polls_to_finish: int = 2
     outcome: Outcome = "success"
+    outcomes: list[Outcome] = field(default_factory=list)
     failure_code: str = ""  # provider-specific failure code for outcome "failure"; empty: the fake's default
     hang_seconds: float = 5.0
     queued: dict[str, list[Fault]] = field(default_factory=dict)
@@ -173,7 +175,8 @@ class FakeProvider(abc.ABC):
 
     def new_job(self, job_id: str, body: dict[str, Any]) -> FakeJob:
         with self.lock:
-            job = FakeJob(job_id, body, self.script.outcome, self.script.polls_to_finish)
+            outcome = self.script.outcomes.pop(0) if self.script.outcomes else self.script.outcome
+            job = FakeJob(job_id, body, outcome, self.script.polls_to_finish)
             self.jobs[job_id] = job
             return job
 

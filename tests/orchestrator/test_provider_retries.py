@@ -1,0 +1,93 @@
+"""A failure the provider calls retryable (Runway INTERNAL, fal runner_*, Veo code 13/14) is tried again on
+the same provider, at most VIDEOJOBS_PROVIDER_RETRY_ATTEMPTS times, before the next provider."""
+
+from __future__ import annotations
+
+import pytest
+
+from provider_service.fakes import FalFake, RunwayFake, VeoFake
+from tests.orchestrator.conftest import StartStack, metadata
+from videojobs.v1 import job_service_pb2
+
+
+async def test_a_retryable_failure_is_retried_on_the_same_provider(
+    start_stack: StartStack, runway_fake: RunwayFake, fal_fake: FalFake
+) -> None:
+    runway_fake.script.outcomes = ["failure"]  # the first task fails, the second succeeds
+    runway_fake.script.failure_code = "INTERNAL"
+    stack = await start_stack(providers={"runway": runway_fake, "fal": fal_fake})
+    created = await stack.create(providers=["runway", "fal"])
+    job = await stack.wait(created.job.id)
+    assert job.state == job_service_pb2.COMPLETED, job.error
+    assert job.provider == "runway"
+    assert runway_fake.submissions == 2
+    assert fal_fake.submissions == 0
+    events = [kind for kind, _ in stack.events(job.id)]
+    assert events.count("provider_retry") == 1
+    assert "fallback" not in events
+    detail = stack.sql("SELECT detail FROM job_events WHERE job_id = %s AND type = 'provider_retry'", job.id)
+    assert detail[0][0] == {"provider": "runway", "error_code": "INTERNAL", "retry": 1}
+
+
+@pytest.mark.parametrize(("attempts", "runway_tasks"), [(0, 1), (1, 2), (2, 3)])
+async def test_retries_are_bounded_then_the_next_provider_runs(
+    start_stack: StartStack, runway_fake: RunwayFake, fal_fake: FalFake, attempts: int, runway_tasks: int
+) -> None:
+    runway_fake.script.outcome = "failure"
+    runway_fake.script.failure_code = "INTERNAL"
+    stack = await start_stack(
+        providers={"runway": runway_fake, "fal": fal_fake}, provider_retry_attempts=attempts
+    )
+    created = await stack.create(providers=["runway", "fal"])
+    job = await stack.wait(created.job.id)
+    assert job.state == job_service_pb2.COMPLETED, job.error
+    assert job.provider == "fal"
+    assert runway_fake.submissions == runway_tasks
+    assert fal_fake.submissions == 1
+
+
+@pytest.mark.parametrize(("provider", "code"), [("fal", "runner_disconnected"), ("veo", "14"), ("veo", "13")])
+async def test_fal_and_veo_retryable_failures_are_retried_too(
+    start_stack: StartStack, fal_fake: FalFake, veo_fake: VeoFake, provider: str, code: str
+) -> None:
+    fake = fal_fake if provider == "fal" else veo_fake
+    fake.script.outcomes = ["failure"]
+    fake.script.failure_code = code
+    stack = await start_stack(providers={"fal": fal_fake, "veo": veo_fake})
+    created = await stack.create(providers=[provider])
+    job = await stack.wait(created.job.id)
+    assert job.state == job_service_pb2.COMPLETED, job.error
+    assert fake.submissions == 2
+
+
+async def test_a_failure_that_is_not_retryable_goes_straight_to_the_next_provider(
+    start_stack: StartStack, runway_fake: RunwayFake, fal_fake: FalFake
+) -> None:
+    runway_fake.script.outcome = "failure"
+    runway_fake.script.failure_code = "ASSET.INVALID"
+    stack = await start_stack(providers={"runway": runway_fake, "fal": fal_fake})
+    created = await stack.create(providers=["runway", "fal"])
+    job = await stack.wait(created.job.id)
+    assert job.state == job_service_pb2.COMPLETED
+    assert job.provider == "fal"
+    assert runway_fake.submissions == 1
+
+
+async def test_a_retried_job_starts_with_no_provider_retries(
+    start_stack: StartStack, runway_fake: RunwayFake
+) -> None:
+    runway_fake.script.outcome = "failure"
+    runway_fake.script.failure_code = "INTERNAL"
+    stack = await start_stack(providers={"runway": runway_fake})
+    created = await stack.create(providers=["runway"])
+    failed = await stack.wait(created.job.id)
+    assert (failed.state, failed.error.code, failed.error.retryable) == (
+        job_service_pb2.FAILED,
+        "INTERNAL",
+        True,
+    )
+    assert runway_fake.submissions == 2
+    await stack.stub.RetryJob(job_service_pb2.RetryJobRequest(id=failed.id), metadata=metadata())
+    again = await stack.wait(created.job.id)
+    assert (again.state, again.attempt) == (job_service_pb2.FAILED, 2)
+    assert runway_fake.submissions == 4  # the new attempt had its own retry

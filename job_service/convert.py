@@ -149,6 +149,8 @@ def provider_status_from_proto(message: provider_service_pb2.GenerationStatus) -
         retryable=message.error.retryable,
         violation_reasons=tuple(message.violation_reasons),
         fetch_headers=dict(message.output_fetch_headers),
+        inline_video=message.inline_video.data,
+        inline_mime_type=message.inline_video.mime_type,
     )
 
 

@@ -141,6 +141,9 @@ class ProviderStatus:
     violation_reasons: tuple[str, ...] = ()
     # Secret (e.g. an API key): used for one download, never stored or logged.
     fetch_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # A video returned in the answer itself (stored with StorageClient.upload_video, never in the database).
+    inline_video: bytes = field(default=b"", repr=False)
+    inline_mime_type: str = ""
 
     def to_json(self) -> dict[str, object]:
         """What may be stored: everything but the fetch headers, which only say whether they were needed."""

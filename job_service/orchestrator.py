@@ -170,6 +170,11 @@ class Orchestrator:
             due = self._policy.poll_delay(item.poll_count + 1)
             await self._leases.apply(item, Transition(JobState.PROCESSING, values, due_in=due))
         elif status.state == "SUCCEEDED":
+            if status.inline_video:
+                stored = await self._store_inline(item, status)
+                if stored is None:
+                    return
+                status = stored
             await self._leases.apply(
                 item,
                 Transition(
@@ -199,6 +204,24 @@ class Orchestrator:
                 await self._rules.retry_provider(item, error)
             else:
                 await self._rules.fallback(item, error)
+
+    async def _store_inline(self, item: WorkItem, status: ProviderStatus) -> ProviderStatus | None:
+        """A video the provider returned in its answer goes into the job's own output prefix at once (it
+        never enters the database); FINALIZING then treats it like any output written there. None when the
+        upload failed (this step is retried, or the next provider tried)."""
+        key = f"incoming/{item.job.id}/inline.mp4"
+        try:
+            stored = await self._storage.upload_video(status.inline_video, key, status.inline_mime_type)
+        except CallFailed as failure:
+            if failure.transient:
+                await self._rules.retry_later(item, failure, JobState.PROCESSING)
+            else:
+                await self._unusable_output(item, failure)
+            return None
+        log.info(
+            "inline output stored", job_id=str(item.job.id), uri=stored.uri, size_bytes=stored.size_bytes
+        )
+        return dataclasses.replace(status, output_uris=(stored.uri,), inline_video=b"")
 
     # -- finalizing ----------------------------------------------------------------------------------
 

@@ -132,6 +132,14 @@ class StorageClient:
             await _call(self._stub.Relocate(request, timeout=self._long_timeout))
         )
 
+    async def upload_video(self, data: bytes, destination_key: str, content_type: str) -> StoredObject:
+        request = storage_service_pb2.UploadVideoRequest(
+            destination_key=destination_key, data=data, content_type=content_type
+        )
+        return convert.stored_object_from_proto(
+            await _call(self._stub.UploadVideo(request, timeout=self._long_timeout))
+        )
+
     async def probe(self, uri: str) -> VideoInfo:
         reply = await _call(
             self._stub.ProbeVideo(storage_service_pb2.ProbeVideoRequest(uri=uri), timeout=self._timeout)

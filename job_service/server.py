@@ -29,6 +29,7 @@ from job_service.settings import JobServiceSettings
 from job_service.worker import Worker, WorkerOptions
 from videojobs.clients import internal_channel
 from videojobs.logs import configure_logging, get_logger
+from videojobs.message_limits import GRPC_MAX_MESSAGE_BYTES
 from videojobs.server import GrpcServer
 from videojobs.server import create_server as create_grpc_server
 from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
@@ -132,8 +133,13 @@ def create_server(
 ) -> JobService:
     """Build (not start) job_service on an already migrated database."""
     token = settings.internal_token.get_secret_value()
-    provider_channel = internal_channel(settings.provider_target, token)
-    storage_channel = internal_channel(settings.storage_target, token)
+    # Both carry inline videos (GenerationStatus.inline_video in, UploadVideo out).
+    provider_channel = internal_channel(
+        settings.provider_target, token, max_message_bytes=GRPC_MAX_MESSAGE_BYTES
+    )
+    storage_channel = internal_channel(
+        settings.storage_target, token, max_message_bytes=GRPC_MAX_MESSAGE_BYTES
+    )
     peers = Peers(
         providers=ProviderClient(provider_channel, settings.rpc_timeout_seconds),
         storage=StorageClient(

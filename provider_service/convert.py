@@ -39,6 +39,12 @@ def status_to_proto(status: Status) -> provider_service_pb2.GenerationStatus:
         progress=status.progress,
         output_fetch_headers=dict(status.output_fetch_headers),
     )
+    if status.inline_video is not None:
+        message.inline_video.CopyFrom(
+            provider_service_pb2.InlineVideo(
+                data=status.inline_video.data, mime_type=status.inline_video.mime_type
+            )
+        )
     if status.error is not None:
         message.error.CopyFrom(
             provider_service_pb2.GenerationError(
@@ -61,7 +67,9 @@ def webhook_to_proto(event: WebhookEvent) -> provider_service_pb2.ParseWebhookRe
 def providers_to_proto(providers: list[ProviderInfo]) -> provider_service_pb2.ListProvidersResponse:
     return provider_service_pb2.ListProvidersResponse(
         providers=[
-            provider_service_pb2.ProviderInfo(name=p.name, configured=p.configured, detail=p.detail)
+            provider_service_pb2.ProviderInfo(
+                name=p.name, configured=p.configured, detail=p.detail, mode=p.mode, deprecation=p.deprecation
+            )
             for p in providers
         ]
     )

@@ -32,6 +32,14 @@ class GenerationError:
 
 
 @dataclass(frozen=True)
+class InlineVideo:
+    """A video the provider returned in its answer instead of at a URI."""
+
+    data: bytes = field(repr=False)
+    mime_type: str = ""
+
+
+@dataclass(frozen=True)
 class Status:
     state: State
     output_uris: tuple[str, ...] = ()
@@ -41,6 +49,7 @@ class Status:
     progress: float = 0.0
     # Secret (e.g. the Gemini API key): kept out of repr so a logged Status never shows it.
     output_fetch_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    inline_video: InlineVideo | None = None
 
     @property
     def terminal(self) -> bool:

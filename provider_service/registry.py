@@ -26,17 +26,32 @@ def unknown_provider(name: str) -> errors.FieldViolation | None:
     return errors.FieldViolation("provider", f"unknown provider {name[:50]!r}; known: {', '.join(PROVIDERS)}")
 
 
+# google-genai 3.x refuses video generation in API-key mode: Google is moving Veo to Vertex AI.
+GEMINI_DEPRECATION = (
+    "Veo through the Gemini API (VIDEOJOBS_VEO_MODE=gemini) is deprecated: google-genai 3.x no longer "
+    "generates videos in API-key mode. Use Vertex AI (VIDEOJOBS_VEO_MODE=vertex, the default)."
+)
+
+
 @dataclass(frozen=True)
 class ProviderInfo:
     name: str
     configured: bool
     detail: str
+    mode: str = ""
+    deprecation: str = ""
 
 
 class Registry:
-    def __init__(self, adapters: dict[str, Adapter], missing: dict[str, str]) -> None:
+    def __init__(
+        self,
+        adapters: dict[str, Adapter],
+        missing: dict[str, str],
+        modes: dict[str, tuple[str, str]] | None = None,
+    ) -> None:
         self._adapters = adapters
         self._missing = missing
+        self._modes = modes or {}  # provider -> (mode, deprecation)
 
     def get(self, name: str) -> Adapter:
         if (unknown := unknown_provider(name)) is not None:
@@ -51,7 +66,12 @@ class Registry:
         return adapter
 
     def describe(self) -> list[ProviderInfo]:
-        return [ProviderInfo(name, name in self._adapters, self._missing.get(name, "")) for name in PROVIDERS]
+        return [
+            ProviderInfo(
+                name, name in self._adapters, self._missing.get(name, ""), *self._modes.get(name, ("", ""))
+            )
+            for name in PROVIDERS
+        ]
 
     async def aclose(self) -> None:
         for adapter in self._adapters.values():
@@ -156,4 +176,5 @@ def build_registry(
         adapters["sim"] = SimAdapter(http("sim"), base_url=settings.sim_url)
     else:
         missing["sim"] = "VIDEOJOBS_SIM_URL is empty"
-    return Registry(adapters, missing)
+    veo_mode = (settings.veo_mode, GEMINI_DEPRECATION if settings.veo_mode == "gemini" else "")
+    return Registry(adapters, missing, {"veo": veo_mode})

@@ -15,6 +15,7 @@ from provider_service.registry import build_registry
 from provider_service.servicer import ProviderServicer
 from provider_service.settings import ProviderServiceSettings
 from videojobs.logs import configure_logging, get_logger
+from videojobs.message_limits import GRPC_MAX_MESSAGE_BYTES
 from videojobs.server import GrpcServer
 from videojobs.server import create_server as create_grpc_server
 from videojobs.v1 import provider_service_pb2, provider_service_pb2_grpc
@@ -54,6 +55,7 @@ def create_server(
             ProviderServicer(generations), s
         ),
         service_names=[SERVICE_NAME],
+        max_message_bytes=GRPC_MAX_MESSAGE_BYTES,  # inline videos
     )
     return ProviderService(grpc=server, generations=generations)
 
@@ -63,8 +65,12 @@ async def running(settings: ProviderServiceSettings) -> AsyncIterator[ProviderSe
     """The service, started, stopped gracefully on exit."""
     service = create_server(settings)
     await service.grpc.start()
-    configured = [p.name for p in service.generations.providers() if p.configured]
+    providers = service.generations.providers()
+    configured = [p.name for p in providers if p.configured]
     log.info("provider_service listening", port=service.port, providers=configured)
+    for provider in providers:
+        if provider.configured and provider.deprecation:
+            log.warning("deprecated provider mode", provider=provider.name, detail=provider.deprecation)
     try:
         yield service
     finally:

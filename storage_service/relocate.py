@@ -1,8 +1,9 @@
-"""Relocate: put a provider's output at its final key, exactly once.
+"""Relocate (and UploadVideo): put a provider's output at its final key, exactly once.
 
 gs:// sources are copied inside GCS (rewrite, looping on the rewrite token), so no bytes pass through
 this service. https:// sources are streamed through a bounded pipe into a resumable upload: the chunk
-being sent and at most one chunk downloaded ahead of it are held, whatever the size.
+being sent and at most one chunk downloaded ahead of it are held, whatever the size. A video the provider
+returned inline arrives as bytes (at most INLINE_VIDEO_MAX_BYTES) and is written with one upload.
 Every write carries if_generation_match=0: when the destination already exists, nothing is written and
 the existing object is returned with reused=True.
 """
@@ -23,6 +24,7 @@ from storage_service.pipe import Pipe
 from videojobs import errors, safe_fetch
 from videojobs.contract import Reason
 from videojobs.logs import get_logger
+from videojobs.message_limits import INLINE_VIDEO_MAX_BYTES
 
 log = get_logger(__name__)
 
@@ -102,6 +104,44 @@ class Relocator:
             await self.gcs.run(self._delete_source, source, result)
         log.info("relocated", destination=dest.uri, reused=result.reused, size_bytes=result.size_bytes)
         return result
+
+    async def upload(self, data: bytes, destination_key: str, content_type: str) -> StoredObject:
+        """A video given as bytes (a provider's inline output), checked to look like one."""
+        dest = parse_key(destination_key, self.settings.bucket, field_name="destination_key")
+        if not data:
+            raise errors.InvalidArgument.field("data", "is required")
+        limit = min(INLINE_VIDEO_MAX_BYTES, self.settings.max_object_bytes)
+        if len(data) > limit:
+            raise errors.InvalidArgument.field("data", f"must be at most {limit} bytes")
+        kind = video_content_type(content_type, data[:_SNIFF_BYTES])
+        if kind is None:
+            raise not_a_video(f"content type {content_type or '(none)'!r}")
+        async with self._locks.hold(dest.uri):
+            existing = await self.gcs.run(self.gcs.get, dest)
+            result = (
+                stored(existing, reused=True)
+                if existing is not None
+                else await self.gcs.run(self._write, data, dest, kind)
+            )
+        log.info("uploaded", destination=dest.uri, reused=result.reused, size_bytes=result.size_bytes)
+        return result
+
+    def _write(self, data: bytes, dest: ObjectRef, content_type: str) -> StoredObject:
+        blob = self.gcs.blob(dest)
+        try:
+            blob.upload_from_string(
+                data,
+                content_type=content_type,
+                if_generation_match=0,
+                timeout=self.gcs.timeout,
+                retry=self.gcs.retry,
+            )
+        except gexc.PreconditionFailed:
+            existing = self.gcs.get(dest)
+            if existing is None:
+                raise
+            return stored(existing, reused=True)
+        return stored(blob)
 
     # gs:// -> bucket: server-side rewrite.
     def _copy(self, source: ObjectRef, dest: ObjectRef) -> StoredObject:

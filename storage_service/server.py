@@ -14,6 +14,7 @@ from storage_service.settings import StorageServiceSettings
 from storage_service.storage import Storage
 from videojobs import safe_fetch
 from videojobs.logs import configure_logging, get_logger
+from videojobs.message_limits import GRPC_MAX_MESSAGE_BYTES
 from videojobs.server import GrpcServer
 from videojobs.server import create_server as create_grpc_server
 from videojobs.v1 import storage_service_pb2, storage_service_pb2_grpc
@@ -56,6 +57,7 @@ def create_server(
             StorageServicer(storage), s
         ),
         service_names=[SERVICE_NAME],
+        max_message_bytes=GRPC_MAX_MESSAGE_BYTES,  # inline videos
     )
     return StorageService(grpc=server, storage=storage, fetcher=fetcher)
 

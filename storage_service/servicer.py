@@ -33,6 +33,12 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):
         )
         return convert.stored_to_proto(result)
 
+    async def UploadVideo(
+        self, request: storage_service_pb2.UploadVideoRequest, context: Context
+    ) -> storage_service_pb2.StoredObject:
+        result = await self._storage.upload_video(request.data, request.destination_key, request.content_type)
+        return convert.stored_to_proto(result)
+
     async def CreateThumbnail(
         self, request: storage_service_pb2.CreateThumbnailRequest, context: Context
     ) -> storage_service_pb2.StoredObject:

@@ -47,6 +47,9 @@ class Storage:
             source_uri, destination_key, delete_source=delete_source, headers=headers
         )
 
+    async def upload_video(self, data: bytes, destination_key: str, content_type: str) -> StoredObject:
+        return await self.relocator.upload(data, destination_key, content_type)
+
     async def probe(self, uri: str) -> VideoInfo:
         ref = parse_uri(uri, self.settings.readable_buckets, field_name="uri")
         async with self._media_deadline("probing the video") as expires:

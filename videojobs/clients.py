@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 
 from videojobs import context
+from videojobs.message_limits import message_size_options
 
 # Calls from one service to another are short; keepalive keeps long streams (WatchJob) alive through NATs.
 _CHANNEL_OPTIONS = (
@@ -73,11 +74,14 @@ def internal_metadata(token: str, request_id: str | None) -> tuple[tuple[str, st
     return (authorization, ("x-request-id", request_id)) if request_id else (authorization,)
 
 
-def internal_channel(target: str, token: str) -> grpc.aio.Channel:
+def internal_channel(target: str, token: str, *, max_message_bytes: int | None = None) -> grpc.aio.Channel:
     """An insecure channel to `target` ("host:port") whose calls carry the internal token and request id.
 
     Plaintext because services run on a private network or sidecar mesh (mTLS terminates there).
+    `max_message_bytes` raises gRPC's 4 MiB message limit (see videojobs.message_limits).
     """
     return grpc.aio.insecure_channel(
-        target, options=_CHANNEL_OPTIONS, interceptors=[_UnaryUnary(token), _UnaryStream(token)]
+        target,
+        options=_CHANNEL_OPTIONS + message_size_options(max_message_bytes),
+        interceptors=[_UnaryUnary(token), _UnaryStream(token)],
     )

@@ -13,6 +13,7 @@ from grpc_reflection.v1alpha import reflection
 
 from videojobs.interceptors import ServiceInterceptor
 from videojobs.logs import get_logger
+from videojobs.message_limits import message_size_options
 from videojobs.settings import CommonSettings
 
 log = get_logger(__name__)
@@ -60,11 +61,13 @@ def create_server(
     address: str,
     register: Callable[[grpc.aio.Server], None],
     service_names: Sequence[str],
+    max_message_bytes: int | None = None,
 ) -> GrpcServer:
-    """Build (not start) a server bound to `address`; port 0 picks a free port, reported in `.port`."""
+    """Build (not start) a server bound to `address`; port 0 picks a free port, reported in `.port`.
+    `max_message_bytes` raises gRPC's 4 MiB message limit (see videojobs.message_limits)."""
     server = grpc.aio.server(
         interceptors=[ServiceInterceptor(settings.internal_token.get_secret_value())],
-        options=_CHANNEL_OPTIONS,
+        options=_CHANNEL_OPTIONS + message_size_options(max_message_bytes),
     )
     register(server)
     health_servicer = health.aio.HealthServicer()

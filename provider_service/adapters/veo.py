@@ -19,12 +19,14 @@ from provider_service.calls import MalformedResponse, ProviderHttp, json_object,
 from provider_service.domain import (
     CancelResult,
     GenerationRequest,
+    InlineVideo,
     State,
     Status,
     content_violation,
     failed,
 )
 from provider_service.images import IMAGE_FIELD, ImageFetcher, sniff_image_type
+from videojobs.message_limits import INLINE_VIDEO_MAX_BYTES
 
 TokenSource = Callable[[], Awaitable[str]]
 
@@ -88,18 +90,22 @@ def map_operation(operation: Mapping[str, Any], fetch_headers: Mapping[str, str]
     inner: Mapping[str, Any] = response["generateVideoResponse"] if gemini else response
     filtered = int(inner.get("raiMediaFilteredCount") or 0)
     reasons = tuple(str(reason) for reason in inner.get("raiMediaFilteredReasons") or ())
-    uris = [
-        *(str(v["gcsUri"]) for v in inner.get("videos") or () if v.get("gcsUri")),
-        *(
-            str(s["video"]["uri"])
-            for s in inner.get("generatedSamples") or ()
-            if (s.get("video") or {}).get("uri")
-        ),
+    # Vertex lists `videos[]` (gcsUri, or bytesBase64Encoded + mimeType without a storageUri); the Gemini
+    # API `generatedSamples[].video` (uri, or encodedVideo + encoding).
+    videos = [
+        (v.get("gcsUri"), v.get("bytesBase64Encoded"), v.get("mimeType")) for v in inner.get("videos") or ()
+    ] + [
+        (v.get("uri"), v.get("encodedVideo"), v.get("encoding"))
+        for v in (sample.get("video") or {} for sample in inner.get("generatedSamples") or ())
     ]
+    uris = [str(uri) for uri, _, _ in videos if uri]
     if uris:
         return Status(
             State.SUCCEEDED, output_uris=tuple(uris), output_fetch_headers=dict(fetch_headers or {})
         )
+    inline = next(((data, mime) for _, data, mime in videos if data), None)
+    if inline is not None:
+        return _inline_video(str(inline[0]), str(inline[1] or ""))
     if filtered or reasons:
         return content_violation(reasons or (f"raiMediaFilteredCount={filtered}",), "Veo filtered the output")
     if fetch_headers is None and not gemini and "videos" not in response:
@@ -107,6 +113,27 @@ def map_operation(operation: Mapping[str, Any], fetch_headers: Mapping[str, str]
         # the caller resolves (StorageService.ResolveOutput lists sample_*.mp4 at any depth).
         return Status(State.SUCCEEDED)
     return failed("VEO_NO_OUTPUT", "Veo finished without a video or a filter reason", retryable=True)
+
+
+def _inline_video(encoded: str, mime_type: str) -> Status:
+    """A video Veo returned as base64 in its answer: the caller stores it, within the inline size limit."""
+    if len(encoded) * 3 // 4 > INLINE_VIDEO_MAX_BYTES + 3:  # refuse before decoding what we would not keep
+        return _too_large(len(encoded) * 3 // 4)
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except ValueError as exc:
+        raise MalformedResponse("a Veo video whose inline bytes are not base64") from exc
+    if len(data) > INLINE_VIDEO_MAX_BYTES:
+        return _too_large(len(data))
+    return Status(State.SUCCEEDED, inline_video=InlineVideo(data, mime_type), progress=1.0)
+
+
+def _too_large(size: int) -> Status:
+    return failed(
+        "VEO_OUTPUT_TOO_LARGE",
+        f"Veo returned a {size}-byte video inline; at most {INLINE_VIDEO_MAX_BYTES} bytes are taken that way",
+        retryable=False,
+    )
 
 
 class VeoAdapter(Adapter):

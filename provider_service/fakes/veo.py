@@ -4,7 +4,8 @@
 On Vertex success the fake writes a real `sample_0.mp4` into the GCS emulator under the request's
 `storageUri`, in one of Veo's two layouts: "subdir" (`{prefix}/{server-made number}/sample_0.mp4`, what Veo
 does) or "operation" (`{prefix}/{operation id}.mp4`, what the seed app assumed). `report_gcs_uri = False`
-answers without `videos`, so callers must find the output under the prefix themselves.
+answers without `videos`, so callers must find the output under the prefix themselves. `inline_video`
+makes the Gemini API answer with the video's bytes (`encodedVideo`) instead of a download URI.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class VeoFake(FakeProvider):
         self.layout: Layout = layout
         self.report_gcs_uri = report_gcs_uri
         self.written: list[str] = []  # gs:// URIs of the outputs written into the emulator
+        # Gemini API: answer with these bytes inline (`encodedVideo`) instead of a download URI.
+        self.inline_video: bytes | None = None
         self._gcs: storage.Client | None = None
 
     def route(self, request: Request) -> Route | None:
@@ -173,7 +176,13 @@ class VeoFake(FakeProvider):
             return done | {"response": {"@type": _VERTEX_TYPE, **filtered}}
         if gemini:
             uri = f"{self.url}/v1beta/files/{job.extra['operation_id']}:download?alt=media"
-            samples = {"generatedSamples": [{"video": {"uri": uri}}]}
+            video: dict[str, str] = {"uri": uri}
+            if self.inline_video is not None:
+                video = {
+                    "encodedVideo": base64.b64encode(self.inline_video).decode(),
+                    "encoding": "video/mp4",
+                }
+            samples = {"generatedSamples": [{"video": video}]}
             return done | {"response": {"@type": _GEMINI_TYPE, "generateVideoResponse": samples}}
         response: dict[str, Any] = {"@type": _VERTEX_TYPE, "raiMediaFilteredCount": 0}
         storage_uri = job.input["parameters"].get("storageUri")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from provider_service.fakes import FalFake, RunwayFake, VeoFake
+from provider_service.fakes import FalFake, RunwayFake, VeoFake, tiny_video
 from provider_service.sim.server import SimProvider
 from tests.orchestrator.conftest import StartStack
+from tests.support.videos import padded_mp4
 from videojobs.v1 import job_service_pb2
 
 EXPECTED_EVENTS = [
@@ -49,6 +50,20 @@ async def test_veo_vertex_both_layouts(start_stack: StartStack, veo_fake: VeoFak
 async def test_veo_gemini(start_stack: StartStack, veo_fake: VeoFake) -> None:
     stack = await start_stack(providers={"veo": veo_fake, "veo_mode": "gemini"})
     await _completes(stack, "veo")
+
+
+@pytest.mark.parametrize("size", ["tiny", "over gRPC's default 4 MiB"])
+async def test_veo_gemini_video_returned_inline_is_stored_without_resubmitting(
+    start_stack: StartStack, veo_fake: VeoFake, size: str
+) -> None:
+    video = tiny_video() if size == "tiny" else padded_mp4(tiny_video(), 5 * 1024 * 1024)
+    veo_fake.inline_video = video  # the operation carries encodedVideo, not a download URI
+    stack = await start_stack(providers={"veo": veo_fake, "veo_mode": "gemini"})
+    job = await _completes(stack, "veo")
+    assert veo_fake.submissions == 1
+    assert veo_fake.calls["download"] == 0
+    assert job.video.size_bytes == len(video)
+    assert stack.bucket.blob(f"videos/alice/{job.id}.mp4").download_as_bytes() == video
 
 
 async def test_fal(start_stack: StartStack, fal_fake: FalFake) -> None:

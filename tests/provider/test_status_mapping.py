@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
@@ -9,7 +10,8 @@ import pytest
 
 from provider_service.adapters import fal, runway, sim, veo
 from provider_service.calls import MalformedResponse
-from provider_service.domain import State
+from provider_service.domain import InlineVideo, State
+from videojobs.message_limits import INLINE_VIDEO_MAX_BYTES
 
 Q, R, S, F, CV, C = (
     State.QUEUED,
@@ -237,8 +239,9 @@ def test_fal_completed_without_error_defers_to_the_result() -> None:
             CV,
             False,
         ),
-        # Vertex listed its videos but none we can use (no storageUri: inline bytes).
-        ({"done": True, "response": {"videos": [{"bytesBase64Encoded": "AAAA"}]}}, F, True),
+        # Without a storageUri Vertex returns the video inline: the caller stores it.
+        ({"done": True, "response": {"videos": [{"bytesBase64Encoded": "AAAA"}]}}, S, None),
+        ({"done": True, "response": {"videos": [{"mimeType": "video/mp4"}]}}, F, True),
     ],
 )
 def test_veo(operation: dict[str, Any], state: State, retryable: bool | None) -> None:
@@ -292,6 +295,22 @@ def test_veo_gemini_outputs_carry_their_download_headers() -> None:
     assert veo.map_operation(empty, {"x-goog-api-key": "k"}).state == F
     # A Gemini answer never means "look under the output prefix": there is none.
     assert veo.map_operation({"done": True, "response": {}}, {"x-goog-api-key": "k"}).state == F
+
+
+def test_veo_inline_videos_are_decoded_and_capped() -> None:
+    encoded = base64.b64encode(b"\x00\x00\x00\x18ftypmp42 a video").decode()
+    gemini = {"generatedSamples": [{"video": {"encodedVideo": encoded, "encoding": "video/mp4"}}]}
+    status = veo.map_operation({"done": True, "response": {"generateVideoResponse": gemini}}, {"k": "v"})
+    assert status.state == S
+    assert status.inline_video == InlineVideo(b"\x00\x00\x00\x18ftypmp42 a video", "video/mp4")
+    assert "ftyp" not in repr(status)  # bytes stay out of logs
+    over = "A" * ((INLINE_VIDEO_MAX_BYTES + 4) * 4 // 3)
+    too_large = veo.map_operation({"done": True, "response": {"videos": [{"bytesBase64Encoded": over}]}})
+    assert too_large.state == F
+    assert too_large.error is not None
+    assert (too_large.error.code, too_large.error.retryable) == ("VEO_OUTPUT_TOO_LARGE", False)
+    with pytest.raises(MalformedResponse):
+        veo.map_operation({"done": True, "response": {"videos": [{"bytesBase64Encoded": "not base64!"}]}})
 
 
 def test_veo_done_without_error_or_response_is_malformed() -> None:

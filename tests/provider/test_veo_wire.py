@@ -1,5 +1,5 @@
 """Veo details a production run would meet: domain-scoped projects, RetryInfo in error bodies, https
-images sent as bytes."""
+images sent as bytes, Gemini videos returned inline, the Gemini mode marked deprecated."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from google.cloud import storage
 from google.rpc import error_details_pb2
 from PIL import Image
 
-from provider_service.fakes import Fault, VeoFake
+from provider_service.fakes import Fault, VeoFake, tiny_video
 from tests.provider.conftest import MD, rpc_failure
 from tests.support.providers import StartProviderService, provider_stub
 from tests.support.storage import Route, SourceServer, self_signed_cert, start_source_server
-from videojobs.v1 import common_pb2
+from tests.support.videos import padded_mp4
+from videojobs.message_limits import GRPC_MAX_MESSAGE_BYTES, message_size_options
+from videojobs.v1 import common_pb2, provider_service_pb2_grpc
 from videojobs.v1 import provider_service_pb2 as pb
 
 State = pb.GenerationStatus
@@ -208,3 +210,43 @@ async def test_an_image_veo_cannot_take_is_refused_before_submitting(
         assert bad_request is not None
         assert [v.field for v in bad_request.field_violations] == ["spec.image_uri"]
     assert veo_fake.calls["submit"] == 0
+
+
+@pytest.mark.parametrize("size", ["tiny", "over gRPC's default 4 MiB"])
+async def test_a_gemini_video_returned_inline_comes_back_as_bytes(
+    start_provider_service: StartProviderService, veo_fake: VeoFake, size: str
+) -> None:
+    video = tiny_video() if size == "tiny" else padded_mp4(tiny_video(), 5 * 1024 * 1024)
+    veo_fake.inline_video = video
+    veo_fake.script.polls_to_finish = 0
+    service = await start_provider_service(veo=veo_fake, veo_mode="gemini")
+    options = message_size_options(GRPC_MAX_MESSAGE_BYTES)  # as job_service's channel has them
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}", options=options) as channel:
+        stub = provider_service_pb2_grpc.ProviderServiceStub(channel)
+        job = await stub.SubmitGeneration(
+            pb.SubmitGenerationRequest(provider="veo", spec=common_pb2.VideoSpec(prompt="x")), metadata=MD
+        )
+        status = await stub.GetGenerationStatus(
+            pb.GetGenerationStatusRequest(provider="veo", provider_job_id=job.provider_job_id), metadata=MD
+        )
+    assert status.state == State.SUCCEEDED
+    assert list(status.output_uris) == []
+    assert (status.inline_video.data, status.inline_video.mime_type) == (video, "video/mp4")
+    assert veo_fake.calls["download"] == 0
+
+
+@pytest.mark.parametrize("mode", ["vertex", "gemini"])
+async def test_list_providers_marks_the_gemini_mode_deprecated(
+    start_provider_service: StartProviderService, veo_fake: VeoFake, mode: str
+) -> None:
+    service = await start_provider_service(veo=veo_fake, veo_mode=mode)
+    async with provider_stub(service.port) as stub:
+        reply = await stub.ListProviders(pb.ListProvidersRequest(), metadata=MD)
+    veo = next(p for p in reply.providers if p.name == "veo")
+    assert (veo.configured, veo.mode) == (True, mode)
+    if mode == "gemini":
+        assert "deprecated" in veo.deprecation
+        assert "VIDEOJOBS_VEO_MODE=vertex" in veo.deprecation
+    else:
+        assert veo.deprecation == ""
+    assert all(p.mode == p.deprecation == "" for p in reply.providers if p.name != "veo")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import struct
 import tempfile
 from collections.abc import Iterator
 from fractions import Fraction
@@ -61,3 +62,9 @@ def make_mp4(
                 container.mux(stream.encode(frame))
             container.mux(stream.encode(None))
         return path.read_bytes()
+
+
+def padded_mp4(video: bytes, extra: int) -> bytes:
+    """`video` grown by `extra` bytes of a top-level `free` box: still the same playable MP4 (players skip
+    free boxes), at whatever size a test needs, without encoding more frames."""
+    return video + struct.pack(">I", 8 + extra) + b"free" + bytes(extra)

@@ -153,6 +153,7 @@ class GenerationStatus(_message.Message):
     QUEUE_POSITION_FIELD_NUMBER: _builtins.int
     PROGRESS_FIELD_NUMBER: _builtins.int
     OUTPUT_FETCH_HEADERS_FIELD_NUMBER: _builtins.int
+    INLINE_VIDEO_FIELD_NUMBER: _builtins.int
     state: Global___GenerationStatus.State.ValueType
     queue_position: _builtins.int
     progress: _builtins.float
@@ -169,6 +170,12 @@ class GenerationStatus(_message.Message):
     def output_fetch_headers(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Headers needed to download output_uris (e.g. the Gemini API key). Secret: never logged."""
 
+    @_builtins.property
+    def inline_video(self) -> Global___InlineVideo:
+        """A video returned in the provider's answer rather than at a URI (the Gemini API may do this), at most
+        32 MiB (videojobs.message_limits); the caller stores it (StorageService.UploadVideo).
+        """
+
     def __init__(
         self,
         *,
@@ -179,14 +186,38 @@ class GenerationStatus(_message.Message):
         queue_position: _builtins.int = ...,
         progress: _builtins.float = ...,
         output_fetch_headers: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        inline_video: Global___InlineVideo | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "inline_video", b"inline_video"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "output_fetch_headers", b"output_fetch_headers", "output_uris", b"output_uris", "progress", b"progress", "queue_position", b"queue_position", "state", b"state", "violation_reasons", b"violation_reasons"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "inline_video", b"inline_video", "output_fetch_headers", b"output_fetch_headers", "output_uris", b"output_uris", "progress", b"progress", "queue_position", b"queue_position", "state", b"state", "violation_reasons", b"violation_reasons"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GenerationStatus: _TypeAlias = GenerationStatus  # noqa: Y015
+
+@_typing.final
+class InlineVideo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATA_FIELD_NUMBER: _builtins.int
+    MIME_TYPE_FIELD_NUMBER: _builtins.int
+    data: _builtins.bytes
+    mime_type: _builtins.str
+    """e.g. "video/mp4", as the provider reports it (may be empty)."""
+    def __init__(
+        self,
+        *,
+        data: _builtins.bytes = ...,
+        mime_type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "mime_type", b"mime_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InlineVideo: _TypeAlias = InlineVideo  # noqa: Y015
 
 @_typing.final
 class GetGenerationStatusRequest(_message.Message):
@@ -354,20 +385,28 @@ class ProviderInfo(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     CONFIGURED_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    DEPRECATION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     configured: _builtins.bool
     detail: _builtins.str
     """Why a provider is not configured, e.g. "FAL_KEY is not set"."""
+    mode: _builtins.str
+    """The provider's API where it has more than one: "vertex" or "gemini" for veo; empty otherwise."""
+    deprecation: _builtins.str
+    """Non-empty when the configured mode is deprecated: why, and what to use instead."""
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         configured: _builtins.bool = ...,
         detail: _builtins.str = ...,
+        mode: _builtins.str = ...,
+        deprecation: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["configured", b"configured", "detail", b"detail", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["configured", b"configured", "deprecation", b"deprecation", "detail", b"detail", "mode", b"mode", "name", b"name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

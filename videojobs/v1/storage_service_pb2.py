@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from videojobs.v1 import common_pb2 as videojobs_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"videojobs/v1/storage_service.proto\x12\x0cvideojobs.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19videojobs/v1/common.proto\"\x93\x01\n\x0cStoredObject\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x0e\n\x06\x63rc32c\x18\x04 \x01(\t\x12\x12\n\ngeneration\x18\x05 \x01(\x03\x12\x0e\n\x06reused\x18\x06 \x01(\x08\x12\x18\n\x10other_candidates\x18\x07 \x03(\t\"4\n\x14ResolveOutputRequest\x12\x0c\n\x04uris\x18\x01 \x03(\t\x12\x0e\n\x06prefix\x18\x02 \x01(\t\"\xd5\x01\n\x0fRelocateRequest\x12\x12\n\nsource_uri\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65stination_key\x18\x02 \x01(\t\x12\x15\n\rdelete_source\x18\x03 \x01(\x08\x12H\n\x0esource_headers\x18\x04 \x03(\x0b\x32\x30.videojobs.v1.RelocateRequest.SourceHeadersEntry\x1a\x34\n\x12SourceHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x7f\n\x16\x43reateThumbnailRequest\x12\x11\n\tvideo_uri\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65stination_key\x18\x02 \x01(\t\x12\x17\n\nat_seconds\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x11\n\tmax_width\x18\x04 \x01(\x05\x42\r\n\x0b_at_seconds\" \n\x11ProbeVideoRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\"$\n\x14\x44\x65leteObjectsRequest\x12\x0c\n\x04uris\x18\x01 \x03(\t\"9\n\x15\x44\x65leteObjectsResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x03(\t\x12\x0f\n\x07missing\x18\x02 \x03(\t\"4\n\x0fSignUrlsRequest\x12\x0c\n\x04uris\x18\x01 \x03(\t\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\x03\"Q\n\x10SignUrlsResponse\x12\x0c\n\x04urls\x18\x01 \x03(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xea\x03\n\x0eStorageService\x12O\n\rResolveOutput\x12\".videojobs.v1.ResolveOutputRequest\x1a\x1a.videojobs.v1.StoredObject\x12\x45\n\x08Relocate\x12\x1d.videojobs.v1.RelocateRequest\x1a\x1a.videojobs.v1.StoredObject\x12S\n\x0f\x43reateThumbnail\x12$.videojobs.v1.CreateThumbnailRequest\x1a\x1a.videojobs.v1.StoredObject\x12\x46\n\nProbeVideo\x12\x1f.videojobs.v1.ProbeVideoRequest\x1a\x17.videojobs.v1.VideoInfo\x12X\n\rDeleteObjects\x12\".videojobs.v1.DeleteObjectsRequest\x1a#.videojobs.v1.DeleteObjectsResponse\x12I\n\x08SignUrls\x12\x1d.videojobs.v1.SignUrlsRequest\x1a\x1e.videojobs.v1.SignUrlsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"videojobs/v1/storage_service.proto\x12\x0cvideojobs.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19videojobs/v1/common.proto\"\x93\x01\n\x0cStoredObject\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x0e\n\x06\x63rc32c\x18\x04 \x01(\t\x12\x12\n\ngeneration\x18\x05 \x01(\x03\x12\x0e\n\x06reused\x18\x06 \x01(\x08\x12\x18\n\x10other_candidates\x18\x07 \x03(\t\"4\n\x14ResolveOutputRequest\x12\x0c\n\x04uris\x18\x01 \x03(\t\x12\x0e\n\x06prefix\x18\x02 \x01(\t\"\xd5\x01\n\x0fRelocateRequest\x12\x12\n\nsource_uri\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65stination_key\x18\x02 \x01(\t\x12\x15\n\rdelete_source\x18\x03 \x01(\x08\x12H\n\x0esource_headers\x18\x04 \x03(\x0b\x32\x30.videojobs.v1.RelocateRequest.SourceHeadersEntry\x1a\x34\n\x12SourceHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Q\n\x12UploadVideoRequest\x12\x17\n\x0f\x64\x65stination_key\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\"\x7f\n\x16\x43reateThumbnailRequest\x12\x11\n\tvideo_uri\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65stination_key\x18\x02 \x01(\t\x12\x17\n\nat_seconds\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x11\n\tmax_width\x18\x04 \x01(\x05\x42\r\n\x0b_at_seconds\" \n\x11ProbeVideoRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\"$\n\x14\x44\x65leteObjectsRequest\x12\x0c\n\x04uris\x18\x01 \x03(\t\"9\n\x15\x44\x65leteObjectsResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x03(\t\x12\x0f\n\x07missing\x18\x02 \x03(\t\"4\n\x0fSignUrlsRequest\x12\x0c\n\x04uris\x18\x01 \x03(\t\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\x03\"Q\n\x10SignUrlsResponse\x12\x0c\n\x04urls\x18\x01 \x03(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xb7\x04\n\x0eStorageService\x12O\n\rResolveOutput\x12\".videojobs.v1.ResolveOutputRequest\x1a\x1a.videojobs.v1.StoredObject\x12\x45\n\x08Relocate\x12\x1d.videojobs.v1.RelocateRequest\x1a\x1a.videojobs.v1.StoredObject\x12K\n\x0bUploadVideo\x12 .videojobs.v1.UploadVideoRequest\x1a\x1a.videojobs.v1.StoredObject\x12S\n\x0f\x43reateThumbnail\x12$.videojobs.v1.CreateThumbnailRequest\x1a\x1a.videojobs.v1.StoredObject\x12\x46\n\nProbeVideo\x12\x1f.videojobs.v1.ProbeVideoRequest\x1a\x17.videojobs.v1.VideoInfo\x12X\n\rDeleteObjects\x12\".videojobs.v1.DeleteObjectsRequest\x1a#.videojobs.v1.DeleteObjectsResponse\x12I\n\x08SignUrls\x12\x1d.videojobs.v1.SignUrlsRequest\x1a\x1e.videojobs.v1.SignUrlsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,18 +43,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RELOCATEREQUEST']._serialized_end=530
   _globals['_RELOCATEREQUEST_SOURCEHEADERSENTRY']._serialized_start=478
   _globals['_RELOCATEREQUEST_SOURCEHEADERSENTRY']._serialized_end=530
-  _globals['_CREATETHUMBNAILREQUEST']._serialized_start=532
-  _globals['_CREATETHUMBNAILREQUEST']._serialized_end=659
-  _globals['_PROBEVIDEOREQUEST']._serialized_start=661
-  _globals['_PROBEVIDEOREQUEST']._serialized_end=693
-  _globals['_DELETEOBJECTSREQUEST']._serialized_start=695
-  _globals['_DELETEOBJECTSREQUEST']._serialized_end=731
-  _globals['_DELETEOBJECTSRESPONSE']._serialized_start=733
-  _globals['_DELETEOBJECTSRESPONSE']._serialized_end=790
-  _globals['_SIGNURLSREQUEST']._serialized_start=792
-  _globals['_SIGNURLSREQUEST']._serialized_end=844
-  _globals['_SIGNURLSRESPONSE']._serialized_start=846
-  _globals['_SIGNURLSRESPONSE']._serialized_end=927
-  _globals['_STORAGESERVICE']._serialized_start=930
-  _globals['_STORAGESERVICE']._serialized_end=1420
+  _globals['_UPLOADVIDEOREQUEST']._serialized_start=532
+  _globals['_UPLOADVIDEOREQUEST']._serialized_end=613
+  _globals['_CREATETHUMBNAILREQUEST']._serialized_start=615
+  _globals['_CREATETHUMBNAILREQUEST']._serialized_end=742
+  _globals['_PROBEVIDEOREQUEST']._serialized_start=744
+  _globals['_PROBEVIDEOREQUEST']._serialized_end=776
+  _globals['_DELETEOBJECTSREQUEST']._serialized_start=778
+  _globals['_DELETEOBJECTSREQUEST']._serialized_end=814
+  _globals['_DELETEOBJECTSRESPONSE']._serialized_start=816
+  _globals['_DELETEOBJECTSRESPONSE']._serialized_end=873
+  _globals['_SIGNURLSREQUEST']._serialized_start=875
+  _globals['_SIGNURLSREQUEST']._serialized_end=927
+  _globals['_SIGNURLSRESPONSE']._serialized_start=929
+  _globals['_SIGNURLSRESPONSE']._serialized_end=1010
+  _globals['_STORAGESERVICE']._serialized_start=1013
+  _globals['_STORAGESERVICE']._serialized_end=1580
 # @@protoc_insertion_point(module_scope)

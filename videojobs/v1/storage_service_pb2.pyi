@@ -141,6 +141,33 @@ class RelocateRequest(_message.Message):
 Global___RelocateRequest: _TypeAlias = RelocateRequest  # noqa: Y015
 
 @_typing.final
+class UploadVideoRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESTINATION_KEY_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    destination_key: _builtins.str
+    """Object name in the configured bucket, e.g. "incoming/{job}/inline.mp4"."""
+    data: _builtins.bytes
+    content_type: _builtins.str
+    """video/*; empty or octet-stream is sniffed from the bytes."""
+    def __init__(
+        self,
+        *,
+        destination_key: _builtins.str = ...,
+        data: _builtins.bytes = ...,
+        content_type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "data", b"data", "destination_key", b"destination_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UploadVideoRequest: _TypeAlias = UploadVideoRequest  # noqa: Y015
+
+@_typing.final
 class CreateThumbnailRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

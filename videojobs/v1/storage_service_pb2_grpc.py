@@ -45,6 +45,11 @@ class StorageServiceStub:
                 request_serializer=videojobs_dot_v1_dot_storage__service__pb2.RelocateRequest.SerializeToString,
                 response_deserializer=videojobs_dot_v1_dot_storage__service__pb2.StoredObject.FromString,
                 _registered_method=True)
+        self.UploadVideo = channel.unary_unary(
+                '/videojobs.v1.StorageService/UploadVideo',
+                request_serializer=videojobs_dot_v1_dot_storage__service__pb2.UploadVideoRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_storage__service__pb2.StoredObject.FromString,
+                _registered_method=True)
         self.CreateThumbnail = channel.unary_unary(
                 '/videojobs.v1.StorageService/CreateThumbnail',
                 request_serializer=videojobs_dot_v1_dot_storage__service__pb2.CreateThumbnailRequest.SerializeToString,
@@ -80,6 +85,13 @@ class StorageServiceServicer:
 
     def Relocate(self, request, context):
         """gs:// sources copy server-side; https:// sources stream with bounded memory. Idempotent per destination.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UploadVideo(self, request, context):
+        """Stores a video given as bytes (a provider's inline output, at most 32 MiB). Idempotent per destination.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -121,6 +133,11 @@ def add_StorageServiceServicer_to_server(servicer, server):
             'Relocate': grpc.unary_unary_rpc_method_handler(
                     servicer.Relocate,
                     request_deserializer=videojobs_dot_v1_dot_storage__service__pb2.RelocateRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_storage__service__pb2.StoredObject.SerializeToString,
+            ),
+            'UploadVideo': grpc.unary_unary_rpc_method_handler(
+                    servicer.UploadVideo,
+                    request_deserializer=videojobs_dot_v1_dot_storage__service__pb2.UploadVideoRequest.FromString,
                     response_serializer=videojobs_dot_v1_dot_storage__service__pb2.StoredObject.SerializeToString,
             ),
             'CreateThumbnail': grpc.unary_unary_rpc_method_handler(
@@ -197,6 +214,33 @@ class StorageService:
             target,
             '/videojobs.v1.StorageService/Relocate',
             videojobs_dot_v1_dot_storage__service__pb2.RelocateRequest.SerializeToString,
+            videojobs_dot_v1_dot_storage__service__pb2.StoredObject.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadVideo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.StorageService/UploadVideo',
+            videojobs_dot_v1_dot_storage__service__pb2.UploadVideoRequest.SerializeToString,
             videojobs_dot_v1_dot_storage__service__pb2.StoredObject.FromString,
             options,
             channel_credentials,

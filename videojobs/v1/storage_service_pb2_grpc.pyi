@@ -38,6 +38,8 @@ class StorageServiceStub:
     """
     Relocate: _grpc.UnaryUnaryMultiCallable[_storage_service_pb2.RelocateRequest, _storage_service_pb2.StoredObject]
     """gs:// sources copy server-side; https:// sources stream with bounded memory. Idempotent per destination."""
+    UploadVideo: _grpc.UnaryUnaryMultiCallable[_storage_service_pb2.UploadVideoRequest, _storage_service_pb2.StoredObject]
+    """Stores a video given as bytes (a provider's inline output, at most 32 MiB). Idempotent per destination."""
     CreateThumbnail: _grpc.UnaryUnaryMultiCallable[_storage_service_pb2.CreateThumbnailRequest, _storage_service_pb2.StoredObject]
     ProbeVideo: _grpc.UnaryUnaryMultiCallable[_storage_service_pb2.ProbeVideoRequest, _common_pb2.VideoInfo]
     DeleteObjects: _grpc.UnaryUnaryMultiCallable[_storage_service_pb2.DeleteObjectsRequest, _storage_service_pb2.DeleteObjectsResponse]
@@ -53,6 +55,8 @@ class StorageServiceAsyncStub(StorageServiceStub):
     """
     Relocate: _aio.UnaryUnaryMultiCallable[_storage_service_pb2.RelocateRequest, _storage_service_pb2.StoredObject]  # type: ignore[assignment]
     """gs:// sources copy server-side; https:// sources stream with bounded memory. Idempotent per destination."""
+    UploadVideo: _aio.UnaryUnaryMultiCallable[_storage_service_pb2.UploadVideoRequest, _storage_service_pb2.StoredObject]  # type: ignore[assignment]
+    """Stores a video given as bytes (a provider's inline output, at most 32 MiB). Idempotent per destination."""
     CreateThumbnail: _aio.UnaryUnaryMultiCallable[_storage_service_pb2.CreateThumbnailRequest, _storage_service_pb2.StoredObject]  # type: ignore[assignment]
     ProbeVideo: _aio.UnaryUnaryMultiCallable[_storage_service_pb2.ProbeVideoRequest, _common_pb2.VideoInfo]  # type: ignore[assignment]
     DeleteObjects: _aio.UnaryUnaryMultiCallable[_storage_service_pb2.DeleteObjectsRequest, _storage_service_pb2.DeleteObjectsResponse]  # type: ignore[assignment]
@@ -77,6 +81,14 @@ class StorageServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_storage_service_pb2.StoredObject, _abc.Awaitable[_storage_service_pb2.StoredObject]]:
         """gs:// sources copy server-side; https:// sources stream with bounded memory. Idempotent per destination."""
+
+    @_abc_1.abstractmethod
+    def UploadVideo(
+        self,
+        request: _storage_service_pb2.UploadVideoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_storage_service_pb2.StoredObject, _abc.Awaitable[_storage_service_pb2.StoredObject]]:
+        """Stores a video given as bytes (a provider's inline output, at most 32 MiB). Idempotent per destination."""
 
     @_abc_1.abstractmethod
     def CreateThumbnail(

@@ -142,6 +142,22 @@ class Gcs:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+def write_once(gcs: Gcs, dest: ObjectRef, data: bytes, content_type: str) -> StoredObject:
+    """Blocking: write `data` at `dest` unless an object is there already (if_generation_match=0), in which
+    case that one is returned with reused=True."""
+    blob = gcs.blob(dest)
+    try:
+        blob.upload_from_string(
+            data, content_type=content_type, if_generation_match=0, timeout=gcs.timeout, retry=gcs.retry
+        )
+    except gexc.PreconditionFailed:
+        existing = gcs.get(dest)
+        if existing is None:
+            raise
+        return stored(existing, reused=True)
+    return stored(blob)
+
+
 def stored(blob: storage.Blob, *, reused: bool = False, others: tuple[str, ...] = ()) -> StoredObject:
     return StoredObject(
         ref=ObjectRef(blob.bucket.name, blob.name),

@@ -14,12 +14,11 @@ from typing import Any
 
 import av
 import av.error
-from google.api_core import exceptions as gexc
 from google.cloud import storage
 from PIL import Image
 
 from storage_service.domain import ObjectRef, StoredObject, VideoInfo
-from storage_service.gcs import Gcs, domain_error, stored
+from storage_service.gcs import Gcs, domain_error, stored, write_once
 from videojobs import errors
 from videojobs.contract import Reason
 
@@ -221,18 +220,4 @@ def thumbnail_sync(
         image: Image.Image = frame.reformat(width=width, height=height, format="rgb24").to_image()
     jpeg = io.BytesIO()
     image.save(jpeg, format="JPEG", quality=gcs.settings.thumbnail_jpeg_quality, optimize=True)
-    blob = gcs.blob(dest)
-    try:
-        blob.upload_from_string(
-            jpeg.getvalue(),
-            content_type="image/jpeg",
-            if_generation_match=0,
-            timeout=gcs.timeout,
-            retry=gcs.retry,
-        )
-    except gexc.PreconditionFailed:
-        existing = gcs.get(dest)
-        if existing is None:
-            raise
-        return stored(existing, reused=True)
-    return stored(blob)
+    return write_once(gcs, dest, jpeg.getvalue(), "image/jpeg")

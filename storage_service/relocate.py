@@ -19,7 +19,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import storage
 
 from storage_service.domain import ObjectRef, StoredObject, parse_key, parse_uri
-from storage_service.gcs import Gcs, KeyedLocks, deadline, stored
+from storage_service.gcs import Gcs, KeyedLocks, deadline, stored, write_once
 from storage_service.pipe import Pipe
 from videojobs import errors, safe_fetch
 from videojobs.contract import Reason
@@ -121,27 +121,10 @@ class Relocator:
             result = (
                 stored(existing, reused=True)
                 if existing is not None
-                else await self.gcs.run(self._write, data, dest, kind)
+                else await self.gcs.run(write_once, self.gcs, dest, data, kind)
             )
         log.info("uploaded", destination=dest.uri, reused=result.reused, size_bytes=result.size_bytes)
         return result
-
-    def _write(self, data: bytes, dest: ObjectRef, content_type: str) -> StoredObject:
-        blob = self.gcs.blob(dest)
-        try:
-            blob.upload_from_string(
-                data,
-                content_type=content_type,
-                if_generation_match=0,
-                timeout=self.gcs.timeout,
-                retry=self.gcs.retry,
-            )
-        except gexc.PreconditionFailed:
-            existing = self.gcs.get(dest)
-            if existing is None:
-                raise
-            return stored(existing, reused=True)
-        return stored(blob)
 
     # gs:// -> bucket: server-side rewrite.
     def _copy(self, source: ObjectRef, dest: ObjectRef) -> StoredObject:

@@ -212,24 +212,12 @@ async def test_a_webhook_completes_the_job_without_polling(
     await stack.stub.ReportProviderEvent(unknown, metadata=metadata()[:1])  # ignored, not an error
 
 
+# "malformed": 200, but JSON instead of a video; "still_image": a JPEG labelled video/mp4.
+@pytest.mark.parametrize("download", ["malformed", "still_image"])
 async def test_an_output_that_is_not_a_video_falls_back_to_the_next_provider(
-    start_stack: StartStack, fal_fake: FalFake, runway_fake: RunwayFake
+    start_stack: StartStack, fal_fake: FalFake, runway_fake: RunwayFake, download: str
 ) -> None:
-    fal_fake.fail_always("download", Fault("malformed"))  # 200, but JSON instead of a video
-    stack = await start_stack(providers={"fal": fal_fake, "runway": runway_fake})
-    created = await stack.create(providers=["fal", "runway"])
-    job = await stack.wait(created.job.id)
-    assert job.state == job_service_pb2.COMPLETED
-    assert job.provider == "runway"
-    fallback = stack.sql("SELECT detail FROM job_events WHERE job_id = %s AND type = 'fallback'", job.id)
-    assert fallback[0][0]["error_code"] == "OUTPUT_NOT_A_VIDEO"
-    assert stack.names("videos/") == [f"videos/alice/{job.id}.mp4"]
-
-
-async def test_a_still_image_output_is_not_a_video_and_falls_back(
-    start_stack: StartStack, fal_fake: FalFake, runway_fake: RunwayFake
-) -> None:
-    fal_fake.fail_always("download", Fault("still_image"))  # a JPEG labelled video/mp4
+    fal_fake.fail_always("download", Fault(download))
     stack = await start_stack(providers={"fal": fal_fake, "runway": runway_fake})
     created = await stack.create(providers=["fal", "runway"])
     job = await stack.wait(created.job.id)

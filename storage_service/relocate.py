@@ -22,9 +22,8 @@ from storage_service.domain import ObjectRef, StoredObject, parse_key, parse_uri
 from storage_service.gcs import Gcs, KeyedLocks, deadline, stored, write_once
 from storage_service.pipe import Pipe
 from videojobs import errors, safe_fetch
-from videojobs.contract import Reason
+from videojobs.contract import INLINE_VIDEO_MAX_BYTES, Reason
 from videojobs.logs import get_logger
-from videojobs.message_limits import INLINE_VIDEO_MAX_BYTES
 
 log = get_logger(__name__)
 

@@ -24,6 +24,9 @@ ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1")
 DEFAULT_ASPECT_RATIO = "16:9"
 MAX_PROMPT_CHARS = 2000
 MAX_DURATION_SECONDS = 60  # 0 means "the provider's default"
+# The largest video passed inside gRPC messages (GenerationStatus.inline_video, UploadVideo); see
+# videojobs.message_limits for why 32 MiB and which links accept it.
+INLINE_VIDEO_MAX_BYTES = 32 * 1024 * 1024
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100

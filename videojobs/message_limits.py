@@ -9,7 +9,8 @@ limit, since each one in flight is held in memory by all three services.
 
 from __future__ import annotations
 
-INLINE_VIDEO_MAX_BYTES = 32 * 1024 * 1024
+from videojobs.contract import INLINE_VIDEO_MAX_BYTES
+
 # The video plus the rest of its message (state, headers, a destination key): a generous fixed margin.
 GRPC_MAX_MESSAGE_BYTES = INLINE_VIDEO_MAX_BYTES + 1024 * 1024
 

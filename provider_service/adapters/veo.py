@@ -26,7 +26,7 @@ from provider_service.domain import (
     failed,
 )
 from provider_service.images import IMAGE_FIELD, ImageFetcher, sniff_image_type
-from videojobs.message_limits import INLINE_VIDEO_MAX_BYTES
+from videojobs.contract import INLINE_VIDEO_MAX_BYTES
 
 TokenSource = Callable[[], Awaitable[str]]
 

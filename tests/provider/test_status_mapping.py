@@ -11,7 +11,7 @@ import pytest
 from provider_service.adapters import fal, runway, sim, veo
 from provider_service.calls import MalformedResponse
 from provider_service.domain import InlineVideo, State
-from videojobs.message_limits import INLINE_VIDEO_MAX_BYTES
+from videojobs.contract import INLINE_VIDEO_MAX_BYTES
 
 Q, R, S, F, CV, C = (
     State.QUEUED,

@@ -40,8 +40,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     exception_handlers.install(app)
-    for module in (videos, quota, webhooks, compat, ops, dashboard):
+    for module in (videos, quota, webhooks, compat, ops):
         app.include_router(module.router)
+    app.include_router(dashboard.router_for(settings))
     app.add_middleware(GatewayMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     return app
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from typing import Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 
 from videojobs.settings import CommonSettings
 
 DEV_JWT_SECRET_REFUSED = {"", "secret", "changeme", "dev-jwt-secret"}
+GCS_ORIGIN = "https://storage.googleapis.com"  # where storage_service's V4 signed URLs point (path style)
 
 
 class GatewaySettings(CommonSettings):
@@ -36,9 +38,26 @@ class GatewaySettings(CommonSettings):
     jwt_issuer: str | None = None
     jwt_leeway_seconds: float = Field(default=30.0, ge=0)
 
+    # Where the dashboard's videos and thumbnails come from: its Content-Security-Policy allows exactly these.
+    media_origins: tuple[str, ...] = Field(
+        default=(),
+        description="origins of the signed video/thumbnail URLs (e.g. a CDN); default: the emulator's "
+        "when STORAGE_EMULATOR_HOST is set, else https://storage.googleapis.com",
+    )
+    storage_emulator_host: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("STORAGE_EMULATOR_HOST", "VIDEOJOBS_STORAGE_EMULATOR_HOST"),
+        description="the GCS emulator storage_service uses; its URLs are then the media origin",
+    )
+
     # Rate limiting: a token bucket per user (per worker process); 0 turns it off.
     rate_limit_per_second: float = Field(default=10.0, ge=0)
     rate_limit_burst: int = Field(default=40, ge=1)
+
+    @field_validator("media_origins")
+    @classmethod
+    def _bare_origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(origin_of(origin) for origin in origins)
 
     @model_validator(mode="after")
     def _refuse_weak_jwt_secret_in_production(self) -> Self:
@@ -55,3 +74,24 @@ class GatewaySettings(CommonSettings):
     @property
     def jwt_enabled(self) -> bool:
         return self.jwt_secret is not None or bool(self.jwt_public_keys)
+
+    @property
+    def dashboard_media_origins(self) -> tuple[str, ...]:
+        if self.media_origins:
+            return self.media_origins
+        if self.storage_emulator_host:
+            return (origin_of(self.storage_emulator_host),)
+        return (GCS_ORIGIN,)
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` of a URL or a bare `host:port` (taken as http, as the storage client does)."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.username
+        or parts.path not in {"", "/"}
+    ):
+        raise ValueError(f"{url!r} is not an http(s) origin (scheme://host[:port], no path)")
+    return f"{parts.scheme}://{parts.netloc.lower()}"

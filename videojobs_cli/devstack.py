@@ -93,6 +93,7 @@ async def running(ports: Ports) -> AsyncIterator[Stack]:
             gateway_port=ports.gateway,
             job_target=f"127.0.0.1:{jobs.port}",
             provider_target=f"127.0.0.1:{ports.provider}",
+            storage_emulator_host=emulator.url,  # the dashboard's CSP lets the emulator's videos in
         )
         gateway = await stack.enter_async_context(gateway_running(gateway_settings))
         print(

@@ -13,64 +13,41 @@ import httpx
 import pytest
 from google.cloud import storage
 
-from gateway.server import RunningGateway, running
-from gateway.settings import GatewaySettings
-from job_service.server import JobService, create_engine, create_server
 from provider_service.fakes import FalFake
 from provider_service.sim.server import SimProvider
 from tests.gateway.sse_client import read_events
-from tests.orchestrator.conftest import pipeline_settings
-from tests.support.providers import fal_fake, sim_provider, start_provider_service  # noqa: F401 - fixtures
-from tests.support.storage import start_storage_service  # noqa: F401 - fixture
+from tests.support.pipeline import Pipeline, pipeline_running
+from tests.support.providers import fal_fake, sim_provider  # noqa: F401 - fixtures
+from videojobs_cli.gcs_emulator import GcsEmulator
 
-Pipeline = Callable[..., Awaitable[tuple[RunningGateway, JobService]]]
+StartPipeline = Callable[..., Awaitable[Pipeline]]
 
 
 @pytest.fixture
 async def pipeline(
-    database_url: str,
-    gcs_bucket: storage.Bucket,
-    start_storage_service: Any,  # noqa: F811 - fixture
-    start_provider_service: Any,  # noqa: F811 - fixture
-) -> AsyncIterator[Pipeline]:
+    database_url: str, gcs_emulator: GcsEmulator, gcs_bucket: storage.Bucket
+) -> AsyncIterator[StartPipeline]:
     async with AsyncExitStack() as exits:
 
-        async def start(providers: dict[str, Any], **job: Any) -> tuple[RunningGateway, JobService]:
-            storage_service = await start_storage_service(fetch_allow_local=True)
-            provider_service = await start_provider_service(**providers)
-            settings = pipeline_settings(
-                database_url, gcs_bucket.name, provider_service.port, storage_service.port, **job
+        async def start(providers: dict[str, Any], **job: Any) -> Pipeline:
+            return await exits.enter_async_context(
+                pipeline_running(database_url, gcs_emulator.url, gcs_bucket.name, providers, job)
             )
-            assert settings.database_url is not None
-            service = create_server(settings, create_engine(settings, settings.database_url))
-            await service.start()
-            exits.push_async_callback(service.stop, 0)
-            gateway = await exits.enter_async_context(
-                running(
-                    GatewaySettings(
-                        gateway_port=0,
-                        job_target=f"127.0.0.1:{service.port}",
-                        provider_target=f"127.0.0.1:{provider_service.port}",
-                        sse_heartbeat_seconds=0.5,
-                    )
-                )
-            )
-            return gateway, service
 
         yield start
 
 
-async def _client(gateway: RunningGateway, service: JobService, user: str) -> httpx.AsyncClient:
-    key = await service.jobs.mint_api_key(user)
-    return httpx.AsyncClient(base_url=gateway.url, headers={"authorization": f"Bearer {key}"}, timeout=30)
+async def _client(stack: Pipeline, user: str) -> httpx.AsyncClient:
+    key = await stack.key(user)
+    return httpx.AsyncClient(base_url=stack.url, headers={"authorization": f"Bearer {key}"}, timeout=30)
 
 
 async def test_create_watch_until_completed_and_download_the_mp4(
-    pipeline: Pipeline,
+    pipeline: StartPipeline,
     sim_provider: SimProvider,  # noqa: F811 - fixture
 ) -> None:
-    gateway, service = await pipeline({"sim_url": sim_provider.public_url})
-    async with await _client(gateway, service, "alice") as alice:
+    stack = await pipeline({"sim_url": sim_provider.public_url})
+    async with await _client(stack, "alice") as alice:
         created = await alice.post(
             "/v1/videos",
             json={"prompt": "a paper boat", "providers": ["sim"]},
@@ -102,13 +79,13 @@ async def test_create_watch_until_completed_and_download_the_mp4(
 
 
 async def test_a_signed_fal_webhook_through_the_gateway_completes_the_job(
-    pipeline: Pipeline,
+    pipeline: StartPipeline,
     fal_fake: FalFake,  # noqa: F811 - fixture
 ) -> None:
     fal_fake.script.polls_to_finish = 0
     # Polls far apart: only the webhook can finish this job within the test.
-    gateway, service = await pipeline({"fal": fal_fake}, poll_initial_seconds=600, poll_max_seconds=600)
-    async with await _client(gateway, service, "bob") as bob, httpx.AsyncClient(base_url=gateway.url) as fal:
+    stack = await pipeline({"fal": fal_fake}, poll_initial_seconds=600, poll_max_seconds=600)
+    async with await _client(stack, "bob") as bob, httpx.AsyncClient(base_url=stack.url) as fal:
         job_id = (await bob.post("/v1/videos", json={"prompt": "x", "providers": ["fal"]})).json()["id"]
         async with asyncio.timeout(30):
             while (job := (await bob.get(f"/v1/videos/{job_id}")).json())["state"] != "PROCESSING":  # noqa: ASYNC110

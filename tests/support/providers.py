@@ -14,7 +14,7 @@ Settings are tuned for speed: millisecond backoff, sub-second timeouts, short Re
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import grpc
@@ -109,20 +109,25 @@ def veo_fake(gcs_emulator: GcsEmulator) -> Iterator[VeoFake]:
         yield fake
 
 
-@pytest.fixture
-def sim_provider() -> Iterator[SimProvider]:
+@contextmanager
+def quick_sim(**overrides: Any) -> Iterator[SimProvider]:
     """The sim HTTP service on a free port with quick jobs (0.2 s) and tiny videos; `.public_url`."""
-    provider, server = start_sim(
-        SimSettings(
-            sim_port=0,
-            sim_job_seconds=0.2,
-            sim_slow_seconds=30,
-            sim_video_seconds=1,
-            sim_width=160,
-            sim_height=90,
-        )
-    )
+    settings: dict[str, Any] = {
+        "sim_port": 0,
+        "sim_job_seconds": 0.2,
+        "sim_slow_seconds": 30,
+        "sim_video_seconds": 1,
+        "sim_width": 160,
+        "sim_height": 90,
+    }
+    provider, server = start_sim(SimSettings(**(settings | overrides)))
     try:
         yield provider
     finally:
         server.stop()
+
+
+@pytest.fixture
+def sim_provider() -> Iterator[SimProvider]:
+    with quick_sim() as provider:
+        yield provider

@@ -210,15 +210,15 @@ class Dashboard:
         )
         return overflow
 
-    async def screenshot(self, name: str) -> None:
-        """The current state at 1280 px and 390 px wide (full page), checking it never scrolls sideways."""
+    async def screenshot(self, name: str, *, full_page: bool = True) -> None:
+        """The current state at 1280 px and 390 px wide, checking it never scrolls sideways."""
         await asyncio.to_thread(SCREENSHOTS.mkdir, parents=True, exist_ok=True)
         original = self.page.viewport_size or WIDE
         for label, size in (("1280", WIDE), ("390", NARROW)):
             await self.page.set_viewport_size(size)
             await self.page.evaluate("document.fonts.ready")
             assert await self.horizontal_overflow() <= 0, f"{name} scrolls sideways at {label} px"
-            await self.page.screenshot(path=SCREENSHOTS / f"{name}-{label}.png", full_page=True)
+            await self.page.screenshot(path=SCREENSHOTS / f"{name}-{label}.png", full_page=full_page)
         await self.page.set_viewport_size(original)
 
 

@@ -13,7 +13,7 @@ from playwright.async_api import Browser, Route
 from tests.dashboard.conftest import CuttableProxy, Dashboard, eventually, expect, open_dashboard
 from tests.support.pipeline import Pipeline
 
-SIM_SETTINGS = {"sim_slow_seconds": 4}
+SIM_SETTINGS = {"sim_slow_seconds": 3}
 
 
 async def test_a_stream_that_fails_to_open_is_retried_and_the_row_still_completes(
@@ -98,10 +98,10 @@ async def test_signed_urls_are_replaced_before_they_expire(
     page = dashboard.page
 
     async def short_lived(route: Route) -> None:
-        """The list as the server sent it, but its URLs expire in 5 s (as with a short URL TTL)."""
+        """The list as the server sent it, but its URLs expire in 3 s (as with a short URL TTL)."""
         response = await route.fetch()
         listing = await response.json()
-        soon = (datetime.now(UTC) + timedelta(seconds=5)).isoformat().replace("+00:00", "Z")
+        soon = (datetime.now(UTC) + timedelta(seconds=3)).isoformat().replace("+00:00", "Z")
         for item in listing["jobs"]:
             item["urls_expire_time"] = soon
         await route.fulfill(response=response, json=listing)
@@ -111,7 +111,7 @@ async def test_signed_urls_are_replaced_before_they_expire(
     await expect(dashboard.row(job["id"]).locator("img.thumb")).to_be_visible()
     reads = dashboard.sent("GET", rf"^/v1/videos/{job['id']}$")
     await eventually(lambda: len(dashboard.sent("GET", rf"^/v1/videos/{job['id']}$")) == 1)
-    await asyncio.sleep(2)  # the fresh URLs (an hour) are not replaced again
+    await asyncio.sleep(1.5)  # the fresh URLs (an hour) are not replaced again
 
     assert reads == []  # nothing before 80% of the URLs' life
     assert len(dashboard.sent("GET", rf"^/v1/videos/{job['id']}$")) == 1

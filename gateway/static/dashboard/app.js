@@ -17,6 +17,7 @@ const $ = (id) => document.getElementById(id);
 let session = null;
 let quota = null;
 let refreshTimer = 0;
+let announceTimer = 0;
 
 const list = new JobList(
   { list: $("jobs"), template: $("job-template"), empty: $("empty"), more: $("more") },
@@ -108,6 +109,9 @@ function endSession() {
   clearTimeout(refreshTimer);
   list.clear();
   form.reset();
+  clearTimeout(announceTimer);
+  $("announce").textContent = "";
+  $("filter").value = "";
   $("quota").textContent = "";
   $("who").textContent = "";
   $("account").hidden = true;
@@ -194,7 +198,8 @@ function announce(text) {
   // Re-set so the same sentence twice is read twice.
   const region = $("announce");
   region.textContent = "";
-  setTimeout(() => {
+  clearTimeout(announceTimer);
+  announceTimer = setTimeout(() => {
     region.textContent = text;
   }, 50);
 }

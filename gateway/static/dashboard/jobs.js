@@ -211,6 +211,7 @@ export class JobList {
     const ready = job.state === "COMPLETED" && urls && urls.video;
     placeholder.hidden = Boolean(ready);
     placeholder.classList.toggle("busy", !TERMINAL.has(job.state));
+    placeholder.querySelector(".placeholder-text").textContent = TERMINAL.has(job.state) ? "No video" : `${STATES[job.state]}…`;
     if (!ready) {
       thumbButton.hidden = true;
       player.hidden = true;

@@ -25,6 +25,10 @@ async def test_create_reaches_completed_with_a_thumbnail_and_a_playable_video(
     await expect(thumbnail).to_be_visible()
     await thumbnail.evaluate("img => img.decode()")  # rejects unless the image loads and decodes
     await dashboard.screenshot("completed")
+    await dashboard.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    await row.get_by_role("button", name="Copy link").click()
+    await expect(page.locator("#announce")).to_contain_text("Link copied (works until ")
+    copied = await page.evaluate("navigator.clipboard.readText()")
     await row.get_by_role("button", name="Play “a paper boat on a rainy street”").click()
     player = row.locator("video.player")
     await expect(player).to_be_visible()
@@ -39,6 +43,7 @@ async def test_create_reaches_completed_with_a_thumbnail_and_a_playable_video(
     assert await player.get_attribute("src") == jobs[0]["video_url"]
     assert 1 < duration < 3  # the sim renders 2 s
     assert await row.locator(".download").get_attribute("href") == jobs[0]["video_url"]
+    assert copied == jobs[0]["video_url"]
     assert "sim · attempt 1 · took" in await row.locator(".facts").inner_text()
     assert await page.locator("#prompt").input_value() == ""  # ready for the next video
 

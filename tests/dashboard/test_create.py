@@ -196,6 +196,7 @@ CATALOG = {
         {
             "provider": "sim",
             "id": "sim-1",
+            "title": "Sim One",
             "modes": ["text_to_video"],
             "durations": [2, 90],
             "default_duration": 2,
@@ -259,7 +260,7 @@ async def test_the_form_is_built_from_the_model_catalog(
 
     assert options == [
         ["", "Automatic: the server's default", False],
-        ["sim|sim-1", "sim-1", False],
+        ["sim|sim-1", "Sim One", False],
         [
             "fal|fal-ai/kling-video/v2/image-to-video",
             "fal-ai/kling-video/v2/image-to-video (not set up here)",

@@ -66,7 +66,7 @@ async def test_a_stream_dropped_midway_resumes_after_the_last_event(
     assert dashboard.errors == []
 
 
-async def test_jobs_made_elsewhere_appear_and_deleted_ones_go_with_the_periodic_refresh(
+async def test_jobs_made_retried_or_deleted_elsewhere_show_with_the_periodic_refresh(
     dashboard: Dashboard, new_user: Callable[..., Any]
 ) -> None:
     carol = await new_user("carol")
@@ -82,11 +82,21 @@ async def test_jobs_made_elsewhere_appear_and_deleted_ones_go_with_the_periodic_
     await expect(row.locator(".badge")).to_have_text("Completed")
     await expect(page.locator("#quota")).not_to_have_text(quota_before)
     await expect(page.locator("#quota")).to_contain_text("999 of 1000 videos left today")
+    retried = await carol.create("[sim:slow] retried in another tab", providers=["sim"])
+    assert (await carol.api.post(f"/v1/videos/{retried['id']}/cancel")).status_code == 200
+    await page.clock.fast_forward(11_000)
+    await expect(dashboard.row(retried["id"]).locator(".badge")).to_have_text("Cancelled")
+    assert (await carol.api.post(f"/v1/videos/{retried['id']}/retry")).status_code == 200
+    await page.clock.fast_forward(11_000)
+    await expect(dashboard.row(retried["id"]).locator(".facts")).to_contain_text("attempt 2")
+    await expect(dashboard.row(retried["id"]).locator(".badge")).to_have_text(
+        "Completed"
+    )  # followed live again
     await carol.wait(made_elsewhere["id"])
     assert (await carol.api.delete(f"/v1/videos/{made_elsewhere['id']}")).status_code == 200
     await page.clock.fast_forward(11_000)
     await expect(row).to_have_count(0)
-    await expect(page.locator("#empty")).to_be_visible()
+    assert await dashboard.job_ids() == [retried["id"]]
 
 
 async def test_signed_urls_are_replaced_before_they_expire(

@@ -76,29 +76,28 @@ async function signIn(key) {
     mine.userId = answer.user_id;
     sessionStorage.setItem(KEY_STORAGE, key);
     setQuota(answer);
-    $("signin").hidden = true;
-    $("app").hidden = false;
-    $("account").hidden = false;
-    $("who").textContent = `Signed in as ${mine.userId}`;
-    const catalog = await loadCatalog(mine);
-    form.configure(mine, catalog);
-    await list.load(mine, selectedStates());
-    schedule();
   } catch (error) {
     if (error instanceof StaleSession) return;
-    if (error instanceof ApiError && error.status === 401) {
-      signedOut(explain(error));
-      return;
-    }
-    if (error instanceof ApiError) {
-      showError(explain(error));
-      if (!mine.userId) signedOut(explain(error), { keepKey: true });
-      return;
-    }
-    throw error;
+    if (!(error instanceof ApiError)) throw error;
+    // A refused key is forgotten; a server that cannot answer now leaves the key for the next try.
+    signedOut(explain(error), { keepKey: error.status !== 401 });
+    return;
   } finally {
     button.disabled = false;
   }
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  $("account").hidden = false;
+  $("who").textContent = `Signed in as ${mine.userId}`;
+  try {
+    form.configure(mine, await loadCatalog(mine));
+    await list.load(mine, selectedStates());
+  } catch (error) {
+    if (error instanceof StaleSession) return;
+    if (!(error instanceof ApiError)) throw error;
+    showError(explain(error)); // the periodic refresh tries again
+  }
+  if (mine === session) schedule();
 }
 
 // Everything of the current user leaves the page: streams, rows, form, quota, timers.
@@ -124,6 +123,7 @@ function signedOut(message = "", { keepKey = false } = {}) {
   $("signin").hidden = false;
   $("key").value = "";
   if (message) showError(message);
+  else hideError();
   $("key").focus();
 }
 
@@ -168,6 +168,7 @@ async function refresh() {
   if (mine === session) schedule();
 }
 
+// The quota line is information only: a failed read keeps the last one shown.
 async function loadQuota() {
   const mine = session;
   if (!mine) return;
@@ -175,7 +176,7 @@ async function loadQuota() {
     const answer = await mine.request("/v1/quota");
     if (mine === session) setQuota(answer);
   } catch (error) {
-    if (!(error instanceof StaleSession)) throw error;
+    if (!(error instanceof StaleSession) && !(error instanceof ApiError)) throw error;
   }
 }
 

@@ -121,7 +121,8 @@ export class CreateForm {
       const group = document.createElement("optgroup");
       group.label = provider;
       for (const model of models) {
-        const option = new Option(model.configured ? model.id : `${model.id} (not set up here)`, `${model.provider}|${model.id}`);
+        const name = model.title || model.id;
+        const option = new Option(model.configured ? name : `${name} (not set up here)`, `${model.provider}|${model.id}`);
         option.disabled = !model.configured;
         group.append(option);
       }
@@ -180,10 +181,11 @@ export class CreateForm {
   // Durations, aspect ratios, prompt length and providers follow the chosen model (or the spec's).
   applyModel() {
     const model = this.selectedModel();
-    const durations = model ? model.durations : SPEC_DURATIONS;
+    const listed = model && model.durations && model.durations.length;
+    const durations = listed ? model.durations : SPEC_DURATIONS;
     const previousDuration = this.$.duration.value;
     this.$.duration.replaceChildren(
-      ...(model ? [] : [new Option("Default", "")]),
+      ...(listed ? [] : [new Option("Default", "")]),
       ...durations.map((d) => new Option(`${d} seconds`, String(d))),
     );
     const wantedDuration = durations.map(String).includes(previousDuration) ? previousDuration

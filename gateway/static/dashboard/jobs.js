@@ -11,6 +11,7 @@ const MAX_STREAMS = 4;
 // Signed URLs are swapped for fresh ones this long before they expire (and at once when one fails).
 const URL_MARGIN_MS = 5 * 60 * 1000;
 const MEDIA_RETRY_MS = 30 * 1000;
+const BACKGROUND_RETRY_MS = 30 * 1000;
 
 export class JobList {
   constructor(ids, callbacks) {
@@ -259,11 +260,14 @@ export class JobList {
     const now = this.now();
     for (const row of this.rows.values()) {
       if (!TERMINAL.has(row.job.state)) row.element.querySelector(".facts").textContent = facts(row.job, now).join(" · ");
-      if (row.urls && now >= row.urls.refreshAt && !row.refreshing) this.refreshJob(row);
+      if (row.urls && now >= row.urls.refreshAt && !row.refreshing && Date.now() >= (row.retryAt || 0)) {
+        this.refreshJob(row);
+      }
     }
   }
 
   // The job again, with freshly signed URLs; `reload` loads the media again even if a URL did not change.
+  // It runs in the background: a failure is retried later, quietly.
   async refreshJob(row, { reload = false } = {}) {
     const session = this.session;
     row.refreshing = true;
@@ -274,8 +278,11 @@ export class JobList {
       row.reloadMedia = reload;
       this.upsert(job);
     } catch (error) {
-      if (error instanceof ApiError && error.status === 404) this.remove(row.job.id);
-      else if (!(error instanceof StaleSession)) this.failed(error);
+      if (error instanceof StaleSession) return;
+      if (!(error instanceof ApiError)) throw error;
+      if (error.status === 404) this.remove(row.job.id);
+      else if (error.status === 401) this.callbacks.unauthorized(error);
+      else row.retryAt = Date.now() + BACKGROUND_RETRY_MS;
     } finally {
       row.refreshing = false;
     }

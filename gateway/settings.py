@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Self
 from urllib.parse import urlsplit
 
@@ -10,6 +11,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from videojobs.settings import CommonSettings
 
 DEV_JWT_SECRET_REFUSED = {"", "secret", "changeme", "dev-jwt-secret"}
+_HOST = re.compile(r"^([a-z0-9-]+(\.[a-z0-9-]+)*|[0-9a-f:.]+)$")  # a DNS name, IPv4, or IPv6 (no wildcards)
 GCS_ORIGIN = "https://storage.googleapis.com"  # where storage_service's V4 signed URLs point (path style)
 
 
@@ -87,10 +89,15 @@ class GatewaySettings(CommonSettings):
 def origin_of(url: str) -> str:
     """`scheme://host[:port]` of a URL or a bare `host:port` (taken as http, as the storage client does)."""
     parts = urlsplit(url if "://" in url else f"http://{url}")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = urlsplit("")
     if (
         parts.scheme not in {"http", "https"}
-        or not parts.hostname
+        or not _HOST.match(parts.hostname or "")
         or parts.username
+        or parts.query
         or parts.path not in {"", "/"}
     ):
         raise ValueError(f"{url!r} is not an http(s) origin (scheme://host[:port], no path)")

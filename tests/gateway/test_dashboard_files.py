@@ -8,7 +8,9 @@ import re
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
+from gateway.settings import GatewaySettings
 from tests.gateway.conftest import StartStack
 
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
@@ -85,3 +87,20 @@ async def test_the_page_csp_allows_media_from_exactly_the_storage_origins(
     assert policy["frame-ancestors"] == "'none'"
     assert "unsafe" not in page.headers["content-security-policy"]
     assert page.headers["referrer-policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "ftp://cdn.example.com",
+        "https://cdn.example.com/videos",
+        "https://user:pw@cdn.example.com",
+        "*",
+        "https://*.example.com",
+        "http://cdn.example.com:port",
+        "https://cdn.example.com?x=1",
+    ],
+)
+def test_media_origins_must_be_bare_http_origins(origin: str) -> None:
+    with pytest.raises(ValidationError, match="is not an http\\(s\\) origin"):
+        GatewaySettings(media_origins=(origin,))

@@ -41,6 +41,15 @@ expect = playwright_expect
 expect.set_options(timeout=20_000)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A module's tests share one pipeline: keep each module on one xdist worker (`make test` runs
+    # --dist loadgroup), so a pipeline is started once per module rather than once per worker.
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.parent == here:
+            item.add_marker(pytest.mark.xdist_group(f"dashboard-{item.path.stem}"))
+
+
 def chromium_executable() -> str:
     """Debian's chromium (Playwright's own browser download cannot run here): found, or the test fails."""
     explicit = os.environ.get("CHROMIUM_EXECUTABLE")

@@ -11,6 +11,8 @@ from typing import Any, ParamSpec, TypeVar
 import psycopg
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import create_engine as create_sync_engine
@@ -40,7 +42,13 @@ def embedded_postgres_url(data_dir: Path, database: str = "postgres") -> str:
 
     pgserver counts the processes using a data folder and stops the server when the last one exits.
     """
-    import pgserver  # imported here: only development and tests need it
+    try:
+        import pgserver  # imported here: only development and tests need it (the `embedded` extra)
+    except ImportError as exc:
+        raise RuntimeError(
+            "DATABASE_URL is not set and the embedded Postgres is not installed "
+            "(pip install 'videojobs[embedded]' for development)"
+        ) from exc
 
     pgdata = (data_dir / "postgres").resolve()
     server = _embedded.get(pgdata)
@@ -128,6 +136,25 @@ def migrate(url: str) -> None:
             command.upgrade(config, "head")
     finally:
         engine.dispose()
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database is not (yet) at the newest revision this code knows."""
+
+
+def check_current(url: str) -> None:
+    """Raise SchemaNotCurrent unless the schema is at the newest revision (for replicas that leave
+    migrating to a migration job and wait for it instead)."""
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    engine = create_sync_engine(sqlalchemy_url(url))
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    if current != heads:
+        have = sorted(current) or "no revision"
+        raise SchemaNotCurrent(f"database is at {have}, this code needs {sorted(heads)}")
 
 
 def database_errors(method: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from grpc_health.v1 import health_pb2
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from job_service import database
@@ -32,6 +33,7 @@ from videojobs.logs import configure_logging, get_logger
 from videojobs.message_limits import GRPC_MAX_MESSAGE_BYTES
 from videojobs.server import GrpcServer
 from videojobs.server import create_server as create_grpc_server
+from videojobs.startup import wait_for
 from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
 
 log = get_logger(__name__)
@@ -41,7 +43,8 @@ SERVICE_NAME = job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_na
 
 @dataclass
 class JobService:
-    """job_service's parts. `grpc` is None for a worker-only replica; `worker` is None when disabled."""
+    """job_service's parts. `grpc` is None for a worker-only replica without a health port (else it serves
+    only the health service); `worker` is None when disabled."""
 
     engine: AsyncEngine
     pool: AsyncConnectionPool[AsyncConnection[Any]]
@@ -52,6 +55,7 @@ class JobService:
     grpc: GrpcServer | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _worker_task: asyncio.Task[None] | None = None
+    _health_task: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -65,14 +69,25 @@ class JobService:
             await self.grpc.start()
         if self.worker is not None:
             self._worker_task = asyncio.create_task(self.worker.run(self._stopping), name="worker")
+            self._worker_task.add_done_callback(self._worker_ended)
+
+    def _worker_ended(self, task: asyncio.Task[None]) -> None:
+        """A worker loop that ends before we stop is a broken replica: health says so, to get it restarted."""
+        if self._stopping.is_set() or self.grpc is None:
+            return
+        error = None if task.cancelled() else task.exception()
+        log.error("worker loop ended unexpectedly", error=repr(error))
+        self._health_task = asyncio.create_task(
+            self.grpc.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+        )
 
     async def stop(self, grace: float | None = None) -> None:
         self._stopping.set()
         if self.grpc is not None:
             await self.grpc.stop(grace)
         if self._worker_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker_task
+            # A loop that failed was logged when it ended; stopping goes on.
+            await asyncio.gather(self._worker_task, return_exceptions=True)
         await self.hub.stop()
         for channel in self.channels:
             await channel.close()
@@ -182,14 +197,42 @@ def create_server(
             register=lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(jobs), s),
             service_names=[SERVICE_NAME],
         )
+    elif worker is not None and settings.worker_health_port is not None:
+        # Health only, for container probes: a worker-only replica has no API of its own.
+        service.grpc = create_grpc_server(
+            settings,
+            address=f"{settings.job_host}:{settings.worker_health_port}",
+            register=lambda _server: None,
+            service_names=[],
+        )
     return service
+
+
+async def prepare_database(settings: JobServiceSettings) -> str:
+    """The database URL, once the schema is current: migrated here, or (VIDEOJOBS_MIGRATE_ON_START=false)
+    by someone else, e.g. a migration job, which we wait for. An unreachable server is waited for too."""
+    url = await asyncio.to_thread(database_url, settings)
+    if settings.migrate_on_start:
+        await wait_for(
+            "postgres",
+            lambda: database.migrate(url),
+            retry_on=(OperationalError,),
+            within=settings.startup_timeout_seconds,
+        )
+    else:
+        await wait_for(
+            "the current database schema",
+            lambda: database.check_current(url),
+            retry_on=(OperationalError, database.SchemaNotCurrent),
+            within=settings.startup_timeout_seconds,
+        )
+    return url
 
 
 @asynccontextmanager
 async def running(settings: JobServiceSettings, *, serve_grpc: bool = True) -> AsyncIterator[JobService]:
     """The service, started on a migrated database, stopped gracefully on exit."""
-    url = await asyncio.to_thread(database_url, settings)
-    await asyncio.to_thread(database.migrate, url)
+    url = await prepare_database(settings)
     service = create_server(settings, create_engine(settings, url), serve_grpc=serve_grpc)
     await service.start()
     log.info(

@@ -19,6 +19,10 @@ class JobServiceSettings(CommonSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
     db_statement_timeout_ms: int = Field(default=10_000, ge=100)
+    migrate_on_start: bool = Field(
+        default=True,
+        description="Migrate at start-up; false waits for a current schema (a migration job migrates).",
+    )
     daily_limit: int = Field(default=50, ge=0, description="Jobs a user may create per UTC day.")
     max_active: int = Field(default=5, ge=1, description="Non-terminal jobs a user may have at once.")
     active_limit_retry_seconds: float = Field(default=15.0, gt=0)
@@ -35,6 +39,12 @@ class JobServiceSettings(CommonSettings):
 
     # The orchestrator (worker loop).
     worker_enabled: bool = Field(default=True, description="Run the worker loop beside the gRPC server.")
+    worker_health_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="A worker-only replica serves the gRPC health service here (unset: no port at all).",
+    )
     worker_concurrency: int = Field(default=16, ge=1, description="Steps one replica runs at once.")
     lease_seconds: float = Field(default=30.0, gt=0, description="A claim lapses this long after renewal.")
     idle_poll_seconds: float = Field(default=1.0, gt=0, description="Claim check when no event woke us.")
@@ -65,3 +75,9 @@ class JobServiceSettings(CommonSettings):
     @property
     def address(self) -> str:
         return f"{self.job_host}:{self.job_port}"
+
+    def max_db_connections(self, *, serves_api: bool) -> int:
+        """The most connections one process opens: the SQLAlchemy pool (pool size + overflow), the LISTEN
+        connection and, for a process serving the API, the CreateJob driver pool (pool size; it stays empty
+        in a worker-only replica). Size Postgres' max_connections for the sum over all replicas."""
+        return self.db_pool_size + self.db_max_overflow + 1 + (self.db_pool_size if serves_api else 0)

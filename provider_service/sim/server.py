@@ -13,14 +13,16 @@ The protocol is documented in provider_service/adapters/sim.py.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import re
+import signal
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from provider_service.local_http import LocalHttpServer, Request, Response
 from provider_service.sim.render import render_mp4
@@ -44,6 +46,11 @@ _FILE = re.compile(r"^/files/([\w-]+)\.mp4$")
 class SimSettings(CommonSettings):
     sim_host: str = "127.0.0.1"
     sim_port: int = Field(default=8090, ge=0, le=65535)
+    sim_public_url: str | None = Field(
+        default=None,
+        description="Base URL output links name, as callers reach the sim (e.g. http://sim:8090); "
+        "unset: the listen address, which must then be a specific one.",
+    )
     sim_job_seconds: float = Field(default=3.0, ge=0, description="how long a job takes")
     sim_slow_seconds: float = Field(default=60.0, ge=0, description="how long a 'slow' job takes")
     sim_outcome: Outcome = "success"
@@ -51,6 +58,22 @@ class SimSettings(CommonSettings):
     sim_width: int = Field(default=320, ge=16, le=1920)
     sim_height: int = Field(default=180, ge=16, le=1080)
     sim_max_jobs: int = Field(default=500, ge=1, description="older jobs (and their videos) are forgotten")
+
+    @model_validator(mode="after")
+    def _public_url_is_an_address(self) -> Self:
+        # 0.0.0.0 is where we listen, not an address anyone can fetch from: output links would be refused.
+        if self.sim_public_url is None and _listens_everywhere(self.sim_host):
+            raise ValueError(
+                f"VIDEOJOBS_SIM_HOST={self.sim_host} listens on every interface; set "
+                "VIDEOJOBS_SIM_PUBLIC_URL to the URL callers reach the sim at (e.g. http://sim:8090)"
+            )
+        return self
+
+
+def _listens_everywhere(host: str) -> bool:
+    with contextlib.suppress(ValueError):
+        return ipaddress.ip_address(host).is_unspecified
+    return False
 
 
 @dataclass
@@ -80,6 +103,8 @@ class SimProvider:
     def handle(self, request: Request) -> Response:
         if request.method == "POST" and request.path == "/v1/generations":
             return self._submit(request)
+        if request.method == "GET" and request.path == "/healthz":
+            return Response.json({"status": "ok"})
         if match := _GENERATION.match(request.path):
             job = self._jobs.get(match.group(1))
             if job is None:
@@ -171,7 +196,7 @@ class SimProvider:
 def _bind(settings: SimSettings) -> tuple[SimProvider, LocalHttpServer]:
     provider = SimProvider(settings)
     server = LocalHttpServer(provider.handle, host=settings.sim_host, port=settings.sim_port)
-    provider.public_url = server.url
+    provider.public_url = (settings.sim_public_url or server.url).rstrip("/")
     return provider, server
 
 
@@ -184,7 +209,20 @@ def start(settings: SimSettings) -> tuple[SimProvider, LocalHttpServer]:
 def main(settings: SimSettings | None = None) -> None:
     settings = settings or SimSettings()
     configure_logging(settings.log_level, settings.log_format)
-    _provider, server = _bind(settings)
-    log.info("sim provider listening", url=server.url, outcome=settings.sim_outcome)
+    provider, server = _bind(settings)
+    # As a container's PID 1 a process gets no default action for SIGTERM: without a handler, a stop
+    # waits out the engine's grace period and ends in SIGKILL.
+    signal.signal(signal.SIGTERM, _stop_serving)
     with contextlib.suppress(KeyboardInterrupt):
+        log.info(
+            "sim provider listening",
+            url=server.url,
+            public_url=provider.public_url,
+            outcome=settings.sim_outcome,
+        )
         server.serve_forever()
+    log.info("sim provider stopped")
+
+
+def _stop_serving(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")

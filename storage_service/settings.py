@@ -32,6 +32,12 @@ class StorageServiceSettings(FetchSettings):
         validation_alias=AliasChoices("STORAGE_EMULATOR_HOST", "VIDEOJOBS_STORAGE_EMULATOR_HOST"),
         description="e.g. http://127.0.0.1:4443: talk to fake-gcs-server instead of GCS.",
     )
+    emulator_public_url: str | None = Field(
+        default=None,
+        description="Base URL that links to emulator objects name, as a browser reaches the emulator "
+        "(e.g. http://127.0.0.1:4443 where the emulator is http://gcs:4443 inside a compose network); "
+        "unset: the emulator's own address.",
+    )
     gcs_timeout_seconds: float = Field(default=30.0, gt=0, description="Per HTTP request to GCS.")
     gcs_retry_seconds: float = Field(default=20.0, gt=0, description="Total retry budget per GCS call.")
     io_threads: int = Field(default=16, ge=1, description="Threads running blocking GCS and decoding calls.")
@@ -67,6 +73,13 @@ class StorageServiceSettings(FetchSettings):
         if not host:
             return None
         return host if "://" in host else f"http://{host}"
+
+    @property
+    def emulator_link_url(self) -> str | None:
+        """Where links to emulator objects point (signed or not); None when GCS is the real one."""
+        if self.emulator_url is None:
+            return None
+        return (self.emulator_public_url or self.emulator_url).rstrip("/")
 
     @property
     def readable_buckets(self) -> frozenset[str]:

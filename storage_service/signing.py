@@ -34,7 +34,7 @@ def emulator_download_url(emulator: str, ref: ObjectRef) -> str:
 def sign_sync(gcs: Gcs, refs: Sequence[ObjectRef], ttl_seconds: int) -> tuple[list[str], datetime]:
     """Blocking (signing may call IAM); run through `Gcs.run`. Returns the URLs and when they expire."""
     expires = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=ttl_seconds)
-    emulator = gcs.settings.emulator_url
+    emulator = gcs.settings.emulator_link_url
     signer = gcs.signer
     if _can_sign(signer):
         how = {"credentials": signer, "api_access_endpoint": emulator or GCS_ENDPOINT}

@@ -124,3 +124,35 @@ async def test_running_serves_until_the_block_ends(
                 pb.DeleteObjectsRequest(uris=[uri(gcs_bucket, "videos/u/none.mp4")]), metadata=AUTH
             )
     assert list(reply.missing) == [uri(gcs_bucket, "videos/u/none.mp4")]
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["plain", "v4"])
+async def test_links_name_the_emulator_public_url(
+    start_storage_service: StartStorageService,
+    gcs_emulator: GcsEmulator,
+    gcs_bucket: storage.Bucket,
+    put: Put,
+    tmp_path: Path,
+    signed: bool,
+) -> None:
+    """In a compose network the emulator is http://gcs:4443, which a browser on the host cannot resolve:
+    links name VIDEOJOBS_EMULATOR_PUBLIC_URL instead (here another name of the same emulator). Plain links
+    download through it; signed ones (path-style) are served only for the emulator's -public-host, so
+    there the signature's host is what is checked."""
+    put("videos/u/p.mp4", b"public bytes")
+    public = gcs_emulator.url.replace("127.0.0.1", "localhost")
+    assert public != gcs_emulator.url
+    key = {"credentials_file": service_account_key(tmp_path / "key.json")} if signed else {}
+    service: StorageService = await start_storage_service(emulator_public_url=f"{public}/", **key)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+        stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+        reply = await stub.SignUrls(
+            pb.SignUrlsRequest(uris=[uri(gcs_bucket, "videos/u/p.mp4")]), metadata=AUTH
+        )
+    [url] = reply.urls
+    assert url.startswith(f"{public}/")
+    if signed:
+        assert httpx.URL(url).params["X-Goog-SignedHeaders"] == "host"
+        assert url.startswith(f"{public}/{gcs_bucket.name}/videos/u/p.mp4?X-Goog-Algorithm=GOOG4-RSA-SHA256")
+    else:
+        assert (await fetch_bytes(url)) == b"public bytes"

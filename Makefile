@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format protos bench clean
+.PHONY: install run test lint format protos bench compose-check clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -40,6 +40,16 @@ protos: $(STAMP)
 ## Every benchmark under bench/; each prints its figures against a baseline measured in the same run.
 bench: $(STAMP)
 	@set -e; for b in bench/[a-z]*.py; do echo "== $$b"; $(BIN)/python -m bench.$$(basename $$b .py); done
+
+## The compose stack for real (podman, as root): build, up, the README's HTTP flow to a downloaded MP4,
+## teardown; prints "N passed, M failed". The way to prove a change to docker-compose.yml or the Dockerfile;
+## too slow for every CI run, where tests/test_compose.py checks the files statically.
+CONTAINERS ?= $(firstword $(wildcard ../shared/containers ../../shared/containers))
+compose-check:
+	@test -n "$(CONTAINERS)" || { echo "shared/containers not found; pass CONTAINERS=/path/to/shared/containers"; exit 2; }
+	$(CONTAINERS)/setup-engine
+	$(CONTAINERS)/build-standins
+	$(CONTAINERS)/compose-smoke $(CURDIR)
 
 clean:
 	rm -rf $(VENV) .videojobs .pytest_cache .mypy_cache .ruff_cache

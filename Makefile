@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format protos bench compose-check clean
+.PHONY: install run test lint format protos catalog bench compose-check clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/python scripts/gen_protos.py --check
+	$(BIN)/python scripts/gen_catalog.py --check
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -36,6 +37,10 @@ format: $(STAMP)
 
 protos: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py
+
+## Re-record the providers' published types (npm, installed SDKs) and regenerate the model catalog.
+catalog: $(STAMP)
+	$(BIN)/python scripts/gen_catalog.py --refresh
 
 ## Every benchmark under bench/; each prints its figures against a baseline measured in the same run.
 bench: $(STAMP)

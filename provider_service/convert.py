@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from google.protobuf import struct_pb2
+
+from provider_service.adapters.base import Submission
+from provider_service.catalog import ModelEntry
+from provider_service.catalog.mapping import Effective
 from provider_service.domain import CancelResult, GenerationRequest, State, Status, WebhookEvent
 from provider_service.registry import ProviderInfo
 from videojobs.v1 import common_pb2, provider_service_pb2
@@ -72,4 +77,88 @@ def providers_to_proto(providers: list[ProviderInfo]) -> provider_service_pb2.Li
             )
             for p in providers
         ]
+    )
+
+
+def effective_to_proto(effective: Effective) -> common_pb2.EffectiveSpec:
+    parameters = struct_pb2.Struct()
+    parameters.update(dict(effective.parameters))
+    return common_pb2.EffectiveSpec(
+        provider=effective.provider,
+        model=effective.model,
+        mode=effective.mode,
+        duration_seconds=effective.duration_seconds,
+        aspect_ratio=effective.aspect_ratio,
+        audio=effective.audio,
+        parameters=parameters,
+    )
+
+
+def submission_to_proto(
+    provider: str, submission: Submission
+) -> provider_service_pb2.SubmitGenerationResponse:
+    return provider_service_pb2.SubmitGenerationResponse(
+        provider_job_id=submission.provider_job_id,
+        provider=provider,
+        effective=effective_to_proto(submission.effective),
+    )
+
+
+def _model_to_proto(model: ModelEntry, configured: bool) -> provider_service_pb2.ModelInfo:
+    limits = [
+        provider_service_pb2.ModeLimits(
+            mode=spec.mode,
+            durations=spec.durations,
+            default_duration=spec.default_duration,
+            aspect_ratios=list(spec.aspect_ratios),
+            wire_aspect_ratios=list(spec.aspect_ratios.values()),
+            resolutions=spec.resolutions,
+            max_prompt_chars=spec.max_prompt_chars or 0,
+            prompt_unit=spec.prompt_unit,
+            prompt_required=spec.prompt_required,
+            image_forms=spec.image_forms,
+            duration_wire=spec.duration_wire,
+            required_fields=spec.required,
+        )
+        for spec in model.modes.values()
+    ]
+    specs = list(model.modes.values())
+    # Over all modes: what any mode allows, in order. The first mode's default (text, when there is one).
+    prompt_limits = [spec.max_prompt_chars for spec in specs if spec.max_prompt_chars]
+    checked = {"types": str(model.checked_against["types"])} if "types" in model.checked_against else {}
+    for kind in ("docs", "ours"):
+        checked |= {f"{kind}.{name}": text for name, text in model.checked_against.get(kind, {}).items()}
+    return provider_service_pb2.ModelInfo(
+        provider=model.provider,
+        id=model.id,
+        title=model.title,
+        modes=list(model.modes),
+        durations=sorted({d for spec in specs for d in spec.durations}),
+        default_duration=specs[0].default_duration,
+        aspect_ratios=list(dict.fromkeys(r for spec in specs for r in spec.aspect_ratios)),
+        resolutions=list(dict.fromkeys(r for spec in specs for r in spec.resolutions)),
+        max_prompt_chars=min(prompt_limits) if prompt_limits else None,
+        audio=True if any(spec.audio_field for spec in specs) else None,
+        configured=configured,
+        limits=limits,
+        checked_against=checked,
+    )
+
+
+def models_to_proto(
+    models: list[ModelEntry], providers: list[ProviderInfo]
+) -> provider_service_pb2.ListModelsResponse:
+    configured = {p.name: p.configured for p in providers}
+    return provider_service_pb2.ListModelsResponse(
+        models=[_model_to_proto(m, configured.get(m.provider, False)) for m in models],
+        providers=[
+            provider_service_pb2.ProviderModels(
+                name=p.name,
+                configured=p.configured,
+                default_text_model=p.text_model,
+                default_image_model=p.image_model,
+                detail=p.detail,
+            )
+            for p in providers
+        ],
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from provider_service.adapters.base import Adapter
+from provider_service import catalog
+from provider_service.adapters.base import Adapter, Submission
 from provider_service.domain import CancelResult, GenerationRequest, Status, WebhookEvent
 from provider_service.registry import ProviderInfo, Registry, unknown_provider
 from videojobs.contract import ASPECT_RATIOS, MAX_DURATION_SECONDS, MAX_PROMPT_CHARS
@@ -50,11 +51,17 @@ class Generations:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
-    async def submit(self, provider: str, request: GenerationRequest) -> str:
+    async def submit(self, provider: str, request: GenerationRequest) -> Submission:
         validated = validate_request(provider, request)
-        job_id = await self.registry.get(provider).submit(validated)
-        log.info("generation submitted", provider=provider, provider_job_id=job_id)
-        return job_id
+        submission = await self.registry.get(provider).submit(validated)
+        log.info(
+            "generation submitted",
+            provider=provider,
+            provider_job_id=submission.provider_job_id,
+            model=submission.effective.model,
+            parameters=dict(submission.effective.parameters),
+        )
+        return submission
 
     def _adapter_for_job(self, provider: str, provider_job_id: str) -> Adapter:
         adapter = self.registry.get(provider)
@@ -89,3 +96,11 @@ class Generations:
 
     def providers(self) -> list[ProviderInfo]:
         return self.registry.describe()
+
+    def models(self, provider: str = "") -> tuple[list[catalog.ModelEntry], list[ProviderInfo]]:
+        """The catalog (one provider's part when named) and the providers' state and default models."""
+        if provider and (unknown := unknown_provider(provider)) is not None:
+            raise InvalidArgument([unknown])
+        providers = [p for p in self.registry.describe() if not provider or p.name == provider]
+        names = {p.name for p in providers}
+        return [m for m in self.registry.catalog.models if m.provider in names], providers

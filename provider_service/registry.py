@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from provider_service import fal_webhook
+from provider_service import catalog, fal_webhook
 from provider_service.adapters.base import Adapter
 from provider_service.adapters.fal import FalAdapter
 from provider_service.adapters.runway import RunwayAdapter
@@ -40,6 +40,9 @@ class ProviderInfo:
     detail: str
     mode: str = ""
     deprecation: str = ""
+    # The models a spec without `model` gets (from settings, whether or not the provider is configured).
+    text_model: str = ""
+    image_model: str = ""
 
 
 class Registry:
@@ -48,10 +51,14 @@ class Registry:
         adapters: dict[str, Adapter],
         missing: dict[str, str],
         modes: dict[str, tuple[str, str]] | None = None,
+        defaults: dict[str, tuple[str, str]] | None = None,
+        models: catalog.Catalog | None = None,
     ) -> None:
         self._adapters = adapters
         self._missing = missing
         self._modes = modes or {}  # provider -> (mode, deprecation)
+        self._defaults = defaults or {}  # provider -> (text model, image model)
+        self.catalog = models or catalog.load()
 
     def get(self, name: str) -> Adapter:
         if (unknown := unknown_provider(name)) is not None:
@@ -68,7 +75,11 @@ class Registry:
     def describe(self) -> list[ProviderInfo]:
         return [
             ProviderInfo(
-                name, name in self._adapters, self._missing.get(name, ""), *self._modes.get(name, ("", ""))
+                name,
+                name in self._adapters,
+                self._missing.get(name, ""),
+                *self._modes.get(name, ("", "")),
+                *self._defaults.get(name, ("", "")),
             )
             for name in PROVIDERS
         ]
@@ -177,4 +188,4 @@ def build_registry(
     else:
         missing["sim"] = "VIDEOJOBS_SIM_URL is empty"
     veo_mode = (settings.veo_mode, GEMINI_DEPRECATION if settings.veo_mode == "gemini" else "")
-    return Registry(adapters, missing, {"veo": veo_mode})
+    return Registry(adapters, missing, {"veo": veo_mode}, settings.default_models())

@@ -21,11 +21,11 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
     async def SubmitGeneration(
         self, request: pb.SubmitGenerationRequest, context: Context
     ) -> pb.SubmitGenerationResponse:
-        job_id = await self._generations.submit(
+        submission = await self._generations.submit(
             request.provider,
             convert.request_from_proto(request.spec, request.idempotency_key, request.output_uri_prefix),
         )
-        return pb.SubmitGenerationResponse(provider_job_id=job_id, provider=request.provider)
+        return convert.submission_to_proto(request.provider, submission)
 
     async def GetGenerationStatus(
         self, request: pb.GetGenerationStatusRequest, context: Context
@@ -51,3 +51,6 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
         self, request: pb.ListProvidersRequest, context: Context
     ) -> pb.ListProvidersResponse:
         return convert.providers_to_proto(self._generations.providers())
+
+    async def ListModels(self, request: pb.ListModelsRequest, context: Context) -> pb.ListModelsResponse:
+        return convert.models_to_proto(*self._generations.models(request.provider))

@@ -7,11 +7,12 @@ GEMINI_API_KEY), so an existing deployment's environment works unchanged.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from provider_service import catalog
 from videojobs.settings import CommonSettings, FetchSettings
 
 
@@ -89,3 +90,28 @@ class ProviderServiceSettings(FetchSettings):
     @property
     def address(self) -> str:
         return f"{self.provider_host}:{self.provider_port}"
+
+    def default_models(self) -> dict[str, tuple[str, str]]:
+        """Provider -> (text model, image model) a spec without `model` gets."""
+        veo = self.gemini_model if self.veo_mode == "gemini" else self.veo_model
+        return {
+            "veo": (veo, veo),
+            "fal": (self.fal_text_model, self.fal_image_model),
+            "runway": (self.runway_text_model, self.runway_image_model),
+            "sim": ("sim", "sim"),
+        }
+
+    @model_validator(mode="after")
+    def _default_models_are_offered(self) -> Self:
+        """A default model outside the catalog would fail every job sent to it: refuse to start instead."""
+        models = catalog.load()
+        problems = []
+        for provider, (text, image) in self.default_models().items():
+            for mode, model_id in (("text_to_video", text), ("image_to_video", image)):
+                entry = models.get(provider, model_id)
+                if entry is None or mode not in entry.modes:
+                    offered = ", ".join(m.id for m in models.of(provider) if mode in m.modes)
+                    problems.append(f"{provider} {mode} model {model_id!r} is not in the catalog ({offered})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import ClassVar
 
+from provider_service import catalog
 from provider_service.calls import ProviderHttp
+from provider_service.catalog import mapping
+from provider_service.catalog.mapping import Effective, Mapped
 from provider_service.domain import CancelResult, GenerationRequest, Status, WebhookEvent
 from videojobs import errors
-from videojobs.contract import Reason
+
+
+@dataclass(frozen=True)
+class Submission:
+    provider_job_id: str
+    effective: Effective
 
 
 class Adapter(abc.ABC):
@@ -21,12 +30,35 @@ class Adapter(abc.ABC):
 
     name: ClassVar[str]
 
-    def __init__(self, http: ProviderHttp) -> None:
+    def __init__(
+        self,
+        http: ProviderHttp,
+        *,
+        text_model: str,
+        image_model: str,
+        models: catalog.Catalog | None = None,
+    ) -> None:
         self.http = http
+        self.text_model = text_model
+        self.image_model = image_model
+        self.catalog = models or catalog.load()
+
+    def plan(self, request: GenerationRequest) -> Mapped:
+        """The request mapped onto its model (see catalog/mapping.py), or UNSUPPORTED_SPEC."""
+        model_id = request.model or (self.image_model if request.image_uri else self.text_model)
+        model, spec = mapping.choose(self.catalog, self.name, model_id, has_image=bool(request.image_uri))
+        return mapping.map_spec(
+            self.name,
+            model,
+            spec,
+            prompt=request.prompt,
+            duration_seconds=request.duration_seconds,
+            aspect_ratio=request.aspect_ratio,
+        )
 
     @abc.abstractmethod
-    async def submit(self, request: GenerationRequest) -> str:
-        """Start a generation; returns the provider job id."""
+    async def submit(self, request: GenerationRequest) -> Submission:
+        """Start a generation; returns the provider job id and what the provider was asked for."""
 
     @abc.abstractmethod
     async def status(self, job_id: str) -> Status:
@@ -49,11 +81,7 @@ class Adapter(abc.ABC):
 
 def unsupported(provider: str, field: str, why: str) -> errors.FailedPrecondition:
     """A valid spec this provider cannot run: the orchestrator may try the next provider."""
-    return errors.FailedPrecondition(
-        f"{provider} cannot run this spec: {field} {why}",
-        reason=Reason.UNSUPPORTED_SPEC,
-        metadata={"provider": provider, "field": field},
-    )
+    return mapping.unsupported(provider, [errors.FieldViolation(field, why)])
 
 
 def bad_job_id(job_id: str, provider: str) -> errors.InvalidArgument:

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 
 from provider_service import fal_webhook
-from provider_service.adapters.base import Adapter, bad_job_id, unsupported
+from provider_service.adapters.base import Adapter, Submission, bad_job_id, unsupported
 from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection
 from provider_service.domain import (
     CancelResult,
@@ -144,29 +144,23 @@ class FalAdapter(Adapter):
         webhook_keys: fal_webhook.KeySet | None = None,
         webhook_tolerance: float = 300,
     ) -> None:
-        super().__init__(http)
+        super().__init__(http, text_model=text_model, image_model=image_model)
         self._headers = {"Authorization": f"Key {key}"}
         self.queue_url = queue_url.rstrip("/")
-        self.text_model = text_model
-        self.image_model = image_model
         self.webhook_url = webhook_url
         self.webhook_keys = webhook_keys or fal_webhook.KeySet()
         self.webhook_tolerance = webhook_tolerance
 
-    def _input(self, request: GenerationRequest) -> dict[str, Any]:
-        body: dict[str, Any] = {"prompt": request.prompt, "aspect_ratio": request.aspect_ratio}
-        if request.duration_seconds:
-            body["duration"] = request.duration_seconds
+    async def submit(self, request: GenerationRequest) -> Submission:
+        mapped = self.plan(request)
+        # Every catalog input declares `prompt` as a required string; the mapped values use their own names.
+        body: dict[str, Any] = {"prompt": request.prompt, **mapped.parameters}
         if request.image_uri:
             if not request.image_uri.startswith("https://"):
                 raise unsupported(self.name, "spec.image_uri", "must be an https:// URL for fal")
-            body["image_url"] = request.image_uri
-        return body
-
-    async def submit(self, request: GenerationRequest) -> str:
-        model = request.model or (self.image_model if request.image_uri else self.text_model)
-        if not _MODEL.match(model):
-            raise unsupported(self.name, "spec.model", "is not a fal model id (owner/app[/path])")
+            assert mapped.mode.image_field is not None  # image_to_video modes always have one
+            body[mapped.mode.image_field] = request.image_uri
+        model = mapped.model.id
         app = app_of(model)
         params = {}
         if self.webhook_url:
@@ -181,14 +175,10 @@ class FalAdapter(Adapter):
                 raise MalformedResponse("fal answered without a request_id")
             return f"{app}:{value}"
 
-        return await self.http.submit(
-            "POST",
-            f"{self.queue_url}/{model}",
-            request_id,
-            json=self._input(request),
-            params=params,
-            headers=self._headers,
+        job_id = await self.http.submit(
+            "POST", f"{self.queue_url}/{model}", request_id, json=body, params=params, headers=self._headers
         )
+        return Submission(job_id, mapped.effective)
 
     def _app_and_id(self, job_id: str) -> tuple[str, str]:
         match = _JOB_ID.match(job_id)

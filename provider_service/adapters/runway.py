@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from provider_service.adapters.base import Adapter, bad_job_id, unsupported
+from provider_service.adapters.base import Adapter, Submission, bad_job_id, unsupported
 from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection
 from provider_service.domain import CancelResult, GenerationRequest, State, Status, content_violation, failed
 from videojobs.logs import get_logger
@@ -16,8 +16,6 @@ from videojobs.logs import get_logger
 log = get_logger(__name__)
 
 _TASK_ID = re.compile(r"^[\w-]{1,100}$")
-RATIOS = {"16:9": "1280:720", "9:16": "720:1280", "1:1": "960:960"}
-MAX_PROMPT = 1000
 # States in which DELETE cancels the task (in any other it deletes the task and its output).
 _UNFINISHED = frozenset({"PENDING", "THROTTLED", "RUNNING"})
 
@@ -69,31 +67,21 @@ class RunwayAdapter(Adapter):
         image_model: str,
         text_model: str,
     ) -> None:
-        super().__init__(http)
+        super().__init__(http, text_model=text_model, image_model=image_model)
         self._headers = {"Authorization": f"Bearer {secret}", "X-Runway-Version": version}
         self.base_url = base_url.rstrip("/")
-        self.image_model = image_model
-        self.text_model = text_model
 
-    def _body(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
-        if len(request.prompt) > MAX_PROMPT:
-            raise unsupported(self.name, "spec.prompt", f"must be at most {MAX_PROMPT} characters for Runway")
-        body: dict[str, Any] = {"ratio": RATIOS[request.aspect_ratio]}
+    async def submit(self, request: GenerationRequest) -> Submission:
+        mapped = self.plan(request)
+        body: dict[str, Any] = dict(mapped.parameters)  # model, ratio, duration (and audio)
         if request.prompt:
-            body["promptText"] = request.prompt
-        if request.duration_seconds:
-            body["duration"] = min(max(request.duration_seconds, 2), 10)
+            body[mapped.mode.prompt_field] = request.prompt
         if request.image_uri:
             if not request.image_uri.startswith(("https://", "data:")):
                 raise unsupported(self.name, "spec.image_uri", "must be https:// or a data URI for Runway")
-            body["promptImage"] = request.image_uri
-            body["model"] = request.model or self.image_model
-            return "image_to_video", body
-        body["model"] = request.model or self.text_model
-        return "text_to_video", body
-
-    async def submit(self, request: GenerationRequest) -> str:
-        endpoint, body = self._body(request)
+            assert mapped.mode.image_field is not None  # image_to_video modes always have one
+            body[mapped.mode.image_field] = request.image_uri
+        endpoint = mapped.mode.endpoint
 
         def task_id(response: httpx.Response) -> str:
             if response.is_error:
@@ -103,9 +91,10 @@ class RunwayAdapter(Adapter):
                 raise MalformedResponse("Runway answered without a task id")
             return value
 
-        return await self.http.submit(
+        job_id = await self.http.submit(
             "POST", f"{self.base_url}/v1/{endpoint}", task_id, json=body, headers=self._headers
         )
+        return Submission(job_id, mapped.effective)
 
     async def status(self, job_id: str) -> Status:
         if not _TASK_ID.match(job_id):

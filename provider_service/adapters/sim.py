@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from provider_service.adapters.base import Adapter, bad_job_id
+from provider_service.adapters.base import Adapter, Submission, bad_job_id
 from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection
 from provider_service.domain import CancelResult, GenerationRequest, State, Status, content_violation, failed
 
@@ -51,15 +51,15 @@ class SimAdapter(Adapter):
     name = "sim"
 
     def __init__(self, http: ProviderHttp, *, base_url: str) -> None:
-        super().__init__(http)
+        super().__init__(http, text_model="sim", image_model="sim")
         self.base_url = base_url.rstrip("/")
 
-    async def submit(self, request: GenerationRequest) -> str:
+    async def submit(self, request: GenerationRequest) -> Submission:
+        mapped = self.plan(request)
         body = {
             "prompt": request.prompt,
             "image_uri": request.image_uri,
-            "duration_seconds": request.duration_seconds,
-            "aspect_ratio": request.aspect_ratio,
+            **mapped.parameters,  # duration_seconds, aspect_ratio
             "idempotency_key": request.idempotency_key,
         }
 
@@ -71,7 +71,8 @@ class SimAdapter(Adapter):
                 raise MalformedResponse("sim answered without an id")
             return value
 
-        return await self.http.submit("POST", f"{self.base_url}/v1/generations", job_id, json=body)
+        provider_job_id = await self.http.submit("POST", f"{self.base_url}/v1/generations", job_id, json=body)
+        return Submission(provider_job_id, mapped.effective)
 
     async def status(self, job_id: str) -> Status:
         if not _JOB_ID.match(job_id):

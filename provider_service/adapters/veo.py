@@ -9,12 +9,13 @@ import base64
 import mimetypes
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx
 from google.protobuf import duration_pb2
 
-from provider_service.adapters.base import Adapter, bad_job_id, unsupported
+from provider_service.adapters.base import Adapter, Submission, bad_job_id, unsupported
 from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection
 from provider_service.domain import (
     CancelResult,
@@ -59,15 +60,6 @@ _RPC_CODES: dict[int, tuple[str, bool]] = {
     15: ("DATA_LOSS", True),
     16: ("UNAUTHENTICATED", False),
 }
-
-
-def snap_duration(model: str, seconds: int) -> int | None:
-    """Veo 2 takes 5-8 s, Veo 3.x only 4, 6 or 8: the nearest length not shorter than asked (capped)."""
-    if seconds <= 0:
-        return None
-    if model.startswith("veo-2"):
-        return min(max(seconds, 5), 8)
-    return next((allowed for allowed in (4, 6, 8) if allowed >= seconds), 8)
 
 
 def map_operation(operation: Mapping[str, Any], fetch_headers: Mapping[str, str] | None = None) -> Status:
@@ -152,7 +144,7 @@ class VeoAdapter(Adapter):
         api_key: str | None = None,
         images: ImageFetcher | None = None,
     ) -> None:
-        super().__init__(http)
+        super().__init__(http, text_model=model, image_model=model)
         self._images = images
         self.mode = mode
         self.model = model
@@ -169,20 +161,25 @@ class VeoAdapter(Adapter):
         assert self._tokens is not None
         return {"Authorization": f"Bearer {await self._tokens()}"}
 
-    def _body(self, request: GenerationRequest, model: str) -> dict[str, Any]:
-        if request.aspect_ratio not in ("16:9", "9:16"):
-            raise unsupported(self.name, "spec.aspect_ratio", "must be 16:9 or 9:16 for Veo")
-        instance: dict[str, Any] = {"prompt": request.prompt}
-        parameters: dict[str, Any] = {"sampleCount": 1, "aspectRatio": request.aspect_ratio}
-        duration = snap_duration(model, request.duration_seconds)
-        if duration is not None:
-            parameters["durationSeconds"] = duration
+    def _body(self, request: GenerationRequest) -> tuple[dict[str, Any], Submission]:
+        """The predictLongRunning body without its image, and what it asks for (job id filled in later)."""
+        mapped = self.plan(request)
+        instance: dict[str, Any] = {}
+        if request.prompt:
+            instance[mapped.mode.prompt_field] = request.prompt
+        # sampleCount, durationSeconds, aspectRatio and generateAudio, as the catalog maps them
+        parameters: dict[str, Any] = dict(mapped.parameters)
+        effective = mapped.effective
         if self.mode == "vertex":
             prefix = request.output_uri_prefix
             if not prefix.startswith("gs://"):
                 raise unsupported(self.name, "output_uri_prefix", "must be a gs:// folder for Vertex AI")
             parameters["storageUri"] = prefix if prefix.endswith("/") else prefix + "/"
-        return {"instances": [instance], "parameters": parameters}
+        elif mapped.mode.audio_field is not None:
+            # The Gemini API takes no generateAudio (its Veo 3 models always make sound).
+            parameters.pop(mapped.mode.audio_field)
+            effective = replace(effective, audio=None, parameters=dict(parameters))
+        return {"instances": [instance], "parameters": parameters}, Submission("", effective)
 
     async def _image(self, uri: str) -> dict[str, str]:
         """A gs:// image by reference (Vertex AI reads the bucket itself); an https image fetched and sent
@@ -207,11 +204,9 @@ class VeoAdapter(Adapter):
             f"/publishers/google/models/{model}:predictLongRunning"
         )
 
-    async def submit(self, request: GenerationRequest) -> str:
-        model = request.model or self.model
-        if not re.fullmatch(r"[\w.-]+", model):
-            raise unsupported(self.name, "spec.model", "is not a Veo model name")
-        body = self._body(request, model)
+    async def submit(self, request: GenerationRequest) -> Submission:
+        body, submission = self._body(request)
+        model = submission.effective.model
         if request.image_uri:
             body["instances"][0]["image"] = await self._image(request.image_uri)
 
@@ -223,9 +218,10 @@ class VeoAdapter(Adapter):
                 raise MalformedResponse("Veo answered without a usable operation name")
             return name
 
-        return await self.http.submit(
+        name = await self.http.submit(
             "POST", self._submit_url(model), operation_name, json=body, headers=await self._headers()
         )
+        return replace(submission, provider_job_id=name)
 
     def _operation_pattern(self) -> re.Pattern[str]:
         return _GEMINI_OPERATION if self.mode == "gemini" else _VERTEX_OPERATION

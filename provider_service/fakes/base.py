@@ -117,6 +117,7 @@ class FakeProvider(abc.ABC):
         self.calls: Counter[str] = Counter()
         self.polls: Counter[str] = Counter()
         self.cancels: Counter[str] = Counter()
+        self.refused: list[Any] = []  # request bodies refused as invalid (the real API would refuse them too)
         self.server = LocalHttpServer(self._handle)
 
     # -- lifecycle ---------------------------------------------------------------------------------------

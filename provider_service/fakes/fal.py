@@ -11,6 +11,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from provider_service import fal_webhook
+from provider_service.catalog import sources
+from provider_service.catalog.wire import Issue, validate
 from provider_service.fakes.base import FakeJob, FakeProvider, Route, tiny_video
 from provider_service.local_http import Request, Response
 
@@ -85,14 +87,21 @@ class FalFake(FakeProvider):
         if not self._authorized(request):
             return Response.json({"detail": "Unauthorized"}, 401)
         try:
-            body: dict[str, Any] = request.json()
+            body: Any = request.json()
         except ValueError:
             return Response.json(
                 {"detail": [{"loc": ["body"], "msg": "invalid JSON", "type": "json_invalid"}]}, 422
             )
-        if not isinstance(body, dict) or not body.get("prompt"):
-            detail = [{"loc": ["body", "prompt"], "msg": "field required", "type": "missing"}]
+        endpoint = request.path.strip("/")
+        if endpoint not in sources.fal_endpoints():
+            return Response.json({"detail": f"Application '{endpoint}' not found"}, 404)
+        if not isinstance(body, dict):
+            detail = [{"loc": ["body"], "msg": "Input should be a valid dictionary", "type": "dict_type"}]
             return Response.json({"detail": detail}, 422)
+        # fal validates the input with the model's pydantic model: the types @fal-ai/client declares for it.
+        if issues := validate(sources.fal_schema(endpoint), body):
+            self.refused.append(body)
+            return Response.json({"detail": [pydantic_error(issue) for issue in issues]}, 422)
         # The queue files a request under its app: the first two segments of the endpoint id, three for the
         # namespaced ones (written out here, not shared with the adapter, so the two can disagree in a test).
         parts = request.path.strip("/").split("/")
@@ -239,3 +248,43 @@ class FalFake(FakeProvider):
             fal_webhook.SIGNATURE: signature,
         }
         return headers, raw
+
+
+_TYPE_ERRORS = {
+    "string": ("string_type", "Input should be a valid string"),
+    "integer": ("int_type", "Input should be a valid integer"),
+    "number": ("float_type", "Input should be a valid number"),
+    "boolean": ("bool_type", "Input should be a valid boolean"),
+    "object": ("dict_type", "Input should be a valid dictionary"),
+    "array": ("list_type", "Input should be a valid list"),
+}
+
+
+def pydantic_error(issue: Issue) -> dict[str, Any]:
+    """One `detail[]` item as FastAPI/pydantic v2 writes it (fal's 422 body)."""
+    loc = ["body", *issue.path]
+    if issue.type == "missing":
+        return {"type": "missing", "loc": loc, "msg": "Field required", "input": None}
+    if issue.type == "extra":
+        return {
+            "type": "extra_forbidden",
+            "loc": loc,
+            "msg": "Extra inputs are not permitted",
+            "input": issue.value,
+        }
+    if issue.type == "literal":
+        expected = " or ".join(repr(v) if isinstance(v, str) else str(v) for v in issue.expected)
+        return {
+            "type": "literal_error",
+            "loc": loc,
+            "msg": f"Input should be {expected}",
+            "input": issue.value,
+            "ctx": {"expected": expected},
+        }
+    if issue.type == "too_long":
+        return {"type": "string_too_long", "loc": loc, "msg": f"String {issue.message}", "input": issue.value}
+    if issue.type == "type":
+        kind = issue.message.rsplit(" ", 1)[-1]
+        error_type, message = _TYPE_ERRORS.get(kind, ("value_error", issue.message))
+        return {"type": error_type, "loc": loc, "msg": message, "input": issue.value}
+    return {"type": "value_error", "loc": loc, "msg": f"Value error, {issue.message}", "input": issue.value}

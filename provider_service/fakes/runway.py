@@ -7,10 +7,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from provider_service.catalog import sources
+from provider_service.catalog.wire import validate
 from provider_service.fakes.base import FakeJob, FakeProvider, Route, tiny_video
 from provider_service.local_http import Request, Response
 
-RATIOS = {"1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"}
 _TASK = re.compile(r"^/v1/tasks/([\w-]+)$")
 _FILE = re.compile(r"^/files/([\w-]+)\.mp4$")
 _FAILURES = {"failure": "ASSET.INVALID", "content_violation": "SAFETY.INPUT.TEXT"}
@@ -60,26 +61,29 @@ class RunwayFake(FakeProvider):
             body: dict[str, Any] = request.json()
         except ValueError:
             return Response.json({"error": "Invalid JSON"}, 400)
-        issues = []
-        if not isinstance(body.get("model"), str):
-            issues.append({"path": ["model"], "message": "Required"})
-        if body.get("ratio") not in RATIOS:
-            issues.append({"path": ["ratio"], "message": "Invalid enum value"})
-        if request.path.endswith("image_to_video") and not body.get("promptImage"):
-            issues.append({"path": ["promptImage"], "message": "Required"})
-        if request.path.endswith("text_to_video") and not body.get("promptText"):
-            issues.append({"path": ["promptText"], "message": "Required"})
-        if len(str(body.get("promptText", ""))) > 1000:
-            issues.append(
-                {"path": ["promptText"], "message": "String must contain at most 1000 character(s)"}
-            )
-        if "duration" in body and not 2 <= int(body["duration"]) <= 10:
-            issues.append({"path": ["duration"], "message": "Number must be between 2 and 10"})
-        if issues:
+        if issues := self.issues(request.path.rsplit("/", 1)[-1], body):
+            self.refused.append(body)
             return Response.json({"error": "Validation of body failed", "issues": issues}, 400)
         job = self.new_job(str(uuid.uuid4()), body)
         job.extra["createdAt"] = _now()
         return Response.json({"id": job.id})
+
+    @staticmethod
+    def issues(endpoint: str, body: Any) -> list[dict[str, Any]]:
+        """What Runway's validation says about a body: the params runwayml types for the named model."""
+        if not isinstance(body, dict):
+            return [{"path": [], "message": "Expected object"}]
+        models = [
+            m for m in sources.offered()["runway"]["models"] if endpoint in sources.runway_endpoints(m["id"])
+        ]
+        model = body.get("model")
+        if not isinstance(model, str) or model not in [m["id"] for m in models]:
+            expected = " | ".join(repr(m["id"]) for m in models)
+            return [{"path": ["model"], "message": f"Invalid discriminator value. Expected {expected}"}]
+        return [
+            {"path": list(issue.path), "message": issue.message[:1].upper() + issue.message[1:]}
+            for issue in validate(sources.runway_schema(endpoint, model), body)
+        ]
 
     def _retrieve(self, request: Request, task_id: str) -> Response:
         if refused := self._refused(request):

@@ -22,6 +22,8 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 from google.protobuf import duration_pb2
 
+from provider_service.catalog import sources
+from provider_service.catalog.wire import Issue, Schema, validate
 from provider_service.fakes.base import FakeJob, FakeProvider, Route, tiny_video
 from provider_service.local_http import Request, Response
 
@@ -37,6 +39,9 @@ _GEMINI_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictL
 RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
 _STATUS_NAMES = {400: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+_BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
+# The Gemini API's predictLongRunning takes the same body without these (PROVIDERS.md).
+_NOT_ON_GEMINI = frozenset({"storageUri", "seed", "generateAudio"})
 
 Layout = Literal["subdir", "operation"]
 
@@ -116,22 +121,53 @@ class VeoFake(FakeProvider):
         gemini = model_path.startswith("models/")
         if refused := self._refused(request, gemini):
             return refused
+        model = model_path.rsplit("/", 1)[-1]
+        if model not in {m["id"] for m in sources.offered()["veo"]["models"]}:
+            message = (
+                f"Publisher Model `{model_path}` was not found or your project does not have access to it."
+            )
+            return Response.json({"error": {"code": 404, "message": message, "status": "NOT_FOUND"}}, 404)
         try:
-            body: dict[str, Any] = request.json()
-            prompt = body["instances"][0].get("prompt")
-            image = body["instances"][0].get("image")
-            parameters = body.get("parameters") or {}
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            return _invalid("Invalid JSON payload received.")
-        if gemini and ("storageUri" in parameters or "seed" in parameters):
-            return _invalid("storageUri is not supported")
-        if image is not None and (problem := _image_problem(image, gemini)):
-            return _invalid(problem)
+            body: Any = request.json()
+        except ValueError:
+            return _invalid([Issue((), "type", "Invalid JSON payload received.")])
+        if issues := self.issues(model, body, gemini=gemini):
+            self.refused.append(body)
+            return _invalid(issues)
         operation_id = str(uuid.uuid4())
         name = f"{model_path}/operations/{operation_id}"
-        job = self.new_job(name, {"prompt": prompt, "parameters": parameters, "image": image})
+        instance, parameters = body["instances"][0], body.get("parameters") or {}
+        job = self.new_job(
+            name, {"prompt": instance.get("prompt"), "parameters": parameters, "image": instance.get("image")}
+        )
         job.extra.update(operation_id=operation_id, gemini=gemini)
         return Response.json({"name": name})
+
+    @staticmethod
+    def issues(model: str, body: Any, *, gemini: bool = False) -> list[Issue]:
+        """What Veo refuses in a predictLongRunning body: fields and types as google-genai writes them, values
+        as Google documents them for `model`."""
+        instance_schema, parameters_schema = sources.vertex_schemas(model)
+        if gemini:
+            parameters_schema = Schema(
+                tuple(f for f in parameters_schema.fields if f.name not in _NOT_ON_GEMINI)
+            )
+        if not isinstance(body, dict) or set(body) - {"instances", "parameters"}:
+            return [Issue((), "type", "the body must be an object of instances and parameters")]
+        instances = body.get("instances")
+        if not isinstance(instances, list) or len(instances) != 1 or not isinstance(instances[0], dict):
+            return [Issue(("instances",), "type", "must hold exactly one instance object")]
+        instance = instances[0]
+        issues = validate(instance_schema, instance, ("instances", 0))
+        if not instance.get("prompt") and "image" not in instance:
+            issues.append(
+                Issue(("instances", 0, "prompt"), "missing", "is required unless an image is given")
+            )
+        issues.extend(_image_issues(instance.get("image"), gemini))
+        parameters = body.get("parameters", {})
+        if not isinstance(parameters, dict):
+            return [*issues, Issue(("parameters",), "type", "must be an object")]
+        return issues + validate(parameters_schema, parameters, ("parameters",))
 
     def _fetch(self, request: Request) -> Response:
         if refused := self._refused(request, gemini=False):
@@ -223,24 +259,38 @@ class VeoFake(FakeProvider):
         return Response(200, tiny_video(), {"Content-Type": "video/mp4"})
 
 
-def _invalid(message: str) -> Response:
-    return Response.json({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}, 400)
+def _invalid(issues: list[Issue]) -> Response:
+    """400 as a google.rpc.Status with a BadRequest listing every field."""
+    violations = [
+        {"field": ".".join(str(p) for p in issue.path), "description": issue.message} for issue in issues
+    ]
+    message = "; ".join(f"{v['field'] or 'body'}: {v['description']}" for v in violations)
+    error = {
+        "code": 400,
+        "message": f"Request contains an invalid argument: {message}",
+        "status": "INVALID_ARGUMENT",
+        "details": [{"@type": _BAD_REQUEST, "fieldViolations": violations}],
+    }
+    return Response.json({"error": error}, 400)
 
 
-def _image_problem(image: Any, gemini: bool) -> str | None:
-    """What Veo refuses in `instances[].image` (an Image: gcsUri or bytesBase64Encoded, with mimeType)."""
+def _image_issues(image: Any, gemini: bool) -> list[Issue]:
+    """What Veo refuses in `instances[0].image` beyond its declared fields (one of gcsUri and
+    bytesBase64Encoded, checked by the schema): a gs:// image on the Gemini API, a type other than JPEG or
+    PNG, bytes that are not base64."""
+    path: tuple[str | int, ...] = ("instances", 0, "image")
     if not isinstance(image, dict):
-        return "image must be an object"
-    has_uri, has_bytes = "gcsUri" in image, "bytesBase64Encoded" in image
-    if has_uri == has_bytes:
-        return "image needs exactly one of gcsUri and bytesBase64Encoded"
-    if has_uri and gemini:
-        return "gcsUri is not supported by the Gemini API; send bytesBase64Encoded"
+        return []
+    issues = []
+    if gemini and "gcsUri" in image:
+        issues.append(
+            Issue((*path, "gcsUri"), "extra", "is not supported by the Gemini API; send bytesBase64Encoded")
+        )
     if image.get("mimeType") not in _IMAGE_TYPES:
-        return f"image mimeType must be one of {sorted(_IMAGE_TYPES)}"
-    if has_bytes:
+        issues.append(Issue((*path, "mimeType"), "literal", f"must be one of {sorted(_IMAGE_TYPES)}"))
+    if "bytesBase64Encoded" in image:
         try:
             base64.b64decode(str(image["bytesBase64Encoded"]), validate=True)
         except ValueError:
-            return "image bytesBase64Encoded is not valid base64"
-    return None
+            issues.append(Issue((*path, "bytesBase64Encoded"), "type", "is not valid base64"))
+    return issues

@@ -89,7 +89,7 @@ async def test_secrets_never_reach_the_logs(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(calls_module, "log", logger)
     with pytest.raises(errors.Unavailable):  # the 502 makes the outcome unknown, which is logged
         await adapter.submit(GenerationRequest(prompt="x"))
-    job_id = await adapter.submit(GenerationRequest(prompt="x"))
+    job_id = (await adapter.submit(GenerationRequest(prompt="x"))).provider_job_id
     status = await adapter.status(job_id)  # a 500 first: a retry, logged
     await registry.aclose()
     logs = capture.entries

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
 
 from provider_service.adapters.fal import app_of
 from provider_service.fakes import FalFake
@@ -29,14 +30,13 @@ def test_app_of_an_endpoint_id(model: str, app: str) -> None:
 async def test_namespaced_endpoint_is_polled_and_cancelled_under_its_app(
     start_provider_service: StartProviderService, fal_fake: FalFake
 ) -> None:
+    # No namespaced endpoint is in the catalog, so the request is filed in the queue directly (as a submit
+    # to `workflows/acme/storyboard/video` would file it) and the service only polls and cancels it.
     service = await start_provider_service(fal=fal_fake)
-    spec = common_pb2.VideoSpec(prompt="a lighthouse at dusk", model="workflows/acme/storyboard/video")
+    job = fal_fake.new_job("req-1", {"prompt": "a lighthouse at dusk"})
+    job.extra["app"] = "workflows/acme/storyboard"
+    job_id = "workflows/acme/storyboard:req-1"
     async with provider_stub(service.port) as stub:
-        submitted = await stub.SubmitGeneration(
-            pb.SubmitGenerationRequest(provider="fal", spec=spec), metadata=MD, timeout=10
-        )
-        job_id = submitted.provider_job_id
-        assert job_id.startswith("workflows/acme/storyboard:")
         states = []
         for _ in range(fal_fake.script.polls_to_finish + 1):
             status = await stub.GetGenerationStatus(
@@ -47,9 +47,25 @@ async def test_namespaced_endpoint_is_polled_and_cancelled_under_its_app(
         assert status.output_uris
 
         # The queue answers only under the app the request was submitted to.
-        request_id = job_id.rsplit(":", 1)[1]
         failure = await rpc_failure(
             stub.GetGenerationStatus,
-            pb.GetGenerationStatusRequest(provider="fal", provider_job_id=f"acme/storyboard:{request_id}"),
+            pb.GetGenerationStatusRequest(provider="fal", provider_job_id="acme/storyboard:req-1"),
         )
         assert failure.code == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_model_outside_the_catalog_is_not_sent(
+    start_provider_service: StartProviderService, fal_fake: FalFake
+) -> None:
+    service = await start_provider_service(fal=fal_fake)
+    spec = common_pb2.VideoSpec(prompt="a lighthouse at dusk", model="workflows/acme/storyboard/video")
+    async with provider_stub(service.port) as stub:
+        failure = await rpc_failure(
+            stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="fal", spec=spec)
+        )
+    assert failure.code == grpc.StatusCode.FAILED_PRECONDITION
+    info = failure.detail(error_details_pb2.ErrorInfo)
+    assert info is not None
+    assert (info.reason, info.metadata["field"]) == ("UNSUPPORTED_SPEC", "spec.model")
+    assert "fal-ai/kling-video/v2.1/master/text-to-video" in failure.message  # names what is offered
+    assert fal_fake.calls["submit"] == 0

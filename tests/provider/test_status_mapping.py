@@ -319,23 +319,6 @@ def test_veo_done_without_error_or_response_is_malformed() -> None:
 
 
 @pytest.mark.parametrize(
-    ("model", "asked", "sent"),
-    [
-        ("veo-3.1-generate-001", 0, None),
-        ("veo-3.1-generate-001", 1, 4),
-        ("veo-3.1-generate-001", 5, 6),
-        ("veo-3.1-generate-001", 8, 8),
-        ("veo-3.1-generate-001", 30, 8),
-        ("veo-2.0-generate-001", 2, 5),
-        ("veo-2.0-generate-001", 7, 7),
-        ("veo-2.0-generate-001", 12, 8),
-    ],
-)
-def test_veo_durations_snap_to_what_the_model_accepts(model: str, asked: int, sent: int | None) -> None:
-    assert veo.snap_duration(model, asked) == sent
-
-
-@pytest.mark.parametrize(
     ("body", "state", "retryable"),
     [
         ({"status": "queued"}, Q, None),

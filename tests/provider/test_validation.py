@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+import pydantic
 import pytest
 from google.rpc import error_details_pb2
 
 from provider_service.fakes import RunwayFake
+from provider_service.settings import ProviderServiceSettings
 from tests.provider.conftest import MD, rpc_failure
 from tests.support.providers import StartProviderService, provider_stub
 from videojobs.v1 import common_pb2
@@ -128,3 +130,17 @@ async def test_bad_input_wins_over_configuration(stub: Any) -> None:
     assert _fields(failure) == {"spec.prompt", "spec.aspect_ratio"}
     failure = await rpc_failure(stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="sora", spec=bad))
     assert _fields(failure) == {"provider", "spec.prompt", "spec.aspect_ratio"}
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("fal_text_model", "fal-ai/not-offered"),
+        ("fal_image_model", "fal-ai/kling-video/v2.1/master/text-to-video"),  # a text model for images
+        ("runway_text_model", "gen4_turbo"),  # image-to-video only
+        ("veo_model", "veo-4"),
+    ],
+)
+def test_default_models_outside_the_catalog_refuse_to_start(setting: str, value: str) -> None:
+    with pytest.raises(pydantic.ValidationError, match="is not in the catalog"):
+        ProviderServiceSettings(**{setting: value})

@@ -22,17 +22,20 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19videojobs/v1/common.proto\x12\x0cvideojobs.v1\"\x80\x01\n\tVideoSpec\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x11\n\timage_uri\x18\x02 \x01(\t\x12\x18\n\x10\x64uration_seconds\x18\x03 \x01(\x05\x12\x14\n\x0c\x61spect_ratio\x18\x04 \x01(\t\x12\r\n\x05model\x18\x05 \x01(\t\x12\x11\n\tproviders\x18\x06 \x03(\t\"}\n\tVideoInfo\x12\x18\n\x10\x64uration_seconds\x18\x01 \x01(\x01\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\r\n\x05\x63odec\x18\x06 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19videojobs/v1/common.proto\x12\x0cvideojobs.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x80\x01\n\tVideoSpec\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x11\n\timage_uri\x18\x02 \x01(\t\x12\x18\n\x10\x64uration_seconds\x18\x03 \x01(\x05\x12\x14\n\x0c\x61spect_ratio\x18\x04 \x01(\t\x12\r\n\x05model\x18\x05 \x01(\t\x12\x11\n\tproviders\x18\x06 \x03(\t\"}\n\tVideoInfo\x12\x18\n\x10\x64uration_seconds\x18\x01 \x01(\x01\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\r\n\x05\x63odec\x18\x06 \x01(\t\"\xb9\x01\n\rEffectiveSpec\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0c\n\x04mode\x18\x03 \x01(\t\x12\x18\n\x10\x64uration_seconds\x18\x04 \x01(\x05\x12\x14\n\x0c\x61spect_ratio\x18\x05 \x01(\t\x12\x12\n\x05\x61udio\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12+\n\nparameters\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\x08\n\x06_audiob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'videojobs.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VIDEOSPEC']._serialized_start=44
-  _globals['_VIDEOSPEC']._serialized_end=172
-  _globals['_VIDEOINFO']._serialized_start=174
-  _globals['_VIDEOINFO']._serialized_end=299
+  _globals['_VIDEOSPEC']._serialized_start=74
+  _globals['_VIDEOSPEC']._serialized_end=202
+  _globals['_VIDEOINFO']._serialized_start=204
+  _globals['_VIDEOINFO']._serialized_end=329
+  _globals['_EFFECTIVESPEC']._serialized_start=332
+  _globals['_EFFECTIVESPEC']._serialized_end=517
 # @@protoc_insertion_point(module_scope)

@@ -6,6 +6,7 @@ Messages shared by more than one videojobs service."""
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
@@ -39,7 +40,9 @@ class VideoSpec(_message.Message):
     aspect_ratio: _builtins.str
     """"16:9", "9:16" or "1:1"; empty means "16:9"."""
     model: _builtins.str
-    """Optional model override, passed to the provider as is."""
+    """Optional model override: an id from ProviderService.ListModels for the first provider tried (a provider
+    that does not offer it answers UNSUPPORTED_SPEC and the next one is tried). Empty: each provider's default.
+    """
     @_builtins.property
     def providers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Preference and fallback order among "veo", "fal", "runway", "sim"; empty means the deployment default."""
@@ -98,3 +101,54 @@ class VideoInfo(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VideoInfo: _TypeAlias = VideoInfo  # noqa: Y015
+
+@_typing.final
+class EffectiveSpec(_message.Message):
+    """What one provider was actually asked for: the spec mapped onto one model's allowed values (duration
+    rounded up to the next one the model takes, aspect ratio never changed; see ListModels).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    ASPECT_RATIO_FIELD_NUMBER: _builtins.int
+    AUDIO_FIELD_NUMBER: _builtins.int
+    PARAMETERS_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    model: _builtins.str
+    mode: _builtins.str
+    """"text_to_video" or "image_to_video"."""
+    duration_seconds: _builtins.int
+    aspect_ratio: _builtins.str
+    """As in VideoSpec; empty when the model frames the video like its input image."""
+    audio: _builtins.bool
+    """Whether audio was asked for; unset when the model has no audio switch."""
+    @_builtins.property
+    def parameters(self) -> _struct_pb2.Struct:
+        """The mapped request parameters as sent (prompt and image left out), e.g. {"duration": "10",
+        "aspect_ratio": "16:9"} for fal, {"model": "gen4.5", "ratio": "1280:720", "duration": 5} for Runway.
+        """
+
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        model: _builtins.str = ...,
+        mode: _builtins.str = ...,
+        duration_seconds: _builtins.int = ...,
+        aspect_ratio: _builtins.str = ...,
+        audio: _builtins.bool | None = ...,
+        parameters: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_audio", b"_audio", "audio", b"audio", "parameters", b"parameters"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_audio", b"_audio", "aspect_ratio", b"aspect_ratio", "audio", b"audio", "duration_seconds", b"duration_seconds", "mode", b"mode", "model", b"model", "parameters", b"parameters", "provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__audio: _TypeAlias = _typing.Literal["audio"]  # noqa: Y015
+    _WhichOneofArgType__audio: _TypeAlias = _typing.Literal["_audio", b"_audio"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__audio) -> _WhichOneofReturnType__audio | None: ...
+
+Global___EffectiveSpec: _TypeAlias = EffectiveSpec  # noqa: Y015

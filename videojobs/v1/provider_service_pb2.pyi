@@ -58,17 +58,23 @@ class SubmitGenerationResponse(_message.Message):
 
     PROVIDER_JOB_ID_FIELD_NUMBER: _builtins.int
     PROVIDER_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_FIELD_NUMBER: _builtins.int
     provider_job_id: _builtins.str
     provider: _builtins.str
+    @_builtins.property
+    def effective(self) -> _common_pb2.EffectiveSpec:
+        """What the provider was asked for: the spec mapped onto the model."""
+
     def __init__(
         self,
         *,
         provider_job_id: _builtins.str = ...,
         provider: _builtins.str = ...,
+        effective: _common_pb2.EffectiveSpec | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["effective", b"effective"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["provider", b"provider", "provider_job_id", b"provider_job_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective", b"effective", "provider", b"provider", "provider_job_id", b"provider_job_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -431,3 +437,249 @@ class ListProvidersResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListProvidersResponse: _TypeAlias = ListProvidersResponse  # noqa: Y015
+
+@_typing.final
+class ListModelsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    """Only this provider's models; empty: all."""
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListModelsRequest: _TypeAlias = ListModelsRequest  # noqa: Y015
+
+@_typing.final
+class ModeLimits(_message.Message):
+    """What a model allows in one mode."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODE_FIELD_NUMBER: _builtins.int
+    DURATIONS_FIELD_NUMBER: _builtins.int
+    DEFAULT_DURATION_FIELD_NUMBER: _builtins.int
+    ASPECT_RATIOS_FIELD_NUMBER: _builtins.int
+    WIRE_ASPECT_RATIOS_FIELD_NUMBER: _builtins.int
+    RESOLUTIONS_FIELD_NUMBER: _builtins.int
+    MAX_PROMPT_CHARS_FIELD_NUMBER: _builtins.int
+    PROMPT_UNIT_FIELD_NUMBER: _builtins.int
+    PROMPT_REQUIRED_FIELD_NUMBER: _builtins.int
+    IMAGE_FORMS_FIELD_NUMBER: _builtins.int
+    DURATION_WIRE_FIELD_NUMBER: _builtins.int
+    REQUIRED_FIELDS_FIELD_NUMBER: _builtins.int
+    mode: _builtins.str
+    """"text_to_video" or "image_to_video"."""
+    default_duration: _builtins.int
+    max_prompt_chars: _builtins.int
+    """0: no limit beyond the API's own (2000 characters)."""
+    prompt_unit: _builtins.str
+    """"characters", or "utf16" (Runway counts UTF-16 code units)."""
+    prompt_required: _builtins.bool
+    duration_wire: _builtins.str
+    """"integer" (5), "string" ("5") or "seconds" ("5s"): how the duration is written on the wire."""
+    @_builtins.property
+    def durations(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def aspect_ratios(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Ours ("16:9", "9:16", "1:1"); empty when the model frames the video like its input image."""
+
+    @_builtins.property
+    def wire_aspect_ratios(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The same ratios as the provider's API writes them (Runway: "1280:720"), in the same order."""
+
+    @_builtins.property
+    def resolutions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def image_forms(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """How an image may be passed: "url", "data_uri", "gcs_uri", "bytes"."""
+
+    @_builtins.property
+    def required_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        mode: _builtins.str = ...,
+        durations: _abc.Iterable[_builtins.int] | None = ...,
+        default_duration: _builtins.int = ...,
+        aspect_ratios: _abc.Iterable[_builtins.str] | None = ...,
+        wire_aspect_ratios: _abc.Iterable[_builtins.str] | None = ...,
+        resolutions: _abc.Iterable[_builtins.str] | None = ...,
+        max_prompt_chars: _builtins.int = ...,
+        prompt_unit: _builtins.str = ...,
+        prompt_required: _builtins.bool = ...,
+        image_forms: _abc.Iterable[_builtins.str] | None = ...,
+        duration_wire: _builtins.str = ...,
+        required_fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aspect_ratios", b"aspect_ratios", "default_duration", b"default_duration", "duration_wire", b"duration_wire", "durations", b"durations", "image_forms", b"image_forms", "max_prompt_chars", b"max_prompt_chars", "mode", b"mode", "prompt_required", b"prompt_required", "prompt_unit", b"prompt_unit", "required_fields", b"required_fields", "resolutions", b"resolutions", "wire_aspect_ratios", b"wire_aspect_ratios"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModeLimits: _TypeAlias = ModeLimits  # noqa: Y015
+
+@_typing.final
+class ModelInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class CheckedAgainstEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    MODES_FIELD_NUMBER: _builtins.int
+    DURATIONS_FIELD_NUMBER: _builtins.int
+    DEFAULT_DURATION_FIELD_NUMBER: _builtins.int
+    ASPECT_RATIOS_FIELD_NUMBER: _builtins.int
+    RESOLUTIONS_FIELD_NUMBER: _builtins.int
+    MAX_PROMPT_CHARS_FIELD_NUMBER: _builtins.int
+    AUDIO_FIELD_NUMBER: _builtins.int
+    CONFIGURED_FIELD_NUMBER: _builtins.int
+    LIMITS_FIELD_NUMBER: _builtins.int
+    CHECKED_AGAINST_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    id: _builtins.str
+    title: _builtins.str
+    default_duration: _builtins.int
+    max_prompt_chars: _builtins.int
+    """Unset: no limit beyond the API's own."""
+    audio: _builtins.bool
+    """Unset: the model has no audio switch; true: audio is asked for."""
+    configured: _builtins.bool
+    """Whether its provider is configured in this deployment."""
+    @_builtins.property
+    def modes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """"text_to_video", "image_to_video"."""
+
+    @_builtins.property
+    def durations(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Over all modes (the union); per mode in `limits`."""
+
+    @_builtins.property
+    def aspect_ratios(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def resolutions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def limits(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModeLimits]: ...
+    @_builtins.property
+    def checked_against(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Where the values were checked: "types" (the provider's SDK or npm types, with package and version),
+        "docs" (value -> documentation page), "ours" (value -> the reason for our choice).
+        """
+
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        modes: _abc.Iterable[_builtins.str] | None = ...,
+        durations: _abc.Iterable[_builtins.int] | None = ...,
+        default_duration: _builtins.int = ...,
+        aspect_ratios: _abc.Iterable[_builtins.str] | None = ...,
+        resolutions: _abc.Iterable[_builtins.str] | None = ...,
+        max_prompt_chars: _builtins.int | None = ...,
+        audio: _builtins.bool | None = ...,
+        configured: _builtins.bool = ...,
+        limits: _abc.Iterable[Global___ModeLimits] | None = ...,
+        checked_against: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_audio", b"_audio", "_max_prompt_chars", b"_max_prompt_chars", "audio", b"audio", "max_prompt_chars", b"max_prompt_chars"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_audio", b"_audio", "_max_prompt_chars", b"_max_prompt_chars", "aspect_ratios", b"aspect_ratios", "audio", b"audio", "checked_against", b"checked_against", "configured", b"configured", "default_duration", b"default_duration", "durations", b"durations", "id", b"id", "limits", b"limits", "max_prompt_chars", b"max_prompt_chars", "modes", b"modes", "provider", b"provider", "resolutions", b"resolutions", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__audio: _TypeAlias = _typing.Literal["audio"]  # noqa: Y015
+    _WhichOneofArgType__audio: _TypeAlias = _typing.Literal["_audio", b"_audio"]  # noqa: Y015
+    _WhichOneofReturnType__max_prompt_chars: _TypeAlias = _typing.Literal["max_prompt_chars"]  # noqa: Y015
+    _WhichOneofArgType__max_prompt_chars: _TypeAlias = _typing.Literal["_max_prompt_chars", b"_max_prompt_chars"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__audio) -> _WhichOneofReturnType__audio | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_prompt_chars) -> _WhichOneofReturnType__max_prompt_chars | None: ...
+
+Global___ModelInfo: _TypeAlias = ModelInfo  # noqa: Y015
+
+@_typing.final
+class ProviderModels(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    CONFIGURED_FIELD_NUMBER: _builtins.int
+    DEFAULT_TEXT_MODEL_FIELD_NUMBER: _builtins.int
+    DEFAULT_IMAGE_MODEL_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    configured: _builtins.bool
+    default_text_model: _builtins.str
+    """The model a spec without `model` gets, for text and for image jobs."""
+    default_image_model: _builtins.str
+    detail: _builtins.str
+    """Why the provider is not configured."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        configured: _builtins.bool = ...,
+        default_text_model: _builtins.str = ...,
+        default_image_model: _builtins.str = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["configured", b"configured", "default_image_model", b"default_image_model", "default_text_model", b"default_text_model", "detail", b"detail", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProviderModels: _TypeAlias = ProviderModels  # noqa: Y015
+
+@_typing.final
+class ListModelsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODELS_FIELD_NUMBER: _builtins.int
+    PROVIDERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def models(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelInfo]: ...
+    @_builtins.property
+    def providers(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProviderModels]: ...
+    def __init__(
+        self,
+        *,
+        models: _abc.Iterable[Global___ModelInfo] | None = ...,
+        providers: _abc.Iterable[Global___ProviderModels] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["models", b"models", "providers", b"providers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListModelsResponse: _TypeAlias = ListModelsResponse  # noqa: Y015

@@ -59,6 +59,11 @@ class ProviderServiceStub:
                 request_serializer=videojobs_dot_v1_dot_provider__service__pb2.ListProvidersRequest.SerializeToString,
                 response_deserializer=videojobs_dot_v1_dot_provider__service__pb2.ListProvidersResponse.FromString,
                 _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/videojobs.v1.ProviderService/ListModels',
+                request_serializer=videojobs_dot_v1_dot_provider__service__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_provider__service__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
 
 
 class ProviderServiceServicer:
@@ -99,6 +104,13 @@ class ProviderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListModels(self, request, context):
+        """The model catalog: every model offered, what it allows, and each provider's defaults.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProviderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -126,6 +138,11 @@ def add_ProviderServiceServicer_to_server(servicer, server):
                     servicer.ListProviders,
                     request_deserializer=videojobs_dot_v1_dot_provider__service__pb2.ListProvidersRequest.FromString,
                     response_serializer=videojobs_dot_v1_dot_provider__service__pb2.ListProvidersResponse.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=videojobs_dot_v1_dot_provider__service__pb2.ListModelsRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_provider__service__pb2.ListModelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -263,6 +280,33 @@ class ProviderService:
             '/videojobs.v1.ProviderService/ListProviders',
             videojobs_dot_v1_dot_provider__service__pb2.ListProvidersRequest.SerializeToString,
             videojobs_dot_v1_dot_provider__service__pb2.ListProvidersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.ProviderService/ListModels',
+            videojobs_dot_v1_dot_provider__service__pb2.ListModelsRequest.SerializeToString,
+            videojobs_dot_v1_dot_provider__service__pb2.ListModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,8 @@ class ProviderServiceStub:
     ParseWebhook: _grpc.UnaryUnaryMultiCallable[_provider_service_pb2.ParseWebhookRequest, _provider_service_pb2.ParseWebhookResponse]
     """Verifies the provider's signature; a bad one is UNAUTHENTICATED."""
     ListProviders: _grpc.UnaryUnaryMultiCallable[_provider_service_pb2.ListProvidersRequest, _provider_service_pb2.ListProvidersResponse]
+    ListModels: _grpc.UnaryUnaryMultiCallable[_provider_service_pb2.ListModelsRequest, _provider_service_pb2.ListModelsResponse]
+    """The model catalog: every model offered, what it allows, and each provider's defaults."""
 
 @_typing.type_check_only
 class ProviderServiceAsyncStub(ProviderServiceStub):
@@ -57,6 +59,8 @@ class ProviderServiceAsyncStub(ProviderServiceStub):
     ParseWebhook: _aio.UnaryUnaryMultiCallable[_provider_service_pb2.ParseWebhookRequest, _provider_service_pb2.ParseWebhookResponse]  # type: ignore[assignment]
     """Verifies the provider's signature; a bad one is UNAUTHENTICATED."""
     ListProviders: _aio.UnaryUnaryMultiCallable[_provider_service_pb2.ListProvidersRequest, _provider_service_pb2.ListProvidersResponse]  # type: ignore[assignment]
+    ListModels: _aio.UnaryUnaryMultiCallable[_provider_service_pb2.ListModelsRequest, _provider_service_pb2.ListModelsResponse]  # type: ignore[assignment]
+    """The model catalog: every model offered, what it allows, and each provider's defaults."""
 
 class ProviderServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -99,5 +103,13 @@ class ProviderServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _provider_service_pb2.ListProvidersRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_provider_service_pb2.ListProvidersResponse, _abc.Awaitable[_provider_service_pb2.ListProvidersResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListModels(
+        self,
+        request: _provider_service_pb2.ListModelsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_provider_service_pb2.ListModelsResponse, _abc.Awaitable[_provider_service_pb2.ListModelsResponse]]:
+        """The model catalog: every model offered, what it allows, and each provider's defaults."""
 
 def add_ProviderServiceServicer_to_server(servicer: ProviderServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -11,7 +11,7 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.schemas import AnimateImage, VideoFields
-from videojobs.v1 import common_pb2, job_service_pb2
+from videojobs.v1 import common_pb2, job_service_pb2, provider_service_pb2
 
 
 def spec_from_body(body: VideoFields) -> common_pb2.VideoSpec:
@@ -127,4 +127,54 @@ def event_json(event: job_service_pb2.JobEvent) -> dict[str, Any]:
         "message": event.message,
         "event_time": _time(event.event_time, event.HasField("event_time")),
         "job": job_json(event.job) if event.HasField("job") else None,
+    }
+
+
+def _limits_json(limits: provider_service_pb2.ModeLimits) -> dict[str, Any]:
+    return {
+        "mode": limits.mode,
+        "durations": list(limits.durations),
+        "default_duration": limits.default_duration,
+        "aspect_ratios": list(limits.aspect_ratios),
+        "wire_aspect_ratios": list(limits.wire_aspect_ratios),
+        "resolutions": list(limits.resolutions),
+        "max_prompt_chars": limits.max_prompt_chars or None,
+        "prompt_unit": limits.prompt_unit,
+        "prompt_required": limits.prompt_required,
+        "image_forms": list(limits.image_forms),
+        "duration_wire": limits.duration_wire,
+        "required_fields": list(limits.required_fields),
+    }
+
+
+def models_json(reply: provider_service_pb2.ListModelsResponse) -> dict[str, Any]:
+    return {
+        "models": [
+            {
+                "provider": model.provider,
+                "id": model.id,
+                "title": model.title,
+                "modes": list(model.modes),
+                "durations": list(model.durations),
+                "default_duration": model.default_duration,
+                "aspect_ratios": list(model.aspect_ratios),
+                "resolutions": list(model.resolutions),
+                "max_prompt_chars": model.max_prompt_chars if model.HasField("max_prompt_chars") else None,
+                "audio": model.audio if model.HasField("audio") else None,
+                "configured": model.configured,
+                "limits": [_limits_json(limits) for limits in model.limits],
+                "checked_against": dict(sorted(model.checked_against.items())),
+            }
+            for model in reply.models
+        ],
+        "providers": [
+            {
+                "name": provider.name,
+                "configured": provider.configured,
+                "default_text_model": provider.default_text_model,
+                "default_image_model": provider.default_image_model,
+                "detail": provider.detail,
+            }
+            for provider in reply.providers
+        ],
     }

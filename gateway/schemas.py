@@ -132,6 +132,52 @@ class QuotaOut(BaseModel):
     active: int
 
 
+class ModeLimitsOut(BaseModel):
+    mode: str = Field(description="text_to_video | image_to_video")
+    durations: list[int]
+    default_duration: int
+    aspect_ratios: list[str] = Field(description="empty: the video is framed like the input image")
+    wire_aspect_ratios: list[str] = Field(description="the same, as the provider's API writes them")
+    resolutions: list[str]
+    max_prompt_chars: int | None
+    prompt_unit: str = Field(description="characters | utf16")
+    prompt_required: bool
+    image_forms: list[str] = Field(description="url | data_uri | gcs_uri | bytes")
+    duration_wire: str = Field(description='integer (5) | string ("5") | seconds ("5s")')
+    required_fields: list[str]
+
+
+class ModelOut(BaseModel):
+    provider: str
+    id: str = Field(description="what VideoSpec.model takes")
+    title: str
+    modes: list[str] = Field(description="text_to_video, image_to_video")
+    durations: list[int] = Field(description="seconds, over all modes (per mode in `limits`)")
+    default_duration: int
+    aspect_ratios: list[str]
+    resolutions: list[str]
+    max_prompt_chars: int | None = Field(description="null: no limit beyond the API's 2000 characters")
+    audio: bool | None = Field(description="null: the model has no audio switch; true: audio is asked for")
+    configured: bool = Field(description="whether its provider is configured in this deployment")
+    limits: list[ModeLimitsOut]
+    checked_against: dict[str, str] = Field(
+        description="types / docs.<value> / ours.<value>: where it is from"
+    )
+
+
+class ProviderModelsOut(BaseModel):
+    name: str
+    configured: bool
+    default_text_model: str
+    default_image_model: str
+    detail: str = Field(description="why the provider is not configured")
+
+
+class ModelsOut(BaseModel):
+    models: list[ModelOut]
+    providers: list[ProviderModelsOut]
+
+
 class ProblemOut(BaseModel):
     """RFC 9457 problem details (application/problem+json)."""
 

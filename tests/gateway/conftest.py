@@ -15,6 +15,7 @@ from gateway.settings import GatewaySettings
 from job_service.server import JobService, create_engine, create_server
 from job_service.settings import JobServiceSettings
 from tests.gateway.fake_provider import FakeProviders, start_fake_providers
+from tests.support.providers import fal_fake, start_provider_service  # noqa: F401 - fixtures (/v1/models)
 
 
 @dataclass

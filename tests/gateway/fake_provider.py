@@ -66,6 +66,15 @@ class FakeProviders(provider_service_pb2_grpc.ProviderServiceServicer):
             ),
         )
 
+    async def ListModels(
+        self, request: provider_service_pb2.ListModelsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> provider_service_pb2.ListModelsResponse:
+        # One model is enough for the routes' own tests; tests/gateway/test_models.py uses the real service.
+        return provider_service_pb2.ListModelsResponse(
+            models=[provider_service_pb2.ModelInfo(provider="sim", id="sim", modes=["text_to_video"])],
+            providers=[provider_service_pb2.ProviderModels(name="sim", configured=True)],
+        )
+
 
 def start_fake_providers(servicer: FakeProviders) -> GrpcServer:
     return create_server(

@@ -1,0 +1,36 @@
+"""A spec the first provider cannot run goes to the next one, without any request to the first."""
+
+from __future__ import annotations
+
+from provider_service.fakes import FalFake, RunwayFake
+from tests.orchestrator.conftest import StartStack
+from videojobs.v1 import job_service_pb2
+
+
+async def test_unsupported_spec_moves_on_to_the_next_provider(
+    start_stack: StartStack, fal_fake: FalFake, runway_fake: RunwayFake
+) -> None:
+    # Runway's default text model, gen4.5, renders 1280:720 or 720:1280 only; fal's Kling takes 1:1.
+    stack = await start_stack(providers={"fal": fal_fake, "runway": runway_fake})
+    created = await stack.create(providers=["runway", "fal"], aspect_ratio="1:1", duration_seconds=6)
+    job = await stack.wait(created.job.id)
+    assert job.state == job_service_pb2.COMPLETED, job.error
+    assert job.provider == "fal"
+    assert runway_fake.calls["submit"] == 0  # refused before any paid request
+    (fal_job,) = fal_fake.jobs.values()
+    assert (fal_job.input["duration"], fal_job.input["aspect_ratio"]) == ("10", "1:1")  # 6 s rounds up to 10
+    (fallback,) = stack.sql("SELECT detail FROM job_events WHERE job_id = %s AND type = 'fallback'", job.id)
+    assert (fallback[0]["from"], fallback[0]["to"]) == ("runway", "fal")
+    assert "UNSUPPORTED_SPEC" in str(fallback[0])
+
+
+async def test_a_spec_no_provider_can_run_fails_with_the_reason(
+    start_stack: StartStack, fal_fake: FalFake, runway_fake: RunwayFake
+) -> None:
+    stack = await start_stack(providers={"fal": fal_fake, "runway": runway_fake})
+    created = await stack.create(providers=["runway", "fal"], duration_seconds=12)  # longest: 10 s on both
+    job = await stack.wait(created.job.id)
+    assert job.state == job_service_pb2.FAILED
+    assert job.error.code == "UNSUPPORTED_SPEC"
+    assert "spec.duration_seconds" in job.error.message
+    assert (runway_fake.calls["submit"], fal_fake.calls["submit"]) == (0, 0)

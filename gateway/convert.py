@@ -11,6 +11,7 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.schemas import AnimateImage, VideoFields
+from videojobs.effective import EffectiveSpec
 from videojobs.v1 import common_pb2, job_service_pb2, provider_service_pb2
 
 
@@ -100,6 +101,7 @@ def job_json(job: job_service_pb2.Job) -> dict[str, Any]:
             if job.HasField("error")
             else None
         ),
+        "effective": EffectiveSpec.from_proto(job.effective).to_json() if job.HasField("effective") else None,
         "create_time": _time(job.create_time, job.HasField("create_time")),
         "update_time": _time(job.update_time, job.HasField("update_time")),
         "end_time": _time(job.end_time, job.HasField("end_time")),

@@ -7,7 +7,7 @@ protos in convert.py (fast); the models here describe them in the OpenAPI docume
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
@@ -96,6 +96,20 @@ class JobErrorOut(BaseModel):
     violation_reasons: list[str]
 
 
+class EffectiveSpecOut(BaseModel):
+    """What the provider of the latest submission was asked for: the spec mapped onto its model."""
+
+    provider: str
+    model: str
+    mode: str = Field(description="text_to_video | image_to_video")
+    duration_seconds: int = Field(description="the spec's, rounded up to a duration the model takes")
+    aspect_ratio: str = Field(description="the spec's; empty when the model frames the video like its image")
+    audio: bool | None = Field(description="null: the model has no audio switch")
+    parameters: dict[str, Any] = Field(
+        description="the request parameters as sent, prompt and image left out"
+    )
+
+
 class JobOut(BaseModel):
     id: str
     user_id: str
@@ -112,6 +126,7 @@ class JobOut(BaseModel):
     urls_expire_time: str | None
     video: VideoInfoOut | None
     error: JobErrorOut | None
+    effective: EffectiveSpecOut | None
     create_time: str | None
     update_time: str | None
     end_time: str | None

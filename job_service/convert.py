@@ -15,9 +15,11 @@ from job_service.domain import (
     ProviderStatus,
     Quota,
     StoredObject,
+    Submitted,
     VideoInfo,
     VideoSpec,
 )
+from videojobs.effective import EffectiveSpec
 from videojobs.errors import InvalidArgument
 from videojobs.v1 import common_pb2, job_service_pb2, provider_service_pb2, storage_service_pb2
 
@@ -82,6 +84,8 @@ def job_to_proto(job: Job) -> job_service_pb2.Job:
     )
     if job.video is not None:
         message.video.CopyFrom(video_info_to_proto(job.video))
+    if job.effective is not None:
+        message.effective.CopyFrom(job.effective.to_proto())
     if job.error is not None:
         message.error.CopyFrom(
             job_service_pb2.JobError(
@@ -162,3 +166,8 @@ def stored_object_from_proto(message: storage_service_pb2.StoredObject) -> Store
         reused=message.reused,
         other_candidates=tuple(message.other_candidates),
     )
+
+
+def submitted_from_proto(message: provider_service_pb2.SubmitGenerationResponse) -> Submitted:
+    effective = EffectiveSpec.from_proto(message.effective) if message.HasField("effective") else None
+    return Submitted(message.provider_job_id, effective)

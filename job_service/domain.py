@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from videojobs.contract import JobState as JobState  # the contract's states, re-exported for job_service
+from videojobs.effective import EffectiveSpec
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,14 @@ class VideoSpec:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VideoSpec:
         return cls(**{**data, "providers": tuple(data.get("providers", ()))})
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A provider's answer to a submission."""
+
+    provider_job_id: str
+    effective: EffectiveSpec | None
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,7 @@ class Job:
     thumbnail_uri: str | None = None
     video: VideoInfo | None = None
     error: JobError | None = None
+    effective: EffectiveSpec | None = None
     end_time: datetime | None = None
     # Signed on read (never stored): short-lived download links for video_uri / thumbnail_uri.
     video_url: str = ""

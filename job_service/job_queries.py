@@ -32,7 +32,7 @@ _ACTIVE = [state.value for state in ACTIVE_JOB_STATES]
 # the driver pool, prepared, returning only what a Job needs: it is the one statement on the hot path.
 JOB_COLUMNS = (
     "id", "user_id", "client_request_id", "spec", "state", "attempt", "provider", "provider_job_id",
-    "video_uri", "thumbnail_uri", "video", "error", "create_time", "update_time", "end_time",
+    "video_uri", "thumbnail_uri", "video", "error", "effective", "create_time", "update_time", "end_time",
 )  # fmt: skip
 CREATE_JOB = f"""
     SELECT r.outcome, r.used, r.active, {", ".join(f"(r.job).{column}" for column in JOB_COLUMNS)}

@@ -28,6 +28,7 @@ from job_service.lease_queries import LeaseQueries, Transition, WorkItem
 from job_service.peers import CallFailed, Peers
 from job_service.policy import Policy
 from videojobs.contract import TERMINAL_GENERATION_STATES, Reason
+from videojobs.effective import EffectiveSpec
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)
@@ -77,7 +78,7 @@ class Orchestrator:
             item,
             Transition(
                 JobState.SUBMITTING,
-                {"provider": item.provider, "unknown_submits": item.unknown_submits + 1},
+                {"provider": item.provider, "unknown_submits": item.unknown_submits + 1, "effective": None},
                 keep_lease=True,
                 event="submitting" if item.job.state is JobState.PENDING else None,
                 message=f"submitting to {item.provider}",
@@ -93,26 +94,29 @@ class Orchestrator:
         if item.provider_retries:
             key += f"-{item.provider_retries}"
         try:
-            provider_job_id = await self._providers.submit(
+            submitted = await self._providers.submit(
                 item.provider, item.job.spec, key, self.incoming_prefix(item)
             )
         except CallFailed as failure:
             await self._submit_failed(item, failure)
             return
+        provider_job_id, effective = submitted.provider_job_id, submitted.effective
+        asked = effective.to_json() if effective else None
         moved = await self._leases.apply(
             item,
             Transition(
                 JobState.PROCESSING,
                 {
                     "provider_job_id": provider_job_id,
+                    "effective": asked,
                     "unknown_submits": 0,
                     "step_attempts": 0,
                     "poll_count": 0,
                 },
                 due_in=self._policy.poll_delay(0),
                 event="state_changed",
-                message=f"{item.provider} job started",
-                detail={"provider": item.provider, "provider_job_id": provider_job_id},
+                message=f"{item.provider} job started" + (f": {_asked(effective)}" if effective else ""),
+                detail={"provider": item.provider, "provider_job_id": provider_job_id, "effective": asked},
             ),
         )
         if moved is None:
@@ -307,3 +311,16 @@ class Orchestrator:
 
 def _video_json(video: VideoInfo) -> dict[str, Any]:
     return dataclasses.asdict(video)
+
+
+def _asked(effective: EffectiveSpec) -> str:
+    """e.g. "fal-ai/kling-video/v2.1/master/text-to-video, 10 s, 16:9"."""
+    return ", ".join(
+        part
+        for part in (
+            effective.model,
+            f"{effective.duration_seconds} s",
+            effective.aspect_ratio or "as the image",
+        )
+        if part
+    )

@@ -15,7 +15,7 @@ import grpc
 from google.rpc import error_details_pb2
 
 from job_service import convert
-from job_service.domain import ProviderStatus, StoredObject, VideoInfo, VideoSpec
+from job_service.domain import ProviderStatus, StoredObject, Submitted, VideoInfo, VideoSpec
 from videojobs import rpc_status
 from videojobs.errors import Internal, ServiceError, Unavailable
 from videojobs.v1 import (
@@ -81,7 +81,7 @@ class ProviderClient:
 
     async def submit(
         self, provider: str, spec: VideoSpec, idempotency_key: str, output_uri_prefix: str
-    ) -> str:
+    ) -> Submitted:
         request = provider_service_pb2.SubmitGenerationRequest(
             provider=provider,
             spec=convert.spec_to_proto(spec),
@@ -89,7 +89,7 @@ class ProviderClient:
             output_uri_prefix=output_uri_prefix,
         )
         reply = await _call(self._stub.SubmitGeneration(request, timeout=self._timeout))
-        return reply.provider_job_id
+        return convert.submitted_from_proto(reply)
 
     async def status(self, provider: str, provider_job_id: str) -> ProviderStatus:
         request = provider_service_pb2.GetGenerationStatusRequest(

@@ -28,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from job_service.domain import Job, JobError, JobState, VideoInfo, VideoSpec
 from videojobs.contract import ACTIVE_JOB_STATES
+from videojobs.effective import EffectiveSpec
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -85,6 +86,9 @@ class JobRow(Base):
     provider_result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # The latest status a webhook reported, consumed by the next PROCESSING step instead of a poll.
     provider_news: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # What the provider of the latest submission was asked for (the spec mapped onto its model); cleared when
+    # the next submission starts. Each submission's is also in its job_events row.
+    effective: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # When the current attempt started; the job deadline counts from here.
     attempt_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -186,6 +190,7 @@ def job_from_row(row: Any) -> Job:
         error=JobError(**{**error, "violation_reasons": tuple(error.get("violation_reasons", ()))})
         if error
         else None,
+        effective=EffectiveSpec.from_json(row.effective) if row.effective else None,
         create_time=row.create_time,
         update_time=row.update_time,
         end_time=row.end_time,

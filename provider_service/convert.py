@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from google.protobuf import struct_pb2
-
 from provider_service.adapters.base import Submission
 from provider_service.catalog import ModelEntry
-from provider_service.catalog.mapping import Effective
 from provider_service.domain import CancelResult, GenerationRequest, State, Status, WebhookEvent
 from provider_service.registry import ProviderInfo
 from videojobs.v1 import common_pb2, provider_service_pb2
@@ -80,27 +77,13 @@ def providers_to_proto(providers: list[ProviderInfo]) -> provider_service_pb2.Li
     )
 
 
-def effective_to_proto(effective: Effective) -> common_pb2.EffectiveSpec:
-    parameters = struct_pb2.Struct()
-    parameters.update(dict(effective.parameters))
-    return common_pb2.EffectiveSpec(
-        provider=effective.provider,
-        model=effective.model,
-        mode=effective.mode,
-        duration_seconds=effective.duration_seconds,
-        aspect_ratio=effective.aspect_ratio,
-        audio=effective.audio,
-        parameters=parameters,
-    )
-
-
 def submission_to_proto(
     provider: str, submission: Submission
 ) -> provider_service_pb2.SubmitGenerationResponse:
     return provider_service_pb2.SubmitGenerationResponse(
         provider_job_id=submission.provider_job_id,
         provider=provider,
-        effective=effective_to_proto(submission.effective),
+        effective=submission.effective.to_proto(),
     )
 
 

@@ -10,15 +10,16 @@ from typing import ClassVar
 from provider_service import catalog
 from provider_service.calls import ProviderHttp
 from provider_service.catalog import mapping
-from provider_service.catalog.mapping import Effective, Mapped
+from provider_service.catalog.mapping import Mapped
 from provider_service.domain import CancelResult, GenerationRequest, Status, WebhookEvent
 from videojobs import errors
+from videojobs.effective import EffectiveSpec
 
 
 @dataclass(frozen=True)
 class Submission:
     provider_job_id: str
-    effective: Effective
+    effective: EffectiveSpec
 
 
 class Adapter(abc.ABC):

@@ -17,27 +17,14 @@ orchestrator moves on to the next provider without a paid request the provider w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from provider_service.catalog import Catalog, Mode, ModelEntry, ModeSpec
 from provider_service.catalog.wire import prompt_length
 from videojobs import errors
 from videojobs.contract import Reason
-
-
-@dataclass(frozen=True)
-class Effective:
-    """What a provider was actually asked for."""
-
-    provider: str
-    model: str
-    mode: Mode
-    duration_seconds: int
-    aspect_ratio: str  # empty when the model frames the video like its image
-    audio: bool | None  # None: the model has no audio switch
-    parameters: Mapping[str, Any] = field(default_factory=dict)  # as sent, without prompt and image
+from videojobs.effective import EffectiveSpec
 
 
 @dataclass(frozen=True)
@@ -45,7 +32,7 @@ class Mapped:
     model: ModelEntry
     mode: ModeSpec
     parameters: dict[str, Any]  # duration, aspect ratio, audio and constants, by their wire names
-    effective: Effective
+    effective: EffectiveSpec
 
 
 def unsupported(provider: str, problems: list[errors.FieldViolation]) -> errors.FailedPrecondition:
@@ -125,7 +112,7 @@ def map_spec(
         parameters[spec.aspect_ratio_field] = spec.aspect_ratios[aspect_ratio]
     if spec.audio_field is not None:
         parameters[spec.audio_field] = True
-    effective = Effective(
+    effective = EffectiveSpec(
         provider=provider,
         model=model.id,
         mode=spec.mode,

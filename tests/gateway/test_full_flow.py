@@ -71,6 +71,16 @@ async def test_create_watch_until_completed_and_download_the_mp4(
     assert "processing" in states
     assert job["state"] == "COMPLETED"
     assert job["video"]["width"] > 0
+    # What the sim was asked for: no duration in the spec, so the model's default (the catalog's).
+    assert job["effective"] == {
+        "provider": "sim",
+        "model": "sim",
+        "mode": "text_to_video",
+        "duration_seconds": 4,
+        "aspect_ratio": "16:9",
+        "audio": None,
+        "parameters": {"duration_seconds": 4, "aspect_ratio": "16:9"},
+    }
     assert replay.status_code == 200
     assert replay.json()["id"] == job_id
     assert video.status_code == 200

@@ -14,7 +14,6 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import json_format
 from google.rpc import error_details_pb2
 
 from provider_service import catalog
@@ -23,6 +22,7 @@ from provider_service.sim.server import SimProvider
 from tests.provider.conftest import MD
 from tests.support.grpc_client import failure
 from tests.support.providers import StartProviderService, provider_stub
+from videojobs.effective import EffectiveSpec
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 
@@ -108,7 +108,7 @@ async def test_every_model_is_accepted_or_unsupported_never_refused(
             assert (effective.provider, effective.model, effective.mode) == (provider, model, mode)
             assert effective.duration_seconds == rounded, case
             assert effective.aspect_ratio == ("" if spec.framing == "image" else ratio), case
-            sent = json_format.MessageToDict(effective.parameters)
+            sent = EffectiveSpec.from_proto(effective).parameters
             assert sent[spec.duration_field] == spec.wire_duration(rounded or 0), case
     assert accepted, f"{model} {mode} accepted nothing"
     if fake is not None:

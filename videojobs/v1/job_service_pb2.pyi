@@ -103,6 +103,7 @@ class Job(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     user_id: _builtins.str
     client_request_id: _builtins.str
@@ -130,6 +131,13 @@ class Job(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def end_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def effective(self) -> _common_pb2.EffectiveSpec:
+        """What the provider of the latest submission was asked for: the spec mapped onto its model (duration
+        rounded up to one the model takes, aspect ratio unchanged). Unset until a provider accepts a submission,
+        and cleared when the next one starts; every submission's is also kept in the job's events.
+        """
+
     def __init__(
         self,
         *,
@@ -151,10 +159,11 @@ class Job(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
+        effective: _common_pb2.EffectiveSpec | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time", "error", b"error", "spec", b"spec", "update_time", b"update_time", "urls_expire_time", b"urls_expire_time", "video", b"video"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "effective", b"effective", "end_time", b"end_time", "error", b"error", "spec", b"spec", "update_time", b"update_time", "urls_expire_time", b"urls_expire_time", "video", b"video"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "client_request_id", b"client_request_id", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "id", b"id", "provider", b"provider", "provider_job_id", b"provider_job_id", "spec", b"spec", "state", b"state", "thumbnail_uri", b"thumbnail_uri", "thumbnail_url", b"thumbnail_url", "update_time", b"update_time", "urls_expire_time", b"urls_expire_time", "user_id", b"user_id", "video", b"video", "video_uri", b"video_uri", "video_url", b"video_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "client_request_id", b"client_request_id", "create_time", b"create_time", "effective", b"effective", "end_time", b"end_time", "error", b"error", "id", b"id", "provider", b"provider", "provider_job_id", b"provider_job_id", "spec", b"spec", "state", b"state", "thumbnail_uri", b"thumbnail_uri", "thumbnail_url", b"thumbnail_url", "update_time", b"update_time", "urls_expire_time", b"urls_expire_time", "user_id", b"user_id", "video", b"video", "video_uri", b"video_uri", "video_url", b"video_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -11,11 +11,10 @@ from gateway.convert import models_json
 from gateway.deps import UserCallDep
 from gateway.routers.videos import ERRORS
 from gateway.schemas import ModelsOut
+from videojobs.contract import Provider
 from videojobs.v1 import provider_service_pb2
 
 router = APIRouter(tags=["models"])
-
-ProviderName = Literal["veo", "fal", "runway", "sim"]
 
 
 @router.get(
@@ -26,7 +25,7 @@ ProviderName = Literal["veo", "fal", "runway", "sim"]
 )
 async def list_models(
     call: UserCallDep,
-    provider: Annotated[ProviderName | None, Query(description="only this provider's models")] = None,
+    provider: Annotated[Provider | None, Query(description="only this provider's models")] = None,
 ) -> JSONResponse:
     # The catalog is the same for every user: no user metadata on the call.
     reply = await call.state.providers.ListModels(

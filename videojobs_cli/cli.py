@@ -9,6 +9,8 @@ import warnings
 
 import click
 
+from videojobs_cli.admin import admin
+
 # The quick start runs curl and grpcurl as subprocesses beside gRPC threads; gRPC's fork handlers are for
 # children that use gRPC themselves, which ours never do. Must be set before grpc is imported.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
@@ -32,6 +34,15 @@ SERVICES = {
 @click.group()
 def main() -> None:
     """videojobs: idempotent AI video generation jobs."""
+    from videojobs.logs import configure_logging
+
+    # Logs go to stderr from the first line on (structlog's default is stdout), so what a command prints
+    # on stdout is only its result: `KEY=$(videojobs keys create --user alice)` captures the key alone.
+    # `serve` and `up` configure logging again from their own settings.
+    log_format = os.environ.get("VIDEOJOBS_LOG_FORMAT", "json")
+    configure_logging(
+        os.environ.get("VIDEOJOBS_LOG_LEVEL", "INFO"), "console" if log_format == "console" else "json"
+    )
 
 
 @main.command()
@@ -143,3 +154,6 @@ def up(exit_after_demo: bool, any_ports: bool) -> None:
 
     ports = devstack.Ports.any_free() if any_ports else devstack.Ports()
     raise SystemExit(asyncio.run(devstack.run(ports=ports, exit_after_demo=exit_after_demo)))
+
+
+main.add_command(admin)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,17 @@ async def test_keys_create_prints_a_working_key(env, job_service, stub) -> None:
         job_service_pb2.AuthenticateApiKeyRequest(api_key=key), metadata=metadata()
     )
     assert (owner.user_id, owner.role) == ("carol", "admin")
+
+
+def test_keys_create_stdout_is_exactly_the_key(tmp_path) -> None:
+    """As the README uses it: KEY=$(videojobs keys create --user alice), on the embedded database, whose
+    start-up is logged. The log line goes to stderr; stdout is the key and its newline, nothing else."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "VIDEOJOBS_DATABASE_URL"}}
+    env |= {"VIDEOJOBS_DATA_DIR": str(tmp_path), "VIDEOJOBS_LOG_LEVEL": "INFO"}
+    result = run("keys", "create", "--user", "alice", env=env)
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"vj_[A-Za-z0-9_-]{43}\n", result.stdout), result.stdout
+    assert "starting embedded postgres" in result.stderr
 
 
 def test_migrate_reports_success(env) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from google.protobuf import timestamp_pb2
 
 from storage_service.domain import StoredObject, VideoInfo
+from storage_service.listing import ObjectPage
 from videojobs.v1 import common_pb2, storage_service_pb2
 
 
@@ -38,3 +39,14 @@ def signed_to_proto(urls: Sequence[str], expires: datetime) -> storage_service_p
     expire_time = timestamp_pb2.Timestamp()
     expire_time.FromDatetime(expires)
     return storage_service_pb2.SignUrlsResponse(urls=urls, expire_time=expire_time)
+
+
+def page_to_proto(page: ObjectPage) -> storage_service_pb2.ListObjectsResponse:
+    reply = storage_service_pb2.ListObjectsResponse(next_page_token=page.next_page_token)
+    for obj in page.objects:
+        listed = reply.objects.add(
+            uri=obj.ref.uri, name=obj.ref.name, size_bytes=obj.size_bytes, content_type=obj.content_type
+        )
+        if obj.update_time is not None:
+            listed.update_time.FromDatetime(obj.update_time)
+    return reply

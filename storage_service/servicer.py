@@ -64,3 +64,9 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):
     ) -> storage_service_pb2.SignUrlsResponse:
         urls, expires = await self._storage.sign(list(request.uris), request.ttl_seconds)
         return convert.signed_to_proto(urls, expires)
+
+    async def ListObjects(
+        self, request: storage_service_pb2.ListObjectsRequest, context: Context
+    ) -> storage_service_pb2.ListObjectsResponse:
+        page = await self._storage.list_objects(request.prefix, request.page_size, request.page_token)
+        return convert.page_to_proto(page)

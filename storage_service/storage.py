@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from storage_service import deletion, media, resolve, signing
+from storage_service import deletion, listing, media, resolve, signing
 from storage_service.domain import StoredObject, VideoInfo, parse_key, parse_uri, parse_uris
 from storage_service.gcs import Gcs, KeyedLocks, deadline
 from storage_service.relocate import Relocator
@@ -94,3 +94,7 @@ class Storage:
         ttl = signing.check_ttl(ttl_seconds, self.settings.signed_url_ttl_seconds)
         refs = parse_uris(uris, self.settings.readable_buckets, field_name="uris")
         return await self.gcs.run(signing.sign_sync, self.gcs, refs, ttl)
+
+    async def list_objects(self, prefix: str, page_size: int, page_token: str) -> listing.ObjectPage:
+        request = listing.parse_request(prefix, page_size, page_token)
+        return await self.gcs.run(listing.list_sync, self.gcs, self.settings.bucket, request)

@@ -128,6 +128,12 @@ CASES: list[Case] = [
         lambda b: pb.SignUrlsRequest(uris=[f"gs://{b}/a.mp4"], ttl_seconds=8 * 24 * 3600),
         "ttl_seconds",
     ),
+    ("ListObjects", lambda b: pb.ListObjectsRequest(prefix="videos/../x"), "prefix"),
+    ("ListObjects", lambda b: pb.ListObjectsRequest(prefix="/videos/"), "prefix"),
+    ("ListObjects", lambda b: pb.ListObjectsRequest(prefix="videos/\x00"), "prefix"),
+    ("ListObjects", lambda b: pb.ListObjectsRequest(page_size=1001), "page_size"),
+    ("ListObjects", lambda b: pb.ListObjectsRequest(page_size=-1), "page_size"),
+    ("ListObjects", lambda b: pb.ListObjectsRequest(page_token="not a token"), "page_token"),
 ]
 
 

@@ -70,6 +70,11 @@ class StorageServiceStub:
                 request_serializer=videojobs_dot_v1_dot_storage__service__pb2.SignUrlsRequest.SerializeToString,
                 response_deserializer=videojobs_dot_v1_dot_storage__service__pb2.SignUrlsResponse.FromString,
                 _registered_method=True)
+        self.ListObjects = channel.unary_unary(
+                '/videojobs.v1.StorageService/ListObjects',
+                request_serializer=videojobs_dot_v1_dot_storage__service__pb2.ListObjectsRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_storage__service__pb2.ListObjectsResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -122,6 +127,14 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListObjects(self, request, context):
+        """The objects of the configured bucket under a prefix, in name order, one page at a time (for operators
+        and the orphan sweep).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -159,6 +172,11 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.SignUrls,
                     request_deserializer=videojobs_dot_v1_dot_storage__service__pb2.SignUrlsRequest.FromString,
                     response_serializer=videojobs_dot_v1_dot_storage__service__pb2.SignUrlsResponse.SerializeToString,
+            ),
+            'ListObjects': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListObjects,
+                    request_deserializer=videojobs_dot_v1_dot_storage__service__pb2.ListObjectsRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_storage__service__pb2.ListObjectsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -350,6 +368,33 @@ class StorageService:
             '/videojobs.v1.StorageService/SignUrls',
             videojobs_dot_v1_dot_storage__service__pb2.SignUrlsRequest.SerializeToString,
             videojobs_dot_v1_dot_storage__service__pb2.SignUrlsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListObjects(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.StorageService/ListObjects',
+            videojobs_dot_v1_dot_storage__service__pb2.ListObjectsRequest.SerializeToString,
+            videojobs_dot_v1_dot_storage__service__pb2.ListObjectsResponse.FromString,
             options,
             channel_credentials,
             insecure,

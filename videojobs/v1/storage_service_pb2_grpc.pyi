@@ -45,6 +45,10 @@ class StorageServiceStub:
     DeleteObjects: _grpc.UnaryUnaryMultiCallable[_storage_service_pb2.DeleteObjectsRequest, _storage_service_pb2.DeleteObjectsResponse]
     """Idempotent: missing objects are reported, not errors."""
     SignUrls: _grpc.UnaryUnaryMultiCallable[_storage_service_pb2.SignUrlsRequest, _storage_service_pb2.SignUrlsResponse]
+    ListObjects: _grpc.UnaryUnaryMultiCallable[_storage_service_pb2.ListObjectsRequest, _storage_service_pb2.ListObjectsResponse]
+    """The objects of the configured bucket under a prefix, in name order, one page at a time (for operators
+    and the orphan sweep).
+    """
 
 @_typing.type_check_only
 class StorageServiceAsyncStub(StorageServiceStub):
@@ -62,6 +66,10 @@ class StorageServiceAsyncStub(StorageServiceStub):
     DeleteObjects: _aio.UnaryUnaryMultiCallable[_storage_service_pb2.DeleteObjectsRequest, _storage_service_pb2.DeleteObjectsResponse]  # type: ignore[assignment]
     """Idempotent: missing objects are reported, not errors."""
     SignUrls: _aio.UnaryUnaryMultiCallable[_storage_service_pb2.SignUrlsRequest, _storage_service_pb2.SignUrlsResponse]  # type: ignore[assignment]
+    ListObjects: _aio.UnaryUnaryMultiCallable[_storage_service_pb2.ListObjectsRequest, _storage_service_pb2.ListObjectsResponse]  # type: ignore[assignment]
+    """The objects of the configured bucket under a prefix, in name order, one page at a time (for operators
+    and the orphan sweep).
+    """
 
 class StorageServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -118,5 +126,15 @@ class StorageServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _storage_service_pb2.SignUrlsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_storage_service_pb2.SignUrlsResponse, _abc.Awaitable[_storage_service_pb2.SignUrlsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListObjects(
+        self,
+        request: _storage_service_pb2.ListObjectsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_storage_service_pb2.ListObjectsResponse, _abc.Awaitable[_storage_service_pb2.ListObjectsResponse]]:
+        """The objects of the configured bucket under a prefix, in name order, one page at a time (for operators
+        and the orphan sweep).
+        """
 
 def add_StorageServiceServicer_to_server(servicer: StorageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

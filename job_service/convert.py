@@ -4,7 +4,7 @@ converts. Protos stay at the edge of the service."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -12,6 +12,7 @@ from job_service.domain import (
     Job,
     JobEvent,
     JobState,
+    ListedObject,
     ProviderStatus,
     Quota,
     StoredObject,
@@ -171,3 +172,14 @@ def stored_object_from_proto(message: storage_service_pb2.StoredObject) -> Store
 def submitted_from_proto(message: provider_service_pb2.SubmitGenerationResponse) -> Submitted:
     effective = EffectiveSpec.from_proto(message.effective) if message.HasField("effective") else None
     return Submitted(message.provider_job_id, effective)
+
+
+def listed_objects_from_proto(message: storage_service_pb2.ListObjectsResponse) -> list[ListedObject]:
+    return [
+        ListedObject(
+            uri=obj.uri,
+            name=obj.name,
+            update_time=obj.update_time.ToDatetime(tzinfo=UTC) if obj.HasField("update_time") else None,
+        )
+        for obj in message.objects
+    ]

@@ -50,6 +50,15 @@ class VideoInfo:
 
 
 @dataclass(frozen=True)
+class ListedObject:
+    """An object in the bucket as StorageService.ListObjects reports it."""
+
+    uri: str
+    name: str
+    update_time: datetime | None
+
+
+@dataclass(frozen=True)
 class JobError:
     code: str
     message: str

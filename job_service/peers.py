@@ -15,7 +15,7 @@ import grpc
 from google.rpc import error_details_pb2
 
 from job_service import convert
-from job_service.domain import ProviderStatus, StoredObject, Submitted, VideoInfo, VideoSpec
+from job_service.domain import ListedObject, ProviderStatus, StoredObject, Submitted, VideoInfo, VideoSpec
 from videojobs import rpc_status
 from videojobs.errors import Internal, ServiceError, Unavailable
 from videojobs.v1 import (
@@ -160,6 +160,16 @@ class StorageClient:
         request = storage_service_pb2.DeleteObjectsRequest(uris=list(uris))
         reply = await _call(self._stub.DeleteObjects(request, timeout=self._timeout))
         return tuple(reply.deleted)
+
+    async def list_objects(
+        self, prefix: str, page_size: int, page_token: str
+    ) -> tuple[list[ListedObject], str]:
+        """One page of the bucket under `prefix`, and the token of the next ("" after the last)."""
+        request = storage_service_pb2.ListObjectsRequest(
+            prefix=prefix, page_size=page_size, page_token=page_token
+        )
+        reply = await _call(self._stub.ListObjects(request, timeout=self._timeout))
+        return convert.listed_objects_from_proto(reply), reply.next_page_token
 
     async def sign(self, uris: Sequence[str], ttl_seconds: int) -> tuple[list[str], datetime]:
         request = storage_service_pb2.SignUrlsRequest(uris=list(uris), ttl_seconds=ttl_seconds)

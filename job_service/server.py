@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -22,11 +23,14 @@ from job_service.job_queries import JobQueries
 from job_service.jobs import Jobs
 from job_service.key_queries import ApiKeyQueries
 from job_service.lease_queries import LeaseQueries
+from job_service.maintenance_queries import MaintenanceQueries
 from job_service.orchestrator import Orchestrator
 from job_service.peers import Peers, ProviderClient, StorageClient
 from job_service.policy import Policy
 from job_service.servicer import JobServicer
 from job_service.settings import JobServiceSettings
+from job_service.sweep import Sweeper
+from job_service.upkeep import Upkeep, UpkeepOptions
 from job_service.worker import Worker, WorkerOptions
 from videojobs.clients import internal_channel
 from videojobs.logs import configure_logging, get_logger
@@ -53,9 +57,11 @@ class JobService:
     worker: Worker | None
     channels: tuple[grpc.aio.Channel, ...]
     grpc: GrpcServer | None = None
+    upkeep: Upkeep | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _worker_task: asyncio.Task[None] | None = None
     _health_task: asyncio.Task[None] | None = None
+    _upkeep_task: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -70,6 +76,8 @@ class JobService:
         if self.worker is not None:
             self._worker_task = asyncio.create_task(self.worker.run(self._stopping), name="worker")
             self._worker_task.add_done_callback(self._worker_ended)
+        if self.upkeep is not None:
+            self._upkeep_task = asyncio.create_task(self.upkeep.run(self._stopping), name="upkeep")
 
     def _worker_ended(self, task: asyncio.Task[None]) -> None:
         """A worker loop that ends before we stop is a broken replica: health says so, to get it restarted."""
@@ -85,9 +93,9 @@ class JobService:
         self._stopping.set()
         if self.grpc is not None:
             await self.grpc.stop(grace)
-        if self._worker_task is not None:
-            # A loop that failed was logged when it ended; stopping goes on.
-            await asyncio.gather(self._worker_task, return_exceptions=True)
+        # A loop that failed was logged when it ended; stopping goes on.
+        tasks = [task for task in (self._worker_task, self._upkeep_task) if task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.hub.stop()
         for channel in self.channels:
             await channel.close()
@@ -139,6 +147,26 @@ def policy(settings: JobServiceSettings) -> Policy:
     )
 
 
+def create_sweeper(settings: JobServiceSettings, engine: AsyncEngine, storage: StorageClient) -> Sweeper:
+    return Sweeper(MaintenanceQueries(engine), storage, grace=timedelta(seconds=settings.sweep_grace_seconds))
+
+
+def create_upkeep(settings: JobServiceSettings, engine: AsyncEngine, peers: Peers) -> Upkeep:
+    options = UpkeepOptions(
+        sweep_interval_seconds=settings.sweep_interval_seconds, sweep_batch=settings.sweep_batch
+    )
+    return Upkeep(MaintenanceQueries(engine), create_sweeper(settings, engine, peers.storage), options)
+
+
+def storage_channel(settings: JobServiceSettings) -> grpc.aio.Channel:
+    """The channel to storage_service (it carries inline videos: UploadVideo)."""
+    return internal_channel(
+        settings.storage_target,
+        settings.internal_token.get_secret_value(),
+        max_message_bytes=GRPC_MAX_MESSAGE_BYTES,
+    )
+
+
 def create_server(
     settings: JobServiceSettings,
     engine: AsyncEngine,
@@ -152,14 +180,10 @@ def create_server(
     provider_channel = internal_channel(
         settings.provider_target, token, max_message_bytes=GRPC_MAX_MESSAGE_BYTES
     )
-    storage_channel = internal_channel(
-        settings.storage_target, token, max_message_bytes=GRPC_MAX_MESSAGE_BYTES
-    )
+    storage = storage_channel(settings)
     peers = Peers(
         providers=ProviderClient(provider_channel, settings.rpc_timeout_seconds),
-        storage=StorageClient(
-            storage_channel, settings.rpc_timeout_seconds, settings.finalize_rpc_timeout_seconds
-        ),
+        storage=StorageClient(storage, settings.rpc_timeout_seconds, settings.finalize_rpc_timeout_seconds),
     )
     pool = database.create_driver_pool(
         database.libpq_url(engine.url),
@@ -179,7 +203,7 @@ def create_server(
         active_limit_retry_seconds=settings.active_limit_retry_seconds,
     )
     hub.decorate = jobs.event_with_urls
-    worker = None
+    worker = upkeep = None
     if settings.worker_enabled if run_worker is None else run_worker:
         options = WorkerOptions(
             concurrency=settings.worker_concurrency,
@@ -188,8 +212,12 @@ def create_server(
         )
         leases = LeaseQueries(engine)
         worker = Worker(leases, Orchestrator(leases, peers, policy(settings)), hub, options)
-    channels = (provider_channel, storage_channel)
-    service = JobService(engine=engine, pool=pool, jobs=jobs, hub=hub, worker=worker, channels=channels)
+        if settings.sweep_interval_seconds > 0:
+            upkeep = create_upkeep(settings, engine, peers)
+    channels = (provider_channel, storage)
+    service = JobService(
+        engine=engine, pool=pool, jobs=jobs, hub=hub, worker=worker, channels=channels, upkeep=upkeep
+    )
     if serve_grpc:
         service.grpc = create_grpc_server(
             settings,

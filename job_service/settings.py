@@ -64,6 +64,14 @@ class JobServiceSettings(CommonSettings):
         default=1, ge=0, description="Runs again on a provider that reported a retryable failure."
     )
 
+    # Upkeep (in worker replicas; one replica at a time runs each round).
+    sweep_interval_seconds: float = Field(
+        default=3600.0, ge=0, description="How often the orphan sweep runs; 0 turns it off."
+    )
+    # Longer than any finalization step (finalize_rpc_timeout_seconds), so nothing in flight is swept.
+    sweep_grace_seconds: float = Field(default=3600.0, ge=0, description="Younger objects are never orphans.")
+    sweep_batch: int = Field(default=500, ge=1, description="Objects one sweep round deletes at most.")
+
     @field_validator("default_providers")
     @classmethod
     def _known_providers(cls, value: tuple[str, ...]) -> tuple[str, ...]:

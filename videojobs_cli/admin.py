@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, TypeVar
 
 import click
@@ -98,3 +98,81 @@ def progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
     with bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+@admin.command()
+@apply_option
+@json_option
+@click.option(
+    "--grace-seconds",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Objects younger than this are left alone (default VIDEOJOBS_SWEEP_GRACE_SECONDS).",
+)
+def sweep(apply: bool, as_json: bool, grace_seconds: float | None) -> None:
+    """Find (and with --apply delete) orphaned objects; report completed jobs whose video is missing.
+
+    Orphans: incoming/ objects of terminal or missing jobs, and videos/ and thumbnails/ objects no live
+    job uses, older than the grace period. Deletions go through StorageService. Missing videos are only
+    reported."""
+    from job_service.sweep import SweepReport
+
+    async def sweep_bucket() -> SweepReport:
+        from job_service.maintenance_queries import MaintenanceQueries
+        from job_service.peers import StorageClient
+        from job_service.server import create_engine, create_sweeper, database_url, storage_channel
+        from job_service.settings import JobServiceSettings
+        from job_service.upkeep import SWEEP_LOCK_ID
+
+        settings = JobServiceSettings()
+        if grace_seconds is not None:
+            settings = settings.model_copy(update={"sweep_grace_seconds": grace_seconds})
+        engine = create_engine(settings, await asyncio.to_thread(database_url, settings))
+        channel = storage_channel(settings)
+        try:
+            storage = StorageClient(channel, settings.rpc_timeout_seconds, settings.rpc_timeout_seconds)
+            sweeper = create_sweeper(settings, engine, storage)
+            queries = MaintenanceQueries(engine)
+            # The same lock as the workers' periodic sweep: never two deleting sweeps at once.
+            async with queries.exclusive(SWEEP_LOCK_ID) as held:
+                if apply and not held:
+                    raise click.ClickException("a sweep is running on a worker right now; try again later")
+                with stderr.status("listing the bucket") if stderr.is_terminal else nullcontext():
+                    report = await sweeper.find()
+                if apply:
+                    with progress("deleting orphans", len(report.orphans)) as advance:
+                        report.deleted = await sweeper.delete(report.orphans, advance)
+            return report
+        finally:
+            await channel.close()
+            await engine.dispose()
+
+    report = run(sweep_bucket())
+    deleted = set(report.deleted)
+    rows = [
+        {
+            "kind": o.kind.value,
+            "uri": o.uri,
+            "job_id": o.job_id,
+            "reason": o.reason,
+            "deleted": o.uri in deleted,
+        }
+        for o in report.orphans
+    ] + [
+        {
+            "kind": "missing video",
+            "uri": m.video_uri,
+            "job_id": m.job_id,
+            "reason": "COMPLETED job, no object",
+        }
+        for m in report.missing_videos
+    ]
+    summary = {
+        "scanned": report.scanned,
+        "orphans": len(report.orphans),
+        "deleted": len(report.deleted),
+        "missing_videos": len(report.missing_videos),
+        "mode": "applied" if apply else "dry run (use --apply to delete)",
+    }
+    columns = ["kind", "uri", "job_id", "reason"] + (["deleted"] if apply else [])
+    emit(rows, columns, summary, as_json=as_json, title="orphan sweep")

@@ -1,0 +1,159 @@
+"""The orphan sweep against the real stack: seeded orphans of each kind are found and only they are deleted,
+a completed job whose video is gone is reported and kept, a second run finds nothing, and one sweep at a
+time runs (the periodic one in the workers and `videojobs admin sweep --apply` share one advisory lock)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from job_service.upkeep import SWEEP_LOCK_ID
+from provider_service.sim.server import SimProvider
+from tests.orchestrator.conftest import Stack, StartStack
+from videojobs.v1 import job_service_pb2
+
+BIN = Path(sys.executable).parent / "videojobs"
+
+
+async def admin_sweep(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as an operator runs it, in a thread: the services it calls run on this test's event loop."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": stack.database_url,
+        "VIDEOJOBS_STORAGE_TARGET": f"127.0.0.1:{stack.extra['storage'].port}",
+        "VIDEOJOBS_BUCKET": stack.bucket.name,
+        "VIDEOJOBS_LOG_LEVEL": "WARNING",
+    }
+    return await asyncio.to_thread(
+        subprocess.run,
+        [str(BIN), "admin", "sweep", "--grace-seconds", "0", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def put(stack: Stack, name: str) -> str:
+    stack.bucket.blob(name).upload_from_string(b"leftover", content_type="video/mp4")
+    return f"gs://{stack.bucket.name}/{name}"
+
+
+async def seeded(stack: Stack) -> dict[str, Any]:
+    """Three completed jobs (their outputs stay), one made active again (its incoming/ stays), one whose
+    video is deleted behind our back (reported), and one orphan of every kind."""
+    jobs = []
+    for _ in range(3):
+        created = await stack.create()
+        job = await stack.wait(created.job.id)
+        assert job.state == job_service_pb2.COMPLETED, job.error
+        jobs.append(job)
+    done, active, lost = jobs
+    stack.sql(
+        "UPDATE jobs SET state = 'PROCESSING', due_time = now() + interval '1 day'"
+        " WHERE id = %s RETURNING id",
+        active.id,
+    )
+    stack.bucket.blob(f"videos/alice/{lost.id}.mp4").delete()
+    stranger = uuid.uuid4()
+    orphans = {
+        put(stack, f"incoming/{done.id}/sample_0.mp4"): ("incoming", "job COMPLETED"),
+        put(stack, f"incoming/{stranger}/op/sample_0.mp4"): ("incoming", "no such job"),
+        put(stack, f"videos/alice/{stranger}.mp4"): ("video", "no such job"),
+        put(stack, f"thumbnails/alice/{stranger}.jpg"): ("thumbnail", "no such job"),
+        put(stack, f"videos/bob/{done.id}.mp4"): ("video", "job of another user"),
+        put(stack, "incoming/not-a-job/x.mp4"): ("incoming", "name matches no job"),
+    }
+    kept = put(stack, f"incoming/{active.id}/sample_0.mp4")
+    return {"orphans": orphans, "kept": kept, "lost": lost}
+
+
+async def test_admin_sweep_reports_then_deletes_exactly_the_orphans(
+    start_stack: StartStack, sim_provider: SimProvider
+) -> None:
+    stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
+    seed = await seeded(stack)
+    before = stack.names()
+
+    dry = await admin_sweep(stack, "--json")
+    assert dry.returncode == 0, dry.stderr
+    report = json.loads(dry.stdout)
+    found = {row["uri"]: (row["kind"], row["reason"]) for row in report["items"]}
+    lost = f"gs://{stack.bucket.name}/videos/alice/{seed['lost'].id}.mp4"
+    assert found == seed["orphans"] | {lost: ("missing video", "COMPLETED job, no object")}
+    assert report["summary"]["orphans"] == 6
+    assert report["summary"]["missing_videos"] == 1
+    assert report["summary"]["deleted"] == 0
+    assert stack.names() == before  # a dry run deletes nothing
+
+    applied = await admin_sweep(stack, "--apply", "--json")
+    assert applied.returncode == 0, applied.stderr
+    assert json.loads(applied.stdout)["summary"]["deleted"] == 6
+    gone = {uri.removeprefix(f"gs://{stack.bucket.name}/") for uri in seed["orphans"]}
+    assert stack.names() == sorted(set(before) - gone)
+    assert seed["kept"].removeprefix(f"gs://{stack.bucket.name}/") in stack.names()
+    assert stack.sql("SELECT state FROM jobs WHERE id = %s", seed["lost"].id) == [("COMPLETED",)]
+
+    again = await admin_sweep(stack, "--apply")
+    assert again.returncode == 0, again.stderr
+    assert "orphans: 0" in again.stdout
+    assert "deleted: 0" in again.stdout
+    assert "missing_videos: 1" in again.stdout
+    assert stack.names() == sorted(set(before) - gone)
+
+
+async def test_young_objects_are_left_alone(start_stack: StartStack, sim_provider: SimProvider) -> None:
+    stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
+    put(stack, f"incoming/{uuid.uuid4()}/sample_0.mp4")
+    result = await admin_sweep(stack, "--json", "--grace-seconds", "3600")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["items"] == []
+
+
+async def test_the_workers_sweep_one_replica_at_a_time(
+    start_stack: StartStack, sim_provider: SimProvider
+) -> None:
+    stack = await start_stack(
+        providers={"sim_url": sim_provider.public_url},
+        replicas=2,
+        sweep_interval_seconds=0.1,
+        sweep_grace_seconds=0,
+        sweep_batch=2,
+    )
+    # While an operator holds the sweep lock, no replica sweeps, and the CLI refuses a second --apply.
+    with psycopg.connect(stack.database_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (SWEEP_LOCK_ID,))
+        for _ in range(5):
+            put(stack, f"incoming/{uuid.uuid4()}/sample_0.mp4")
+        await asyncio.sleep(0.5)
+        assert len(stack.names("incoming/")) == 5
+        busy = await admin_sweep(stack, "--apply")
+        assert busy.returncode != 0
+        assert "a sweep is running" in busy.stderr
+    # Released: the replicas work the backlog off, a bounded batch per round.
+    async with asyncio.timeout(15):
+        while True:
+            if not stack.names("incoming/"):
+                break
+            await asyncio.sleep(0.05)
+
+
+async def test_outputs_of_a_live_job_are_never_orphans(
+    start_stack: StartStack, sim_provider: SimProvider
+) -> None:
+    stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
+    created = await stack.create()
+    await stack.wait(created.job.id)
+    result = await admin_sweep(stack, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["items"] == []
+    assert len(stack.names("videos/")) == len(stack.names("thumbnails/")) == 1

@@ -23,6 +23,7 @@ from job_service.domain import (
 from job_service.event_hub import EventHub
 from job_service.job_queries import ActiveLimitReached, CreateOutcome, DailyLimitReached, JobQueries
 from job_service.key_queries import ApiKeyQueries
+from job_service.metrics import JobMetrics
 from job_service.peers import CallFailed, Peers, peer_error
 from job_service.validation import check_client_request_id, normalize_spec
 from videojobs.context import Caller
@@ -65,7 +66,9 @@ class Jobs:
         default_providers: Sequence[str],
         url_ttl_seconds: int = 3600,
         active_limit_retry_seconds: float = 15.0,
+        metrics: JobMetrics | None = None,
     ) -> None:
+        self._metrics = metrics or JobMetrics()
         self._queries = queries
         self._keys = keys
         self._peers = peers
@@ -103,6 +106,7 @@ class Jobs:
             )
         if not outcome.created:
             log.info("replayed job", job_id=str(outcome.job.id), client_request_id=key)
+        self._metrics.created(outcome.created)
         return outcome
 
     def _active_limit_error(self, caller: Caller, active: int) -> QuotaExceeded:
@@ -200,6 +204,7 @@ class Jobs:
             )
         job = cancelled.job
         log.info("job cancelled", job_id=job_id, previous_state=cancelled.previous_state.value)
+        self._metrics.finished(JobState.CANCELLED, job.provider or "", job.create_time, job.end_time)
         if job.provider and job.provider_job_id:
             try:
                 await self._peers.providers.cancel(job.provider, job.provider_job_id)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from job_service.database import database_errors
 from job_service.domain import Job, JobState
 from job_service.job_queries import refund_quota
+from job_service.metrics import JobMetrics
 from job_service.tables import job_events, job_from_row, jobs
 
 CLAIM = text(
@@ -53,6 +54,8 @@ class WorkItem:
     provider_retries: int
     provider_result: Mapping[str, Any] | None
     provider_news: Mapping[str, Any] | None
+    # When the job entered its current state (database clock).
+    state_time: datetime
 
     @property
     def provider(self) -> str:
@@ -72,6 +75,7 @@ def _item(row: Row[Any]) -> WorkItem:
         provider_retries=row.provider_retries,
         provider_result=row.provider_result,
         provider_news=row.provider_news,
+        state_time=row.state_time,
     )
 
 
@@ -94,9 +98,18 @@ class Transition:
     refund: bool = False
 
 
+DUE_QUEUE = text(
+    """
+    SELECT count(*) AS depth, COALESCE(EXTRACT(EPOCH FROM now() - min(due_time)), 0) AS oldest
+    FROM jobs WHERE due_time <= now() AND (locked_until IS NULL OR locked_until < now())
+    """
+)
+
+
 class LeaseQueries:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, metrics: JobMetrics | None = None) -> None:
         self._engine = engine
+        self._metrics = metrics
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @database_errors
@@ -115,10 +128,23 @@ class LeaseQueries:
             )
         return bool(result.rowcount)
 
-    @database_errors
     async def apply(self, item: WorkItem, transition: Transition) -> WorkItem | None:
         """Compare-and-set from the claimed state; the updated item, or None if the claim was lost
         (lease lapsed and taken over, or the job was cancelled meanwhile)."""
+        after = await self._apply(item, transition)
+        if self._metrics is not None:
+            self._metrics.step_applied(item, transition, after)
+        return after
+
+    @database_errors
+    async def due_queue(self) -> tuple[int, float]:
+        """How many jobs are due and unheld, and how long the oldest of them has been due (seconds)."""
+        async with self._autocommit.connect() as conn:
+            row = (await conn.execute(DUE_QUEUE)).one()
+        return int(row.depth), float(row.oldest)
+
+    @database_errors
+    async def _apply(self, item: WorkItem, transition: Transition) -> WorkItem | None:
         values: dict[str, Any] = dict(transition.values)
         values["state"] = transition.state.value
         if transition.due_in is None:

@@ -16,6 +16,7 @@ from google.rpc import error_details_pb2
 
 from job_service import convert
 from job_service.domain import ListedObject, ProviderStatus, StoredObject, Submitted, VideoInfo, VideoSpec
+from job_service.metrics import JobMetrics
 from videojobs import rpc_status
 from videojobs.errors import Internal, ServiceError, Unavailable
 from videojobs.v1 import (
@@ -75,9 +76,10 @@ async def _call(awaitable: Awaitable[_T]) -> _T:
 
 
 class ProviderClient:
-    def __init__(self, channel: grpc.aio.Channel, timeout: float) -> None:
+    def __init__(self, channel: grpc.aio.Channel, timeout: float, metrics: JobMetrics | None = None) -> None:
         self._stub = provider_service_pb2_grpc.ProviderServiceStub(channel)
         self._timeout = timeout
+        self._metrics = metrics or JobMetrics()
 
     async def submit(
         self, provider: str, spec: VideoSpec, idempotency_key: str, output_uri_prefix: str
@@ -88,22 +90,24 @@ class ProviderClient:
             idempotency_key=idempotency_key,
             output_uri_prefix=output_uri_prefix,
         )
-        reply = await _call(self._stub.SubmitGeneration(request, timeout=self._timeout))
+        async with self._metrics.provider_call(provider, "submit"):
+            reply = await _call(self._stub.SubmitGeneration(request, timeout=self._timeout))
         return convert.submitted_from_proto(reply)
 
     async def status(self, provider: str, provider_job_id: str) -> ProviderStatus:
         request = provider_service_pb2.GetGenerationStatusRequest(
             provider=provider, provider_job_id=provider_job_id
         )
-        return convert.provider_status_from_proto(
-            await _call(self._stub.GetGenerationStatus(request, timeout=self._timeout))
-        )
+        async with self._metrics.provider_call(provider, "status"):
+            reply = await _call(self._stub.GetGenerationStatus(request, timeout=self._timeout))
+        return convert.provider_status_from_proto(reply)
 
     async def cancel(self, provider: str, provider_job_id: str) -> bool:
         request = provider_service_pb2.CancelGenerationRequest(
             provider=provider, provider_job_id=provider_job_id
         )
-        reply = await _call(self._stub.CancelGeneration(request, timeout=self._timeout))
+        async with self._metrics.provider_call(provider, "cancel"):
+            reply = await _call(self._stub.CancelGeneration(request, timeout=self._timeout))
         return reply.cancelled
 
 

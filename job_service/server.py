@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 import grpc
 from grpc_health.v1 import health_pb2
@@ -24,6 +25,7 @@ from job_service.jobs import Jobs
 from job_service.key_queries import ApiKeyQueries
 from job_service.lease_queries import LeaseQueries
 from job_service.maintenance_queries import MaintenanceQueries
+from job_service.metrics import JobMetrics, serve_metrics
 from job_service.orchestrator import Orchestrator
 from job_service.peers import Peers, ProviderClient, StorageClient
 from job_service.policy import Policy
@@ -58,6 +60,13 @@ class JobService:
     channels: tuple[grpc.aio.Channel, ...]
     grpc: GrpcServer | None = None
     upkeep: Upkeep | None = None
+    metrics: JobMetrics = field(default_factory=JobMetrics)
+    # Where /metrics is served (None: not served); started with the service.
+    metrics_address: tuple[str, int] | None = None
+    leases: LeaseQueries | None = None
+    metrics_sample_seconds: float = 5.0
+    _metrics_server: WSGIServer | None = None
+    _sampler_task: asyncio.Task[None] | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _worker_task: asyncio.Task[None] | None = None
     _health_task: asyncio.Task[None] | None = None
@@ -68,7 +77,14 @@ class JobService:
         assert self.grpc is not None, "a worker-only replica has no port"
         return self.grpc.port
 
+    @property
+    def metrics_port(self) -> int:
+        assert self._metrics_server is not None, "metrics are not served (VIDEOJOBS_METRICS_PORT unset)"
+        return int(self._metrics_server.server_address[1])
+
     async def start(self) -> None:
+        if self.metrics_address is not None:
+            self._metrics_server = serve_metrics(self.metrics, *self.metrics_address)
         await self.pool.open(wait=False)  # like the engine: connect lazily, so a down database is UNAVAILABLE
         await self.hub.start()
         if self.grpc is not None:
@@ -78,6 +94,9 @@ class JobService:
             self._worker_task.add_done_callback(self._worker_ended)
         if self.upkeep is not None:
             self._upkeep_task = asyncio.create_task(self.upkeep.run(self._stopping), name="upkeep")
+        if self.leases is not None:
+            sampling = self.metrics.sample_queue(self.leases, self.metrics_sample_seconds, self._stopping)
+            self._sampler_task = asyncio.create_task(sampling, name="queue-sampler")
 
     def _worker_ended(self, task: asyncio.Task[None]) -> None:
         """A worker loop that ends before we stop is a broken replica: health says so, to get it restarted."""
@@ -94,13 +113,16 @@ class JobService:
         if self.grpc is not None:
             await self.grpc.stop(grace)
         # A loop that failed was logged when it ended; stopping goes on.
-        tasks = [task for task in (self._worker_task, self._upkeep_task) if task is not None]
-        await asyncio.gather(*tasks, return_exceptions=True)
+        tasks = (self._worker_task, self._upkeep_task, self._sampler_task)
+        await asyncio.gather(*(task for task in tasks if task is not None), return_exceptions=True)
         await self.hub.stop()
         for channel in self.channels:
             await channel.close()
         await self.pool.close()
         await self.engine.dispose()
+        if self._metrics_server is not None:
+            await asyncio.to_thread(self._metrics_server.shutdown)
+            self._metrics_server.server_close()
 
     async def wait_until_signalled(self) -> None:
         if self.grpc is not None:
@@ -151,11 +173,14 @@ def create_sweeper(settings: JobServiceSettings, engine: AsyncEngine, storage: S
     return Sweeper(MaintenanceQueries(engine), storage, grace=timedelta(seconds=settings.sweep_grace_seconds))
 
 
-def create_upkeep(settings: JobServiceSettings, engine: AsyncEngine, peers: Peers) -> Upkeep:
+def create_upkeep(
+    settings: JobServiceSettings, engine: AsyncEngine, peers: Peers, metrics: JobMetrics
+) -> Upkeep:
     options = UpkeepOptions(
         sweep_interval_seconds=settings.sweep_interval_seconds, sweep_batch=settings.sweep_batch
     )
-    return Upkeep(MaintenanceQueries(engine), create_sweeper(settings, engine, peers.storage), options)
+    sweeper = create_sweeper(settings, engine, peers.storage)
+    return Upkeep(MaintenanceQueries(engine), sweeper, options, metrics)
 
 
 def storage_channel(settings: JobServiceSettings) -> grpc.aio.Channel:
@@ -181,8 +206,9 @@ def create_server(
         settings.provider_target, token, max_message_bytes=GRPC_MAX_MESSAGE_BYTES
     )
     storage = storage_channel(settings)
+    metrics = JobMetrics()
     peers = Peers(
-        providers=ProviderClient(provider_channel, settings.rpc_timeout_seconds),
+        providers=ProviderClient(provider_channel, settings.rpc_timeout_seconds, metrics),
         storage=StorageClient(storage, settings.rpc_timeout_seconds, settings.finalize_rpc_timeout_seconds),
     )
     pool = database.create_driver_pool(
@@ -201,22 +227,35 @@ def create_server(
         default_providers=settings.default_providers,
         url_ttl_seconds=settings.url_ttl_seconds,
         active_limit_retry_seconds=settings.active_limit_retry_seconds,
+        metrics=metrics,
     )
     hub.decorate = jobs.event_with_urls
-    worker = upkeep = None
+    worker = upkeep = leases = None
     if settings.worker_enabled if run_worker is None else run_worker:
         options = WorkerOptions(
             concurrency=settings.worker_concurrency,
             lease_seconds=settings.lease_seconds,
             idle_poll_seconds=settings.idle_poll_seconds,
         )
-        leases = LeaseQueries(engine)
+        leases = LeaseQueries(engine, metrics)
         worker = Worker(leases, Orchestrator(leases, peers, policy(settings)), hub, options)
         if settings.sweep_interval_seconds > 0:
-            upkeep = create_upkeep(settings, engine, peers)
+            upkeep = create_upkeep(settings, engine, peers, metrics)
     channels = (provider_channel, storage)
     service = JobService(
-        engine=engine, pool=pool, jobs=jobs, hub=hub, worker=worker, channels=channels, upkeep=upkeep
+        engine=engine,
+        pool=pool,
+        jobs=jobs,
+        hub=hub,
+        worker=worker,
+        channels=channels,
+        upkeep=upkeep,
+        metrics=metrics,
+        metrics_address=None
+        if settings.metrics_port is None
+        else (settings.metrics_host, settings.metrics_port),
+        leases=leases,
+        metrics_sample_seconds=settings.metrics_sample_seconds,
     )
     if serve_grpc:
         service.grpc = create_grpc_server(

@@ -64,6 +64,12 @@ class JobServiceSettings(CommonSettings):
         default=1, ge=0, description="Runs again on a provider that reported a retryable failure."
     )
 
+    # Prometheus /metrics of this process (API and worker metrics alike); off unless a port is given, so
+    # several processes on one host never collide. 0 picks a free port.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_sample_seconds: float = Field(default=5.0, gt=0, description="Due-queue gauges refresh.")
+
     # Upkeep (in worker replicas; one replica at a time runs each round).
     sweep_interval_seconds: float = Field(
         default=3600.0, ge=0, description="How often the orphan sweep runs; 0 turns it off."

@@ -82,6 +82,8 @@ class JobRow(Base):
     poll_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     # Runs of the current provider started again after it reported a retryable failure.
     provider_retries: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # When the job entered its current state (the jobs_touch_state_time trigger keeps it; metrics read it).
+    state_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # What the provider reported on success (output URIs), kept for FINALIZING.
     provider_result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # The latest status a webhook reported, consumed by the next PROCESSING step instead of a poll.

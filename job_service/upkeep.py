@@ -12,6 +12,7 @@ import contextlib
 from dataclasses import dataclass
 
 from job_service.maintenance_queries import MaintenanceQueries
+from job_service.metrics import JobMetrics
 from job_service.sweep import Sweeper, SweepReport
 from videojobs.logs import get_logger
 
@@ -42,7 +43,10 @@ async def sweep_once(queries: MaintenanceQueries, sweeper: Sweeper, *, batch: in
 
 
 class Upkeep:
-    def __init__(self, queries: MaintenanceQueries, sweeper: Sweeper, options: UpkeepOptions) -> None:
+    def __init__(
+        self, queries: MaintenanceQueries, sweeper: Sweeper, options: UpkeepOptions, metrics: JobMetrics
+    ) -> None:
+        self._metrics = metrics
         self._queries = queries
         self._sweeper = sweeper
         self._options = options
@@ -60,6 +64,10 @@ class Upkeep:
                 # A sweep is never urgent: log it and try again next round.
                 log.exception("orphan sweep failed")
                 continue
+            deleted = set(report.deleted)
+            for orphan in report.orphans:
+                if orphan.uri in deleted:
+                    self._metrics.swept_objects.labels(orphan.kind.value).inc()
             log.info(
                 "orphan sweep",
                 scanned=report.scanned,

@@ -1,0 +1,140 @@
+"""Job metrics of one job_service process (API, worker or both), for Prometheus.
+
+Each process has its own registry (several services share a process in tests and in `videojobs up`) and,
+when VIDEOJOBS_METRICS_PORT is set, its own /metrics port. Labels are bounded: states, provider names,
+gRPC codes and call names, never job or user ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from job_service.domain import JobState
+from videojobs.errors import Unavailable
+from videojobs.logs import get_logger
+
+if TYPE_CHECKING:
+    from job_service.lease_queries import LeaseQueries, Transition, WorkItem
+
+log = get_logger(__name__)
+
+# From a few seconds (sim) to the one-hour job deadline.
+_JOB_BUCKETS = (1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
+_CALL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class JobMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.jobs_created = Counter(
+            "videojobs_jobs_created", "CreateJob calls by result: created, or replayed (same key).",
+            ["result"], registry=r,
+        )  # fmt: skip
+        self.jobs_finished = Counter(
+            "videojobs_jobs_finished", "Jobs that reached a terminal state, by state and last provider.",
+            ["state", "provider"], registry=r,
+        )  # fmt: skip
+        self.job_duration = Histogram(
+            "videojobs_job_duration_seconds", "Time from create to the terminal state (this attempt's end).",
+            ["state"], buckets=_JOB_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.state_duration = Histogram(
+            "videojobs_job_state_seconds", "Time a job spent in a state, observed when it leaves it.",
+            ["state"], buckets=_JOB_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.provider_calls = Histogram(
+            "videojobs_provider_call_seconds", "ProviderService calls by provider and call, errors included.",
+            ["provider", "call"], buckets=_CALL_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.provider_errors = Counter(
+            "videojobs_provider_call_errors", "Failed ProviderService calls by provider, call and gRPC code.",
+            ["provider", "call", "code"], registry=r,
+        )  # fmt: skip
+        self.fallbacks = Counter(
+            "videojobs_fallbacks", "Moves to the next provider, by the provider left and the one tried next.",
+            ["from_provider", "to_provider"], registry=r,
+        )  # fmt: skip
+        self.content_violations = Counter(
+            "videojobs_content_violations", "Jobs refused by a provider's content policy.",
+            ["provider"], registry=r,
+        )  # fmt: skip
+        self.leases_lost = Counter(
+            "videojobs_leases_lost",
+            "Steps whose write matched no row: the lease lapsed and another replica took the job, or the job "
+            "was cancelled meanwhile.",
+            registry=r,
+        )
+        self.due_jobs = Gauge(
+            "videojobs_due_jobs", "Jobs due for a step and not held by any worker (sampled).", registry=r
+        )
+        self.oldest_due = Gauge(
+            "videojobs_oldest_due_seconds", "How long the longest-waiting due job has waited (sampled).",
+            registry=r,
+        )  # fmt: skip
+        self.swept_objects = Counter(
+            "videojobs_swept_objects", "Objects the orphan sweep deleted, by kind.", ["kind"], registry=r
+        )
+
+    def created(self, created: bool) -> None:
+        self.jobs_created.labels("created" if created else "replayed").inc()
+
+    def step_applied(self, before: WorkItem, transition: Transition, after: WorkItem | None) -> None:
+        """What one applied step says: state changes, fallbacks and terminal outcomes."""
+        if after is None:
+            self.leases_lost.inc()
+            return
+        state = after.job.state
+        if state != before.job.state:
+            spent = (after.state_time - before.state_time).total_seconds()
+            self.state_duration.labels(before.job.state.value).observe(max(spent, 0.0))
+        if transition.event == "fallback":
+            self.fallbacks.labels(before.provider, after.provider).inc()
+        if state.terminal:
+            self.finished(state, before.provider, after.job.create_time, after.job.end_time)
+
+    def finished(self, state: JobState, provider: str, created: Any, ended: Any) -> None:
+        self.jobs_finished.labels(state.value, provider).inc()
+        if created is not None and ended is not None:
+            self.job_duration.labels(state.value).observe(max((ended - created).total_seconds(), 0.0))
+        if state is JobState.CONTENT_VIOLATION:
+            self.content_violations.labels(provider).inc()
+
+    @asynccontextmanager
+    async def provider_call(self, provider: str, call: str) -> AsyncIterator[None]:
+        """Times the call; a failure counts by its gRPC code (the exception's `code`)."""
+        start = time.perf_counter()
+        try:
+            yield
+        except Exception as error:
+            self.provider_errors.labels(provider, call, getattr(error, "code", "UNKNOWN")).inc()
+            raise
+        finally:
+            self.provider_calls.labels(provider, call).observe(time.perf_counter() - start)
+
+    async def sample_queue(self, leases: LeaseQueries, interval: float, stopping: asyncio.Event) -> None:
+        """Refresh the due-queue gauges every `interval` seconds (a scrape never waits on the database)."""
+        while not stopping.is_set():
+            try:
+                depth, oldest = await leases.due_queue()
+            except Unavailable:  # a gauge is never worth a crash; try again next round
+                log.warning("cannot sample the due queue: database unavailable")
+            else:
+                self.due_jobs.set(depth)
+                self.oldest_due.set(oldest)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), interval)
+
+
+def serve_metrics(metrics: JobMetrics, host: str, port: int) -> WSGIServer:
+    """/metrics on its own port, in a daemon thread (prometheus-client's own server)."""
+    server, _ = start_http_server(port, addr=host, registry=metrics.registry)
+    return server

@@ -1,20 +1,22 @@
-"""The SQL of upkeep (the orphan sweep), apart from the API's and the worker's: which jobs the bucket's
-objects belong to, the stored videos of live jobs, and the advisory lock that lets one replica at a time
-run a periodic task."""
+"""The SQL of upkeep, apart from the API's and the worker's: which jobs the bucket's objects belong to and
+the stored videos of live jobs (the orphan sweep), jobs past retention or purge age, and the advisory lock
+that lets one replica at a time run a periodic task."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from job_service.database import database_errors
 from job_service.domain import JobState
-from job_service.tables import jobs
+from job_service.tables import job_events, jobs
+from videojobs.contract import TERMINAL_JOB_STATES
 
 
 @dataclass(frozen=True)
@@ -92,3 +94,111 @@ class MaintenanceQueries:
             finally:
                 if held:
                     await conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
+
+
+@dataclass(frozen=True)
+class ExpiringJob:
+    id: uuid.UUID
+    user_id: str
+    state: JobState
+    end_time: datetime
+    uris: tuple[str, ...]
+
+
+class RetentionQueries:
+    """Finished jobs past retention (their outputs are deleted and they are hidden, like DeleteJob), and
+    hidden jobs past the purge age (their rows and events are deleted)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @database_errors
+    async def expiring(self, older_than: timedelta, limit: int) -> list[ExpiringJob]:
+        """The oldest visible finished jobs that ended more than `older_than` ago."""
+        query = (
+            select(
+                jobs.c.id,
+                jobs.c.user_id,
+                jobs.c.state,
+                jobs.c.end_time,
+                jobs.c.video_uri,
+                jobs.c.thumbnail_uri,
+            )
+            .where(
+                jobs.c.deleted_time.is_(None),
+                jobs.c.state.in_([state.value for state in TERMINAL_JOB_STATES]),
+                jobs.c.end_time < func.now() - older_than,
+            )
+            .order_by(jobs.c.end_time, jobs.c.id)
+            .limit(limit)
+        )
+        async with self._autocommit.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            ExpiringJob(
+                row.id,
+                row.user_id,
+                JobState(row.state),
+                row.end_time,
+                tuple(uri for uri in (row.video_uri, row.thumbnail_uri) if uri),
+            )
+            for row in rows
+        ]
+
+    @database_errors
+    async def mark_expired(self, expired: Sequence[ExpiringJob], retention_days: float) -> int:
+        """Hide the jobs (no URLs) with an `expired` event each, unless they changed since they were read
+        (a retried job is not expired). Returns how many were hidden."""
+        hidden = 0
+        async with self._engine.begin() as conn:
+            for job in expired:
+                row = (
+                    await conn.execute(
+                        update(jobs)
+                        .where(
+                            jobs.c.id == job.id,
+                            jobs.c.deleted_time.is_(None),
+                            jobs.c.state == job.state.value,
+                            jobs.c.end_time == job.end_time,
+                        )
+                        .values(deleted_time=func.now(), video_uri=None, thumbnail_uri=None)
+                        .returning(jobs.c.id)
+                    )
+                ).first()
+                if row is None:
+                    continue
+                hidden += 1
+                await conn.execute(
+                    job_events.insert().values(
+                        job_id=job.id,
+                        type="expired",
+                        state=job.state.value,
+                        message=f"outputs deleted after the {retention_days:g}-day retention period",
+                        detail={"deleted": list(job.uris)},
+                    )
+                )
+        return hidden
+
+    @database_errors
+    async def purgeable(self, older_than: timedelta, limit: int) -> list[uuid.UUID]:
+        """Hidden (deleted or expired) jobs hidden more than `older_than` ago."""
+        query = (
+            select(jobs.c.id)
+            .where(jobs.c.deleted_time < func.now() - older_than)
+            .order_by(jobs.c.deleted_time, jobs.c.id)
+            .limit(limit)
+        )
+        async with self._autocommit.connect() as conn:
+            return [row.id for row in (await conn.execute(query)).all()]
+
+    @database_errors
+    async def purge(self, ids: Sequence[uuid.UUID]) -> int:
+        """Delete the rows (their events go with them: ON DELETE CASCADE)."""
+        if not ids:
+            return 0
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                delete(jobs).where(jobs.c.id.in_(list(ids)), jobs.c.deleted_time.is_not(None))
+            )
+        return int(result.rowcount)

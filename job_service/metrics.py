@@ -84,6 +84,11 @@ class JobMetrics:
             "videojobs_swept_objects", "Objects the orphan sweep deleted, by kind.", ["kind"], registry=r
         )
 
+        self.retention_deleted = Counter(
+            "videojobs_retention_deleted", "What periodic retention removed: objects, expired, purged jobs.",
+            ["what"], registry=r,
+        )  # fmt: skip
+
     def created(self, created: bool) -> None:
         self.jobs_created.labels("created" if created else "replayed").inc()
 

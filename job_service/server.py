@@ -24,11 +24,12 @@ from job_service.job_queries import JobQueries
 from job_service.jobs import Jobs
 from job_service.key_queries import ApiKeyQueries
 from job_service.lease_queries import LeaseQueries
-from job_service.maintenance_queries import MaintenanceQueries
+from job_service.maintenance_queries import MaintenanceQueries, RetentionQueries
 from job_service.metrics import JobMetrics, serve_metrics
 from job_service.orchestrator import Orchestrator
 from job_service.peers import Peers, ProviderClient, StorageClient
 from job_service.policy import Policy
+from job_service.retention import Retention, RetentionPolicy
 from job_service.servicer import JobServicer
 from job_service.settings import JobServiceSettings
 from job_service.sweep import Sweeper
@@ -173,14 +174,23 @@ def create_sweeper(settings: JobServiceSettings, engine: AsyncEngine, storage: S
     return Sweeper(MaintenanceQueries(engine), storage, grace=timedelta(seconds=settings.sweep_grace_seconds))
 
 
+def create_retention(settings: JobServiceSettings, engine: AsyncEngine, storage: StorageClient) -> Retention:
+    policy = RetentionPolicy(retention_days=settings.retention_days, purge_days=settings.purge_days)
+    return Retention(RetentionQueries(engine), storage, policy)
+
+
 def create_upkeep(
     settings: JobServiceSettings, engine: AsyncEngine, peers: Peers, metrics: JobMetrics
 ) -> Upkeep:
     options = UpkeepOptions(
-        sweep_interval_seconds=settings.sweep_interval_seconds, sweep_batch=settings.sweep_batch
+        sweep_interval_seconds=settings.sweep_interval_seconds,
+        sweep_batch=settings.sweep_batch,
+        retention_interval_seconds=settings.retention_interval_seconds,
+        retention_batch=settings.retention_batch,
     )
     sweeper = create_sweeper(settings, engine, peers.storage)
-    return Upkeep(MaintenanceQueries(engine), sweeper, options, metrics)
+    retention = create_retention(settings, engine, peers.storage)
+    return Upkeep(MaintenanceQueries(engine), sweeper, retention, options, metrics)
 
 
 def storage_channel(settings: JobServiceSettings) -> grpc.aio.Channel:
@@ -239,8 +249,7 @@ def create_server(
         )
         leases = LeaseQueries(engine, metrics)
         worker = Worker(leases, Orchestrator(leases, peers, policy(settings)), hub, options)
-        if settings.sweep_interval_seconds > 0:
-            upkeep = create_upkeep(settings, engine, peers, metrics)
+        upkeep = create_upkeep(settings, engine, peers, metrics)
     channels = (provider_channel, storage)
     service = JobService(
         engine=engine,

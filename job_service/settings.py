@@ -78,6 +78,16 @@ class JobServiceSettings(CommonSettings):
     sweep_grace_seconds: float = Field(default=3600.0, ge=0, description="Younger objects are never orphans.")
     sweep_batch: int = Field(default=500, ge=1, description="Objects one sweep round deletes at most.")
 
+    # Retention (off unless set). Days may be fractional.
+    retention_days: float | None = Field(
+        default=None, gt=0, description="Finished jobs older than this lose their outputs and are hidden."
+    )
+    purge_days: float | None = Field(
+        default=None, ge=0, description="Hidden (expired or deleted) jobs older than this are purged."
+    )
+    retention_interval_seconds: float = Field(default=3600.0, ge=0, description="0 turns retention off.")
+    retention_batch: int = Field(default=100, ge=1, description="Jobs one retention round handles at most.")
+
     @field_validator("default_providers")
     @classmethod
     def _known_providers(cls, value: tuple[str, ...]) -> tuple[str, ...]:

@@ -1,79 +1,126 @@
-"""Periodic upkeep inside the worker process: the orphan sweep, run by one replica at a time.
+"""Periodic upkeep inside worker processes: the orphan sweep and retention, each run by one replica at a time.
 
-Every replica wakes up on the same interval and tries a session-level advisory lock; the one that gets it
-runs, the others skip this round. Each run deletes at most `batch` objects, so a huge backlog is worked off
-over several rounds instead of one long run holding the lock.
+Every replica wakes up on each task's interval and tries that task's session-level advisory lock; the one
+that gets it runs a round, the others skip it. A round works one bounded batch, so a huge backlog is worked
+off over several rounds instead of in one long run holding the lock. The admin CLI takes the same locks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from job_service.maintenance_queries import MaintenanceQueries
 from job_service.metrics import JobMetrics
+from job_service.retention import Retention, RetentionReport
 from job_service.sweep import Sweeper, SweepReport
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)
 
-# Any constant works; it only has to be the same for every replica (and the admin CLI).
+# Any constants work; they only have to be the same for every replica (and the admin CLI).
 SWEEP_LOCK_ID = 0x766A7377  # "vjsw"
+RETENTION_LOCK_ID = 0x766A7274  # "vjrt"
 
 
-class SweepBusy(Exception):
-    """Another replica (or operator) is sweeping right now."""
+class UpkeepBusy(Exception):
+    """Another replica (or an operator) is running this task right now."""
+
+
+@asynccontextmanager
+async def exclusive(queries: MaintenanceQueries, lock_id: int, what: str) -> AsyncIterator[None]:
+    async with queries.exclusive(lock_id) as held:
+        if not held:
+            raise UpkeepBusy(f"{what} is already running elsewhere")
+        yield
+
+
+async def sweep_once(queries: MaintenanceQueries, sweeper: Sweeper, *, batch: int) -> SweepReport:
+    """One sweep that deletes at most `batch` orphans, under the sweep lock."""
+    async with exclusive(queries, SWEEP_LOCK_ID, "a sweep"):
+        report = await sweeper.find()
+        report.deleted = await sweeper.delete(report.orphans[:batch])
+    return report
+
+
+async def retention_once(queries: MaintenanceQueries, retention: Retention, *, batch: int) -> RetentionReport:
+    async with exclusive(queries, RETENTION_LOCK_ID, "retention"):
+        return await retention.run_batch(batch)
 
 
 @dataclass(frozen=True)
 class UpkeepOptions:
     sweep_interval_seconds: float
     sweep_batch: int
-
-
-async def sweep_once(queries: MaintenanceQueries, sweeper: Sweeper, *, batch: int) -> SweepReport:
-    """One sweep that deletes at most `batch` orphans, under the sweep lock; SweepBusy if it is taken."""
-    async with queries.exclusive(SWEEP_LOCK_ID) as held:
-        if not held:
-            raise SweepBusy("a sweep is already running elsewhere")
-        report = await sweeper.find()
-        report.deleted = await sweeper.delete(report.orphans[:batch])
-    return report
+    retention_interval_seconds: float = 0.0
+    retention_batch: int = 100
 
 
 class Upkeep:
     def __init__(
-        self, queries: MaintenanceQueries, sweeper: Sweeper, options: UpkeepOptions, metrics: JobMetrics
+        self,
+        queries: MaintenanceQueries,
+        sweeper: Sweeper,
+        retention: Retention,
+        options: UpkeepOptions,
+        metrics: JobMetrics,
     ) -> None:
-        self._metrics = metrics
         self._queries = queries
         self._sweeper = sweeper
+        self._retention = retention
         self._options = options
+        self._metrics = metrics
 
     async def run(self, stopping: asyncio.Event) -> None:
+        loops = []
+        if self._options.sweep_interval_seconds > 0:
+            loops.append(
+                self._every(self._options.sweep_interval_seconds, self._sweep, stopping, "orphan sweep")
+            )
+        if self._options.retention_interval_seconds > 0 and self._retention.policy.active:
+            loops.append(
+                self._every(self._options.retention_interval_seconds, self._expire, stopping, "retention")
+            )
+        await asyncio.gather(*loops)
+
+    async def _every(
+        self, interval: float, task: Callable[[], Awaitable[None]], stopping: asyncio.Event, name: str
+    ) -> None:
         while not stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self._options.sweep_interval_seconds)
+                await asyncio.wait_for(stopping.wait(), interval)
                 return
             try:
-                report = await sweep_once(self._queries, self._sweeper, batch=self._options.sweep_batch)
-            except SweepBusy:
+                await task()
+            except UpkeepBusy:
                 continue
             except Exception:
-                # A sweep is never urgent: log it and try again next round.
-                log.exception("orphan sweep failed")
-                continue
-            deleted = set(report.deleted)
-            for orphan in report.orphans:
-                if orphan.uri in deleted:
-                    self._metrics.swept_objects.labels(orphan.kind.value).inc()
-            log.info(
-                "orphan sweep",
-                scanned=report.scanned,
-                orphans=len(report.orphans),
-                deleted=len(report.deleted),
-                missing_videos=len(report.missing_videos),
-            )
-            for missing in report.missing_videos:
-                log.warning("completed job's video is missing", job_id=missing.job_id, uri=missing.video_uri)
+                # Upkeep is never urgent: log it and try again next round.
+                log.exception("upkeep failed", task=name)
+
+    async def _sweep(self) -> None:
+        report = await sweep_once(self._queries, self._sweeper, batch=self._options.sweep_batch)
+        deleted = set(report.deleted)
+        for orphan in report.orphans:
+            if orphan.uri in deleted:
+                self._metrics.swept_objects.labels(orphan.kind.value).inc()
+        log.info(
+            "orphan sweep",
+            scanned=report.scanned,
+            orphans=len(report.orphans),
+            deleted=len(report.deleted),
+            missing_videos=len(report.missing_videos),
+        )
+        for missing in report.missing_videos:
+            log.warning("completed job's video is missing", job_id=missing.job_id, uri=missing.video_uri)
+
+    async def _expire(self) -> None:
+        report = await retention_once(self._queries, self._retention, batch=self._options.retention_batch)
+        self._metrics.retention_deleted.labels("object").inc(len(report.deleted))
+        self._metrics.retention_deleted.labels("job_expired").inc(report.expired)
+        self._metrics.retention_deleted.labels("job_purged").inc(report.purged)
+        if report.expired or report.purged:
+            log.info("retention", expired=report.expired, deleted=len(report.deleted), purged=report.purged)

@@ -118,23 +118,15 @@ def sweep(apply: bool, as_json: bool, grace_seconds: float | None) -> None:
     from job_service.sweep import SweepReport
 
     async def sweep_bucket() -> SweepReport:
-        from job_service.maintenance_queries import MaintenanceQueries
-        from job_service.peers import StorageClient
-        from job_service.server import create_engine, create_sweeper, database_url, storage_channel
-        from job_service.settings import JobServiceSettings
+        from job_service.server import create_sweeper
         from job_service.upkeep import SWEEP_LOCK_ID
+        from videojobs_cli.backend import backend
 
-        settings = JobServiceSettings()
-        if grace_seconds is not None:
-            settings = settings.model_copy(update={"sweep_grace_seconds": grace_seconds})
-        engine = create_engine(settings, await asyncio.to_thread(database_url, settings))
-        channel = storage_channel(settings)
-        try:
-            storage = StorageClient(channel, settings.rpc_timeout_seconds, settings.rpc_timeout_seconds)
-            sweeper = create_sweeper(settings, engine, storage)
-            queries = MaintenanceQueries(engine)
-            # The same lock as the workers' periodic sweep: never two deleting sweeps at once.
-            async with queries.exclusive(SWEEP_LOCK_ID) as held:
+        overrides = {} if grace_seconds is None else {"sweep_grace_seconds": grace_seconds}
+        async with backend(**overrides) as parts:
+            sweeper = create_sweeper(parts.settings, parts.engine, parts.storage)
+            # The workers' periodic sweep takes the same lock: never two deleting sweeps at once.
+            async with parts.maintenance.exclusive(SWEEP_LOCK_ID) as held:
                 if apply and not held:
                     raise click.ClickException("a sweep is running on a worker right now; try again later")
                 with stderr.status("listing the bucket") if stderr.is_terminal else nullcontext():
@@ -143,9 +135,6 @@ def sweep(apply: bool, as_json: bool, grace_seconds: float | None) -> None:
                     with progress("deleting orphans", len(report.orphans)) as advance:
                         report.deleted = await sweeper.delete(report.orphans, advance)
             return report
-        finally:
-            await channel.close()
-            await engine.dispose()
 
     report = run(sweep_bucket())
     deleted = set(report.deleted)
@@ -172,7 +161,85 @@ def sweep(apply: bool, as_json: bool, grace_seconds: float | None) -> None:
         "orphans": len(report.orphans),
         "deleted": len(report.deleted),
         "missing_videos": len(report.missing_videos),
-        "mode": "applied" if apply else "dry run (use --apply to delete)",
+        "mode": _mode(apply),
     }
     columns = ["kind", "uri", "job_id", "reason"] + (["deleted"] if apply else [])
     emit(rows, columns, summary, as_json=as_json, title="orphan sweep")
+
+
+@admin.command()
+@apply_option
+@json_option
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Expire finished jobs older than this (default VIDEOJOBS_RETENTION_DAYS).",
+)
+@click.option(
+    "--purge-days",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Purge hidden jobs older than this (default VIDEOJOBS_PURGE_DAYS).",
+)
+def retention(apply: bool, as_json: bool, days: float | None, purge_days: float | None) -> None:
+    """Apply the retention policy: finished jobs past it lose their video and thumbnail and are hidden;
+    hidden jobs past the purge age are deleted with their events. A dry run unless --apply."""
+    from job_service.retention import RetentionReport
+
+    async def expire() -> RetentionReport:
+        from job_service.server import create_retention
+        from job_service.upkeep import RETENTION_LOCK_ID
+        from videojobs_cli.backend import backend
+
+        overrides: dict[str, float] = {}
+        if days is not None:
+            overrides["retention_days"] = days
+        if purge_days is not None:
+            overrides["purge_days"] = purge_days
+        async with backend(**overrides) as parts:
+            policy = create_retention(parts.settings, parts.engine, parts.storage)
+            if not policy.policy.active:
+                raise click.ClickException(
+                    "retention is off: set VIDEOJOBS_RETENTION_DAYS / VIDEOJOBS_PURGE_DAYS or pass --days"
+                )
+            planned = await policy.plan()
+            if not apply:
+                return planned
+            async with parts.maintenance.exclusive(RETENTION_LOCK_ID) as held:
+                if not held:
+                    raise click.ClickException("retention is running on a worker right now; try again later")
+                total = len(planned.expiring) + planned.purgeable
+                with progress("expiring and purging jobs", total) as advance:
+                    return await policy.run_all(parts.settings.retention_batch, advance)
+
+    report = run(expire())
+    rows = [
+        {
+            "job_id": str(job.id),
+            "user_id": job.user_id,
+            "state": job.state.value,
+            "end_time": job.end_time.isoformat(timespec="seconds"),
+            "objects": len(job.uris),
+        }
+        for job in report.expiring
+    ]
+    summary = {
+        "jobs_expiring" if not apply else "jobs_expired": len(report.expiring)
+        if not apply
+        else report.expired,
+        "objects_deleted": len(report.deleted),
+        "jobs_purgeable" if not apply else "jobs_purged": report.purgeable if not apply else report.purged,
+        "mode": _mode(apply),
+    }
+    emit(
+        rows,
+        ["job_id", "user_id", "state", "end_time", "objects"],
+        summary,
+        as_json=as_json,
+        title="retention",
+    )
+
+
+def _mode(apply: bool) -> str:
+    return "applied" if apply else "dry run (use --apply to delete)"

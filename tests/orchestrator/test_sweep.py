@@ -23,8 +23,9 @@ from videojobs.v1 import job_service_pb2
 BIN = Path(sys.executable).parent / "videojobs"
 
 
-async def admin_sweep(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    """The CLI as an operator runs it, in a thread: the services it calls run on this test's event loop."""
+async def admin(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    """`videojobs admin ...` as an operator runs it against this stack, in a thread: the services it calls
+    run on this test's event loop."""
     env = {
         **os.environ,
         "DATABASE_URL": stack.database_url,
@@ -34,13 +35,17 @@ async def admin_sweep(stack: Stack, *args: str) -> subprocess.CompletedProcess[s
     }
     return await asyncio.to_thread(
         subprocess.run,
-        [str(BIN), "admin", "sweep", "--grace-seconds", "0", *args],
+        [str(BIN), "admin", *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+async def admin_sweep(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    return await admin(stack, "sweep", "--grace-seconds", "0", *args)
 
 
 def put(stack: Stack, name: str) -> str:

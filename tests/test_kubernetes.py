@@ -172,8 +172,13 @@ def test_ports_and_probes_are_where_the_settings_listen(
         if component == "migrate":
             continue
         container = app_container(workload)
-        port = listen_port(kind_of(container), settings_of(overlay, component, monkeypatch))
-        assert [p["containerPort"] for p in container["ports"]] == [port], component
+        settings = settings_of(overlay, component, monkeypatch)
+        port = listen_port(kind_of(container), settings)
+        metrics = [getattr(settings, "metrics_port", None)] if component in ("job", "worker") else []
+        assert [p["containerPort"] for p in container["ports"]] == [port, *metrics], component
+        if metrics:
+            assert metrics == [9464], "job metrics are served on every job and worker pod"
+            assert settings.metrics_host == "0.0.0.0"
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             spec = container[probe]
             if component in GRPC:

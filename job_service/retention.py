@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from job_service.maintenance_queries import ExpiringJob, RetentionQueries
 from job_service.peers import StorageClient
-from job_service.sweep import DELETE_CHUNK
+from job_service.sweep import delete_in_chunks
 
 # A dry run lists at most this many jobs of each kind (the summary says when there are more).
 PLAN_LIMIT = 10_000
@@ -64,8 +64,7 @@ class Retention:
         if self.policy.retention_days is not None:
             report.expiring = await self._queries.expiring(timedelta(days=self.policy.retention_days), batch)
             uris = [uri for job in report.expiring for uri in job.uris]
-            for start in range(0, len(uris), DELETE_CHUNK):
-                report.deleted.extend(await self._storage.delete(uris[start : start + DELETE_CHUNK]))
+            report.deleted = await delete_in_chunks(self._storage, uris)
             report.expired = await self._queries.mark_expired(report.expiring, self.policy.retention_days)
         if self.policy.purge_days is not None:
             ids = await self._queries.purgeable(timedelta(days=self.policy.purge_days), batch)

@@ -149,10 +149,16 @@ class Sweeper:
     ) -> list[str]:
         """Delete the given orphans through StorageService, in chunks; returns the URIs really deleted
         (an object already gone is not counted)."""
-        deleted: list[str] = []
-        uris = [orphan.uri for orphan in orphans]
-        for start in range(0, len(uris), DELETE_CHUNK):
-            chunk = uris[start : start + DELETE_CHUNK]
-            deleted.extend(await self._storage.delete(chunk))
-            advance(len(chunk))
-        return deleted
+        return await delete_in_chunks(self._storage, [orphan.uri for orphan in orphans], advance)
+
+
+async def delete_in_chunks(
+    storage: StorageClient, uris: Sequence[str], advance: Callable[[int], None] = lambda _: None
+) -> list[str]:
+    """DeleteObjects in calls of at most DELETE_CHUNK URIs; the URIs really deleted (gone ones are not)."""
+    deleted: list[str] = []
+    for start in range(0, len(uris), DELETE_CHUNK):
+        chunk = uris[start : start + DELETE_CHUNK]
+        deleted.extend(await storage.delete(chunk))
+        advance(len(chunk))
+    return deleted

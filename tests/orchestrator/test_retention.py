@@ -38,9 +38,16 @@ async def test_admin_retention_expires_old_jobs_and_purges_hidden_ones(
     stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
     old1, old2, recent, hidden = await completed(stack, 4)
     for job in (old1, old2):
-        stack.sql("UPDATE jobs SET end_time = now() - interval '40 days' WHERE id = %s RETURNING id", job.id)
-    stack.sql(
-        "UPDATE jobs SET deleted_time = now() - interval '10 days' WHERE id = %s RETURNING id", hidden.id
+        # In a thread: the workers share this event loop, and a row lock they hold must not block it.
+        await asyncio.to_thread(
+            stack.sql,
+            "UPDATE jobs SET end_time = now() - interval '40 days' WHERE id = %s RETURNING id",
+            job.id,
+        )
+    await asyncio.to_thread(
+        stack.sql,
+        "UPDATE jobs SET deleted_time = now() - interval '10 days' WHERE id = %s RETURNING id",
+        hidden.id,
     )
     before = stack.names()
 
@@ -94,7 +101,9 @@ async def test_workers_run_retention_one_replica_at_a_time(
     jobs = await completed(stack, 3)
     with psycopg.connect(stack.database_url, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (RETENTION_LOCK_ID,))
-        stack.sql("UPDATE jobs SET end_time = now() - interval '40 days' RETURNING id")
+        await asyncio.to_thread(
+            stack.sql, "UPDATE jobs SET end_time = now() - interval '40 days' RETURNING id"
+        )
         await asyncio.sleep(0.5)
         assert len(stack.names("videos/")) == 3  # held elsewhere: no replica ran
         busy = await admin(stack, "retention", "--days", "30", "--apply")

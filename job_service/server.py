@@ -238,6 +238,7 @@ def create_server(
         url_ttl_seconds=settings.url_ttl_seconds,
         active_limit_retry_seconds=settings.active_limit_retry_seconds,
         metrics=metrics,
+        dedupe_window_seconds=settings.dedupe_window_seconds,
     )
     hub.decorate = jobs.event_with_urls
     worker = upkeep = leases = None

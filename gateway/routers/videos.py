@@ -14,7 +14,7 @@ from gateway.creating import create_job
 from gateway.deps import UserCallDep
 from gateway.idempotency import choose_key
 from gateway.problems import from_rpc_error
-from gateway.schemas import CreateVideo, JobListOut, JobOut, ProblemOut
+from gateway.schemas import CreatedJobOut, CreateVideo, JobListOut, JobOut, ProblemOut
 from videojobs.contract import JobState
 from videojobs.v1 import job_service_pb2
 
@@ -41,14 +41,18 @@ ERRORS: dict[int | str, dict[str, object]] = {
 @router.post(
     "",
     status_code=201,
-    response_model=JobOut,
-    responses={200: {"model": JobOut, "description": "replay of an earlier request"}, **ERRORS},
-    summary="Create a video job (idempotent with Idempotency-Key)",
+    response_model=CreatedJobOut,
+    responses={
+        200: {"model": CreatedJobOut, "description": "replay of an earlier request, or a duplicate of a job"},
+        **ERRORS,
+    },
+    summary="Create a video job (idempotent with Idempotency-Key; without one, duplicates are returned)",
 )
 async def create_video(
     body: CreateVideo, call: UserCallDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
-    return await create_job(call, choose_key(idempotency_key, body.client_request_id), spec_from_body(body))
+    key = choose_key(idempotency_key, body.client_request_id)
+    return await create_job(call, key, spec_from_body(body), allow_duplicate=body.allow_duplicate)
 
 
 @router.get("", response_model=JobListOut, responses=ERRORS, summary="The caller's jobs, newest first")

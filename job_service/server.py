@@ -56,6 +56,7 @@ class JobService:
     engine: AsyncEngine
     pool: AsyncConnectionPool[AsyncConnection[Any]]
     jobs: Jobs
+    peers: Peers
     hub: EventHub
     worker: Worker | None
     channels: tuple[grpc.aio.Channel, ...]
@@ -256,6 +257,7 @@ def create_server(
         engine=engine,
         pool=pool,
         jobs=jobs,
+        peers=peers,
         hub=hub,
         worker=worker,
         channels=channels,

@@ -16,7 +16,7 @@ from gateway.convert import animate_field, generate_json, spec_from_animate, spe
 from gateway.deps import UserCallDep
 from gateway.idempotency import choose_key
 from gateway.legacy_routes import GenerateRoute, VideoJobRoute
-from gateway.routers.videos import IdempotencyKey, JobId
+from gateway.routers.videos import IdempotencyKey, JobId, error_responses
 from gateway.schemas import (
     AnimateImage,
     GenerateErrorOut,
@@ -27,26 +27,12 @@ from gateway.schemas import (
 )
 from videojobs.v1 import job_service_pb2
 
-
-def _errors(model: type) -> dict[int | str, dict[str, object]]:
-    return {
-        code: {"model": model, "description": text}
-        for code, text in {
-            400: "invalid input (field errors)",
-            401: "missing or bad credentials",
-            404: "no such job (or another user's)",
-            422: "malformed request, or the key reused with another body",
-            429: "quota or rate limit; see Retry-After",
-        }.items()
-    }
-
-
 generate_router = APIRouter(tags=["compatibility"], route_class=GenerateRoute, deprecated=True)
 video_jobs_router = APIRouter(tags=["compatibility"], route_class=VideoJobRoute, deprecated=True)
 
 _GENERATE_RESPONSES = {
     200: {"model": GenerateOut, "description": "an existing job"},
-    **_errors(GenerateErrorOut),
+    **error_responses(GenerateErrorOut),
 }
 
 
@@ -74,7 +60,10 @@ async def generate(
     "/api/video/animate",
     status_code=201,
     response_model=VideoJobOut,
-    responses={200: {"model": VideoJobOut, "description": "an existing job"}, **_errors(VideoJobErrorOut)},
+    responses={
+        200: {"model": VideoJobOut, "description": "an existing job"},
+        **error_responses(VideoJobErrorOut),
+    },
 )
 async def animate(
     body: AnimateImage, call: UserCallDep, idempotency_key: IdempotencyKey = None
@@ -96,7 +85,7 @@ async def animate(
 
 
 @video_jobs_router.get(
-    "/api/video/jobs/{job_id}", response_model=VideoJobOut, responses=_errors(VideoJobErrorOut)
+    "/api/video/jobs/{job_id}", response_model=VideoJobOut, responses=error_responses(VideoJobErrorOut)
 )
 async def video_job(job_id: JobId, call: UserCallDep) -> JSONResponse:
     """One job as a `video_jobs` row, with fresh URLs (polling clients keep working as they move to SSE)."""

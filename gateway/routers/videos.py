@@ -7,6 +7,7 @@ from typing import Annotated
 import grpc
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
 
 from gateway import sse
 from gateway.convert import job_json, spec_from_body
@@ -26,16 +27,22 @@ IdempotencyKey = Annotated[
     Header(alias="Idempotency-Key", max_length=202, description='a UUID per user action; "quoted" or bare'),
 ]
 
-ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ProblemOut, "description": text}
-    for code, text in {
-        400: "invalid input (field errors)",
-        401: "missing or bad credentials",
-        404: "no such job (or another user's)",
-        422: "malformed request, or Idempotency-Key reused with another body",
-        429: "quota or rate limit; see Retry-After",
-    }.items()
-}
+
+def error_responses(model: type[BaseModel]) -> dict[int | str, dict[str, object]]:
+    """The OpenAPI `responses` of a route's errors, each described by `model`."""
+    return {
+        code: {"model": model, "description": text}
+        for code, text in {
+            400: "invalid input (field errors)",
+            401: "missing or bad credentials",
+            404: "no such job (or another user's)",
+            422: "malformed request, or Idempotency-Key reused with another body",
+            429: "quota or rate limit; see Retry-After",
+        }.items()
+    }
+
+
+ERRORS = error_responses(ProblemOut)
 
 
 @router.post(

@@ -2,6 +2,10 @@
 
     python -m bench.create_jobs [--seconds 3] [--clients 1,8,32]
 
+"keyless/s" creates without a key (each a new spec, so each runs the duplicate check and misses) and
+"duplicate/s" repeats one spec per user without a key (each answered with the unfinished job): against
+"CreateJob/s" (keyed) and "replay/s" they show what keyless deduplication costs.
+
 "empty gRPC/s" is a health check against the same server: the most Python gRPC allows here, so "of floor"
 says how much of the transport's budget a create leaves (the rest of the gap to raw SQL is the transport).
 
@@ -38,6 +42,7 @@ from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = common_pb2.VideoSpec(prompt="benchmark: a slow pan over a mountain lake", duration_seconds=4)
 AUTH = ("authorization", f"Bearer {DEV_INTERNAL_TOKEN}")
+RATES = ("raw", "create", "replay", "keyless", "duplicate", "floor")
 
 
 def fresh_database(name: str = "vj_bench") -> str:
@@ -92,6 +97,35 @@ async def grpc_creates(stub: job_service_pb2_grpc.JobServiceAsyncStub, clients: 
     async def one(_index: int) -> None:
         request = job_service_pb2.CreateJobRequest(client_request_id=str(uuid.uuid4()), spec=SPEC)
         await stub.CreateJob(request, metadata=(AUTH, ("x-user-id", f"bench-{uuid.uuid4()}")))
+
+    return await measure(clients, seconds, one)
+
+
+async def grpc_keyless_creates(
+    stub: job_service_pb2_grpc.JobServiceAsyncStub, clients: int, seconds: float
+) -> float:
+    async def one(_index: int) -> None:
+        spec = common_pb2.VideoSpec(prompt=f"{SPEC.prompt} {uuid.uuid4()}", duration_seconds=4)
+        response = await stub.CreateJob(
+            job_service_pb2.CreateJobRequest(spec=spec),
+            metadata=(AUTH, ("x-user-id", f"bench-{uuid.uuid4()}")),
+        )
+        assert response.created
+
+    return await measure(clients, seconds, one)
+
+
+async def grpc_duplicates(
+    stub: job_service_pb2_grpc.JobServiceAsyncStub, clients: int, seconds: float
+) -> float:
+    users = [f"dup-{uuid.uuid4()}" for _ in range(clients)]
+    request = job_service_pb2.CreateJobRequest(spec=SPEC)
+    for user in users:
+        await stub.CreateJob(request, metadata=(AUTH, ("x-user-id", user)))
+
+    async def one(index: int) -> None:
+        response = await stub.CreateJob(request, metadata=(AUTH, ("x-user-id", users[index])))
+        assert response.reason == job_service_pb2.CreateJobResponse.DUPLICATE_REQUEST
 
     return await measure(clients, seconds, one)
 
@@ -153,22 +187,26 @@ async def main() -> None:
             stub = job_service_pb2_grpc.JobServiceStub(channel)
             await grpc_creates(stub, 8, 1.0)  # warm up pools and caches on both sides
             await raw_insert_baseline(url, 8, 1.0)
-            header = ("clients", "raw insert/s", "CreateJob/s", "ratio", "replay/s", "empty gRPC/s", "floor")
-            print("{:>7} {:>13} {:>12} {:>6} {:>9} {:>13} {:>9}".format(*header))
+            header = (
+                "clients", "raw insert/s", "CreateJob/s", "ratio", "replay/s", "keyless/s", "vs keyed",
+                "duplicate/s", "empty gRPC/s", "floor",
+            )  # fmt: skip
+            print("{:>7} {:>13} {:>12} {:>6} {:>9} {:>10} {:>9} {:>12} {:>13} {:>6}".format(*header))
             for clients in levels:
                 # Alternate the sides so a noisy neighbour hurts all alike; report medians.
-                raws, creates, replays, floors = [], [], [], []
+                runs: dict[str, list[float]] = {name: [] for name in RATES}
                 for _ in range(args.rounds):
-                    raws.append(await raw_insert_baseline(url, clients, args.seconds))
-                    creates.append(await grpc_creates(stub, clients, args.seconds))
-                    replays.append(await grpc_replays(stub, clients, args.seconds))
-                    floors.append(await grpc_floor(channel, clients, args.seconds))
-                raw, created, replayed, floor = (
-                    statistics.median(v) for v in (raws, creates, replays, floors)
-                )
+                    runs["raw"].append(await raw_insert_baseline(url, clients, args.seconds))
+                    runs["create"].append(await grpc_creates(stub, clients, args.seconds))
+                    runs["replay"].append(await grpc_replays(stub, clients, args.seconds))
+                    runs["keyless"].append(await grpc_keyless_creates(stub, clients, args.seconds))
+                    runs["duplicate"].append(await grpc_duplicates(stub, clients, args.seconds))
+                    runs["floor"].append(await grpc_floor(channel, clients, args.seconds))
+                m = {name: statistics.median(values) for name, values in runs.items()}
                 print(
-                    f"{clients:>7} {raw:>13.0f} {created:>12.0f} {created / raw:>6.2f} {replayed:>9.0f}"
-                    f" {floor:>13.0f} {created / floor:>9.2f}"
+                    f"{clients:>7} {m['raw']:>13.0f} {m['create']:>12.0f} {m['create'] / m['raw']:>6.2f}"
+                    f" {m['replay']:>9.0f} {m['keyless']:>10.0f} {m['keyless'] / m['create']:>9.2f}"
+                    f" {m['duplicate']:>12.0f} {m['floor']:>13.0f} {m['create'] / m['floor']:>6.2f}"
                 )
     finally:
         service.terminate()

@@ -1,7 +1,9 @@
 """The HTTP API's JSON to and from the protos: request bodies to a VideoSpec, replies to plain dicts.
 
 Replies are built as dicts straight from the protos (fast); the pydantic models of schemas.py describe them
-in the OpenAPI document. Field errors of CreateJob are renamed here for the camelCase animate route.
+in the OpenAPI document. Field errors of CreateJob are renamed here for the camelCase animate route. The
+compatibility routes answer in the shapes their existing clients read (seed 000's Flask app, seed 004's
+Next.js app); those shapes are built here too, next to v1's.
 """
 
 from __future__ import annotations
@@ -106,6 +108,104 @@ def job_json(job: job_service_pb2.Job) -> dict[str, Any]:
         "update_time": _time(job.update_time, job.HasField("update_time")),
         "end_time": _time(job.end_time, job.HasField("end_time")),
     }
+
+
+def created_json(reply: job_service_pb2.CreateJobResponse) -> dict[str, Any]:
+    """A create's answer on /v1/videos: the job; a keyless duplicate also says which job it repeats and why
+    (a replay of a key keeps the identical body, as the Idempotency-Key draft asks)."""
+    body = job_json(reply.job)
+    if reply.reason == job_service_pb2.CreateJobResponse.DUPLICATE_REQUEST:
+        body["duplicate_of"] = reply.job.id
+        body["reason"] = DUPLICATE_REQUEST
+    return body
+
+
+DUPLICATE_REQUEST = job_service_pb2.CreateJobResponse.Reason.Name(
+    job_service_pb2.CreateJobResponse.DUPLICATE_REQUEST
+)
+
+# --- the compatibility routes' shapes --------------------------------------------------------------------
+
+_S = job_service_pb2
+# Seed 000 (Flask): pending/processing/completed/failed/content_violation. Everything a provider may still be
+# working on reads as "processing", which is what that app's clients wait on; it has no "cancelled".
+GENERATE_STATUS = {
+    _S.PENDING: "processing",
+    _S.SUBMITTING: "processing",
+    _S.PROCESSING: "processing",
+    _S.FINALIZING: "processing",
+    _S.COMPLETED: "completed",
+    _S.FAILED: "failed",
+    _S.CONTENT_VIOLATION: "content_violation",
+    _S.CANCELLED: "failed",
+}
+# Seed 004 (Next.js, a Supabase video_jobs row): pending/processing/completed/failed; why a job failed is in
+# error_message (a content violation says so there), so the app's status union needs no new member.
+VIDEO_JOB_STATUS = {
+    _S.PENDING: "pending",
+    _S.SUBMITTING: "processing",
+    _S.PROCESSING: "processing",
+    _S.FINALIZING: "processing",
+    _S.COMPLETED: "completed",
+    _S.FAILED: "failed",
+    _S.CONTENT_VIOLATION: "failed",
+    _S.CANCELLED: "failed",
+}
+_TERMINAL = frozenset({_S.COMPLETED, _S.FAILED, _S.CONTENT_VIOLATION, _S.CANCELLED})
+
+# Seed 000's own answers: its routes checked `status == 'processing'` first, then `veo_job_id` (set from the
+# moment generation started, so also on finished videos).
+MESSAGE_STARTED = "Video generation started"
+MESSAGE_BEING_PROCESSED = "Video is already being processed"
+MESSAGE_ALREADY_STARTED = "Video generation already started"
+
+
+def generate_json(reply: job_service_pb2.CreateJobResponse) -> dict[str, Any]:
+    """POST /generate and /api/v1/generate, as seed 000's clients read them."""
+    job = reply.job
+    if reply.created:
+        message = MESSAGE_STARTED
+    elif job.state in _TERMINAL:
+        message = MESSAGE_ALREADY_STARTED
+    else:
+        message = MESSAGE_BEING_PROCESSED
+    body: dict[str, Any] = {
+        "success": True,
+        "video_id": job.id,
+        "status": GENERATE_STATUS[job.state],
+        "message": message,
+    }
+    if reply.reason == job_service_pb2.CreateJobResponse.DUPLICATE_REQUEST:
+        body["duplicate_of"] = job.id
+        body["reason"] = DUPLICATE_REQUEST
+    return body
+
+
+def video_job_row(job: job_service_pb2.Job) -> dict[str, Any]:
+    """A job as seed 004's `video_jobs` row (snake_case), for /api/video/animate and /api/video/jobs/{id}."""
+    return {
+        "id": job.id,
+        "user_id": job.user_id,
+        "status": VIDEO_JOB_STATUS[job.state],
+        "provider": job.provider or None,
+        "client_request_id": job.client_request_id or None,
+        "output_video_url": job.video_url or None,
+        "thumbnail_url": job.thumbnail_url or None,
+        "error_message": _error_message(job),
+        "created_at": _time(job.create_time, job.HasField("create_time")),
+        "updated_at": _time(job.update_time, job.HasField("update_time")),
+    }
+
+
+def _error_message(job: job_service_pb2.Job) -> str | None:
+    if job.state == _S.CONTENT_VIOLATION:
+        reasons = ", ".join(job.error.violation_reasons) or job.error.message
+        return "Content policy violation" + (f": {reasons}" if reasons else "")
+    if job.state == _S.CANCELLED:
+        return "Cancelled"
+    if job.state == _S.FAILED:
+        return job.error.message or job.error.code or "Failed"
+    return None
 
 
 def quota_json(quota: job_service_pb2.Quota) -> dict[str, Any]:

@@ -49,41 +49,33 @@ def validation_problem(error: RequestValidationError) -> Problem:
     )
 
 
-async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, Problem)
-    return problem_response(request, exc)
-
-
-async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    return problem_response(request, validation_problem(exc))
-
-
-async def _on_http(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
+def http_problem(request: Request, exc: HTTPException) -> Problem:
     detail = exc.detail if isinstance(exc.detail, str) else "the request could not be handled"
     if exc.status_code == 400 and "parsing the body" in detail:
         detail = "the request body could not be read as JSON"
-    problem = Problem(exc.status_code, detail, headers=exc.headers)
     if exc.status_code == 413:  # the body limit, as the middleware says it (chunked bodies)
-        problem = body_too_large(request.app.state.gateway.settings.max_body_bytes)
-    return problem_response(request, problem)
+        return body_too_large(request.app.state.gateway.settings.max_body_bytes)
+    return Problem(exc.status_code, detail, headers=exc.headers)
 
 
-async def _on_rpc(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, grpc.aio.AioRpcError)
-    return problem_response(request, from_rpc_error(exc))
-
-
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+def as_problem(request: Request, exc: Exception) -> Problem:
+    """Any error a route can raise, as the Problem it is answered with."""
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, RequestValidationError):
+        return validation_problem(exc)
+    if isinstance(exc, HTTPException):
+        return http_problem(request, exc)
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return from_rpc_error(exc)
     log.exception("unhandled error", path=request.url.path)
-    request_id = context.request_id.get()
-    return problem_response(request, Problem(500, f"internal error (request id {request_id})"))
+    return Problem(500, f"internal error (request id {context.request_id.get()})")
+
+
+async def _on_error(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(request, as_problem(request, exc))
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(Problem, _on_problem)
-    app.add_exception_handler(RequestValidationError, _on_validation)
-    app.add_exception_handler(HTTPException, _on_http)
-    app.add_exception_handler(grpc.aio.AioRpcError, _on_rpc)
-    app.add_exception_handler(Exception, _on_unexpected)
+    for kind in (Problem, RequestValidationError, HTTPException, grpc.aio.AioRpcError, Exception):
+        app.add_exception_handler(kind, _on_error)

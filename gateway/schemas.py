@@ -40,32 +40,54 @@ class VideoFields(BaseModel):
     providers: list[Text] = Field(default_factory=list, max_length=16, description="fallback order")
 
 
+ALLOW_DUPLICATE = (
+    "without a key, a request repeating one of your unfinished or recent jobs (same spec) returns that job; "
+    "true makes a new one anyway"
+)
+
+
 class CreateVideo(VideoFields):
     """POST /v1/videos. The Idempotency-Key header wins over `client_request_id`."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
     client_request_id: Text | None = Field(default=None, description="idempotency key (see Idempotency-Key)")
+    allow_duplicate: bool = Field(default=False, description=ALLOW_DUPLICATE)
 
 
 class LegacyGenerate(VideoFields):
-    """POST /generate and /api/v1/generate: the same fields; unknown fields of old clients are ignored."""
+    """POST /generate and /api/v1/generate (seed 000's clients): the v1 fields, also under the names older
+    clients use; unknown fields are ignored."""
 
     model_config = ConfigDict(extra="ignore", strict=True, populate_by_name=True)
+    image_uri: Text = Field(default="", validation_alias=AliasChoices("image_uri", "image_url", "imageUrl"))
+    duration_seconds: Int32 = Field(
+        default=0, validation_alias=AliasChoices("duration_seconds", "duration", "durationSeconds")
+    )
+    aspect_ratio: Text = Field(default="", validation_alias=AliasChoices("aspect_ratio", "aspectRatio"))
     client_request_id: Text | None = Field(
         default=None, validation_alias=AliasChoices("client_request_id", "clientRequestId")
+    )
+    allow_duplicate: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("allow_duplicate", "allowDuplicate"),
+        description=ALLOW_DUPLICATE,
     )
 
 
 class AnimateImage(BaseModel):
     """POST /api/video/animate, camelCase as the Next.js app of seed 004 sends it."""
 
-    model_config = ConfigDict(extra="ignore", strict=True)
-    imageUrl: Text = ""  # camelCase: the field names existing clients send
+    model_config = ConfigDict(extra="ignore", strict=True, populate_by_name=True)
+    # camelCase: the field names existing clients send
+    imageUrl: Text = Field(default="", validation_alias=AliasChoices("imageUrl", "image_url"))
     prompt: Text = ""
-    clientRequestId: Text | None = None
+    clientRequestId: Text | None = Field(
+        default=None, validation_alias=AliasChoices("clientRequestId", "client_request_id")
+    )
     durationSeconds: Int32 = 0
     aspectRatio: Text = ""
     providers: list[Text] = Field(default_factory=list, max_length=16)
+    allowDuplicate: bool = Field(default=False, description=ALLOW_DUPLICATE)
 
 
 # --- responses -------------------------------------------------------------------------------------------
@@ -130,6 +152,58 @@ class JobOut(BaseModel):
     create_time: str | None
     update_time: str | None
     end_time: str | None
+
+
+class CreatedJobOut(JobOut):
+    """A create's answer: the job; for a keyless duplicate also the job it repeats and why."""
+
+    duplicate_of: str | None = Field(default=None, description="set when an existing job was returned")
+    reason: str | None = Field(default=None, description="DUPLICATE_REQUEST with duplicate_of")
+
+
+class GenerateOut(BaseModel):
+    """POST /generate, /api/v1/generate: the answer seed 000's clients read."""
+
+    success: bool
+    video_id: str
+    status: str = Field(description="processing | completed | failed | content_violation")
+    message: str
+    duplicate_of: str | None = None
+    reason: str | None = None
+
+
+class GenerateErrorOut(BaseModel):
+    """An error on /generate, /api/v1/generate (seed 000's shape), with the problem's reason and fields."""
+
+    success: bool = False
+    error: str
+    reason: str | None = None
+    errors: list[dict[str, str]] | None = None
+    request_id: str
+
+
+class VideoJobOut(BaseModel):
+    """A job as seed 004's `video_jobs` row: /api/video/animate, /api/video/jobs/{id}."""
+
+    id: str
+    user_id: str
+    status: str = Field(description="pending | processing | completed | failed")
+    provider: str | None
+    client_request_id: str | None
+    output_video_url: str | None
+    thumbnail_url: str | None
+    error_message: str | None
+    created_at: str | None
+    updated_at: str | None
+
+
+class VideoJobErrorOut(BaseModel):
+    """An error on the seed 004 routes."""
+
+    error: str
+    reason: str | None = None
+    errors: list[dict[str, str]] | None = None
+    request_id: str
 
 
 class JobListOut(BaseModel):

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from job_service.domain import (
+    CreateOutcome,
+    CreateReason,
     Job,
     JobEvent,
     JobState,
@@ -97,6 +99,19 @@ def job_to_proto(job: Job) -> job_service_pb2.Job:
             )
         )
     return message
+
+
+_CREATE_REASONS = {
+    CreateReason.CREATED: job_service_pb2.CreateJobResponse.REASON_UNSPECIFIED,
+    CreateReason.REPLAYED: job_service_pb2.CreateJobResponse.IDEMPOTENT_REPLAY,
+    CreateReason.DUPLICATE: job_service_pb2.CreateJobResponse.DUPLICATE_REQUEST,
+}
+
+
+def create_outcome_to_proto(outcome: CreateOutcome) -> job_service_pb2.CreateJobResponse:
+    return job_service_pb2.CreateJobResponse(
+        job=job_to_proto(outcome.job), created=outcome.created, reason=_CREATE_REASONS[outcome.reason]
+    )
 
 
 def quota_to_proto(quota: Quota) -> job_service_pb2.Quota:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -99,6 +100,28 @@ class NewJob:
     client_request_id: str | None
     spec: VideoSpec
     quota_day: date
+    # Without a key: make the job even if an unfinished or recent one has the same spec.
+    allow_duplicate: bool = False
+
+
+class CreateReason(enum.StrEnum):
+    """Why create_job() returned the job it did (its `outcome` column, less the refusals)."""
+
+    CREATED = "created"
+    # The same client_request_id was used before.
+    REPLAYED = "replayed"
+    # No key, and an unfinished or recent job of the user has the same spec fingerprint.
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class CreateOutcome:
+    job: Job
+    reason: CreateReason
+
+    @property
+    def created(self) -> bool:
+        return self.reason is CreateReason.CREATED
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,23 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from job_service.database import database_errors
-from job_service.domain import Cursor, Job, JobEvent, JobState, Limits, NewJob
+from job_service.domain import (
+    CreateOutcome,
+    CreateReason,
+    Cursor,
+    Job,
+    JobEvent,
+    JobState,
+    Limits,
+    NewJob,
+)
 from job_service.tables import ACTIVE_STATES_SQL, job_events, job_from_row, jobs, quota_usage
 from videojobs.contract import ACTIVE_JOB_STATES
 
 _ACTIVE = [state.value for state in ACTIVE_JOB_STATES]
 
-# The create_job() function (migrations 0001/0002) does CreateJob atomically in one round trip. It runs on
-# the driver pool, prepared, returning only what a Job needs: it is the one statement on the hot path.
+# The create_job() function (migrations 0001, 0002, 0006) does CreateJob atomically in one round trip. It
+# runs on the driver pool, prepared, returning only what a Job needs: it is the one statement on the hot path.
 JOB_COLUMNS = (
     "id", "user_id", "client_request_id", "spec", "state", "attempt", "provider", "provider_job_id",
     "video_uri", "thumbnail_uri", "video", "error", "effective", "create_time", "update_time", "end_time",
@@ -38,7 +47,8 @@ CREATE_JOB = f"""
     SELECT r.outcome, r.used, r.active, {", ".join(f"(r.job).{column}" for column in JOB_COLUMNS)}
     FROM create_job(
         %(id)s::uuid, %(user_id)s::text, %(client_request_id)s::text, %(spec)s::jsonb,
-        %(day)s::date, %(daily_limit)s::integer, %(max_active)s::integer
+        %(day)s::date, %(daily_limit)s::integer, %(max_active)s::integer,
+        %(allow_duplicate)s::boolean, %(dedupe_window_seconds)s::integer
     ) AS r
 """
 
@@ -81,12 +91,6 @@ class ActiveLimitReached(Exception):
 
 
 @dataclass(frozen=True)
-class CreateOutcome:
-    job: Job
-    created: bool
-
-
-@dataclass(frozen=True)
 class Cancelled:
     job: Job
     previous_state: JobState
@@ -108,8 +112,9 @@ class JobQueries:
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @database_errors
-    async def create_job(self, new: NewJob, limits: Limits) -> CreateOutcome:
-        """Insert the job, or return the one already made with the same key; take a quota unit atomically.
+    async def create_job(self, new: NewJob, limits: Limits, dedupe_window_seconds: int) -> CreateOutcome:
+        """Insert the job, or return the one already made with the same key (or, without a key, the same
+        spec, unless `new.allow_duplicate`); take a quota unit atomically.
 
         Raises DailyLimitReached / ActiveLimitReached, in which case nothing was written.
         """
@@ -121,6 +126,8 @@ class JobQueries:
             "day": new.quota_day,
             "daily_limit": limits.daily_limit,
             "max_active": limits.max_active,
+            "allow_duplicate": new.allow_duplicate,
+            "dedupe_window_seconds": dedupe_window_seconds,
         }
         async with self._pool.connection() as conn, conn.cursor(row_factory=namedtuple_row) as cursor:
             await cursor.execute(CREATE_JOB, params, prepare=True)
@@ -131,7 +138,7 @@ class JobQueries:
             raise DailyLimitReached(row.used)
         if row.outcome == "active_limit":
             raise ActiveLimitReached(row.active)
-        return CreateOutcome(job_from_row(row), created=row.outcome == "created")
+        return CreateOutcome(job_from_row(row), CreateReason(row.outcome))
 
     @database_errors
     async def get_job(self, user_id: str, job_id: uuid.UUID) -> Job | None:

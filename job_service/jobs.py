@@ -9,6 +9,8 @@ from datetime import UTC, datetime, time, timedelta
 
 from job_service import apikeys, paging
 from job_service.domain import (
+    CreateOutcome,
+    CreateReason,
     Cursor,
     Job,
     JobEvent,
@@ -21,7 +23,7 @@ from job_service.domain import (
     VideoSpec,
 )
 from job_service.event_hub import EventHub
-from job_service.job_queries import ActiveLimitReached, CreateOutcome, DailyLimitReached, JobQueries
+from job_service.job_queries import ActiveLimitReached, DailyLimitReached, JobQueries
 from job_service.key_queries import ApiKeyQueries
 from job_service.metrics import JobMetrics
 from job_service.peers import CallFailed, Peers, peer_error
@@ -67,6 +69,7 @@ class Jobs:
         url_ttl_seconds: int = 3600,
         active_limit_retry_seconds: float = 15.0,
         metrics: JobMetrics | None = None,
+        dedupe_window_seconds: int = 60,
     ) -> None:
         self._metrics = metrics or JobMetrics()
         self._queries = queries
@@ -77,8 +80,13 @@ class Jobs:
         self._default_providers = tuple(default_providers)
         self._url_ttl = url_ttl_seconds
         self._active_retry = active_limit_retry_seconds
+        self._dedupe_window = dedupe_window_seconds
 
-    async def create(self, caller: Caller, client_request_id: str, spec: VideoSpec) -> CreateOutcome:
+    async def create(
+        self, caller: Caller, client_request_id: str, spec: VideoSpec, *, allow_duplicate: bool = False
+    ) -> CreateOutcome:
+        """A new job, or the existing one this request repeats: the job made with the same key, or without a
+        key, the user's unfinished or recent job with the same spec (unless `allow_duplicate`)."""
         key = check_client_request_id(client_request_id)
         normalized = normalize_spec(spec, self._default_providers)
         now = utc_now()
@@ -88,25 +96,28 @@ class Jobs:
             client_request_id=key,
             spec=normalized,
             quota_day=now.date(),
+            allow_duplicate=allow_duplicate,
         )
         log.info(
             "creating job", job_id=str(new.id), client_request_id=key, providers=list(normalized.providers)
         )
         try:
-            outcome = await self._queries.create_job(new, self._limits)
+            outcome = await self._queries.create_job(new, self._limits, self._dedupe_window)
         except DailyLimitReached as reached:
             raise self._daily_limit_error(caller, reached.used, now) from None
         except ActiveLimitReached as reached:
             raise self._active_limit_error(caller, reached.active) from None
-        if not outcome.created and outcome.job.spec != normalized:
+        if outcome.reason is CreateReason.REPLAYED and outcome.job.spec != normalized:
             raise AlreadyExists(
                 "client_request_id was already used for a different request; use a new key for a new video",
                 reason="IDEMPOTENCY_KEY_REUSED",
                 metadata={"job_id": str(outcome.job.id), "client_request_id": key or ""},
             )
-        if not outcome.created:
+        if outcome.reason is CreateReason.REPLAYED:
             log.info("replayed job", job_id=str(outcome.job.id), client_request_id=key)
-        self._metrics.created(outcome.created)
+        elif outcome.reason is CreateReason.DUPLICATE:
+            log.info("duplicate request", job_id=str(outcome.job.id), state=outcome.job.state.value)
+        self._metrics.created(outcome.reason)
         return outcome
 
     def _active_limit_error(self, caller: Caller, active: int) -> QuotaExceeded:

@@ -17,7 +17,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from job_service.domain import JobState
+from job_service.domain import CreateReason, JobState
 from videojobs.errors import Unavailable
 from videojobs.logs import get_logger
 
@@ -36,7 +36,8 @@ class JobMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.jobs_created = Counter(
-            "videojobs_jobs_created", "CreateJob calls by result: created, or replayed (same key).",
+            "videojobs_jobs_created",
+            "CreateJob calls by result: created, replayed (same key) or duplicate (no key, same spec).",
             ["result"], registry=r,
         )  # fmt: skip
         self.jobs_finished = Counter(
@@ -89,8 +90,8 @@ class JobMetrics:
             ["what"], registry=r,
         )  # fmt: skip
 
-    def created(self, created: bool) -> None:
-        self.jobs_created.labels("created" if created else "replayed").inc()
+    def created(self, reason: CreateReason) -> None:
+        self.jobs_created.labels(reason.value).inc()
 
     def step_applied(self, before: WorkItem, transition: Transition, after: WorkItem | None) -> None:
         """What one applied step says: state changes, fallbacks and terminal outcomes."""

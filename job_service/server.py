@@ -56,6 +56,7 @@ class JobService:
     engine: AsyncEngine
     pool: AsyncConnectionPool[AsyncConnection[Any]]
     jobs: Jobs
+    peers: Peers
     hub: EventHub
     worker: Worker | None
     channels: tuple[grpc.aio.Channel, ...]
@@ -238,6 +239,7 @@ def create_server(
         url_ttl_seconds=settings.url_ttl_seconds,
         active_limit_retry_seconds=settings.active_limit_retry_seconds,
         metrics=metrics,
+        dedupe_window_seconds=settings.dedupe_window_seconds,
     )
     hub.decorate = jobs.event_with_urls
     worker = upkeep = leases = None
@@ -255,6 +257,7 @@ def create_server(
         engine=engine,
         pool=pool,
         jobs=jobs,
+        peers=peers,
         hub=hub,
         worker=worker,
         channels=channels,

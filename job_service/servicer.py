@@ -24,9 +24,12 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         self, request: job_service_pb2.CreateJobRequest, context: Context
     ) -> job_service_pb2.CreateJobResponse:
         result = await self._jobs.create(
-            current_caller(), request.client_request_id, convert.spec_from_proto(request.spec)
+            current_caller(),
+            request.client_request_id,
+            convert.spec_from_proto(request.spec),
+            allow_duplicate=request.allow_duplicate,
         )
-        return job_service_pb2.CreateJobResponse(job=convert.job_to_proto(result.job), created=result.created)
+        return convert.create_outcome_to_proto(result)
 
     async def GetJob(self, request: job_service_pb2.GetJobRequest, context: Context) -> job_service_pb2.Job:
         return convert.job_to_proto(await self._jobs.get(current_caller(), request.id))

@@ -26,6 +26,13 @@ class JobServiceSettings(CommonSettings):
     daily_limit: int = Field(default=50, ge=0, description="Jobs a user may create per UTC day.")
     max_active: int = Field(default=5, ge=1, description="Non-terminal jobs a user may have at once.")
     active_limit_retry_seconds: float = Field(default=15.0, gt=0)
+    dedupe_window_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="A create without a key returns the user's job with the same spec if it is unfinished "
+        "or was created this recently (0: unfinished jobs only).",
+    )
     default_providers: tuple[str, ...] = ("sim",)
 
     # The other services job_service calls.

@@ -9,7 +9,9 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Computed,
     Date,
     DateTime,
     ForeignKey,
@@ -93,6 +95,13 @@ class JobRow(Base):
     effective: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # When the current attempt started; the job deadline counts from here.
     attempt_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # What makes two requests the same video (the SQL function spec_fingerprint(), migration 0006): a create
+    # without a key returns the user's unfinished or recent job with the same fingerprint.
+    spec_fingerprint: Mapped[str | None] = mapped_column(
+        Text, Computed("spec_fingerprint(spec)", persisted=True)
+    )
+    # The create asked for a new job even if it duplicates another; the duplicate clean-up leaves it alone.
+    allow_duplicate: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
     __table_args__ = (
         CheckConstraint(f"state IN ({_STATES_SQL})", name="state"),
@@ -117,6 +126,14 @@ class JobRow(Base):
         Index("ix_jobs_user_id_active", "user_id", postgresql_where=text(f"state IN ({ACTIVE_STATES_SQL})")),
         # Workers claim due jobs in due order.
         Index("ix_jobs_due_time", "due_time", postgresql_where=text("due_time IS NOT NULL")),
+        # Duplicate lookups: a create without a key, and the clean-up's scan.
+        Index(
+            "ix_jobs_user_id_spec_fingerprint_create_time",
+            "user_id",
+            "spec_fingerprint",
+            text("create_time DESC"),
+            postgresql_where=text("deleted_time IS NULL"),
+        ),
         # Webhooks find their job by the provider's id.
         Index(
             "ix_jobs_provider_provider_job_id",

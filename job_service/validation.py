@@ -31,6 +31,10 @@ def normalize_spec(
     def bad(name: str, description: str) -> None:
         violations.append(FieldViolation(f"{field_prefix}.{name}", description))
 
+    # Postgres text and jsonb cannot hold U+0000; refused here rather than failing at the insert.
+    for name in ("prompt", "image_uri", "aspect_ratio", "model"):
+        if "\x00" in getattr(spec, name):
+            bad(name, "must not contain NUL characters")
     if len(spec.prompt) > MAX_PROMPT_CHARS:
         bad("prompt", f"must be at most {MAX_PROMPT_CHARS} characters (got {len(spec.prompt)})")
     if not spec.prompt.strip() and not spec.image_uri:

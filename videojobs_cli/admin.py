@@ -161,7 +161,7 @@ def sweep(apply: bool, as_json: bool, grace_seconds: float | None) -> None:
         "orphans": len(report.orphans),
         "deleted": len(report.deleted),
         "missing_videos": len(report.missing_videos),
-        "mode": _mode(apply),
+        "mode": mode_text(apply),
     }
     columns = ["kind", "uri", "job_id", "reason"] + (["deleted"] if apply else [])
     emit(rows, columns, summary, as_json=as_json, title="orphan sweep")
@@ -230,7 +230,7 @@ def retention(apply: bool, as_json: bool, days: float | None, purge_days: float 
         else report.expired,
         "objects_deleted": len(report.deleted),
         "jobs_purgeable" if not apply else "jobs_purged": report.purgeable if not apply else report.purged,
-        "mode": _mode(apply),
+        "mode": mode_text(apply),
     }
     emit(
         rows,
@@ -241,5 +241,5 @@ def retention(apply: bool, as_json: bool, days: float | None, purge_days: float 
     )
 
 
-def _mode(apply: bool) -> str:
+def mode_text(apply: bool) -> str:
     return "applied" if apply else "dry run (use --apply to delete)"

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from job_service.maintenance_queries import MaintenanceQueries
 from job_service.peers import StorageClient
-from job_service.server import create_engine, database_url, storage_channel
+from job_service.server import JobService, create_engine, database_url, running, storage_channel
 from job_service.settings import JobServiceSettings
 
 
@@ -38,3 +38,14 @@ async def backend(**overrides: Any) -> AsyncIterator[Backend]:
     finally:
         await channel.close()
         await engine.dispose()
+
+
+@asynccontextmanager
+async def service(**overrides: Any) -> AsyncIterator[JobService]:
+    """job_service itself on its database (made ready as at start-up), without its gRPC server or worker: for
+    commands that act through its use cases (CancelJob, DeleteJob) and its clients of the other services."""
+    settings = JobServiceSettings(worker_enabled=False)
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    async with running(settings, serve_grpc=False) as job_service:
+        yield job_service

@@ -1,4 +1,5 @@
-"""The `videojobs` command: run services, mint API keys, migrate, and start the local stack."""
+"""The `videojobs` command: run services, mint API keys, migrate, operator commands (`admin`), and start
+the local stack."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import warnings
 import click
 
 from videojobs_cli.admin import admin
+from videojobs_cli.admin_duplicates import duplicates
 
 # The quick start runs curl and grpcurl as subprocesses beside gRPC threads; gRPC's fork handlers are for
 # children that use gRPC themselves, which ours never do. Must be set before grpc is imported.
@@ -156,4 +158,5 @@ def up(exit_after_demo: bool, any_ports: bool) -> None:
     raise SystemExit(asyncio.run(devstack.run(ports=ports, exit_after_demo=exit_after_demo)))
 
 
+admin.add_command(duplicates)
 main.add_command(admin)

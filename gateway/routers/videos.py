@@ -7,6 +7,7 @@ from typing import Annotated
 import grpc
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
 
 from gateway import sse
 from gateway.convert import job_json, spec_from_body
@@ -14,7 +15,7 @@ from gateway.creating import create_job
 from gateway.deps import UserCallDep
 from gateway.idempotency import choose_key
 from gateway.problems import from_rpc_error
-from gateway.schemas import CreateVideo, JobListOut, JobOut, ProblemOut
+from gateway.schemas import CreatedJobOut, CreateVideo, JobListOut, JobOut, ProblemOut
 from videojobs.contract import JobState
 from videojobs.v1 import job_service_pb2
 
@@ -26,29 +27,39 @@ IdempotencyKey = Annotated[
     Header(alias="Idempotency-Key", max_length=202, description='a UUID per user action; "quoted" or bare'),
 ]
 
-ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ProblemOut, "description": text}
-    for code, text in {
-        400: "invalid input (field errors)",
-        401: "missing or bad credentials",
-        404: "no such job (or another user's)",
-        422: "malformed request, or Idempotency-Key reused with another body",
-        429: "quota or rate limit; see Retry-After",
-    }.items()
-}
+
+def error_responses(model: type[BaseModel]) -> dict[int | str, dict[str, object]]:
+    """The OpenAPI `responses` of a route's errors, each described by `model`."""
+    return {
+        code: {"model": model, "description": text}
+        for code, text in {
+            400: "invalid input (field errors)",
+            401: "missing or bad credentials",
+            404: "no such job (or another user's)",
+            422: "malformed request, or Idempotency-Key reused with another body",
+            429: "quota or rate limit; see Retry-After",
+        }.items()
+    }
+
+
+ERRORS = error_responses(ProblemOut)
 
 
 @router.post(
     "",
     status_code=201,
-    response_model=JobOut,
-    responses={200: {"model": JobOut, "description": "replay of an earlier request"}, **ERRORS},
-    summary="Create a video job (idempotent with Idempotency-Key)",
+    response_model=CreatedJobOut,
+    responses={
+        200: {"model": CreatedJobOut, "description": "replay of an earlier request, or a duplicate of a job"},
+        **ERRORS,
+    },
+    summary="Create a video job (idempotent with Idempotency-Key; without one, duplicates are returned)",
 )
 async def create_video(
     body: CreateVideo, call: UserCallDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
-    return await create_job(call, choose_key(idempotency_key, body.client_request_id), spec_from_body(body))
+    key = choose_key(idempotency_key, body.client_request_id)
+    return await create_job(call, key, spec_from_body(body), allow_duplicate=body.allow_duplicate)
 
 
 @router.get("", response_model=JobListOut, responses=ERRORS, summary="The caller's jobs, newest first")

@@ -70,8 +70,8 @@ async def test_rule_violations_are_400_with_every_field(
 
 async def test_compat_animate_names_fields_as_its_clients_send_them(alice: httpx.AsyncClient) -> None:
     response = await alice.post("/api/video/animate", json={"imageUrl": "ftp://x/y.png"})
-    problem = _assert_problem(response, 400)
-    assert [error["field"] for error in problem["errors"]] == ["imageUrl"]
+    assert response.status_code == 400
+    assert [error["field"] for error in response.json()["errors"]] == ["imageUrl"]
 
 
 async def test_invalid_json_is_400(alice: httpx.AsyncClient) -> None:

@@ -58,9 +58,25 @@ async def test_the_header_wins_over_the_body_key(alice: httpx.AsyncClient) -> No
     assert by_body.json()["id"] == response.json()["id"]
 
 
-async def test_without_a_key_every_post_is_a_new_job(alice: httpx.AsyncClient) -> None:
+async def test_without_a_key_a_repeated_post_returns_the_unfinished_job(alice: httpx.AsyncClient) -> None:
     first = await alice.post("/v1/videos", json={"prompt": "no key"})
-    second = await alice.post("/v1/videos", json={"prompt": "no key"})
+    second = await alice.post("/v1/videos", json={"prompt": " no   key"})
+
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.headers["idempotent-replayed"] == "true"
+    assert second.json() == {
+        **first.json(),
+        "duplicate_of": first.json()["id"],
+        "reason": "DUPLICATE_REQUEST",
+    }
+    assert "duplicate_of" not in first.json()
+    assert (await alice.get("/v1/quota")).json()["used_today"] == 1
+
+
+async def test_allow_duplicate_makes_a_new_job_without_a_key(alice: httpx.AsyncClient) -> None:
+    first = await alice.post("/v1/videos", json={"prompt": "twice, on purpose"})
+    second = await alice.post("/v1/videos", json={"prompt": "twice, on purpose", "allow_duplicate": True})
+
     assert (first.status_code, second.status_code) == (201, 201)
     assert first.json()["id"] != second.json()["id"]
 
@@ -106,7 +122,8 @@ async def test_another_users_job_is_404_on_every_route(
     ]
 
     assert [r.status_code for r in responses] == [404, 404, 404]
-    assert all(r.headers["content-type"] == PROBLEM for r in responses)
+    assert [r.headers["content-type"] for r in responses] == [PROBLEM, "application/json", PROBLEM]
+    assert responses[1].json()["reason"] == "JOB_NOT_FOUND"  # seed 004's error shape
     assert (await bob.get("/v1/videos")).json()["jobs"] == []
     assert (await alice.get(f"/v1/videos/{job['id']}")).status_code == 200
 

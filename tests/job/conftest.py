@@ -53,10 +53,11 @@ async def stub(job_service: JobService) -> AsyncIterator[job_service_pb2_grpc.Jo
 
 @pytest.fixture
 def sql(database_url: str) -> Callable[[str], list[tuple[Any, ...]]]:
-    """Run a query against the test database, to check what was (not) written."""
+    """Run a statement against the test database: to check what was (not) written, or to age a row."""
 
     def run(query: str) -> list[tuple[Any, ...]]:
         with psycopg.connect(database_url) as conn:
-            return conn.execute(query).fetchall()  # type: ignore[arg-type]
+            cursor = conn.execute(query)  # type: ignore[arg-type]
+            return cursor.fetchall() if cursor.description else []
 
     return run

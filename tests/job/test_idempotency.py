@@ -97,9 +97,11 @@ async def test_keys_belong_to_their_user(stub, sql) -> None:
     assert alice.job.id != bob.job.id
 
 
-async def test_calls_without_a_key_are_never_deduplicated(stub, sql) -> None:
-    first = await stub.CreateJob(create(""), metadata=metadata("alice"))
-    second = await stub.CreateJob(create(""), metadata=metadata("alice"))
+async def test_calls_without_a_key_that_allow_duplicates_are_always_new(stub, sql) -> None:
+    """(Without a key and without allow_duplicate, the spec decides: tests/job/test_duplicates.py.)"""
+    request = job_service_pb2.CreateJobRequest(spec=SPEC, allow_duplicate=True)
+    first = await stub.CreateJob(request, metadata=metadata("alice"))
+    second = await stub.CreateJob(request, metadata=metadata("alice"))
 
     assert first.job.id != second.job.id
     assert first.job.client_request_id == ""

@@ -18,6 +18,7 @@ CREATE_CASES = [
     ("empty prompt", "k", {"prompt": ""}, "spec.prompt"),
     ("blank prompt", "k", {"prompt": "   "}, "spec.prompt"),
     ("2001-char prompt", "k", {"prompt": "x" * 2001}, "spec.prompt"),
+    ("NUL in the prompt", "k", {"prompt": "a\x00b"}, "spec.prompt"),
     ("bad aspect ratio", "k", {**GOOD, "aspect_ratio": "4:3"}, "spec.aspect_ratio"),
     ("negative duration", "k", {**GOOD, "duration_seconds": -5}, "spec.duration_seconds"),
     ("too long", "k", {**GOOD, "duration_seconds": 61}, "spec.duration_seconds"),

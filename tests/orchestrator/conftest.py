@@ -81,8 +81,11 @@ class Stack:
     async def create(
         self, user: str = "alice", key: str = "", **spec: Any
     ) -> job_service_pb2.CreateJobResponse:
+        """A new job (these tests start many jobs of one spec on purpose, so duplicates are allowed)."""
         spec.setdefault("prompt", "a paper boat on a rainy street")
-        request = job_service_pb2.CreateJobRequest(client_request_id=key, spec=common_pb2.VideoSpec(**spec))
+        request = job_service_pb2.CreateJobRequest(
+            client_request_id=key, spec=common_pb2.VideoSpec(**spec), allow_duplicate=True
+        )
         return await self.stub.CreateJob(request, metadata=metadata(user))
 
     async def get(self, job_id: str, user: str = "alice") -> job_service_pb2.Job:

@@ -218,8 +218,13 @@ class CreateJobRequest(_message.Message):
 
     CLIENT_REQUEST_ID_FIELD_NUMBER: _builtins.int
     SPEC_FIELD_NUMBER: _builtins.int
+    ALLOW_DUPLICATE_FIELD_NUMBER: _builtins.int
     client_request_id: _builtins.str
     """The idempotency key chosen by the client (a UUID per user action). Up to 200 characters."""
+    allow_duplicate: _builtins.bool
+    """Without a key: make a new job even when an unfinished or recent job of this user has the same spec.
+    Ignored with a key (the key decides).
+    """
     @_builtins.property
     def spec(self) -> _common_pb2.VideoSpec: ...
     def __init__(
@@ -227,10 +232,11 @@ class CreateJobRequest(_message.Message):
         *,
         client_request_id: _builtins.str = ...,
         spec: _common_pb2.VideoSpec | None = ...,
+        allow_duplicate: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["spec", b"spec"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_request_id", b"client_request_id", "spec", b"spec"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_duplicate", b"allow_duplicate", "client_request_id", b"client_request_id", "spec", b"spec"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -240,10 +246,34 @@ Global___CreateJobRequest: _TypeAlias = CreateJobRequest  # noqa: Y015
 class CreateJobResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    class _Reason:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _ReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[CreateJobResponse._Reason.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        REASON_UNSPECIFIED: CreateJobResponse._Reason.ValueType  # 0
+        IDEMPOTENT_REPLAY: CreateJobResponse._Reason.ValueType  # 1
+        """The same client_request_id was used before with the same spec."""
+        DUPLICATE_REQUEST: CreateJobResponse._Reason.ValueType  # 2
+        """No key, and the user has an unfinished or recent job with the same normalized spec."""
+
+    class Reason(_Reason, metaclass=_ReasonEnumTypeWrapper):
+        """Why no job was created (created=false)."""
+
+    REASON_UNSPECIFIED: CreateJobResponse.Reason.ValueType  # 0
+    IDEMPOTENT_REPLAY: CreateJobResponse.Reason.ValueType  # 1
+    """The same client_request_id was used before with the same spec."""
+    DUPLICATE_REQUEST: CreateJobResponse.Reason.ValueType  # 2
+    """No key, and the user has an unfinished or recent job with the same normalized spec."""
+
     JOB_FIELD_NUMBER: _builtins.int
     CREATED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     created: _builtins.bool
-    """False when this call replayed an earlier one with the same client_request_id."""
+    """False when this call returned an existing job: see reason."""
+    reason: Global___CreateJobResponse.Reason.ValueType
+    """REASON_UNSPECIFIED when created."""
     @_builtins.property
     def job(self) -> Global___Job: ...
     def __init__(
@@ -251,10 +281,11 @@ class CreateJobResponse(_message.Message):
         *,
         job: Global___Job | None = ...,
         created: _builtins.bool = ...,
+        reason: Global___CreateJobResponse.Reason.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "job", b"job"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "job", b"job", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

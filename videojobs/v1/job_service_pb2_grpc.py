@@ -97,6 +97,8 @@ class JobServiceServicer:
 
     def CreateJob(self, request, context):
         """Idempotent on (user, client_request_id): a replay with the same spec returns the existing job.
+        Without a key, a request matching one of the user's unfinished jobs (or one created within the
+        deduplication window) by its normalized spec returns that job, unless allow_duplicate is set.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

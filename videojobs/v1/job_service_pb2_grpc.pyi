@@ -33,7 +33,10 @@ class JobServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> JobServiceAsyncStub: ...
     CreateJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.CreateJobRequest, _job_service_pb2.CreateJobResponse]
-    """Idempotent on (user, client_request_id): a replay with the same spec returns the existing job."""
+    """Idempotent on (user, client_request_id): a replay with the same spec returns the existing job.
+    Without a key, a request matching one of the user's unfinished jobs (or one created within the
+    deduplication window) by its normalized spec returns that job, unless allow_duplicate is set.
+    """
     GetJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.GetJobRequest, _job_service_pb2.Job]
     ListJobs: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.ListJobsRequest, _job_service_pb2.ListJobsResponse]
     """The caller's jobs, newest first (AIP-158 paging)."""
@@ -56,7 +59,10 @@ class JobServiceStub:
 class JobServiceAsyncStub(JobServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.CreateJobRequest, _job_service_pb2.CreateJobResponse]  # type: ignore[assignment]
-    """Idempotent on (user, client_request_id): a replay with the same spec returns the existing job."""
+    """Idempotent on (user, client_request_id): a replay with the same spec returns the existing job.
+    Without a key, a request matching one of the user's unfinished jobs (or one created within the
+    deduplication window) by its normalized spec returns that job, unless allow_duplicate is set.
+    """
     GetJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.GetJobRequest, _job_service_pb2.Job]  # type: ignore[assignment]
     ListJobs: _aio.UnaryUnaryMultiCallable[_job_service_pb2.ListJobsRequest, _job_service_pb2.ListJobsResponse]  # type: ignore[assignment]
     """The caller's jobs, newest first (AIP-158 paging)."""
@@ -82,7 +88,10 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _job_service_pb2.CreateJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_job_service_pb2.CreateJobResponse, _abc.Awaitable[_job_service_pb2.CreateJobResponse]]:
-        """Idempotent on (user, client_request_id): a replay with the same spec returns the existing job."""
+        """Idempotent on (user, client_request_id): a replay with the same spec returns the existing job.
+        Without a key, a request matching one of the user's unfinished jobs (or one created within the
+        deduplication window) by its normalized spec returns that job, unless allow_duplicate is set.
+        """
 
     @_abc_1.abstractmethod
     def GetJob(

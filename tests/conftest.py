@@ -1,7 +1,10 @@
-"""Fixtures shared by every test package."""
+"""Fixtures shared by every test package: databases and the GCS emulator here, and the fixtures of the
+plugins below (each service with its fakes). A test package's own conftest.py holds its stack fixture.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import AsyncIterator, Iterator
 
@@ -9,9 +12,12 @@ import pytest
 from google.cloud import storage
 
 from tests.support.gcs import emulator_client, fresh_bucket
-from tests.support.postgres import DatabaseFactory, server_url
+from tests.support.postgres import DatabaseFactory, Sql, run_sql, server_url
 from videojobs_cli import gcs_emulator as gcs_emulator_module
 from videojobs_cli.gcs_emulator import GcsEmulator
+
+# Only the root conftest may name plugins; helpers stay importable from the same modules.
+pytest_plugins = ["tests.support.providers", "tests.support.storage"]
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +33,13 @@ async def database_url(database_factory: DatabaseFactory) -> AsyncIterator[str]:
     url = database_factory.create()
     yield url
     database_factory.drop(url)
+
+
+@pytest.fixture
+def sql(database_url: str) -> Sql:
+    """sql(query, params=None): run a statement against the test's database, to check what was (not)
+    written or to age a row."""
+    return functools.partial(run_sql, database_url)
 
 
 @pytest.fixture(scope="session", autouse=True)

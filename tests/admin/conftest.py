@@ -6,27 +6,15 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
-from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
 
 from storage_service.server import StorageService
-from tests.support.storage import (  # noqa: F401 - fixtures used by the tests in this package
-    start_storage_service,
-    storage_service,
-)
-
-BIN = Path(sys.executable).parent / "videojobs"
-Admin = Callable[..., Awaitable[subprocess.CompletedProcess[str]]]
-Sql = Callable[..., list[tuple[Any, ...]]]
+from tests.support.cli import BIN, Admin
 
 
 @pytest.fixture
-def admin(database_url: str, storage_service: StorageService) -> Admin:  # noqa: F811 - the fixture above
+def admin(database_url: str, storage_service: StorageService) -> Admin:
     """`await admin(ARGS...)` runs `videojobs admin ARGS...` against the test database and storage_service
     (in a thread, so the service in this process keeps serving) and returns the finished process."""
     env = {
@@ -48,15 +36,5 @@ def admin(database_url: str, storage_service: StorageService) -> Admin:  # noqa:
             timeout=120,
             check=False,
         )
-
-    return run
-
-
-@pytest.fixture
-def sql(database_url: str) -> Sql:
-    def run(query: str, params: Any = None) -> list[tuple[Any, ...]]:
-        with psycopg.connect(database_url) as conn:
-            cursor = conn.execute(query, params)  # type: ignore[arg-type]
-            return cursor.fetchall() if cursor.description else []
 
     return run

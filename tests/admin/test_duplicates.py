@@ -14,7 +14,8 @@ import pytest
 from google.cloud import storage
 from psycopg.types.json import Jsonb
 
-from tests.admin.conftest import Admin, Sql
+from tests.support.cli import Admin
+from tests.support.postgres import Sql
 
 
 @dataclass

@@ -94,7 +94,12 @@ async def stack(
     try:
         with quick_sim(**sim) as provider:
             async with pipeline_running(
-                database_url, gcs_emulator.url, bucket.name, {"sim_url": provider.public_url}, job
+                database_url,
+                gcs_emulator.url,
+                bucket,
+                providers={"sim_url": provider.public_url},
+                gateway={},
+                **job,
             ) as pipeline:
                 yield pipeline
     finally:

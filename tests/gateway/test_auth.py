@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.gateway.conftest import StartStack
+from tests.support.gateway import StartStack
 
 SECRET = "a-test-jwt-secret-of-at-least-32-characters"
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.gateway.conftest import StartStack
+from tests.support.gateway import StartStack
 
 PROBLEM = "application/problem+json"
 

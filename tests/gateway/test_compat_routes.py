@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.gateway.conftest import Stack
+from tests.support.gateway import Stack
 
 PROMPT = "a paper boat on a rainy street"
 IMAGE = "https://example.com/cat.png"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from tests.gateway.conftest import StartStack
+from tests.support.gateway import StartStack
 
 IMAGE = "https://images.example.com/cat.png"
 PROMPT = "the cat slowly turns its head"

@@ -5,7 +5,7 @@ webhook posted to the gateway completes a job without polling."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -16,38 +16,31 @@ from google.cloud import storage
 from provider_service.fakes import FalFake
 from provider_service.sim.server import SimProvider
 from tests.gateway.sse_client import read_events
-from tests.support.pipeline import Pipeline, pipeline_running
-from tests.support.providers import fal_fake, sim_provider  # noqa: F401 - fixtures
+from tests.support.pipeline import Pipeline, StartPipeline, pipeline_running
 from videojobs_cli.gcs_emulator import GcsEmulator
-
-StartPipeline = Callable[..., Awaitable[Pipeline]]
 
 
 @pytest.fixture
 async def pipeline(
     database_url: str, gcs_emulator: GcsEmulator, gcs_bucket: storage.Bucket
 ) -> AsyncIterator[StartPipeline]:
+    """start(providers, **job settings) -> the pipeline with the gateway in front."""
     async with AsyncExitStack() as exits:
 
         async def start(providers: dict[str, Any], **job: Any) -> Pipeline:
-            return await exits.enter_async_context(
-                pipeline_running(database_url, gcs_emulator.url, gcs_bucket.name, providers, job)
+            stack = pipeline_running(
+                database_url, gcs_emulator.url, gcs_bucket, providers=providers, gateway={}, **job
             )
+            return await exits.enter_async_context(stack)
 
         yield start
 
 
-async def _client(stack: Pipeline, user: str) -> httpx.AsyncClient:
-    key = await stack.key(user)
-    return httpx.AsyncClient(base_url=stack.url, headers={"authorization": f"Bearer {key}"}, timeout=30)
-
-
 async def test_create_watch_until_completed_and_download_the_mp4(
-    pipeline: StartPipeline,
-    sim_provider: SimProvider,  # noqa: F811 - fixture
+    pipeline: StartPipeline, sim_provider: SimProvider
 ) -> None:
     stack = await pipeline({"sim_url": sim_provider.public_url})
-    async with await _client(stack, "alice") as alice:
+    async with await stack.client("alice") as alice:
         created = await alice.post(
             "/v1/videos",
             json={"prompt": "a paper boat", "providers": ["sim"]},
@@ -89,13 +82,12 @@ async def test_create_watch_until_completed_and_download_the_mp4(
 
 
 async def test_a_signed_fal_webhook_through_the_gateway_completes_the_job(
-    pipeline: StartPipeline,
-    fal_fake: FalFake,  # noqa: F811 - fixture
+    pipeline: StartPipeline, fal_fake: FalFake
 ) -> None:
     fal_fake.script.polls_to_finish = 0
     # Polls far apart: only the webhook can finish this job within the test.
     stack = await pipeline({"fal": fal_fake}, poll_initial_seconds=600, poll_max_seconds=600)
-    async with await _client(stack, "bob") as bob, httpx.AsyncClient(base_url=stack.url) as fal:
+    async with await stack.client("bob") as bob, httpx.AsyncClient(base_url=stack.url) as fal:
         job_id = (await bob.post("/v1/videos", json={"prompt": "x", "providers": ["fal"]})).json()["id"]
         async with asyncio.timeout(30):
             while (job := (await bob.get(f"/v1/videos/{job_id}")).json())["state"] != "PROCESSING":  # noqa: ASYNC110

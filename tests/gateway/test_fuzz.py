@@ -19,7 +19,7 @@ from schemathesis import APIOperation
 from gateway.legacy_routes import SUCCESSORS
 from gateway.main import create_app
 from gateway.settings import GatewaySettings
-from tests.gateway.conftest import stack_running
+from tests.support.gateway import stack_running
 from tests.support.postgres import DatabaseFactory
 
 

@@ -9,9 +9,9 @@ import json
 
 import httpx
 
-from tests.gateway.conftest import Stack
-from tests.gateway.fake_provider import sign
 from tests.gateway.sse_client import read_events
+from tests.support.fake_provider_service import sign
+from tests.support.gateway import Stack
 
 
 async def test_events_stream_each_transition_until_terminal(stack: Stack, alice: httpx.AsyncClient) -> None:

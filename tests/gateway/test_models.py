@@ -6,7 +6,7 @@ import httpx
 
 from provider_service import catalog
 from provider_service.fakes import FalFake
-from tests.gateway.conftest import StartStack
+from tests.support.gateway import StartStack
 from tests.support.providers import StartProviderService
 
 # The documented shape (issue 10): the dashboard builds its form from these keys.

@@ -8,8 +8,8 @@ import re
 
 import httpx
 
-from tests.gateway.conftest import Stack, StartStack
-from tests.gateway.fake_provider import sign
+from tests.support.fake_provider_service import sign
+from tests.support.gateway import Stack, StartStack
 
 
 async def test_healthz_and_readyz(stack: Stack, anonymous: httpx.AsyncClient) -> None:

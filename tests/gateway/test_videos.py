@@ -6,7 +6,7 @@ import uuid
 
 import httpx
 
-from tests.gateway.conftest import Stack
+from tests.support.gateway import Stack
 
 PROBLEM = "application/problem+json"
 

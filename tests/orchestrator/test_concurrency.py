@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 
 from provider_service.fakes import FalFake
-from tests.orchestrator.conftest import StartStack, metadata
+from tests.support.grpc_client import metadata
+from tests.support.pipeline import StartPipeline
 from videojobs.v1 import job_service_pb2
+
+ALICE = metadata("alice")
 
 
 async def test_duplicate_creates_and_three_replicas_make_one_submission_and_one_video(
-    start_stack: StartStack, fal_fake: FalFake
+    start_stack: StartPipeline, fal_fake: FalFake
 ) -> None:
     stack = await start_stack(providers={"fal": fal_fake}, replicas=3)
     replies = await asyncio.gather(*(stack.create(key="double-click", providers=["fal"]) for _ in range(50)))
@@ -25,7 +28,7 @@ async def test_duplicate_creates_and_three_replicas_make_one_submission_and_one_
 
 
 async def test_a_hundred_watchers_see_every_transition_in_order_at_no_provider_cost(
-    start_stack: StartStack, fal_fake: FalFake
+    start_stack: StartPipeline, fal_fake: FalFake
 ) -> None:
     fal_fake.script.polls_to_finish = 3
     stack = await start_stack(providers={"fal": fal_fake}, poll_initial_seconds=0.2, poll_max_seconds=0.2)
@@ -34,7 +37,7 @@ async def test_a_hundred_watchers_see_every_transition_in_order_at_no_provider_c
     async def watch() -> list[tuple[int, int]]:
         seen = []
         request = job_service_pb2.WatchJobRequest(id=created.job.id)
-        async for event in stack.stub.WatchJob(request, metadata=metadata()):
+        async for event in stack.stub.WatchJob(request, metadata=ALICE):
             seen.append((event.sequence, event.state))
         return seen
 
@@ -59,7 +62,7 @@ async def test_a_hundred_watchers_see_every_transition_in_order_at_no_provider_c
 
 
 async def test_watch_resumes_after_a_sequence_and_ends_at_once_for_a_finished_job(
-    start_stack: StartStack, fal_fake: FalFake
+    start_stack: StartPipeline, fal_fake: FalFake
 ) -> None:
     stack = await start_stack(providers={"fal": fal_fake})
     created = await stack.create(providers=["fal"])
@@ -67,7 +70,7 @@ async def test_watch_resumes_after_a_sequence_and_ends_at_once_for_a_finished_jo
     everything = [
         event.type
         async for event in stack.stub.WatchJob(
-            job_service_pb2.WatchJobRequest(id=created.job.id, after_sequence=1), metadata=metadata()
+            job_service_pb2.WatchJobRequest(id=created.job.id, after_sequence=1), metadata=ALICE
         )
     ]
     assert everything[-1] == "state_changed"
@@ -75,7 +78,7 @@ async def test_watch_resumes_after_a_sequence_and_ends_at_once_for_a_finished_jo
     current = [
         event
         async for event in stack.stub.WatchJob(
-            job_service_pb2.WatchJobRequest(id=created.job.id), metadata=metadata()
+            job_service_pb2.WatchJobRequest(id=created.job.id), metadata=ALICE
         )
     ]
     assert len(current) == 1

@@ -13,18 +13,18 @@ from pathlib import Path
 import pytest
 
 from provider_service.fakes import FalFake, VeoFake
-from tests.orchestrator.conftest import TERMINAL, StartStack
+from tests.support.pipeline import TERMINAL, Pipeline, StartPipeline
 from videojobs.v1 import job_service_pb2
 
 WORKER = [str(Path(sys.executable).parent / "videojobs"), "serve", "worker"]
 
 
-def _worker_env(stack, database_url: str) -> dict[str, str]:
+def _worker_env(stack: Pipeline, database_url: str) -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": database_url,
-        "VIDEOJOBS_PROVIDER_TARGET": f"127.0.0.1:{stack.extra['provider'].port}",
-        "VIDEOJOBS_STORAGE_TARGET": f"127.0.0.1:{stack.extra['storage'].port}",
+        "VIDEOJOBS_PROVIDER_TARGET": f"127.0.0.1:{stack.provider.port}",
+        "VIDEOJOBS_STORAGE_TARGET": f"127.0.0.1:{stack.storage.port}",
         "VIDEOJOBS_BUCKET": stack.bucket.name,
         "VIDEOJOBS_LOG_LEVEL": "ERROR",
         "VIDEOJOBS_LEASE_SECONDS": "1.5",
@@ -40,7 +40,7 @@ def _worker_env(stack, database_url: str) -> dict[str, str]:
 
 @pytest.mark.slow
 async def test_sigkilled_workers_lose_no_job_and_store_no_duplicate(
-    start_stack: StartStack, fal_fake: FalFake, veo_fake: VeoFake, database_url: str
+    start_stack: StartPipeline, fal_fake: FalFake, veo_fake: VeoFake, database_url: str
 ) -> None:
     fal_fake.script.polls_to_finish = 1
     veo_fake.script.polls_to_finish = 1

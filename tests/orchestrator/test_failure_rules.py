@@ -11,9 +11,12 @@ import pytest
 
 from provider_service.fakes import FalFake, RunwayFake, VeoFake
 from provider_service.fakes.base import Fault
-from tests.orchestrator.conftest import StartStack, metadata
+from tests.support.grpc_client import metadata
+from tests.support.pipeline import Pipeline, StartPipeline
 from tests.support.providers import provider_stub
 from videojobs.v1 import job_service_pb2, provider_service_pb2
+
+ALICE = metadata("alice")
 
 
 def fal_request_id(job: job_service_pb2.Job) -> str:
@@ -21,13 +24,13 @@ def fal_request_id(job: job_service_pb2.Job) -> str:
     return job.provider_job_id.rsplit(":", 1)[-1]
 
 
-async def _used_today(stack) -> int:
-    quota = await stack.stub.GetQuota(job_service_pb2.GetQuotaRequest(), metadata=metadata())
+async def _used_today(stack: Pipeline) -> int:
+    quota = await stack.stub.GetQuota(job_service_pb2.GetQuotaRequest(), metadata=ALICE)
     return quota.used_today
 
 
 async def test_first_provider_down_falls_back_to_the_second(
-    start_stack: StartStack, fal_fake: FalFake, runway_fake: RunwayFake
+    start_stack: StartPipeline, fal_fake: FalFake, runway_fake: RunwayFake
 ) -> None:
     fal_fake.fail_always("submit", Fault("503"))  # refused before processing: safe to retry, then give up
     stack = await start_stack(providers={"fal": fal_fake, "runway": runway_fake})
@@ -46,7 +49,7 @@ async def test_first_provider_down_falls_back_to_the_second(
 
 
 async def test_all_providers_down_fails_and_gives_the_quota_unit_back(
-    start_stack: StartStack, fal_fake: FalFake, runway_fake: RunwayFake
+    start_stack: StartPipeline, fal_fake: FalFake, runway_fake: RunwayFake
 ) -> None:
     fal_fake.fail_always("submit", Fault("503"))
     runway_fake.fail_always("submit", Fault("429", retry_after=0.01))
@@ -63,7 +66,7 @@ async def test_all_providers_down_fails_and_gives_the_quota_unit_back(
 
 @pytest.mark.parametrize("provider", ["veo", "runway"])
 async def test_content_violation_is_terminal_with_reasons_and_keeps_the_unit(
-    start_stack: StartStack, veo_fake: VeoFake, runway_fake: RunwayFake, fal_fake: FalFake, provider: str
+    start_stack: StartPipeline, veo_fake: VeoFake, runway_fake: RunwayFake, fal_fake: FalFake, provider: str
 ) -> None:
     fake = veo_fake if provider == "veo" else runway_fake
     fake.script.outcome = "content_violation"
@@ -82,7 +85,7 @@ async def test_content_violation_is_terminal_with_reasons_and_keeps_the_unit(
 
 
 async def test_a_provider_failure_falls_back(
-    start_stack: StartStack, fal_fake: FalFake, runway_fake: RunwayFake
+    start_stack: StartPipeline, fal_fake: FalFake, runway_fake: RunwayFake
 ) -> None:
     runway_fake.script.outcome = "failure"
     stack = await start_stack(providers={"fal": fal_fake, "runway": runway_fake})
@@ -92,7 +95,7 @@ async def test_a_provider_failure_falls_back(
     assert job.provider == "fal"
 
 
-async def test_fault_storm_every_job_completes(start_stack: StartStack, fal_fake: FalFake) -> None:
+async def test_fault_storm_every_job_completes(start_stack: StartPipeline, fal_fake: FalFake) -> None:
     """30% of every provider call fails (submit, status, result, the video download): 5xx, 429, hangs."""
     fal_fake.script.hang_seconds = 0.8  # past the adapter's 0.5 s timeout
     fal_fake.fail_randomly(
@@ -109,7 +112,7 @@ async def test_fault_storm_every_job_completes(start_stack: StartStack, fal_fake
 
 
 async def test_a_stuck_job_fails_at_its_deadline_and_is_cancelled_at_the_provider(
-    start_stack: StartStack, fal_fake: FalFake
+    start_stack: StartPipeline, fal_fake: FalFake
 ) -> None:
     fal_fake.script.polls_to_finish = 10_000
     stack = await start_stack(providers={"fal": fal_fake}, job_deadline_seconds=1.0)
@@ -122,13 +125,13 @@ async def test_a_stuck_job_fails_at_its_deadline_and_is_cancelled_at_the_provide
 
 
 async def test_cancel_while_processing_cancels_at_the_provider_and_stores_nothing(
-    start_stack: StartStack, fal_fake: FalFake
+    start_stack: StartPipeline, fal_fake: FalFake
 ) -> None:
     fal_fake.script.polls_to_finish = 10_000
     stack = await start_stack(providers={"fal": fal_fake})
     created = await stack.create(providers=["fal"])
     job = await stack.wait(created.job.id, until={job_service_pb2.PROCESSING})
-    cancelled = await stack.stub.CancelJob(job_service_pb2.CancelJobRequest(id=job.id), metadata=metadata())
+    cancelled = await stack.stub.CancelJob(job_service_pb2.CancelJobRequest(id=job.id), metadata=ALICE)
     assert cancelled.state == job_service_pb2.CANCELLED
     assert fal_fake.cancels[fal_request_id(job)] == 1
     polls = fal_fake.polls[fal_request_id(job)]
@@ -136,16 +139,16 @@ async def test_cancel_while_processing_cancels_at_the_provider_and_stores_nothin
     fal_fake.jobs[fal_request_id(job)].cancelled = False
     fal_fake.jobs[fal_request_id(job)].polls_to_finish = 0
     headers, body = fal_fake.signed_webhook(fal_request_id(job))
-    async with provider_stub(stack.extra["provider"].port) as providers:
+    async with provider_stub(stack.provider.port) as providers:
         parsed = await providers.ParseWebhook(
             provider_service_pb2.ParseWebhookRequest(provider="fal", headers=headers, body=body),
-            metadata=metadata()[:1],
+            metadata=metadata(),
         )
     assert parsed.status.state == provider_service_pb2.GenerationStatus.SUCCEEDED
     report = job_service_pb2.ReportProviderEventRequest(
         provider="fal", provider_job_id=parsed.provider_job_id, status=parsed.status
     )
-    await stack.stub.ReportProviderEvent(report, metadata=metadata()[:1])
+    await stack.stub.ReportProviderEvent(report, metadata=metadata())
     await asyncio.sleep(0.5)
     assert fal_fake.polls[fal_request_id(job)] == polls  # nobody works on it any more
     assert stack.names() == []
@@ -154,17 +157,15 @@ async def test_cancel_while_processing_cancels_at_the_provider_and_stores_nothin
 
 
 async def test_cancelled_job_can_be_retried_as_a_new_attempt(
-    start_stack: StartStack, fal_fake: FalFake
+    start_stack: StartPipeline, fal_fake: FalFake
 ) -> None:
     fal_fake.script.polls_to_finish = 10_000
     stack = await start_stack(providers={"fal": fal_fake})
     created = await stack.create(providers=["fal"])
     await stack.wait(created.job.id, until={job_service_pb2.PROCESSING})
-    await stack.stub.CancelJob(job_service_pb2.CancelJobRequest(id=created.job.id), metadata=metadata())
+    await stack.stub.CancelJob(job_service_pb2.CancelJobRequest(id=created.job.id), metadata=ALICE)
     fal_fake.script.polls_to_finish = 1
-    retried = await stack.stub.RetryJob(
-        job_service_pb2.RetryJobRequest(id=created.job.id), metadata=metadata()
-    )
+    retried = await stack.stub.RetryJob(job_service_pb2.RetryJobRequest(id=created.job.id), metadata=ALICE)
     assert retried.attempt == 2
     assert retried.state == job_service_pb2.PENDING
     job = await stack.wait(created.job.id)
@@ -173,7 +174,7 @@ async def test_cancelled_job_can_be_retried_as_a_new_attempt(
     assert fal_fake.submissions == 2
     assert await _used_today(stack) == 2
 
-    deleted = await stack.stub.DeleteJob(job_service_pb2.DeleteJobRequest(id=job.id), metadata=metadata())
+    deleted = await stack.stub.DeleteJob(job_service_pb2.DeleteJobRequest(id=job.id), metadata=ALICE)
     assert sorted(deleted.deleted_uris) == sorted([job.video_uri, job.thumbnail_uri])
     assert stack.names() == []
     with pytest.raises(grpc.aio.AioRpcError) as raised:
@@ -182,24 +183,24 @@ async def test_cancelled_job_can_be_retried_as_a_new_attempt(
 
 
 async def test_a_webhook_completes_the_job_without_polling(
-    start_stack: StartStack, fal_fake: FalFake
+    start_stack: StartPipeline, fal_fake: FalFake
 ) -> None:
     fal_fake.script.polls_to_finish = 0
     stack = await start_stack(providers={"fal": fal_fake}, poll_initial_seconds=600, poll_max_seconds=600)
     created = await stack.create(providers=["fal"])
     job = await stack.wait(created.job.id, until={job_service_pb2.PROCESSING})
     headers, body = fal_fake.signed_webhook(fal_request_id(job))
-    async with provider_stub(stack.extra["provider"].port) as providers:
+    async with provider_stub(stack.provider.port) as providers:
         parsed = await providers.ParseWebhook(
             provider_service_pb2.ParseWebhookRequest(provider="fal", headers=headers, body=body),
-            metadata=metadata()[:1],
+            metadata=metadata(),
         )
     report = job_service_pb2.ReportProviderEventRequest(
         provider="fal", provider_job_id=parsed.provider_job_id, status=parsed.status
     )
     started = time.monotonic()
-    await stack.stub.ReportProviderEvent(report, metadata=metadata()[:1])
-    await stack.stub.ReportProviderEvent(report, metadata=metadata()[:1])  # a replay is harmless
+    await stack.stub.ReportProviderEvent(report, metadata=metadata())
+    await stack.stub.ReportProviderEvent(report, metadata=metadata())  # a replay is harmless
     done = await stack.wait(job.id, within=5)
     assert time.monotonic() - started < 1.0
     assert done.state == job_service_pb2.COMPLETED
@@ -209,13 +210,13 @@ async def test_a_webhook_completes_the_job_without_polling(
     unknown = job_service_pb2.ReportProviderEventRequest(
         provider="fal", provider_job_id="no-such-job", status=parsed.status
     )
-    await stack.stub.ReportProviderEvent(unknown, metadata=metadata()[:1])  # ignored, not an error
+    await stack.stub.ReportProviderEvent(unknown, metadata=metadata())  # ignored, not an error
 
 
 # "malformed": 200, but JSON instead of a video; "still_image": a JPEG labelled video/mp4.
 @pytest.mark.parametrize("download", ["malformed", "still_image"])
 async def test_an_output_that_is_not_a_video_falls_back_to_the_next_provider(
-    start_stack: StartStack, fal_fake: FalFake, runway_fake: RunwayFake, download: str
+    start_stack: StartPipeline, fal_fake: FalFake, runway_fake: RunwayFake, download: str
 ) -> None:
     fal_fake.fail_always("download", Fault(download))
     stack = await start_stack(providers={"fal": fal_fake, "runway": runway_fake})
@@ -230,7 +231,7 @@ async def test_an_output_that_is_not_a_video_falls_back_to_the_next_provider(
 
 
 async def test_an_output_that_is_not_a_video_with_no_fallback_fails_cleanly(
-    start_stack: StartStack, fal_fake: FalFake
+    start_stack: StartPipeline, fal_fake: FalFake
 ) -> None:
     fal_fake.fail_always("download", Fault("malformed"))
     stack = await start_stack(providers={"fal": fal_fake})

@@ -7,7 +7,7 @@ import pytest
 
 from provider_service.fakes import FalFake, RunwayFake, VeoFake, tiny_video
 from provider_service.sim.server import SimProvider
-from tests.orchestrator.conftest import StartStack
+from tests.support.pipeline import StartPipeline
 from tests.support.videos import padded_mp4
 from videojobs.v1 import job_service_pb2
 
@@ -40,21 +40,21 @@ async def _completes(stack, provider: str) -> job_service_pb2.Job:
 
 
 @pytest.mark.parametrize("layout", ["subdir", "operation"])
-async def test_veo_vertex_both_layouts(start_stack: StartStack, veo_fake: VeoFake, layout: str) -> None:
+async def test_veo_vertex_both_layouts(start_stack: StartPipeline, veo_fake: VeoFake, layout: str) -> None:
     veo_fake.layout = layout  # type: ignore[assignment]
     stack = await start_stack(providers={"veo": veo_fake})
     await _completes(stack, "veo")
     assert veo_fake.submissions == 1
 
 
-async def test_veo_gemini(start_stack: StartStack, veo_fake: VeoFake) -> None:
+async def test_veo_gemini(start_stack: StartPipeline, veo_fake: VeoFake) -> None:
     stack = await start_stack(providers={"veo": veo_fake, "veo_mode": "gemini"})
     await _completes(stack, "veo")
 
 
 @pytest.mark.parametrize("size", ["tiny", "over gRPC's default 4 MiB"])
 async def test_veo_gemini_video_returned_inline_is_stored_without_resubmitting(
-    start_stack: StartStack, veo_fake: VeoFake, size: str
+    start_stack: StartPipeline, veo_fake: VeoFake, size: str
 ) -> None:
     video = tiny_video() if size == "tiny" else padded_mp4(tiny_video(), 5 * 1024 * 1024)
     veo_fake.inline_video = video  # the operation carries encodedVideo, not a download URI
@@ -66,17 +66,17 @@ async def test_veo_gemini_video_returned_inline_is_stored_without_resubmitting(
     assert stack.bucket.blob(f"videos/alice/{job.id}.mp4").download_as_bytes() == video
 
 
-async def test_fal(start_stack: StartStack, fal_fake: FalFake) -> None:
+async def test_fal(start_stack: StartPipeline, fal_fake: FalFake) -> None:
     stack = await start_stack(providers={"fal": fal_fake})
     await _completes(stack, "fal")
     assert fal_fake.submissions == 1
 
 
-async def test_runway(start_stack: StartStack, runway_fake: RunwayFake) -> None:
+async def test_runway(start_stack: StartPipeline, runway_fake: RunwayFake) -> None:
     stack = await start_stack(providers={"runway": runway_fake})
     await _completes(stack, "runway")
 
 
-async def test_sim(start_stack: StartStack, sim_provider: SimProvider) -> None:
+async def test_sim(start_stack: StartPipeline, sim_provider: SimProvider) -> None:
     stack = await start_stack(providers={"sim_url": sim_provider.public_url})
     await _completes(stack, "sim")

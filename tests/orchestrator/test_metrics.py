@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from provider_service.fakes import FalFake, RunwayFake, VeoFake
 from provider_service.fakes.base import Fault
-from tests.orchestrator.conftest import StartStack
+from tests.support.pipeline import StartPipeline
 from videojobs.v1 import job_service_pb2
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -32,7 +32,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 async def test_a_scripted_run_shows_exact_counts(
-    start_stack: StartStack, fal_fake: FalFake, runway_fake: RunwayFake, veo_fake: VeoFake
+    start_stack: StartPipeline, fal_fake: FalFake, runway_fake: RunwayFake, veo_fake: VeoFake
 ) -> None:
     fal_fake.fail_always("submit", Fault("503"))
     veo_fake.script.outcome = "content_violation"

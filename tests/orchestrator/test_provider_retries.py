@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 
 from provider_service.fakes import FalFake, RunwayFake, VeoFake
-from tests.orchestrator.conftest import StartStack, metadata
+from tests.support.grpc_client import metadata
+from tests.support.pipeline import StartPipeline
 from videojobs.v1 import job_service_pb2
 
 
 async def test_a_retryable_failure_is_retried_on_the_same_provider(
-    start_stack: StartStack, runway_fake: RunwayFake, fal_fake: FalFake
+    start_stack: StartPipeline, runway_fake: RunwayFake, fal_fake: FalFake
 ) -> None:
     runway_fake.script.outcomes = ["failure"]  # the first task fails, the second succeeds
     runway_fake.script.failure_code = "INTERNAL"
@@ -31,7 +32,7 @@ async def test_a_retryable_failure_is_retried_on_the_same_provider(
 
 @pytest.mark.parametrize(("attempts", "runway_tasks"), [(0, 1), (1, 2), (2, 3)])
 async def test_retries_are_bounded_then_the_next_provider_runs(
-    start_stack: StartStack, runway_fake: RunwayFake, fal_fake: FalFake, attempts: int, runway_tasks: int
+    start_stack: StartPipeline, runway_fake: RunwayFake, fal_fake: FalFake, attempts: int, runway_tasks: int
 ) -> None:
     runway_fake.script.outcome = "failure"
     runway_fake.script.failure_code = "INTERNAL"
@@ -48,7 +49,7 @@ async def test_retries_are_bounded_then_the_next_provider_runs(
 
 @pytest.mark.parametrize(("provider", "code"), [("fal", "runner_disconnected"), ("veo", "14"), ("veo", "13")])
 async def test_fal_and_veo_retryable_failures_are_retried_too(
-    start_stack: StartStack, fal_fake: FalFake, veo_fake: VeoFake, provider: str, code: str
+    start_stack: StartPipeline, fal_fake: FalFake, veo_fake: VeoFake, provider: str, code: str
 ) -> None:
     fake = fal_fake if provider == "fal" else veo_fake
     fake.script.outcomes = ["failure"]
@@ -61,7 +62,7 @@ async def test_fal_and_veo_retryable_failures_are_retried_too(
 
 
 async def test_a_failure_that_is_not_retryable_goes_straight_to_the_next_provider(
-    start_stack: StartStack, runway_fake: RunwayFake, fal_fake: FalFake
+    start_stack: StartPipeline, runway_fake: RunwayFake, fal_fake: FalFake
 ) -> None:
     runway_fake.script.outcome = "failure"
     runway_fake.script.failure_code = "ASSET.INVALID"
@@ -74,7 +75,7 @@ async def test_a_failure_that_is_not_retryable_goes_straight_to_the_next_provide
 
 
 async def test_a_retried_job_starts_with_no_provider_retries(
-    start_stack: StartStack, runway_fake: RunwayFake
+    start_stack: StartPipeline, runway_fake: RunwayFake
 ) -> None:
     runway_fake.script.outcome = "failure"
     runway_fake.script.failure_code = "INTERNAL"
@@ -87,7 +88,7 @@ async def test_a_retried_job_starts_with_no_provider_retries(
         True,
     )
     assert runway_fake.submissions == 2
-    await stack.stub.RetryJob(job_service_pb2.RetryJobRequest(id=failed.id), metadata=metadata())
+    await stack.stub.RetryJob(job_service_pb2.RetryJobRequest(id=failed.id), metadata=metadata("alice"))
     again = await stack.wait(created.job.id)
     assert (again.state, again.attempt) == (job_service_pb2.FAILED, 2)
     assert runway_fake.submissions == 4  # the new attempt had its own retry

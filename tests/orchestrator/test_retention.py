@@ -13,12 +13,12 @@ import pytest
 
 from job_service.upkeep import RETENTION_LOCK_ID
 from provider_service.sim.server import SimProvider
-from tests.orchestrator.conftest import Stack, StartStack
 from tests.orchestrator.test_sweep import admin
+from tests.support.pipeline import Pipeline, StartPipeline
 from videojobs.v1 import job_service_pb2
 
 
-async def completed(stack: Stack, count: int) -> list[job_service_pb2.Job]:
+async def completed(stack: Pipeline, count: int) -> list[job_service_pb2.Job]:
     jobs = []
     for _ in range(count):
         created = await stack.create()
@@ -33,7 +33,7 @@ def outputs(job: job_service_pb2.Job) -> list[str]:
 
 
 async def test_admin_retention_expires_old_jobs_and_purges_hidden_ones(
-    start_stack: StartStack, sim_provider: SimProvider
+    start_stack: StartPipeline, sim_provider: SimProvider
 ) -> None:
     stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
     old1, old2, recent, hidden = await completed(stack, 4)
@@ -80,7 +80,9 @@ async def test_admin_retention_expires_old_jobs_and_purges_hidden_ones(
     assert stack.names() == sorted(set(before) - expired)
 
 
-async def test_retention_is_off_unless_configured(start_stack: StartStack, sim_provider: SimProvider) -> None:
+async def test_retention_is_off_unless_configured(
+    start_stack: StartPipeline, sim_provider: SimProvider
+) -> None:
     stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
     result = await admin(stack, "retention")
     assert result.returncode != 0
@@ -88,7 +90,7 @@ async def test_retention_is_off_unless_configured(start_stack: StartStack, sim_p
 
 
 async def test_workers_run_retention_one_replica_at_a_time(
-    start_stack: StartStack, sim_provider: SimProvider
+    start_stack: StartPipeline, sim_provider: SimProvider
 ) -> None:
     stack = await start_stack(
         providers={"sim_url": sim_provider.public_url},

@@ -17,19 +17,19 @@ import psycopg
 
 from job_service.upkeep import SWEEP_LOCK_ID
 from provider_service.sim.server import SimProvider
-from tests.orchestrator.conftest import Stack, StartStack
+from tests.support.pipeline import Pipeline, StartPipeline
 from videojobs.v1 import job_service_pb2
 
 BIN = Path(sys.executable).parent / "videojobs"
 
 
-async def admin(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+async def admin(stack: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
     """`videojobs admin ...` as an operator runs it against this stack, in a thread: the services it calls
     run on this test's event loop."""
     env = {
         **os.environ,
         "DATABASE_URL": stack.database_url,
-        "VIDEOJOBS_STORAGE_TARGET": f"127.0.0.1:{stack.extra['storage'].port}",
+        "VIDEOJOBS_STORAGE_TARGET": f"127.0.0.1:{stack.storage.port}",
         "VIDEOJOBS_BUCKET": stack.bucket.name,
         "VIDEOJOBS_LOG_LEVEL": "WARNING",
     }
@@ -44,16 +44,16 @@ async def admin(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def admin_sweep(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+async def admin_sweep(stack: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
     return await admin(stack, "sweep", "--grace-seconds", "0", *args)
 
 
-def put(stack: Stack, name: str) -> str:
+def put(stack: Pipeline, name: str) -> str:
     stack.bucket.blob(name).upload_from_string(b"leftover", content_type="video/mp4")
     return f"gs://{stack.bucket.name}/{name}"
 
 
-async def seeded(stack: Stack) -> dict[str, Any]:
+async def seeded(stack: Pipeline) -> dict[str, Any]:
     """Three completed jobs (their outputs stay), one made active again (its incoming/ stays), one whose
     video is deleted behind our back (reported), and one orphan of every kind."""
     jobs = []
@@ -83,7 +83,7 @@ async def seeded(stack: Stack) -> dict[str, Any]:
 
 
 async def test_admin_sweep_reports_then_deletes_exactly_the_orphans(
-    start_stack: StartStack, sim_provider: SimProvider
+    start_stack: StartPipeline, sim_provider: SimProvider
 ) -> None:
     stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
     seed = await seeded(stack)
@@ -116,7 +116,7 @@ async def test_admin_sweep_reports_then_deletes_exactly_the_orphans(
     assert stack.names() == sorted(set(before) - gone)
 
 
-async def test_young_objects_are_left_alone(start_stack: StartStack, sim_provider: SimProvider) -> None:
+async def test_young_objects_are_left_alone(start_stack: StartPipeline, sim_provider: SimProvider) -> None:
     stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
     put(stack, f"incoming/{uuid.uuid4()}/sample_0.mp4")
     result = await admin_sweep(stack, "--json", "--grace-seconds", "3600")
@@ -125,7 +125,7 @@ async def test_young_objects_are_left_alone(start_stack: StartStack, sim_provide
 
 
 async def test_the_workers_sweep_one_replica_at_a_time(
-    start_stack: StartStack, sim_provider: SimProvider
+    start_stack: StartPipeline, sim_provider: SimProvider
 ) -> None:
     stack = await start_stack(
         providers={"sim_url": sim_provider.public_url},
@@ -153,7 +153,7 @@ async def test_the_workers_sweep_one_replica_at_a_time(
 
 
 async def test_outputs_of_a_live_job_are_never_orphans(
-    start_stack: StartStack, sim_provider: SimProvider
+    start_stack: StartPipeline, sim_provider: SimProvider
 ) -> None:
     stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
     created = await stack.create()

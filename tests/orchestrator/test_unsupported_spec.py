@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from provider_service.fakes import FalFake, RunwayFake
-from tests.orchestrator.conftest import StartStack
+from tests.support.pipeline import StartPipeline
 from videojobs.effective import EffectiveSpec
 from videojobs.v1 import job_service_pb2
 
 
 async def test_unsupported_spec_moves_on_to_the_next_provider(
-    start_stack: StartStack, fal_fake: FalFake, runway_fake: RunwayFake
+    start_stack: StartPipeline, fal_fake: FalFake, runway_fake: RunwayFake
 ) -> None:
     # Runway's default text model, gen4.5, renders 1280:720 or 720:1280 only; fal's Kling takes 1:1.
     stack = await start_stack(providers={"fal": fal_fake, "runway": runway_fake})
@@ -50,7 +50,7 @@ async def test_unsupported_spec_moves_on_to_the_next_provider(
 
 
 async def test_a_spec_no_provider_can_run_fails_with_the_reason(
-    start_stack: StartStack, fal_fake: FalFake, runway_fake: RunwayFake
+    start_stack: StartPipeline, fal_fake: FalFake, runway_fake: RunwayFake
 ) -> None:
     stack = await start_stack(providers={"fal": fal_fake, "runway": runway_fake})
     created = await stack.create(providers=["runway", "fal"], duration_seconds=12)  # longest: 10 s on both

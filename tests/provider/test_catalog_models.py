@@ -19,9 +19,8 @@ from google.rpc import error_details_pb2
 from provider_service import catalog
 from provider_service.fakes import FakeProvider, FalFake, RunwayFake, VeoFake
 from provider_service.sim.server import SimProvider
-from tests.provider.conftest import MD
 from tests.support.grpc_client import failure
-from tests.support.providers import StartProviderService, provider_stub
+from tests.support.providers import MD, StartProviderService, provider_stub
 from videojobs.effective import EffectiveSpec
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb

@@ -8,8 +8,8 @@ from google.rpc import error_details_pb2
 
 from provider_service.adapters.fal import app_of
 from provider_service.fakes import FalFake
-from tests.provider.conftest import MD, rpc_failure
-from tests.support.providers import StartProviderService, provider_stub
+from tests.support.grpc_client import rpc_failure
+from tests.support.providers import MD, StartProviderService, provider_stub
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 

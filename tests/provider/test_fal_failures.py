@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from provider_service.fakes import FalFake
-from tests.provider.conftest import MD
-from tests.support.providers import StartProviderService, provider_stub
+from tests.support.providers import MD, StartProviderService, provider_stub
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 

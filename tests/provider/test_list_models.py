@@ -9,8 +9,8 @@ import grpc
 
 from provider_service import catalog
 from provider_service.fakes import FalFake
-from tests.provider.conftest import MD, rpc_failure
-from tests.support.providers import StartProviderService, provider_stub
+from tests.support.grpc_client import rpc_failure
+from tests.support.providers import MD, StartProviderService, provider_stub
 from videojobs.settings import DEV_INTERNAL_TOKEN
 from videojobs.v1 import provider_service_pb2 as pb
 from videojobs_cli.demo import grpcurl_path

@@ -7,8 +7,7 @@ import httpx
 import pytest
 
 from provider_service.fakes import RunwayFake
-from tests.provider.conftest import MD
-from tests.support.providers import StartProviderService, provider_stub
+from tests.support.providers import MD, StartProviderService, provider_stub
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 

@@ -12,8 +12,7 @@ from google.cloud import storage
 
 from provider_service.fakes import VeoFake
 from provider_service.sim.server import SimProvider
-from tests.provider.conftest import MD
-from tests.support.providers import StartProviderService, provider_stub
+from tests.support.providers import MD, StartProviderService, provider_stub
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 

@@ -16,8 +16,8 @@ from google.rpc import error_details_pb2
 from PIL import Image
 
 from provider_service.fakes import Fault, VeoFake, tiny_video
-from tests.provider.conftest import MD, rpc_failure
-from tests.support.providers import StartProviderService, provider_stub
+from tests.support.grpc_client import rpc_failure
+from tests.support.providers import MD, StartProviderService, provider_stub
 from tests.support.storage import Route, SourceServer, self_signed_cert, start_source_server
 from tests.support.videos import padded_mp4
 from videojobs.message_limits import GRPC_MAX_MESSAGE_BYTES, message_size_options

@@ -15,8 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.cloud import storage
 
 from storage_service.server import StorageService, running
-from tests.storage.conftest import Put, uri
-from tests.support.storage import AUTH, StartStorageService, storage_settings
+from tests.support.storage import AUTH, Put, StartStorageService, storage_settings, uri
 from videojobs.health import wait_serving
 from videojobs.v1 import storage_service_pb2 as pb
 from videojobs.v1 import storage_service_pb2_grpc

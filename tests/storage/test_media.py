@@ -13,9 +13,8 @@ from google.cloud import storage
 from google.rpc import error_details_pb2
 from PIL import Image
 
-from tests.storage.conftest import Put, uri
 from tests.support.grpc_client import failure
-from tests.support.storage import AUTH, StartStorageService, start_slow_storage
+from tests.support.storage import AUTH, Put, StartStorageService, start_slow_storage, uri
 from tests.support.videos import make_mp4
 from videojobs.v1 import storage_service_pb2 as pb
 from videojobs.v1 import storage_service_pb2_grpc

@@ -12,16 +12,17 @@ from google.cloud import storage
 from google.rpc import error_details_pb2
 
 from storage_service.server import StorageService
-from tests.storage.conftest import Put, uri
 from tests.support.grpc_client import failure
 from tests.support.storage import (
     AUTH,
+    Put,
     Route,
     StartStorageService,
     iter_chunks,
     self_signed_cert,
     start_source_server,
     static_resolver,
+    uri,
 )
 from tests.support.videos import make_mp4
 from videojobs.v1 import storage_service_pb2 as pb

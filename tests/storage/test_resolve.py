@@ -8,8 +8,7 @@ import grpc
 import pytest
 from google.cloud import storage
 
-from tests.storage.conftest import Put, uri
-from tests.support.storage import AUTH
+from tests.support.storage import AUTH, Put, uri
 from tests.support.videos import make_mp4
 from videojobs.v1 import storage_service_pb2 as pb
 from videojobs.v1 import storage_service_pb2_grpc

@@ -9,9 +9,8 @@ import pytest
 from google.cloud import storage
 from google.rpc import error_details_pb2
 
-from tests.storage.conftest import uri
 from tests.support.grpc_client import failure
-from tests.support.storage import AUTH
+from tests.support.storage import AUTH, uri
 from tests.support.videos import make_mp4, padded_mp4
 from videojobs.v1 import storage_service_pb2 as pb
 from videojobs.v1 import storage_service_pb2_grpc

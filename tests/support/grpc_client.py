@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import grpc
+import pytest
 from google.protobuf.message import Message
 
 from videojobs import rpc_status
@@ -39,3 +41,13 @@ class RpcFailure:
 
 def failure(error: grpc.aio.AioRpcError) -> RpcFailure:
     return RpcFailure(error.code(), error.details() or "", error)
+
+
+async def rpc_failure(call: Callable[..., object], request: object) -> RpcFailure:
+    """The failure a call from a peer service (internal token, no user) ends in; fails the test when the
+    call succeeds."""
+    try:
+        await call(request, metadata=metadata(), timeout=20)  # type: ignore[misc]
+    except grpc.aio.AioRpcError as error:
+        return failure(error)
+    pytest.fail("the call succeeded")

@@ -1,73 +1,199 @@
-"""The quick-start pipeline for tests: the gateway -> job_service (API + worker) -> provider_service and
-storage_service (GCS emulator), every one real, on free loopback ports, with the orchestrator's fast policies.
+"""The whole pipeline on loopback: job_service (API + worker) -> provider_service (fakes or the sim) and
+storage_service (GCS emulator), optionally with the gateway in front. Policies are tuned for speed: polls
+and backoffs in tens of milliseconds.
 
-    async with pipeline_running(database_url, emulator_url, bucket, {"sim_url": sim.public_url}) as stack:
-        key = await stack.key("alice")   # then call stack.url over HTTP
+    async with pipeline_running(database_url, emulator_url, bucket, providers={"fal": fal_fake}) as stack:
+        created = await stack.create(providers=["fal"])
+        job = await stack.wait(created.job.id)
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.server import RunningGateway, running
-from gateway.settings import GatewaySettings
-from job_service.server import JobService, create_engine, create_server
-from provider_service.server import create_server as create_provider_service
-from storage_service.server import create_server as create_storage_service
-from tests.orchestrator.conftest import pipeline_settings
+import grpc
+import httpx
+from google.cloud import storage
+
+from gateway.server import RunningGateway
+from job_service.server import JobService
+from job_service.settings import JobServiceSettings
+from provider_service.server import ProviderService
+from storage_service.server import StorageService
+from tests.support.grpc_client import metadata
+from tests.support.postgres import run_sql
 from tests.support.providers import provider_settings
+from tests.support.services import (
+    gateway_running,
+    gateway_settings,
+    job_service_running,
+    job_settings,
+    provider_service_running,
+    storage_service_running,
+    target,
+)
 from tests.support.storage import storage_settings
+from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
+
+TERMINAL = {
+    job_service_pb2.COMPLETED,
+    job_service_pb2.FAILED,
+    job_service_pb2.CONTENT_VIOLATION,
+    job_service_pb2.CANCELLED,
+}
+
+FAST_JOBS: dict[str, Any] = {
+    "worker_enabled": True,
+    "db_pool_size": 10,
+    "db_max_overflow": 10,
+    "poll_initial_seconds": 0.05,
+    "poll_max_seconds": 0.2,
+    "retry_base_seconds": 0.02,
+    "retry_max_seconds": 0.2,
+    "lease_seconds": 5.0,
+    "idle_poll_seconds": 0.1,
+    "submit_unknown_wait_seconds": 0.1,
+    "rpc_timeout_seconds": 10.0,
+    "finalize_rpc_timeout_seconds": 20.0,
+    "daily_limit": 1000,
+    "max_active": 200,
+}
+
+
+def pipeline_settings(
+    database_url: str, bucket: str, provider_port: int, storage_port: int, **overrides: Any
+) -> JobServiceSettings:
+    """job_service settings for a test pipeline: fast policies, wired to the given services on loopback."""
+    wiring = {
+        "bucket": bucket,
+        "provider_target": target(provider_port),
+        "storage_target": target(storage_port),
+    }
+    return job_settings(database_url, **(FAST_JOBS | wiring | overrides))
 
 
 @dataclass
 class Pipeline:
-    gateway: RunningGateway
-    job_service: JobService
-    emulator_url: str
+    """What a pipeline test talks to and checks against. `services[0]` serves the API (and runs a worker);
+    further replicas run only the worker."""
+
+    services: list[JobService]
+    provider: ProviderService
+    storage: StorageService
+    bucket: storage.Bucket
+    database_url: str
+    channel: grpc.aio.Channel
+    stub: job_service_pb2_grpc.JobServiceAsyncStub
+    running_gateway: RunningGateway | None = None
+
+    @property
+    def jobs(self) -> JobService:
+        return self.services[0]
+
+    async def create(
+        self, user: str = "alice", key: str = "", **spec: Any
+    ) -> job_service_pb2.CreateJobResponse:
+        """A new job (these tests start many jobs of one spec on purpose, so duplicates are allowed)."""
+        spec.setdefault("prompt", "a paper boat on a rainy street")
+        request = job_service_pb2.CreateJobRequest(
+            client_request_id=key, spec=common_pb2.VideoSpec(**spec), allow_duplicate=True
+        )
+        return await self.stub.CreateJob(request, metadata=metadata(user))
+
+    async def get(self, job_id: str, user: str = "alice") -> job_service_pb2.Job:
+        return await self.stub.GetJob(job_service_pb2.GetJobRequest(id=job_id), metadata=metadata(user))
+
+    async def wait(
+        self, job_id: str, user: str = "alice", within: float = 30.0, until: set[int] | None = None
+    ) -> job_service_pb2.Job:
+        """Poll GetJob until the job reaches one of `until` (default: any terminal state)."""
+        states = until or TERMINAL
+        async with asyncio.timeout(within):
+            while True:
+                job = await self.get(job_id, user)
+                if job.state in states:
+                    return job
+                await asyncio.sleep(0.05)
+
+    def names(self, prefix: str = "") -> list[str]:
+        return sorted(blob.name for blob in self.bucket.client.list_blobs(self.bucket, prefix=prefix))
+
+    def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
+        return run_sql(self.database_url, query, params)
+
+    def events(self, job_id: str) -> list[tuple[str, str]]:
+        return [
+            (kind, state)
+            for kind, state in self.sql(
+                "SELECT type, state FROM job_events WHERE job_id = %s ORDER BY id", job_id
+            )
+        ]
+
+    # -- with the gateway in front ------------------------------------------------------------------------
+    @property
+    def gateway(self) -> RunningGateway:
+        assert self.running_gateway is not None, "start the pipeline with gateway={...} to call it over HTTP"
+        return self.running_gateway
 
     @property
     def url(self) -> str:
         return self.gateway.url
 
-    async def key(self, user: str) -> str:
+    async def key(self, user: str, *, admin: bool = False) -> str:
         """A fresh API key for `user`."""
-        return await self.job_service.jobs.mint_api_key(user)
+        return await self.jobs.jobs.mint_api_key(user, admin=admin)
+
+    async def client(self, user: str, *, admin: bool = False) -> httpx.AsyncClient:
+        """An HTTP client of the gateway, authenticated as `user` with a fresh API key."""
+        key = await self.key(user, admin=admin)
+        return httpx.AsyncClient(base_url=self.url, headers={"authorization": f"Bearer {key}"}, timeout=30)
+
+
+StartPipeline = Callable[..., Awaitable[Pipeline]]
 
 
 @asynccontextmanager
 async def pipeline_running(
     database_url: str,
     emulator_url: str,
-    bucket: str,
+    bucket: storage.Bucket,
+    *,
     providers: Mapping[str, Any],
-    job: Mapping[str, Any] | None = None,
+    replicas: int = 1,
+    storage_overrides: Mapping[str, Any] | None = None,
     gateway: Mapping[str, Any] | None = None,
+    **job_overrides: Any,
 ) -> AsyncIterator[Pipeline]:
-    """`providers`: provider_settings() arguments (fakes, sim_url); `job`/`gateway`: settings overrides."""
+    """`providers`: provider_settings() arguments (fakes, sim_url); `gateway`: GatewaySettings overrides (a
+    gateway runs only when given, {} for defaults); other keywords: job_service settings."""
     async with AsyncExitStack() as exits:
-        # The sim serves its videos from loopback; storage may fetch them only in development.
-        storage = create_storage_service(storage_settings(emulator_url, bucket, fetch_allow_local=True))
-        await storage.grpc.start()
-        exits.push_async_callback(storage.stop, 0)
-        provider = create_provider_service(provider_settings(**providers))
-        await provider.grpc.start()
-        exits.push_async_callback(provider.stop, 0)
-        settings = pipeline_settings(database_url, bucket, provider.port, storage.port, **(job or {}))
-        assert settings.database_url is not None
-        service = create_server(settings, create_engine(settings, settings.database_url))
-        await service.start()
-        exits.push_async_callback(service.stop, 0)
-        gateway_settings: dict[str, Any] = {
-            "gateway_port": 0,
-            "job_target": f"127.0.0.1:{service.port}",
-            "provider_target": f"127.0.0.1:{provider.port}",
-            "sse_heartbeat_seconds": 0.5,
-            "storage_emulator_host": emulator_url,
-        }
-        running_gateway = await exits.enter_async_context(
-            running(GatewaySettings(**(gateway_settings | dict(gateway or {}))))
+        # The fakes and the sim serve their videos from loopback; storage may fetch them only in development.
+        storage_options = {"fetch_allow_local": True} | dict(storage_overrides or {})
+        storage_service = await exits.enter_async_context(
+            storage_service_running(storage_settings(emulator_url, bucket.name, **storage_options))
         )
-        yield Pipeline(gateway=running_gateway, job_service=service, emulator_url=emulator_url)
+        provider_service = await exits.enter_async_context(
+            provider_service_running(provider_settings(**providers))
+        )
+        settings = pipeline_settings(
+            database_url, bucket.name, provider_service.port, storage_service.port, **job_overrides
+        )
+        services = [
+            await exits.enter_async_context(job_service_running(settings, serve_grpc=replica == 0))
+            for replica in range(replicas)
+        ]
+        channel = await exits.enter_async_context(grpc.aio.insecure_channel(target(services[0].port)))
+        stub: job_service_pb2_grpc.JobServiceAsyncStub = job_service_pb2_grpc.JobServiceStub(channel)  # type: ignore[assignment]
+        running_gateway = None
+        if gateway is not None:
+            # The dashboard's Content-Security-Policy allows media from the emulator's origin.
+            defaults = {"storage_emulator_host": emulator_url}
+            options = gateway_settings(services[0].port, provider_service.port, **(defaults | dict(gateway)))
+            running_gateway = await exits.enter_async_context(gateway_running(options))
+        yield Pipeline(
+            services, provider_service, storage_service, bucket, database_url, channel, stub, running_gateway
+        )

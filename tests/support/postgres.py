@@ -6,8 +6,10 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -15,6 +17,14 @@ from psycopg import sql
 from job_service import database
 
 ROOT = Path(__file__).resolve().parents[2]
+Sql = Callable[..., list[tuple[Any, ...]]]  # the `sql` fixture: sql(query, params=None) -> rows
+
+
+def run_sql(url: str, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+    """Run one statement against a test database: its rows, or [] for a statement that returns none."""
+    with psycopg.connect(url) as conn:
+        cursor = conn.execute(query, params)
+        return cursor.fetchall() if cursor.description else []
 
 
 def server_url() -> str:

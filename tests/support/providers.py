@@ -1,8 +1,4 @@
-"""provider_service and the fake providers for tests (provider tests and the orchestrator's).
-
-Import the fixtures into a conftest to use them:
-
-    from tests.support.providers import fal_fake, runway_fake, sim_provider, start_provider_service, veo_fake
+"""provider_service and the fake providers for tests (a pytest plugin: tests/conftest.py loads its fixtures).
 
     async def test_x(start_provider_service, fal_fake):
         service = await start_provider_service(fal=fal_fake)  # settings point at the fake; fast retries
@@ -14,22 +10,24 @@ Settings are tuned for speed: millisecond backoff, sub-second timeouts, short Re
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any
 
 import grpc
 import pytest
 
 from provider_service.fakes import FalFake, RunwayFake, VeoFake
-from provider_service.server import ProviderService, create_server
+from provider_service.server import ProviderService
 from provider_service.settings import ProviderServiceSettings
 from provider_service.sim.server import SimProvider, SimSettings
 from provider_service.sim.server import start as start_sim
+from tests.support.grpc_client import metadata
+from tests.support.services import LOOPBACK, provider_service_running, target
 from videojobs.v1 import provider_service_pb2_grpc
 from videojobs_cli.gcs_emulator import GcsEmulator
 
 FAST: dict[str, Any] = {
-    "provider_host": "127.0.0.1",
+    "provider_host": LOOPBACK,
     "provider_port": 0,
     "http_connect_timeout_seconds": 0.5,
     "http_timeout_seconds": 0.5,
@@ -39,6 +37,7 @@ FAST: dict[str, Any] = {
     "unavailable_retry_seconds": 1.0,
     "sim_url": None,
 }
+MD = metadata()  # how job_service calls provider_service: the internal token, no user
 
 StartProviderService = Callable[..., Awaitable[ProviderService]]
 
@@ -70,24 +69,19 @@ def provider_settings(
 
 @asynccontextmanager
 async def provider_stub(port: int) -> AsyncIterator[provider_service_pb2_grpc.ProviderServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with grpc.aio.insecure_channel(target(port)) as channel:
         yield provider_service_pb2_grpc.ProviderServiceStub(channel)  # type: ignore[misc]
 
 
 @pytest.fixture
 async def start_provider_service() -> AsyncIterator[StartProviderService]:
     """start(**provider_settings kwargs): a started ProviderService on a free port, stopped afterwards."""
-    started: list[ProviderService] = []
+    async with AsyncExitStack() as exits:
 
-    async def start(**kwargs: Any) -> ProviderService:
-        service = create_server(provider_settings(**kwargs))
-        await service.grpc.start()
-        started.append(service)
-        return service
+        async def start(**kwargs: Any) -> ProviderService:
+            return await exits.enter_async_context(provider_service_running(provider_settings(**kwargs)))
 
-    yield start
-    for service in started:
-        await service.stop(0)
+        yield start
 
 
 @pytest.fixture

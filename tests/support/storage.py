@@ -1,6 +1,7 @@
-"""A real storage_service for tests (and the orchestrator's tests), plus a local http(s) source server.
+"""storage_service for tests (a pytest plugin: tests/conftest.py loads its fixtures), plus a local http(s)
+source server.
 
-Fixtures (import them into a conftest.py to use them):
+Fixtures:
 - `start_storage_service(**settings overrides)`: starts one on loopback (port 0) against the GCS emulator
   and the per-test `gcs_bucket`; stopped at the end of the test.
 - `storage_service`: one started with defaults; `storage_stub`: a StorageService stub on a real channel.
@@ -15,6 +16,7 @@ import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,19 +31,22 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from google.cloud import storage
 
-from storage_service.server import StorageService, create_server
+from storage_service.server import StorageService
 from storage_service.settings import StorageServiceSettings
-from videojobs.settings import DEV_INTERNAL_TOKEN
+from tests.support.grpc_client import metadata
+from tests.support.services import LOOPBACK, storage_service_running, target
+from videojobs.safe_fetch import Resolver
 from videojobs.v1 import storage_service_pb2_grpc
 from videojobs_cli.gcs_emulator import GcsEmulator
 
-AUTH = (("authorization", f"Bearer {DEV_INTERNAL_TOKEN}"),)
+AUTH = metadata()  # how job_service calls storage_service: the internal token, no user
 StartStorageService = Callable[..., Awaitable[StorageService]]
+Put = Callable[..., storage.Blob]
 
 
 def storage_settings(emulator_url: str, bucket: str, **overrides: Any) -> StorageServiceSettings:
     options: dict[str, Any] = {
-        "storage_host": "127.0.0.1",
+        "storage_host": LOOPBACK,
         "storage_port": 0,
         "bucket": bucket,
         "storage_emulator_host": emulator_url,
@@ -54,22 +59,22 @@ def storage_settings(emulator_url: str, bucket: str, **overrides: Any) -> Storag
     return StorageServiceSettings(**(options | overrides))
 
 
+def uri(bucket: storage.Bucket, name: str) -> str:
+    return f"gs://{bucket.name}/{name}"
+
+
 @pytest.fixture
 async def start_storage_service(
     gcs_emulator: GcsEmulator, gcs_bucket: storage.Bucket
 ) -> AsyncIterator[StartStorageService]:
-    started: list[StorageService] = []
+    """start(resolver=None, **storage_settings overrides): a started StorageService, stopped afterwards."""
+    async with AsyncExitStack() as exits:
 
-    async def start(*, resolver: Any = None, **overrides: Any) -> StorageService:
-        settings = storage_settings(gcs_emulator.url, gcs_bucket.name, **overrides)
-        service = create_server(settings, **({"resolver": resolver} if resolver else {}))
-        await service.grpc.start()
-        started.append(service)
-        return service
+        async def start(*, resolver: Resolver | None = None, **overrides: Any) -> StorageService:
+            settings = storage_settings(gcs_emulator.url, gcs_bucket.name, **overrides)
+            return await exits.enter_async_context(storage_service_running(settings, resolver=resolver))
 
-    yield start
-    for service in started:
-        await service.stop(0)
+        yield start
 
 
 @pytest.fixture
@@ -81,8 +86,20 @@ async def storage_service(start_storage_service: StartStorageService) -> Storage
 async def storage_stub(
     storage_service: StorageService,
 ) -> AsyncIterator[storage_service_pb2_grpc.StorageServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{storage_service.port}") as channel:
+    async with grpc.aio.insecure_channel(target(storage_service.port)) as channel:
         yield storage_service_pb2_grpc.StorageServiceStub(channel)
+
+
+@pytest.fixture
+def put(gcs_bucket: storage.Bucket) -> Put:
+    """Write an object straight into the test bucket (as a provider would)."""
+
+    def write(name: str, data: bytes, content_type: str = "video/mp4") -> storage.Blob:
+        blob = gcs_bucket.blob(name)
+        blob.upload_from_string(data, content_type=content_type)
+        return blob
+
+    return write
 
 
 # A local source of provider outputs: real HTTP(S) over a real socket.

@@ -1,4 +1,4 @@
-"""A small ProviderService on loopback for the webhook routes until provider_service lands.
+"""A small ProviderService on loopback for the gateway's webhook routes.
 
 It is a unit-level fake of our own gRPC interface (not of a provider's HTTP protocol): ParseWebhook checks an
 HMAC-SHA256 of the raw body in `x-test-signature` and returns the job id and state named in the JSON body.
@@ -77,6 +77,7 @@ class FakeProviders(provider_service_pb2_grpc.ProviderServiceServicer):
 
 
 def start_fake_providers(servicer: FakeProviders) -> GrpcServer:
+    """Build (not start) a gRPC server for `servicer` on a free loopback port."""
     return create_server(
         CommonSettings(),
         address="127.0.0.1:0",

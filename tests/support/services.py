@@ -1,0 +1,125 @@
+"""The one way tests start our services: each on loopback (port 0), built by the service's own
+`create_server`, stopped without a grace period when the `async with` ends. Every stack fixture uses these.
+
+    async with job_service_running(job_settings(database_url)) as jobs: ...
+    async with provider_service_running(provider_settings(fal=fal_fake)) as providers: ...
+    async with storage_service_running(storage_settings(emulator.url, bucket.name)) as storage: ...
+    async with gateway_running(gateway_settings(jobs.port, providers.port)) as gateway: ...
+
+(`provider_settings` is in tests.support.providers, `storage_settings` in tests.support.storage.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from gateway.server import RunningGateway, running
+from gateway.settings import GatewaySettings
+from job_service.server import JobService, create_engine
+from job_service.server import create_server as create_job_service
+from job_service.settings import JobServiceSettings
+from provider_service.server import ProviderService
+from provider_service.server import create_server as create_provider_service
+from provider_service.settings import ProviderServiceSettings
+from storage_service.server import StorageService
+from storage_service.server import create_server as create_storage_service
+from storage_service.settings import StorageServiceSettings
+from videojobs.safe_fetch import Resolver
+from videojobs.server import GrpcServer
+
+LOOPBACK = "127.0.0.1"
+
+
+def target(port: int) -> str:
+    """The gRPC target of a service listening on loopback."""
+    return f"{LOOPBACK}:{port}"
+
+
+# -- settings: loopback, port 0, and timeouts short enough for tests ----------------------------------------
+
+
+def job_settings(database_url: str, **overrides: Any) -> JobServiceSettings:
+    """job_service on a test database; no worker unless `worker_enabled=True` (most tests check RPCs)."""
+    options: dict[str, Any] = {
+        "job_host": LOOPBACK,
+        "job_port": 0,
+        "database_url": database_url,
+        "db_pool_size": 5,
+        "db_max_overflow": 10,
+        "worker_enabled": False,
+    }
+    return JobServiceSettings(**(options | overrides))
+
+
+def gateway_settings(job_port: int, provider_port: int, **overrides: Any) -> GatewaySettings:
+    """The gateway in front of job_service and provider_service (for webhooks) on loopback."""
+    options: dict[str, Any] = {
+        "gateway_host": LOOPBACK,
+        "gateway_port": 0,
+        "job_target": target(job_port),
+        "provider_target": target(provider_port),
+        "sse_heartbeat_seconds": 0.5,
+    }
+    return GatewaySettings(**(options | overrides))
+
+
+# -- running services ---------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def job_service_running(
+    settings: JobServiceSettings, *, serve_grpc: bool = True
+) -> AsyncIterator[JobService]:
+    """job_service on a database the test fixtures already migrated (a clone of the migrated template)."""
+    assert settings.database_url is not None, "tests always name their database"
+    engine = create_engine(settings, settings.database_url)
+    service = create_job_service(settings, engine, serve_grpc=serve_grpc)
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop(0)
+
+
+@asynccontextmanager
+async def provider_service_running(settings: ProviderServiceSettings) -> AsyncIterator[ProviderService]:
+    service = create_provider_service(settings)
+    await service.grpc.start()
+    try:
+        yield service
+    finally:
+        await service.stop(0)
+
+
+@asynccontextmanager
+async def storage_service_running(
+    settings: StorageServiceSettings, *, resolver: Resolver | None = None
+) -> AsyncIterator[StorageService]:
+    """`resolver` stands in for DNS (see tests.support.storage.static_resolver)."""
+    service = (
+        create_storage_service(settings, resolver=resolver) if resolver else create_storage_service(settings)
+    )
+    await service.grpc.start()
+    try:
+        yield service
+    finally:
+        await service.stop(0)
+
+
+@asynccontextmanager
+async def grpc_server_running(server: GrpcServer) -> AsyncIterator[GrpcServer]:
+    """A bare gRPC server (an in-process fake of one of our own services)."""
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop(0)
+
+
+@asynccontextmanager
+async def gateway_running(settings: GatewaySettings) -> AsyncIterator[RunningGateway]:
+    """The gateway's own embedded uvicorn server (gateway.server.running), on the test's event loop."""
+    async with running(settings) as gateway:
+        yield gateway

@@ -37,14 +37,10 @@ from tests.support.services import (
     target,
 )
 from tests.support.storage import storage_settings
+from videojobs.contract import TERMINAL_JOB_STATES
 from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
 
-TERMINAL = {
-    job_service_pb2.COMPLETED,
-    job_service_pb2.FAILED,
-    job_service_pb2.CONTENT_VIOLATION,
-    job_service_pb2.CANCELLED,
-}
+TERMINAL = {job_service_pb2.JobState.Value(state) for state in TERMINAL_JOB_STATES}  # as protos
 
 FAST_JOBS: dict[str, Any] = {
     "worker_enabled": True,

@@ -1,15 +1,16 @@
-"""A small threaded HTTP server for the sim provider and the fake provider servers.
+"""A small threaded HTTP(S) server for the sim provider, the fake providers and the tests' HTTP sources.
 
 Plain `http.server` on purpose: the fakes need to do what a framework hides (drop a connection after reading
-a request, hang past a client's timeout), and the sim is a development stand-in, not a production service.
-Start on port 0 in a background thread; `.url` says where it listens.
+a request or partway through a body, hang past a client's timeout), and the sim is a development stand-in, not
+a production service. Start on port 0 in a background thread; `.url` says where it listens.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,6 +28,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-cased names
     body: bytes
+    target: str = ""  # as sent: the path and the query string
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -34,9 +36,13 @@ class Request:
 
 @dataclass
 class Response:
+    """An answer. A body of several pieces is streamed (chunked unless the headers give Content-Length);
+    `drop_after` closes the connection once that many body bytes are sent (a server dying mid-body)."""
+
     status: int = 200
-    body: bytes = b""
+    body: bytes | Iterable[bytes] = b""
     headers: dict[str, str] = field(default_factory=dict)
+    drop_after: int | None = None
 
     @classmethod
     def json(cls, value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -54,13 +60,21 @@ Handler = Callable[[Request], Response | Drop]
 
 
 class LocalHttpServer:
-    def __init__(self, handle: Handler, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, handle: Handler, *, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> None:
         self._handle = handle
         self.stopping = threading.Event()  # handlers that hang wait on this, so stop() is never held up
         self.host = host
+        self.scheme = "https" if tls else "http"
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._server.block_on_close = False
+        if tls is not None:
+            # The handshake happens on the first read, in the connection's own thread, not in accept().
+            self._server.socket = tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread: threading.Thread | None = None
 
     @property
@@ -69,7 +83,7 @@ class LocalHttpServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> LocalHttpServer:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
@@ -111,6 +125,7 @@ class LocalHttpServer:
                     query=parse_qs(parts.query),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
+                    target=self.path,
                 )
                 try:
                     result = handle(request)
@@ -120,15 +135,42 @@ class LocalHttpServer:
                 if isinstance(result, Drop):
                     self.close_connection = True
                     return
+                self._answer(result)
+
+            def _answer(self, result: Response) -> None:
                 self.send_response(result.status)
                 for name, value in result.headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(result.body)))
+                pieces: Iterable[bytes]
+                length: int | None
+                if isinstance(result.body, bytes):
+                    pieces, length = [result.body], len(result.body)
+                else:
+                    pieces, length = result.body, None
+                declared = any(name.lower() == "content-length" for name in result.headers)
+                chunked = length is None and not declared
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                elif not declared:
+                    self.send_header("Content-Length", str(length))
                 self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(result.body)
+                if self.command == "HEAD":
+                    return
+                sent = 0
+                for whole in pieces:
+                    piece = whole
+                    if result.drop_after is not None:
+                        piece = whole[: max(0, result.drop_after - sent)]
+                    if piece:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                        sent += len(piece)
+                    if len(piece) < len(whole):
+                        self.close_connection = True
+                        return
+                if chunked:
+                    self.wfile.write(b"0\r\n\r\n")
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # request logs would drown test output; the servers count what matters

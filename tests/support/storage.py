@@ -13,12 +13,9 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import ssl
-import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from google.cloud import storage
 
+from provider_service.local_http import LocalHttpServer, Request, Response
 from storage_service.server import StorageService
 from storage_service.settings import StorageServiceSettings
 from tests.support.grpc_client import metadata
@@ -102,87 +100,55 @@ def put(gcs_bucket: storage.Bucket) -> Put:
     return write
 
 
-# A local source of provider outputs: real HTTP(S) over a real socket.
+# A local source of provider outputs, and the emulator answering slowly: both on the one loopback HTTP server
+# (provider_service.local_http), which can also drop a connection partway through a body.
 
 
 @dataclass
 class Route:
+    """An answer made afresh for every request (`body` may be a factory of pieces to stream)."""
+
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | Callable[[], Iterable[bytes]] = b""
     # Close the connection once this many body bytes are sent (a source dying mid-download).
     drop_after: int | None = None
 
+    def response(self) -> Response:
+        body = self.body if isinstance(self.body, bytes) else self.body()
+        return Response(self.status, body, dict(self.headers), self.drop_after)
+
+
+NOT_FOUND = Route(404, {"Content-Type": "text/plain"}, b"not found")
+
 
 @dataclass
 class SourceServer:
-    server: ThreadingHTTPServer
-    scheme: str
+    server: LocalHttpServer
     routes: dict[str, Route]
-    seen: list[tuple[str, dict[str, str]]]
+    seen: list[tuple[str, dict[str, str]]]  # (request target, lower-cased headers) of every request
 
     @property
     def port(self) -> int:
-        return int(self.server.server_address[1])
+        return self.server.port
 
-    def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"{self.scheme}://{host}:{self.port}{path}"
+    def url(self, path: str, host: str = LOOPBACK) -> str:
+        return f"{self.server.scheme}://{host}:{self.port}{path}"
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _handler(
-    routes: dict[str, Route], seen: list[tuple[str, dict[str, str]]]
-) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-            route = routes.get(self.path, Route(404, {"content-type": "text/plain"}, b"not found"))
-            self.send_response(route.status)
-            for name, value in route.headers.items():
-                self.send_header(name, value)
-            if isinstance(route.body, bytes):
-                self.send_header("Content-Length", str(len(route.body)))
-                self.end_headers()
-                self.wfile.write(route.body)
-                return
-            if "content-length" not in {k.lower() for k in route.headers}:
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                for piece in route.body():
-                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
-                self.wfile.write(b"0\r\n\r\n")
-                return
-            self.end_headers()
-            sent = 0
-            for piece in route.body():
-                if route.drop_after is not None and sent + len(piece) > route.drop_after:
-                    self.wfile.write(piece[: route.drop_after - sent])
-                    self.close_connection = True
-                    return
-                self.wfile.write(piece)
-                sent += len(piece)
-
-    return Handler
+        self.server.stop()
 
 
 def start_source_server(
-    routes: dict[str, Route], *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+    routes: dict[str, Route], *, tls: ssl.SSLContext | None = None, host: str = LOOPBACK
 ) -> SourceServer:
     seen: list[tuple[str, dict[str, str]]] = []
-    server = ThreadingHTTPServer((host, 0), _handler(routes, seen))
-    server.daemon_threads = True
-    if tls is not None:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return SourceServer(server, "https" if tls else "http", routes, seen)
+
+    def answer(request: Request) -> Response:
+        seen.append((request.target, request.headers))
+        return routes.get(request.path, NOT_FOUND).response()
+
+    return SourceServer(LocalHttpServer(answer, host=host, tls=tls).start(), routes, seen)
 
 
 @dataclass
@@ -190,55 +156,36 @@ class SlowStorage:
     """A reverse proxy in front of the GCS emulator answering every media download `delay` seconds late
     (each read still well within the client's timeout, so only an overall deadline can stop a caller)."""
 
-    server: ThreadingHTTPServer
+    server: LocalHttpServer
     downloads: list[str]
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self.server.url
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 def start_slow_storage(emulator_url: str, delay: float) -> SlowStorage:
     downloads: list[str] = []
-    own_url: list[str] = []
+    skip = {"host", "content-length", "connection", "accept-encoding"}
+    dropped = {"content-length", "transfer-encoding", "connection", "content-encoding"}
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def forward(request: Request) -> Response:
+        if request.path.startswith("/download/"):
+            downloads.append(request.target)
+            slow.server.stopping.wait(delay)
+        headers = {name: value for name, value in request.headers.items() if name not in skip}
+        answer = httpx.request(
+            request.method, emulator_url + request.target, headers=headers, content=request.body or None
+        )
+        # Media links in metadata point at the emulator; point them here so downloads come through us.
+        content = answer.content.replace(emulator_url.encode(), slow.url.encode())
+        kept = {name: value for name, value in answer.headers.items() if name.lower() not in dropped}
+        return Response(answer.status_code, content, kept)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def _forward(self) -> None:
-            if self.path.startswith("/download/"):
-                downloads.append(self.path)
-                time.sleep(delay)
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else None
-            skip = {"host", "content-length", "connection", "accept-encoding"}
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
-            answer = httpx.request(self.command, emulator_url + self.path, headers=headers, content=body)
-            # Media links in metadata point at the emulator; point them here so downloads come through us.
-            content = answer.content.replace(emulator_url.encode(), own_url[0].encode())
-            self.send_response(answer.status_code)
-            dropped = {"content-length", "transfer-encoding", "connection", "content-encoding"}
-            for name, value in answer.headers.items():
-                if name.lower() not in dropped:
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    slow = SlowStorage(server, downloads)
-    own_url.append(slow.url)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    slow = SlowStorage(LocalHttpServer(forward).start(), downloads)
     return slow
 
 

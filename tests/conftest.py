@@ -17,7 +17,7 @@ from videojobs_cli import gcs_emulator as gcs_emulator_module
 from videojobs_cli.gcs_emulator import GcsEmulator
 
 # Only the root conftest may name plugins; helpers stay importable from the same modules.
-pytest_plugins = ["tests.support.providers", "tests.support.storage"]
+pytest_plugins = ["tests.support.providers", "tests.support.storage", "tests.support.tls"]
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 
 from provider_service.local_http import LocalHttpServer, Request, Response
+from tests.support.tls import server_tls
 
 PIECES = [b"a" * 1000, b"b" * 1000, b"c" * 1000]
 
@@ -62,3 +66,18 @@ def test_handlers_see_the_request_target_with_its_query(server: LocalHttpServer)
     answer = httpx.get(f"{server.url}/plain?alt=media&prefix=")
     assert answer.headers["x-target"] == "/plain?alt=media&prefix="
     assert answer.headers["content-length"] == "5"
+
+
+def test_with_tls_it_serves_https_that_only_a_client_trusting_the_authority_accepts(
+    certificate_authority: trustme.CA, ca_file: Path
+) -> None:
+    tls = server_tls(certificate_authority, "videos.provider.test")
+    server = LocalHttpServer(lambda request: Response(200, b"secret"), tls=tls).start()
+    try:
+        assert server.url.startswith("https://")
+        trusting = ssl.create_default_context(cafile=str(ca_file))
+        assert httpx.get(f"{server.url}/v", verify=trusting).content == b"secret"
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            httpx.get(f"{server.url}/v", verify=ssl.create_default_context())
+    finally:
+        server.stop()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import trustme
 from google.cloud import storage
 from google.rpc import error_details_pb2
 from PIL import Image
@@ -18,7 +19,8 @@ from PIL import Image
 from provider_service.fakes import Fault, VeoFake, tiny_video
 from tests.support.grpc_client import rpc_failure
 from tests.support.providers import MD, StartProviderService, provider_stub
-from tests.support.storage import Route, SourceServer, self_signed_cert, start_source_server
+from tests.support.storage import Route, SourceServer, start_source_server
+from tests.support.tls import server_tls
 from tests.support.videos import padded_mp4
 from videojobs.message_limits import GRPC_MAX_MESSAGE_BYTES, message_size_options
 from videojobs.v1 import common_pb2, provider_service_pb2_grpc
@@ -97,10 +99,9 @@ PNG, JPEG, WEBP = _picture("PNG"), _picture("JPEG"), _picture("WEBP")
 
 
 @pytest.fixture
-def images(tmp_path: Path) -> Iterator[SourceServer]:
+def images(certificate_authority: trustme.CA) -> Iterator[SourceServer]:
     """Where users keep their images: https on loopback (reached only with fetch_allow_local), with a
-    certificate the service is told to trust (fetch_ca_file)."""
-    cert = self_signed_cert(tmp_path, ["images.test"])
+    certificate from the authority the service is told to trust (fetch_ca_file=ca_file)."""
     source = start_source_server(
         {
             "/cat.png": Route(200, {"content-type": "image/png"}, PNG),
@@ -109,9 +110,8 @@ def images(tmp_path: Path) -> Iterator[SourceServer]:
             "/page.html": Route(200, {"content-type": "text/html"}, b"<html>not an image</html>"),
             "/big.png": Route(200, {"content-type": "image/png"}, PNG + b"\0" * 5000),
         },
-        tls=cert.server_context(),
+        tls=server_tls(certificate_authority, "images.test"),
     )
-    source.ca_file = cert.cert_file  # type: ignore[attr-defined]
     yield source
     source.stop()
 
@@ -133,6 +133,7 @@ async def test_an_https_image_is_sent_as_base64_bytes(
     veo_fake: VeoFake,
     gcs_bucket: storage.Bucket,
     images: SourceServer,
+    ca_file: Path,
     mode: str,
     path: str,
     data: bytes,
@@ -142,7 +143,7 @@ async def test_an_https_image_is_sent_as_base64_bytes(
         veo=veo_fake,
         veo_mode=mode,
         fetch_allow_local=True,
-        fetch_ca_file=images.ca_file,  # type: ignore[attr-defined]
+        fetch_ca_file=ca_file,
     )
     prefix = f"gs://{gcs_bucket.name}/incoming/{uuid.uuid4()}/" if mode == "vertex" else ""
     async with provider_stub(service.port) as stub:
@@ -185,6 +186,7 @@ async def test_an_image_veo_cannot_take_is_refused_before_submitting(
     veo_fake: VeoFake,
     gcs_bucket: storage.Bucket,
     images: SourceServer,
+    ca_file: Path,
     where: str,
     code: grpc.StatusCode,
     reason: str,
@@ -193,7 +195,7 @@ async def test_an_image_veo_cannot_take_is_refused_before_submitting(
     service = await start_provider_service(
         veo=veo_fake,
         fetch_allow_local=local,
-        fetch_ca_file=images.ca_file,  # type: ignore[attr-defined]
+        fetch_ca_file=ca_file,
         image_max_bytes=len(PNG) + 1000,
     )
     url = images.url(where) if local else where

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
+import trustme
 from google.cloud import storage
 from google.rpc import error_details_pb2
 
@@ -19,11 +20,11 @@ from tests.support.storage import (
     Route,
     StartStorageService,
     iter_chunks,
-    self_signed_cert,
     start_source_server,
     static_resolver,
     uri,
 )
+from tests.support.tls import server_tls
 from tests.support.videos import make_mp4
 from videojobs.v1 import storage_service_pb2 as pb
 from videojobs.v1 import storage_service_pb2_grpc
@@ -107,17 +108,19 @@ async def test_twenty_concurrent_calls_write_one_generation(
 
 
 async def test_https_source_streams_over_tls_and_twenty_concurrent_calls_reuse(
-    start_storage_service: StartStorageService, gcs_bucket: storage.Bucket, tmp_path: Path
+    start_storage_service: StartStorageService,
+    gcs_bucket: storage.Bucket,
+    certificate_authority: trustme.CA,
+    ca_file: Path,
 ) -> None:
-    cert = self_signed_cert(tmp_path, ["videos.provider.test"])
     body = VIDEO * 40  # ~1 MiB over several upload chunks
     source = start_source_server(
         {"/out.mp4": Route(200, {"Content-Type": "video/mp4"}, lambda: iter_chunks_of(body))},
-        tls=cert.server_context(),
+        tls=server_tls(certificate_authority, "videos.provider.test"),
     )
     try:
         service = await start_storage_service(
-            fetch_ca_file=cert.cert_file,
+            fetch_ca_file=ca_file,
             fetch_allow_local=True,  # the source listens on loopback; TLS is still verified by name
             upload_chunk_bytes=256 * 1024,
             resolver=static_resolver({"videos.provider.test": ["127.0.0.1"]}),

@@ -104,7 +104,9 @@ async def test_hs256_jwt_acts_for_its_subject(start_stack: StartStack) -> None:
     assert not_admin.status_code == 403
 
 
-async def test_rs256_jwt_with_a_configured_public_key(start_stack: StartStack) -> None:
+async def test_rs256_jwt_is_accepted_only_with_the_configured_key_and_audience(
+    start_stack: StartStack,
+) -> None:
     private, public = _rsa_pair()
     other_private, _ = _rsa_pair()
     stack = await start_stack(jwt_public_keys=(public,), jwt_audience="authenticated")

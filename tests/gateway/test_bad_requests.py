@@ -104,7 +104,7 @@ async def test_bad_idempotency_keys_are_400(alice: httpx.AsyncClient, key: str) 
     assert problem["errors"][0]["field"] in {"Idempotency-Key", "client_request_id"}
 
 
-async def test_bad_ids_and_queries(alice: httpx.AsyncClient) -> None:
+async def test_bad_ids_and_queries_are_problems(alice: httpx.AsyncClient) -> None:
     _assert_problem(await alice.get("/v1/videos/not-a-uuid"), 400)
     _assert_problem(await alice.get("/v1/videos/00000000-0000-4000-8000-000000000000"), 404)
     _assert_problem(await alice.get("/v1/videos", params={"state": "DONE"}), 422)

@@ -12,7 +12,9 @@ from tests.support.fake_provider_service import sign
 from tests.support.gateway import Stack, StartStack
 
 
-async def test_healthz_and_readyz(stack: Stack, anonymous: httpx.AsyncClient) -> None:
+async def test_healthz_is_ok_and_readyz_reports_each_backend_serving(
+    stack: Stack, anonymous: httpx.AsyncClient
+) -> None:
     assert (await anonymous.get("/healthz")).json() == {"status": "ok"}
     ready = await anonymous.get("/readyz")
     assert ready.status_code == 200, ready.text
@@ -96,7 +98,7 @@ async def test_metrics_count_requests_by_route_template_and_jobs(stack: Stack) -
     assert first.json()["id"] not in text  # raw paths never become label values
 
 
-async def test_docs_openapi_and_dashboard(anonymous: httpx.AsyncClient) -> None:
+async def test_docs_openapi_and_dashboard_are_served(anonymous: httpx.AsyncClient) -> None:
     schema = (await anonymous.get("/openapi.json")).json()
     docs = await anonymous.get("/docs")
     page = await anonymous.get("/", follow_redirects=True)

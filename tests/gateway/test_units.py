@@ -60,25 +60,25 @@ def test_api_key_cache_expires_and_stays_bounded() -> None:
     ("header", "expected"),
     [(None, None), ("abc", "abc"), ('"abc"', "abc"), ('  "8e03978e-40d5"  ', "8e03978e-40d5")],
 )
-def test_idempotency_key_quoted_or_bare(header: str | None, expected: str | None) -> None:
+def test_idempotency_key_is_read_quoted_or_bare(header: str | None, expected: str | None) -> None:
     assert parse_idempotency_key(header) == expected
 
 
 @pytest.mark.parametrize("header", ["", '""', '"a"b"', '"a\\b"'])
-def test_idempotency_key_refused(header: str) -> None:
+def test_empty_or_badly_quoted_idempotency_keys_are_400(header: str) -> None:
     with pytest.raises(Problem) as raised:
         parse_idempotency_key(header)
     assert raised.value.status == 400
 
 
-def test_header_wins_over_body() -> None:
+def test_the_idempotency_header_wins_over_the_body_key() -> None:
     assert choose_key('"h"', "b") == "h"
     assert choose_key(None, "b") == "b"
     assert choose_key(None, None) == ""
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, 0), ("17", 17), (" 3 ", 3), ("x", 0), ("-1", 0)])
-def test_last_event_id(value: str | None, expected: int) -> None:
+def test_last_event_id_is_a_sequence_and_anything_else_starts_over(value: str | None, expected: int) -> None:
     assert parse_last_event_id(value) == expected
 
 

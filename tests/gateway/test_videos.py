@@ -81,7 +81,7 @@ async def test_allow_duplicate_makes_a_new_job_without_a_key(alice: httpx.AsyncC
     assert first.json()["id"] != second.json()["id"]
 
 
-async def test_get_list_and_cancel(alice: httpx.AsyncClient) -> None:
+async def test_a_job_can_be_fetched_listed_by_state_and_cancelled_once(alice: httpx.AsyncClient) -> None:
     job = (await alice.post("/v1/videos", json={"prompt": "list me"})).json()
 
     fetched = await alice.get(f"/v1/videos/{job['id']}")

@@ -32,7 +32,7 @@ async def test_reflection_describes_the_contract(job_service) -> None:
     )
 
 
-async def test_create_job_with_json(job_service) -> None:
+async def test_grpcurl_creates_a_job_from_json(job_service) -> None:
     auth = ["-H", f"authorization: Bearer {DEV_INTERNAL_TOKEN}", "-H", "x-user-id: ops-debug"]
     body = json.dumps(
         {"client_request_id": "from-grpcurl", "spec": {"prompt": "a cat", "aspect_ratio": "9:16"}}

@@ -62,7 +62,7 @@ async def test_the_default_page_is_twenty_and_the_maximum_a_hundred(roomy_stub) 
     assert huge.next_page_token == ""
 
 
-async def test_filtering_by_state(roomy_stub) -> None:
+async def test_listing_filters_by_state(roomy_stub) -> None:
     ids = await _create(roomy_stub, 4)
     await roomy_stub.CancelJob(job_service_pb2.CancelJobRequest(id=ids[1]), metadata=metadata("alice"))
 

@@ -40,14 +40,18 @@ async def _completes(stack, provider: str) -> job_service_pb2.Job:
 
 
 @pytest.mark.parametrize("layout", ["subdir", "operation"])
-async def test_veo_vertex_both_layouts(start_stack: StartPipeline, veo_fake: VeoFake, layout: str) -> None:
+async def test_a_veo_vertex_job_completes_from_either_output_layout(
+    start_stack: StartPipeline, veo_fake: VeoFake, layout: str
+) -> None:
     veo_fake.layout = layout  # type: ignore[assignment]
     stack = await start_stack(providers={"veo": veo_fake})
     await _completes(stack, "veo")
     assert veo_fake.submissions == 1
 
 
-async def test_veo_gemini(start_stack: StartPipeline, veo_fake: VeoFake) -> None:
+async def test_a_veo_gemini_api_job_completes_with_its_video_and_thumbnail(
+    start_stack: StartPipeline, veo_fake: VeoFake
+) -> None:
     stack = await start_stack(providers={"veo": veo_fake, "veo_mode": "gemini"})
     await _completes(stack, "veo")
 
@@ -66,17 +70,23 @@ async def test_veo_gemini_video_returned_inline_is_stored_without_resubmitting(
     assert stack.bucket.blob(f"videos/alice/{job.id}.mp4").download_as_bytes() == video
 
 
-async def test_fal(start_stack: StartPipeline, fal_fake: FalFake) -> None:
+async def test_a_fal_job_completes_with_its_video_and_thumbnail(
+    start_stack: StartPipeline, fal_fake: FalFake
+) -> None:
     stack = await start_stack(providers={"fal": fal_fake})
     await _completes(stack, "fal")
     assert fal_fake.submissions == 1
 
 
-async def test_runway(start_stack: StartPipeline, runway_fake: RunwayFake) -> None:
+async def test_a_runway_job_completes_with_its_video_and_thumbnail(
+    start_stack: StartPipeline, runway_fake: RunwayFake
+) -> None:
     stack = await start_stack(providers={"runway": runway_fake})
     await _completes(stack, "runway")
 
 
-async def test_sim(start_stack: StartPipeline, sim_provider: SimProvider) -> None:
+async def test_a_sim_job_completes_with_its_video_and_thumbnail(
+    start_stack: StartPipeline, sim_provider: SimProvider
+) -> None:
     stack = await start_stack(providers={"sim_url": sim_provider.public_url})
     await _completes(stack, "sim")

@@ -23,7 +23,7 @@ from videojobs.v1 import provider_service_pb2 as pb
         ("comfy/acme/animate/v2", "comfy/acme/animate"),
     ],
 )
-def test_app_of_an_endpoint_id(model: str, app: str) -> None:
+def test_an_endpoint_ids_app_is_its_first_two_segments_or_three_when_namespaced(model: str, app: str) -> None:
     assert app_of(model) == app
 
 

@@ -108,7 +108,9 @@ def _assert_h264(data: bytes) -> None:
         assert container.streams.video[0].codec_context.name == "h264"
 
 
-async def test_success_after_polls_with_output_uris(case: Case, gcs_client: storage.Client) -> None:
+async def test_a_job_succeeds_after_polls_with_a_real_video_output(
+    case: Case, gcs_client: storage.Client
+) -> None:
     job_id = await case.submit()
     seen = await case.poll_until_terminal(job_id)
 
@@ -150,7 +152,7 @@ async def test_permanent_failure_is_failed_and_not_retryable(case: Case) -> None
     assert final.error.retryable is False
 
 
-async def test_cancel_while_running(case: Case) -> None:
+async def test_cancel_while_running_cancels_or_says_it_cannot(case: Case) -> None:
     job_id = await case.submit("[sim:slow] a long one" if case.fake is None else "a long one")
     assert (await case.poll(job_id)).state in (State.QUEUED, State.RUNNING)
 

@@ -45,7 +45,9 @@ Q, R, S, F, CV, C = (
         ({"status": "PAUSED"}, R, None),
     ],
 )
-def test_runway(task: dict[str, Any], state: State, retryable: bool | None) -> None:
+def test_runway_task_states_and_failure_codes_map_to_generation_states(
+    task: dict[str, Any], state: State, retryable: bool | None
+) -> None:
     status = runway.map_task(task)
     assert status.state == state
     assert (status.error.retryable if status.error else None) == retryable
@@ -139,7 +141,9 @@ def _fal_failure(error_type: str) -> tuple[dict[str, Any], httpx.Response]:
 @pytest.mark.parametrize(
     ("error_type", "retryable"), sorted({**FAL_REQUEST_ERRORS, **FAL_MODEL_ERRORS}.items())
 )
-def test_fal_every_documented_error_type(error_type: str, retryable: bool) -> None:
+def test_every_documented_fal_error_type_fails_with_its_retryability(
+    error_type: str, retryable: bool
+) -> None:
     completed, result = _fal_failure(error_type)
     assert fal.map_queue_status(completed) is None  # the status alone never classifies a failure
     status = fal.map_result_response(result, completed)
@@ -159,7 +163,7 @@ def test_fal_retryable_header_decides_over_the_type(hint: str) -> None:
         assert status.error.retryable is (hint.lower() == "true")
 
 
-def test_fal_content_policy_and_cancellation_in_every_shape() -> None:
+def test_fal_content_policy_and_cancellation_are_recognised_in_every_shape() -> None:
     item = {"loc": ["body", "prompt"], "msg": "flagged", "type": "content_policy_violation"}
     blocked = fal.map_result_response(httpx.Response(422, json={"detail": [item]}))
     assert blocked.state == CV
@@ -190,7 +194,7 @@ def test_fal_content_policy_and_cancellation_in_every_shape() -> None:
         ({"status": "SOMETHING_NEW"}, R),
     ],
 )
-def test_fal_status(body: dict[str, Any], state: State) -> None:
+def test_fal_queue_statuses_map_to_generation_states(body: dict[str, Any], state: State) -> None:
     status = fal.map_queue_status(body)
     assert status is not None
     assert status.state == state
@@ -244,7 +248,9 @@ def test_fal_completed_without_error_defers_to_the_result() -> None:
         ({"done": True, "response": {"videos": [{"mimeType": "video/mp4"}]}}, F, True),
     ],
 )
-def test_veo(operation: dict[str, Any], state: State, retryable: bool | None) -> None:
+def test_veo_operations_map_to_generation_states(
+    operation: dict[str, Any], state: State, retryable: bool | None
+) -> None:
     status = veo.map_operation(operation)
     assert status.state == state
     assert (status.error.retryable if status.error else None) == retryable
@@ -273,7 +279,9 @@ RPC_CODES = {
 
 
 @pytest.mark.parametrize(("code", "expected"), sorted(RPC_CODES.items()))
-def test_veo_every_rpc_code(code: int, expected: tuple[str, bool]) -> None:
+def test_a_failed_veo_operation_is_retryable_only_for_server_side_rpc_codes(
+    code: int, expected: tuple[str, bool]
+) -> None:
     status = veo.map_operation({"done": True, "error": {"code": code, "message": "m"}})
     assert status.state == F
     assert status.error is not None
@@ -334,7 +342,9 @@ def test_veo_done_without_error_or_response_is_malformed() -> None:
         ({"status": "content_violation", "violation_reasons": ["sim:violation"]}, CV, False),
     ],
 )
-def test_sim(body: dict[str, Any], state: State, retryable: bool | None) -> None:
+def test_sim_answers_map_to_generation_states(
+    body: dict[str, Any], state: State, retryable: bool | None
+) -> None:
     status = sim.map_generation(body)
     assert status.state == state
     assert (status.error.retryable if status.error else None) == retryable

@@ -138,7 +138,7 @@ async def test_short_retry_after_is_honoured_inside_the_call(
     assert time.monotonic() - started >= 0.6, "waited Retry-After twice"
 
 
-async def test_malformed_and_unknown_answers(
+async def test_malformed_answers_are_retried_and_unknown_states_keep_polling(
     start_provider_service: StartProviderService, runway_fake: RunwayFake
 ) -> None:
     service = await start_provider_service(runway=runway_fake)

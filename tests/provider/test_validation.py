@@ -31,7 +31,7 @@ def _fields(failure: Any) -> set[str]:
     return {v.field for v in bad.field_violations}
 
 
-async def test_unknown_provider(stub: Any) -> None:
+async def test_an_unknown_provider_is_invalid_argument_on_every_call(stub: Any) -> None:
     spec = common_pb2.VideoSpec(prompt="x")
     for call, request in [
         (stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="sora", spec=spec)),
@@ -44,7 +44,7 @@ async def test_unknown_provider(stub: Any) -> None:
         assert _fields(failure) == {"provider"}
 
 
-async def test_empty_or_foreign_provider_job_id(stub: Any) -> None:
+async def test_an_empty_or_foreign_provider_job_id_is_invalid_argument(stub: Any) -> None:
     for job_id in ["", "   ", "../../etc/passwd", "a/b?c=d"]:
         for call, request in [
             (
@@ -74,7 +74,7 @@ async def test_empty_or_foreign_provider_job_id(stub: Any) -> None:
         ),
     ],
 )
-async def test_malformed_spec(
+async def test_a_malformed_spec_names_its_fields_and_reaches_no_provider(
     stub: Any, runway_fake: RunwayFake, spec: Any, prefix: str, fields: set[str]
 ) -> None:
     request = pb.SubmitGenerationRequest(provider="runway", spec=spec, output_uri_prefix=prefix)

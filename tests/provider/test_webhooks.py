@@ -113,7 +113,7 @@ async def test_missing_signature_headers_are_unauthenticated(stub: Any, fal_fake
     assert failure.code == grpc.StatusCode.UNAUTHENTICATED
 
 
-async def test_keys_from_a_cached_jwks_file(
+async def test_keys_are_read_from_a_cached_jwks_file_and_follow_its_rotation(
     start_provider_service: StartProviderService, fal_fake: FalFake, tmp_path: Any
 ) -> None:
     jwks = tmp_path / "fal-jwks.json"

@@ -81,7 +81,7 @@ def service_account_key(path: Path) -> Path:
     return path
 
 
-async def test_v4_signed_urls_with_a_service_account_key(
+async def test_a_service_account_key_signs_v4_urls_that_download(
     start_storage_service: StartStorageService, gcs_bucket: storage.Bucket, put: Put, tmp_path: Path
 ) -> None:
     put("videos/u/s.mp4", b"signed bytes")
@@ -103,7 +103,9 @@ async def test_v4_signed_urls_with_a_service_account_key(
 
 
 @pytest.mark.parametrize("ttl", [-1, 7 * 24 * 3600 + 1])
-async def test_ttl_out_of_range(storage_stub: Stub, gcs_bucket: storage.Bucket, ttl: int) -> None:
+async def test_a_ttl_out_of_range_is_invalid_argument(
+    storage_stub: Stub, gcs_bucket: storage.Bucket, ttl: int
+) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await storage_stub.SignUrls(
             pb.SignUrlsRequest(uris=[uri(gcs_bucket, "videos/u/s.mp4")], ttl_seconds=ttl), metadata=AUTH

@@ -57,7 +57,9 @@ async def test_probe_reports_the_real_video(
 @pytest.mark.parametrize(
     "content", [b"this is a text file, renamed\n" * 40, b"", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 500]
 )
-async def test_not_a_video(storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put, content: bytes) -> None:
+async def test_probing_or_thumbnailing_a_non_video_is_refused(
+    storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put, content: bytes
+) -> None:
     put("videos/u/fake.mp4", content)
     for call in (
         storage_stub.ProbeVideo(
@@ -79,7 +81,7 @@ async def test_not_a_video(storage_stub: Stub, gcs_bucket: storage.Bucket, put: 
     assert gcs_bucket.get_blob("thumbnails/u/f.jpg") is None
 
 
-async def test_probe_of_a_missing_object(storage_stub: Stub, gcs_bucket: storage.Bucket) -> None:
+async def test_probing_a_missing_object_is_not_found(storage_stub: Stub, gcs_bucket: storage.Bucket) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await storage_stub.ProbeVideo(
             pb.ProbeVideoRequest(uri=uri(gcs_bucket, "videos/u/none.mp4")), metadata=AUTH
@@ -120,7 +122,7 @@ async def test_thumbnail_is_a_jpeg_of_the_requested_width(
     assert image.size == expected
 
 
-async def test_thumbnail_at_a_time_and_past_the_end(
+async def test_thumbnails_differ_over_time_and_a_time_past_the_end_is_refused(
     storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put
 ) -> None:
     put("videos/u/long.mp4", make_mp4(160, 90, 4.0, 10))

@@ -36,7 +36,9 @@ async def test_returned_uri_wins_when_it_exists(
     assert list(found.other_candidates) == []
 
 
-async def test_veo_subdirectory_layout(storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put) -> None:
+async def test_a_missing_reported_uri_is_found_in_veos_subdirectory_layout(
+    storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put
+) -> None:
     put("incoming/j2/16834020155/sample_0.mp4", VIDEO)
     found = await storage_stub.ResolveOutput(
         # The URI Veo reported does not exist (the seed's mismatch); the prefix search finds the real file.
@@ -48,7 +50,9 @@ async def test_veo_subdirectory_layout(storage_stub: Stub, gcs_bucket: storage.B
     assert found.uri == uri(gcs_bucket, "incoming/j2/16834020155/sample_0.mp4")
 
 
-async def test_operation_named_file_layout(storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put) -> None:
+async def test_the_operation_named_file_layout_is_found_and_the_json_beside_it_ignored(
+    storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put
+) -> None:
     put("incoming/j3/operations-abc123.mp4", VIDEO)
     put("incoming/j3/operations-abc123.json", b"{}", content_type="application/json")
     found = await storage_stub.ResolveOutput(

@@ -56,7 +56,7 @@ async def relocate_error(stub: Stub, source_uri: str) -> grpc.aio.AioRpcError:
         ("https://user:pw@example.com/video.mp4", "credentials in the URL"),
     ],
 )
-async def test_refused_targets(
+async def test_refused_targets_are_invalid_argument_and_write_nothing(
     start_storage_service: StartStorageService, gcs_bucket: storage.Bucket, source_uri: str, why: str
 ) -> None:
     service = await start_storage_service(resolver=RESOLVER)
@@ -180,7 +180,9 @@ async def test_connects_to_the_checked_address_and_drops_headers_across_origins(
         ("2002:a9fe:a9fe::1", False),  # 6to4 wrapping 169.254.169.254
     ],
 )
-def test_address_policy(address: str, allowed_in_development: bool) -> None:
+def test_public_addresses_are_allowed_and_development_adds_private_and_loopback_ones(
+    address: str, allowed_in_development: bool
+) -> None:
     ip = ipaddress.ip_address(address)
     public = address in {"8.8.8.8", "2001:4860:4860::8888"}
     assert (safe_fetch.address_problem(ip, allow_local=False) is None) == public

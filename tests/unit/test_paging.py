@@ -24,5 +24,5 @@ def test_a_token_is_bound_to_its_filter() -> None:
 
 
 @pytest.mark.parametrize("size", [0, 1, 20, 100, 101, 5000])
-def test_page_sizes(size: int) -> None:
+def test_page_size_defaults_to_twenty_and_caps_at_a_hundred(size: int) -> None:
     assert paging.page_size(size) == min(size or 20, 100)

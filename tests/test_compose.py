@@ -155,6 +155,7 @@ def test_links_for_browsers_use_the_emulators_published_loopback_port() -> None:
     as a browser on the host reaches it, and its -public-host agrees (signed links are path-style)."""
     public = urlsplit(_environment("storage")["VIDEOJOBS_EMULATOR_PUBLIC_URL"])
     assert public.hostname == "127.0.0.1"
+    assert public.port is not None
     published = {host_port: target for _ip, host_port, target in _published(COMPOSE["services"]["gcs"])}
     assert published.get(public.port) == int(_gcs_flags()["port"])
     assert _gcs_flags()["public-host"] == public.netloc

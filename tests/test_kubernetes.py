@@ -71,13 +71,14 @@ def workloads(overlay: str) -> dict[str, dict[str, Any]]:
 
 
 def app_container(workload: dict[str, Any]) -> dict[str, Any]:
-    [container] = workload["spec"]["template"]["spec"]["containers"]
+    containers: list[dict[str, Any]] = workload["spec"]["template"]["spec"]["containers"]
+    [container] = containers
     return container
 
 
 def kind_of(container: dict[str, Any]) -> str:
     args = container["args"]
-    return args[1] if args[0] == "serve" else args[0]
+    return str(args[1] if args[0] == "serve" else args[0])
 
 
 def environment(overlay: str, container: dict[str, Any]) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
@@ -108,7 +109,7 @@ def settings_of(overlay: str, component: str, monkeypatch: pytest.MonkeyPatch) -
 def port_number(container: dict[str, Any], port: int | str) -> int:
     if isinstance(port, int):
         return port
-    return next(p["containerPort"] for p in container["ports"] if p["name"] == port)
+    return int(next(p["containerPort"] for p in container["ports"] if p["name"] == port))
 
 
 @pytest.mark.parametrize("overlay", sorted(OVERLAYS))

@@ -19,7 +19,7 @@ _SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"),
 
 
 def exported_names() -> set[str]:
-    names = set()
+    names: set[str] = set()
     for family in JobMetrics().registry.collect():
         names.update(family.name + suffix for suffix in _SUFFIXES[family.type])
     return names

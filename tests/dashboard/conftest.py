@@ -14,14 +14,22 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Locator,
+    Page,
+    ViewportSize,
+    async_playwright,
+)
 from playwright.async_api import expect as playwright_expect
 
 from tests.support.gcs import emulator_client, fresh_bucket
@@ -33,8 +41,8 @@ from videojobs_cli.gcs_emulator import GcsEmulator
 ROOT = Path(__file__).resolve().parents[2]
 # Screenshots of the main states land here (README: "The dashboard"); CI keeps them as artifacts.
 SCREENSHOTS = Path(os.environ.get("VIDEOJOBS_SCREENSHOT_DIR", ROOT / "build" / "screenshots" / "dashboard"))
-WIDE = {"width": 1280, "height": 860}
-NARROW = {"width": 390, "height": 844}
+WIDE: ViewportSize = {"width": 1280, "height": 860}
+NARROW: ViewportSize = {"width": 390, "height": 844}
 TERMINAL = {"COMPLETED", "FAILED", "CONTENT_VIOLATION", "CANCELLED"}
 
 expect = playwright_expect
@@ -237,7 +245,7 @@ class Dashboard:
 
 
 async def open_dashboard(
-    browser: Browser, stack: Pipeline, *, viewport: Mapping[str, int] = WIDE, **context: Any
+    browser: Browser, stack: Pipeline, *, viewport: ViewportSize = WIDE, **context: Any
 ) -> tuple[Dashboard, BrowserContext]:
     options: dict[str, Any] = {"base_url": stack.url, "viewport": dict(viewport)} | context
     browser_context = await browser.new_context(**options)

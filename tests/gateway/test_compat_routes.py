@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.support.gateway import Stack
+from tests.support.gateway import Stack, StartStack
 
 PROMPT = "a paper boat on a rainy street"
 IMAGE = "https://example.com/cat.png"
@@ -116,7 +116,7 @@ async def test_generate_errors_in_seed_000s_shape(stack: Stack, anonymous: httpx
     assert unauthenticated.headers["www-authenticate"].startswith("Bearer")
 
 
-async def test_generate_over_quota_is_429_with_retry_after(start_stack) -> None:
+async def test_generate_over_quota_is_429_with_retry_after(start_stack: StartStack) -> None:
     stack = await start_stack(job={"daily_limit": 1})
     async with await stack.client("alice") as alice:
         await alice.post("/generate", json={"prompt": "one"})
@@ -234,7 +234,7 @@ async def test_every_compatibility_answer_points_at_v1(
 
 
 @pytest.fixture
-async def unlimited(start_stack) -> AsyncIterator[httpx.AsyncClient]:
+async def unlimited(start_stack: StartStack) -> AsyncIterator[httpx.AsyncClient]:
     """alice on a gateway without a rate limit, so a hundred requests at once all reach CreateJob."""
     stack = await start_stack(rate_limit_per_second=0)
     async with await stack.client("alice") as client:

@@ -37,4 +37,4 @@ async def job_service(start_job_service: StartJobService) -> JobService:
 @pytest.fixture
 async def stub(job_service: JobService) -> AsyncIterator[job_service_pb2_grpc.JobServiceAsyncStub]:
     async with grpc.aio.insecure_channel(target(job_service.port)) as channel:
-        yield job_service_pb2_grpc.JobServiceStub(channel)  # type: ignore[misc]
+        yield job_service_pb2_grpc.JobServiceStub(channel)

@@ -2,29 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import grpc
 import pytest
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 
+from job_service.server import JobService
 from tests.support.grpc_client import failure, metadata
-from videojobs.v1 import common_pb2, job_service_pb2
+from tests.support.postgres import Sql
+from tests.support.services import JobStub, StartJobService
+from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
 
 SPEC = common_pb2.VideoSpec(prompt="waves at dusk")
 
 
 @pytest.fixture
-async def alices_job(stub) -> job_service_pb2.Job:
+async def alices_job(stub: JobStub) -> job_service_pb2.Job:
     response = await stub.CreateJob(
         job_service_pb2.CreateJobRequest(client_request_id="k", spec=SPEC), metadata=metadata("alice")
     )
     return response.job
 
 
-async def test_another_users_job_does_not_exist_for_them(stub, alices_job) -> None:
-    for call, request in [
+async def test_another_users_job_does_not_exist_for_them(
+    stub: JobStub, alices_job: job_service_pb2.Job
+) -> None:
+    calls: list[tuple[Callable[..., Awaitable[Message]], Message]] = [
         (stub.GetJob, job_service_pb2.GetJobRequest(id=alices_job.id)),
         (stub.CancelJob, job_service_pb2.CancelJobRequest(id=alices_job.id)),
-    ]:
+    ]
+    for call, request in calls:
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await call(request, metadata=metadata("mallory"))
         assert raised.value.code() == grpc.StatusCode.NOT_FOUND
@@ -35,7 +44,9 @@ async def test_another_users_job_does_not_exist_for_them(stub, alices_job) -> No
     assert mine.state == job_service_pb2.PENDING
 
 
-async def test_a_missing_job_and_someone_elses_look_the_same(stub, alices_job) -> None:
+async def test_a_missing_job_and_someone_elses_look_the_same(
+    stub: JobStub, alices_job: job_service_pb2.Job
+) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as theirs:
         await stub.GetJob(job_service_pb2.GetJobRequest(id=alices_job.id), metadata=metadata("mallory"))
     with pytest.raises(grpc.aio.AioRpcError) as missing:
@@ -44,12 +55,14 @@ async def test_a_missing_job_and_someone_elses_look_the_same(stub, alices_job) -
             metadata=metadata("mallory"),
         )
     assert theirs.value.code() == missing.value.code() == grpc.StatusCode.NOT_FOUND
-    reasons = {failure(e.value).detail(error_details_pb2.ErrorInfo).reason for e in (theirs, missing)}
+    reasons = {failure(e.value).reason for e in (theirs, missing)}
     assert reasons == {"JOB_NOT_FOUND"}
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token", ""])
-async def test_calls_without_the_internal_token_are_unauthenticated(stub, token, sql) -> None:
+async def test_calls_without_the_internal_token_are_unauthenticated(
+    stub: JobStub, token: str | None, sql: Sql
+) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.CreateJob(
             job_service_pb2.CreateJobRequest(client_request_id="k", spec=SPEC),
@@ -57,19 +70,19 @@ async def test_calls_without_the_internal_token_are_unauthenticated(stub, token,
         )
     error = failure(raised.value)
     assert error.code == grpc.StatusCode.UNAUTHENTICATED
-    assert error.detail(error_details_pb2.ErrorInfo).reason == "INVALID_INTERNAL_TOKEN"
+    assert error.reason == "INVALID_INTERNAL_TOKEN"
     assert sql("SELECT count(*) FROM jobs") == [(0,)]
 
 
-async def test_user_methods_need_a_user(stub) -> None:
+async def test_user_methods_need_a_user(stub: JobStub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.GetQuota(job_service_pb2.GetQuotaRequest(), metadata=metadata(None))
     error = failure(raised.value)
     assert error.code == grpc.StatusCode.UNAUTHENTICATED
-    assert error.detail(error_details_pb2.ErrorInfo).reason == "USER_REQUIRED"
+    assert error.reason == "USER_REQUIRED"
 
 
-async def test_the_request_id_is_echoed(stub) -> None:
+async def test_the_request_id_is_echoed(stub: JobStub) -> None:
     call = stub.GetQuota(
         job_service_pb2.GetQuotaRequest(), metadata=(*metadata("alice"), ("x-request-id", "req-123"))
     )
@@ -77,7 +90,7 @@ async def test_the_request_id_is_echoed(stub) -> None:
     assert ("x-request-id", "req-123") in tuple(await call.trailing_metadata())
 
 
-async def test_api_keys_authenticate_to_their_user_and_role(job_service, stub) -> None:
+async def test_api_keys_authenticate_to_their_user_and_role(job_service: JobService, stub: JobStub) -> None:
     user_key = await job_service.jobs.mint_api_key("alice")
     admin_key = await job_service.jobs.mint_api_key("ops", admin=True)
 
@@ -92,7 +105,7 @@ async def test_api_keys_authenticate_to_their_user_and_role(job_service, stub) -
     assert (ops.user_id, ops.role) == ("ops", "admin")
 
 
-async def test_keys_are_stored_only_as_hashes(job_service, sql) -> None:
+async def test_keys_are_stored_only_as_hashes(job_service: JobService, sql: Sql) -> None:
     key = await job_service.jobs.mint_api_key("alice")
     stored = sql("SELECT key_hash, prefix FROM api_keys")
     assert len(stored) == 1
@@ -104,7 +117,7 @@ async def test_keys_are_stored_only_as_hashes(job_service, sql) -> None:
 
 
 @pytest.mark.parametrize("api_key", ["vj_unknown", "x" * 50])
-async def test_unknown_api_keys_are_unauthenticated(stub, api_key) -> None:
+async def test_unknown_api_keys_are_unauthenticated(stub: JobStub, api_key: str) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.AuthenticateApiKey(
             job_service_pb2.AuthenticateApiKeyRequest(api_key=api_key), metadata=metadata()
@@ -112,7 +125,9 @@ async def test_unknown_api_keys_are_unauthenticated(stub, api_key) -> None:
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
-async def test_retry_and_delete_of_another_users_job_are_not_found(stub, alices_job) -> None:
+async def test_retry_and_delete_of_another_users_job_are_not_found(
+    stub: JobStub, alices_job: job_service_pb2.Job
+) -> None:
     for call in (
         stub.RetryJob(job_service_pb2.RetryJobRequest(id=alices_job.id), metadata=metadata("bob")),
         stub.DeleteJob(job_service_pb2.DeleteJobRequest(id=alices_job.id), metadata=metadata("bob")),
@@ -122,25 +137,27 @@ async def test_retry_and_delete_of_another_users_job_are_not_found(stub, alices_
         assert raised.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_retry_and_delete_of_an_unfinished_job_are_refused(stub, alices_job) -> None:
+async def test_retry_and_delete_of_an_unfinished_job_are_refused(
+    stub: JobStub, alices_job: job_service_pb2.Job
+) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.RetryJob(job_service_pb2.RetryJobRequest(id=alices_job.id), metadata=metadata("alice"))
-    assert failure(raised.value).detail(error_details_pb2.ErrorInfo).reason == "JOB_NOT_RETRYABLE"
+    assert failure(raised.value).reason == "JOB_NOT_RETRYABLE"
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.DeleteJob(job_service_pb2.DeleteJobRequest(id=alices_job.id), metadata=metadata("alice"))
-    assert failure(raised.value).detail(error_details_pb2.ErrorInfo).reason == "JOB_ACTIVE"
+    assert failure(raised.value).reason == "JOB_ACTIVE"
 
 
-async def test_an_unreachable_database_is_unavailable_with_retry_info(start_job_service) -> None:
+async def test_an_unreachable_database_is_unavailable_with_retry_info(
+    start_job_service: StartJobService,
+) -> None:
     service = await start_job_service(database_url="postgresql://postgres@127.0.0.1:1/none")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-        from videojobs.v1 import job_service_pb2_grpc
-
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await job_service_pb2_grpc.JobServiceStub(channel).GetQuota(
                 job_service_pb2.GetQuotaRequest(), metadata=metadata("alice")
             )
     error = failure(raised.value)
     assert error.code == grpc.StatusCode.UNAVAILABLE
-    assert error.detail(error_details_pb2.ErrorInfo).reason == "DATABASE_UNAVAILABLE"
+    assert error.reason == "DATABASE_UNAVAILABLE"
     assert error.detail(error_details_pb2.RetryInfo) is not None

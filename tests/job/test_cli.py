@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from job_service.jobs import Jobs  # noqa: F401 - imported to fail fast if the package is broken
+from job_service.server import JobService
+from tests.support.grpc_client import metadata
+from tests.support.services import JobStub
+from videojobs.v1 import job_service_pb2
 
 BIN = Path(sys.executable).parent / "videojobs"
 
@@ -26,10 +29,9 @@ def env(database_url: str) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": database_url, "VIDEOJOBS_LOG_LEVEL": "WARNING"}
 
 
-async def test_keys_create_prints_a_working_key(env, job_service, stub) -> None:
-    from tests.support.grpc_client import metadata
-    from videojobs.v1 import job_service_pb2
-
+async def test_keys_create_prints_a_working_key(
+    env: dict[str, str], job_service: JobService, stub: JobStub
+) -> None:
     result = run("keys", "create", "--user", "carol", "--admin", env=env)
     assert result.returncode == 0, result.stderr
     key = result.stdout.strip()
@@ -40,7 +42,7 @@ async def test_keys_create_prints_a_working_key(env, job_service, stub) -> None:
     assert (owner.user_id, owner.role) == ("carol", "admin")
 
 
-def test_keys_create_stdout_is_exactly_the_key(tmp_path) -> None:
+def test_keys_create_stdout_is_exactly_the_key(tmp_path: Path) -> None:
     """As the README uses it: KEY=$(videojobs keys create --user alice), on the embedded database, whose
     start-up is logged. The log line goes to stderr; stdout is the key and its newline, nothing else."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "VIDEOJOBS_DATABASE_URL"}}
@@ -51,13 +53,13 @@ def test_keys_create_stdout_is_exactly_the_key(tmp_path) -> None:
     assert "starting embedded postgres" in result.stderr
 
 
-def test_migrate_reports_success(env) -> None:
+def test_migrate_reports_success(env: dict[str, str]) -> None:
     result = run("migrate", env=env)
     assert result.returncode == 0, result.stderr
     assert "newest revision" in result.stdout
 
 
-def test_quick_start_runs_its_demo(env, tmp_path) -> None:
+def test_quick_start_runs_its_demo(env: dict[str, str], tmp_path: Path) -> None:
     env = {**env, "VIDEOJOBS_DATA_DIR": str(tmp_path)}
     result = run("up", "--exit-after-demo", "--any-ports", env=env, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -66,7 +68,7 @@ def test_quick_start_runs_its_demo(env, tmp_path) -> None:
     assert "/thumbnails/demo-user/" in result.stdout
 
 
-def test_production_refuses_the_development_token(env) -> None:
+def test_production_refuses_the_development_token(env: dict[str, str]) -> None:
     result = run("migrate", env={**env, "VIDEOJOBS_ENVIRONMENT": "production"})
     assert result.returncode != 0
     assert "VIDEOJOBS_INTERNAL_TOKEN" in result.stderr

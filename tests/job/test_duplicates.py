@@ -4,11 +4,14 @@ spec) returns that job, under concurrency too, unless it allows duplicates."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import grpc
 import pytest
 
 from tests.support.grpc_client import metadata
+from tests.support.postgres import Sql
+from tests.support.services import JobStub, StartJobService
 from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
 
 SPEC = common_pb2.VideoSpec(prompt="a paper boat on a rainy street", duration_seconds=4)
@@ -21,7 +24,9 @@ def keyless(
     return job_service_pb2.CreateJobRequest(spec=spec, allow_duplicate=allow_duplicate)
 
 
-async def test_a_hundred_parallel_keyless_creates_make_one_job_and_use_one_unit(stub, sql) -> None:
+async def test_a_hundred_parallel_keyless_creates_make_one_job_and_use_one_unit(
+    stub: JobStub, sql: Sql
+) -> None:
     responses = await asyncio.gather(
         *(stub.CreateJob(keyless(), metadata=metadata("alice")) for _ in range(100))
     )
@@ -36,7 +41,7 @@ async def test_a_hundred_parallel_keyless_creates_make_one_job_and_use_one_unit(
     assert sql("SELECT count(*) FROM job_events") == [(1,)]
 
 
-async def test_the_prompt_matches_after_whitespace_is_normalized(stub) -> None:
+async def test_the_prompt_matches_after_whitespace_is_normalized(stub: JobStub) -> None:
     first = await stub.CreateJob(keyless(), metadata=metadata("alice"))
     spaced = common_pb2.VideoSpec(
         prompt="  a paper\tboat  on a\u00a0rainy\n street ", duration_seconds=4, aspect_ratio="16:9"
@@ -62,7 +67,7 @@ async def test_the_prompt_matches_after_whitespace_is_normalized(stub) -> None:
         {"providers": ["fal", "sim"]},
     ],
 )
-async def test_any_other_difference_makes_a_new_job(stub, change) -> None:
+async def test_any_other_difference_makes_a_new_job(stub: JobStub, change: dict[str, Any]) -> None:
     first = await stub.CreateJob(keyless(), metadata=metadata("alice"))
     fields = {
         "prompt": SPEC.prompt,
@@ -76,7 +81,7 @@ async def test_any_other_difference_makes_a_new_job(stub, change) -> None:
     assert other.job.id != first.job.id
 
 
-async def test_allow_duplicate_makes_a_second_job(stub, sql) -> None:
+async def test_allow_duplicate_makes_a_second_job(stub: JobStub, sql: Sql) -> None:
     first = await stub.CreateJob(keyless(), metadata=metadata("alice"))
     second = await stub.CreateJob(keyless(allow_duplicate=True), metadata=metadata("alice"))
 
@@ -86,7 +91,7 @@ async def test_allow_duplicate_makes_a_second_job(stub, sql) -> None:
     assert sql("SELECT allow_duplicate FROM jobs ORDER BY create_time") == [(False,), (True,)]
 
 
-async def test_other_users_are_never_matched(stub) -> None:
+async def test_other_users_are_never_matched(stub: JobStub) -> None:
     alice = await stub.CreateJob(keyless(), metadata=metadata("alice"))
     bob = await stub.CreateJob(keyless(), metadata=metadata("bob"))
 
@@ -94,7 +99,7 @@ async def test_other_users_are_never_matched(stub) -> None:
     assert bob.job.id != alice.job.id
 
 
-async def test_a_job_made_with_a_key_is_matched_by_a_request_without_one(stub) -> None:
+async def test_a_job_made_with_a_key_is_matched_by_a_request_without_one(stub: JobStub) -> None:
     keyed = await stub.CreateJob(
         job_service_pb2.CreateJobRequest(client_request_id="k-1", spec=SPEC), metadata=metadata("alice")
     )
@@ -104,7 +109,7 @@ async def test_a_job_made_with_a_key_is_matched_by_a_request_without_one(stub) -
     assert again.job.id == keyed.job.id
 
 
-async def test_with_a_key_the_spec_is_never_matched(stub) -> None:
+async def test_with_a_key_the_spec_is_never_matched(stub: JobStub) -> None:
     """Today's rule for keys stands: a new key is a new job, whatever the spec."""
     first = await stub.CreateJob(keyless(), metadata=metadata("alice"))
     keyed = await stub.CreateJob(
@@ -120,7 +125,7 @@ async def test_with_a_key_the_spec_is_never_matched(stub) -> None:
     assert replay.reason == Response.IDEMPOTENT_REPLAY
 
 
-async def test_an_unfinished_job_is_matched_however_old(stub, sql) -> None:
+async def test_an_unfinished_job_is_matched_however_old(stub: JobStub, sql: Sql) -> None:
     first = await stub.CreateJob(keyless(), metadata=metadata("alice"))
     aged = "create_time = now() - interval '3 hours', state = 'PROCESSING'"
     sql(f"UPDATE jobs SET {aged} WHERE id = '{first.job.id}'")
@@ -132,7 +137,7 @@ async def test_an_unfinished_job_is_matched_however_old(stub, sql) -> None:
     assert again.job.state == job_service_pb2.PROCESSING
 
 
-async def test_a_finished_job_is_matched_within_the_window_only(stub, sql) -> None:
+async def test_a_finished_job_is_matched_within_the_window_only(stub: JobStub, sql: Sql) -> None:
     first = await stub.CreateJob(keyless(), metadata=metadata("alice"))
     sql(f"UPDATE jobs SET state = 'COMPLETED', end_time = now() WHERE id = '{first.job.id}'")
 
@@ -148,7 +153,7 @@ async def test_a_finished_job_is_matched_within_the_window_only(stub, sql) -> No
     assert sql("SELECT used FROM quota_usage") == [(2,)]
 
 
-async def test_the_window_is_a_setting(start_job_service, sql) -> None:
+async def test_the_window_is_a_setting(start_job_service: StartJobService, sql: Sql) -> None:
     service = await start_job_service(dedupe_window_seconds=0)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
         stub = job_service_pb2_grpc.JobServiceStub(channel)
@@ -161,7 +166,7 @@ async def test_the_window_is_a_setting(start_job_service, sql) -> None:
     assert once_finished.created
 
 
-async def test_a_deleted_job_is_never_matched(stub, sql) -> None:
+async def test_a_deleted_job_is_never_matched(stub: JobStub, sql: Sql) -> None:
     first = await stub.CreateJob(keyless(), metadata=metadata("alice"))
     sql(f"UPDATE jobs SET state = 'COMPLETED', deleted_time = now() WHERE id = '{first.job.id}'")
 
@@ -170,7 +175,7 @@ async def test_a_deleted_job_is_never_matched(stub, sql) -> None:
     assert again.created
 
 
-async def test_an_unfinished_match_wins_over_a_newer_finished_one(stub, sql) -> None:
+async def test_an_unfinished_match_wins_over_a_newer_finished_one(stub: JobStub, sql: Sql) -> None:
     older = await stub.CreateJob(keyless(), metadata=metadata("alice"))
     newer = await stub.CreateJob(keyless(allow_duplicate=True), metadata=metadata("alice"))
     sql(f"UPDATE jobs SET state = 'COMPLETED', end_time = now() WHERE id = '{newer.job.id}'")
@@ -180,7 +185,9 @@ async def test_an_unfinished_match_wins_over_a_newer_finished_one(stub, sql) -> 
     assert again.job.id == older.job.id
 
 
-async def test_a_duplicate_is_returned_even_at_the_quota_limit(start_job_service, sql) -> None:
+async def test_a_duplicate_is_returned_even_at_the_quota_limit(
+    start_job_service: StartJobService, sql: Sql
+) -> None:
     """A match writes nothing and takes no unit, so it is answered before the limits are checked."""
     service = await start_job_service(daily_limit=1, max_active=1)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
@@ -192,7 +199,7 @@ async def test_a_duplicate_is_returned_even_at_the_quota_limit(start_job_service
     assert sql("SELECT used FROM quota_usage") == [(1,)]
 
 
-async def test_rows_written_before_the_fingerprint_existed_have_one(sql) -> None:
+async def test_rows_written_before_the_fingerprint_existed_have_one(sql: Sql) -> None:
     """The fingerprint is a generated column: rows from before migration 0006 are covered too."""
     for prompt in (" a  b ", "a b"):
         spec = f'{{"prompt": "{prompt}", "providers": ["sim"]}}'

@@ -10,7 +10,9 @@ import pytest
 from google.rpc import error_details_pb2
 
 from tests.support.grpc_client import failure, metadata
-from videojobs.v1 import common_pb2, job_service_pb2
+from tests.support.postgres import Sql
+from tests.support.services import JobStub, StartJobService
+from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
 
 SPEC = common_pb2.VideoSpec(prompt="a lighthouse in a storm", duration_seconds=4)
 
@@ -19,7 +21,7 @@ def create(key: str, spec: common_pb2.VideoSpec = SPEC) -> job_service_pb2.Creat
     return job_service_pb2.CreateJobRequest(client_request_id=key, spec=spec)
 
 
-async def test_a_hundred_concurrent_creates_with_one_key_make_one_job(stub, sql) -> None:
+async def test_a_hundred_concurrent_creates_with_one_key_make_one_job(stub: JobStub, sql: Sql) -> None:
     key = str(uuid.uuid4())
     responses = await asyncio.gather(
         *(stub.CreateJob(create(key), metadata=metadata("alice")) for _ in range(100))
@@ -33,12 +35,10 @@ async def test_a_hundred_concurrent_creates_with_one_key_make_one_job(stub, sql)
 
 
 async def test_a_hundred_concurrent_creates_with_distinct_keys_make_a_hundred_jobs(
-    start_job_service, sql
+    start_job_service: StartJobService, sql: Sql
 ) -> None:
     service = await start_job_service(max_active=1000, daily_limit=1000)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-        from videojobs.v1 import job_service_pb2_grpc
-
         stub = job_service_pb2_grpc.JobServiceStub(channel)
         responses = await asyncio.gather(
             *(stub.CreateJob(create(str(uuid.uuid4())), metadata=metadata("alice")) for _ in range(100))
@@ -50,7 +50,7 @@ async def test_a_hundred_concurrent_creates_with_distinct_keys_make_a_hundred_jo
     assert sql("SELECT used FROM quota_usage WHERE user_id = 'alice'") == [(100,)]
 
 
-async def test_a_replay_returns_the_stored_job_and_uses_no_quota(stub, sql) -> None:
+async def test_a_replay_returns_the_stored_job_and_uses_no_quota(stub: JobStub, sql: Sql) -> None:
     first = await stub.CreateJob(create("k-1"), metadata=metadata("alice"))
     again = await stub.CreateJob(create("k-1"), metadata=metadata("alice"))
 
@@ -60,7 +60,7 @@ async def test_a_replay_returns_the_stored_job_and_uses_no_quota(stub, sql) -> N
     assert sql("SELECT used FROM quota_usage") == [(1,)]
 
 
-async def test_a_replay_with_defaults_spelled_out_is_the_same_request(stub) -> None:
+async def test_a_replay_with_defaults_spelled_out_is_the_same_request(stub: JobStub) -> None:
     first = await stub.CreateJob(create("k-1"), metadata=metadata("alice"))
     explicit = common_pb2.VideoSpec(
         prompt=SPEC.prompt, duration_seconds=4, aspect_ratio="16:9", providers=list(first.job.spec.providers)
@@ -72,7 +72,7 @@ async def test_a_replay_with_defaults_spelled_out_is_the_same_request(stub) -> N
     assert again.job.id == first.job.id
 
 
-async def test_the_same_key_with_a_different_spec_is_refused(stub, sql) -> None:
+async def test_the_same_key_with_a_different_spec_is_refused(stub: JobStub, sql: Sql) -> None:
     first = await stub.CreateJob(create("k-1"), metadata=metadata("alice"))
     other = common_pb2.VideoSpec(prompt="a different video")
 
@@ -88,7 +88,7 @@ async def test_the_same_key_with_a_different_spec_is_refused(stub, sql) -> None:
     assert sql("SELECT count(*) FROM jobs") == [(1,)]
 
 
-async def test_keys_belong_to_their_user(stub, sql) -> None:
+async def test_keys_belong_to_their_user(stub: JobStub, sql: Sql) -> None:
     alice = await stub.CreateJob(create("shared-key"), metadata=metadata("alice"))
     bob = await stub.CreateJob(create("shared-key"), metadata=metadata("bob"))
 
@@ -97,7 +97,7 @@ async def test_keys_belong_to_their_user(stub, sql) -> None:
     assert alice.job.id != bob.job.id
 
 
-async def test_calls_without_a_key_that_allow_duplicates_are_always_new(stub, sql) -> None:
+async def test_calls_without_a_key_that_allow_duplicates_are_always_new(stub: JobStub, sql: Sql) -> None:
     """(Without a key and without allow_duplicate, the spec decides: tests/job/test_duplicates.py.)"""
     request = job_service_pb2.CreateJobRequest(spec=SPEC, allow_duplicate=True)
     first = await stub.CreateJob(request, metadata=metadata("alice"))
@@ -108,7 +108,7 @@ async def test_calls_without_a_key_that_allow_duplicates_are_always_new(stub, sq
     assert sql("SELECT count(*) FROM jobs WHERE client_request_id IS NULL") == [(2,)]
 
 
-async def test_a_new_job_is_pending_with_defaults_filled_in(stub) -> None:
+async def test_a_new_job_is_pending_with_defaults_filled_in(stub: JobStub) -> None:
     response = await stub.CreateJob(create("k-1"), metadata=metadata("alice"))
 
     job = response.job

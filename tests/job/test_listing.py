@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 import pytest
 
 from tests.support.grpc_client import metadata
-from videojobs.v1 import common_pb2, job_service_pb2
+from tests.support.services import JobStub, StartJobService
+from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
 
 
-async def _create(stub, count: int, user: str = "alice") -> list[str]:
+async def _create(stub: JobStub, count: int, user: str = "alice") -> list[str]:
     ids = []
     for index in range(count):
         response = await stub.CreateJob(
@@ -23,15 +26,13 @@ async def _create(stub, count: int, user: str = "alice") -> list[str]:
 
 
 @pytest.fixture
-async def roomy_stub(start_job_service):
+async def roomy_stub(start_job_service: StartJobService) -> AsyncIterator[JobStub]:
     service = await start_job_service(max_active=100, daily_limit=100)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-        from videojobs.v1 import job_service_pb2_grpc
-
         yield job_service_pb2_grpc.JobServiceStub(channel)
 
 
-async def test_paging_walks_every_job_once_newest_first(roomy_stub) -> None:
+async def test_paging_walks_every_job_once_newest_first(roomy_stub: JobStub) -> None:
     created = await _create(roomy_stub, 45)
     await _create(roomy_stub, 3, user="bob")
 
@@ -50,7 +51,7 @@ async def test_paging_walks_every_job_once_newest_first(roomy_stub) -> None:
     assert seen == list(reversed(created))
 
 
-async def test_the_default_page_is_twenty_and_the_maximum_a_hundred(roomy_stub) -> None:
+async def test_the_default_page_is_twenty_and_the_maximum_a_hundred(roomy_stub: JobStub) -> None:
     await _create(roomy_stub, 25)
     default = await roomy_stub.ListJobs(job_service_pb2.ListJobsRequest(), metadata=metadata("alice"))
     huge = await roomy_stub.ListJobs(
@@ -62,7 +63,7 @@ async def test_the_default_page_is_twenty_and_the_maximum_a_hundred(roomy_stub) 
     assert huge.next_page_token == ""
 
 
-async def test_listing_filters_by_state(roomy_stub) -> None:
+async def test_listing_filters_by_state(roomy_stub: JobStub) -> None:
     ids = await _create(roomy_stub, 4)
     await roomy_stub.CancelJob(job_service_pb2.CancelJobRequest(id=ids[1]), metadata=metadata("alice"))
 
@@ -77,7 +78,7 @@ async def test_listing_filters_by_state(roomy_stub) -> None:
     assert [job.id for job in pending.jobs] == [ids[3], ids[2], ids[0]]
 
 
-async def test_a_token_only_works_with_the_filter_it_came_from(roomy_stub) -> None:
+async def test_a_token_only_works_with_the_filter_it_came_from(roomy_stub: JobStub) -> None:
     await _create(roomy_stub, 3)
     page = await roomy_stub.ListJobs(job_service_pb2.ListJobsRequest(page_size=1), metadata=metadata("alice"))
 

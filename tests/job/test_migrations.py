@@ -10,6 +10,7 @@ from sqlalchemy import create_engine
 
 from job_service import database
 from job_service.tables import Base
+from tests.support.postgres import DatabaseFactory
 
 
 def _diff(url: str) -> list[object]:
@@ -22,7 +23,7 @@ def _diff(url: str) -> list[object]:
         engine.dispose()
 
 
-def test_upgrade_from_empty_matches_the_tables(database_factory) -> None:
+def test_upgrade_from_empty_matches_the_tables(database_factory: DatabaseFactory) -> None:
     url = database_factory.create()
     try:
         config = database.alembic_config(url)
@@ -38,13 +39,13 @@ def test_upgrade_from_empty_matches_the_tables(database_factory) -> None:
         database_factory.drop(url)
 
 
-def test_migrating_twice_is_harmless(database_url) -> None:
+def test_migrating_twice_is_harmless(database_url: str) -> None:
     database.migrate(database_url)
     database.migrate(database_url)
     assert _diff(database_url) == []
 
 
-def test_update_time_is_kept_by_the_database(database_url) -> None:
+def test_update_time_is_kept_by_the_database(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
         conn.execute(
             "INSERT INTO jobs (id, user_id, spec, state, quota_day, create_time, update_time) "
@@ -54,16 +55,16 @@ def test_update_time_is_kept_by_the_database(database_url) -> None:
         conn.commit()
         conn.execute("UPDATE jobs SET state = 'CANCELLED'")
         conn.commit()
-        (fresh,) = conn.execute(
-            "SELECT update_time > create_time + interval '59 minutes' FROM jobs"
-        ).fetchone()
-    assert fresh is True
+        row = conn.execute("SELECT update_time > create_time + interval '59 minutes' FROM jobs").fetchone()
+    assert row == (True,)
 
 
-def test_the_idempotency_index_is_partial(database_url) -> None:
+def test_the_idempotency_index_is_partial(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
-        (definition,) = conn.execute(
+        row = conn.execute(
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_jobs_user_id_client_request_id'"
         ).fetchone()
+    assert row is not None
+    (definition,) = row
     assert "UNIQUE" in definition
     assert "WHERE (client_request_id IS NOT NULL)" in definition

@@ -9,19 +9,24 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 
-from tests.support.grpc_client import failure, metadata
+from job_service.server import JobService
+from tests.support.grpc_client import RpcFailure, failure, metadata
+from tests.support.postgres import Sql
+from tests.support.services import JobStub, StartJobService
 from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
 
 SPEC = common_pb2.VideoSpec(prompt="a fox in the snow")
 
 
-async def _stub_for(service):
+async def _stub_for(service: JobService) -> tuple[grpc.aio.Channel, JobStub]:
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.port}")
     return channel, job_service_pb2_grpc.JobServiceStub(channel)
 
 
-async def _create_many(stub, count: int, user: str = "alice"):
-    async def one():
+async def _create_many(
+    stub: JobStub, count: int, user: str = "alice"
+) -> list[job_service_pb2.CreateJobResponse | RpcFailure]:
+    async def one() -> job_service_pb2.CreateJobResponse | RpcFailure:
         try:
             return await stub.CreateJob(
                 job_service_pb2.CreateJobRequest(client_request_id=str(uuid.uuid4()), spec=SPEC),
@@ -33,7 +38,9 @@ async def _create_many(stub, count: int, user: str = "alice"):
     return await asyncio.gather(*(one() for _ in range(count)))
 
 
-async def test_two_hundred_parallel_creates_against_a_daily_limit_of_ten(start_job_service, sql) -> None:
+async def test_two_hundred_parallel_creates_against_a_daily_limit_of_ten(
+    start_job_service: StartJobService, sql: Sql
+) -> None:
     service = await start_job_service(daily_limit=10, max_active=1000)
     channel, stub = await _stub_for(service)
     async with channel:
@@ -69,7 +76,7 @@ async def test_two_hundred_parallel_creates_against_a_daily_limit_of_ten(start_j
         )
 
 
-async def test_quota_is_per_user(start_job_service) -> None:
+async def test_quota_is_per_user(start_job_service: StartJobService) -> None:
     service = await start_job_service(daily_limit=2, max_active=100)
     channel, stub = await _stub_for(service)
     async with channel:
@@ -78,16 +85,19 @@ async def test_quota_is_per_user(start_job_service) -> None:
         assert all(isinstance(r, job_service_pb2.CreateJobResponse) for r in bob)
 
 
-async def test_a_daily_limit_of_zero_refuses_everything(start_job_service, sql) -> None:
+async def test_a_daily_limit_of_zero_refuses_everything(start_job_service: StartJobService, sql: Sql) -> None:
     service = await start_job_service(daily_limit=0)
     channel, stub = await _stub_for(service)
     async with channel:
         (result,) = await _create_many(stub, 1)
+    assert isinstance(result, RpcFailure)
     assert result.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert sql("SELECT count(*) FROM jobs") == [(0,)]
 
 
-async def test_the_active_job_limit_holds_under_parallel_creates(start_job_service, sql) -> None:
+async def test_the_active_job_limit_holds_under_parallel_creates(
+    start_job_service: StartJobService, sql: Sql
+) -> None:
     service = await start_job_service(daily_limit=1000, max_active=3)
     channel, stub = await _stub_for(service)
     async with channel:
@@ -113,7 +123,7 @@ async def test_the_active_job_limit_holds_under_parallel_creates(start_job_servi
         assert len([r for r in again if isinstance(r, job_service_pb2.CreateJobResponse)]) == 1
 
 
-async def test_cancelling_a_pending_job_gives_its_unit_back(stub, sql) -> None:
+async def test_cancelling_a_pending_job_gives_its_unit_back(stub: JobStub, sql: Sql) -> None:
     created = await stub.CreateJob(
         job_service_pb2.CreateJobRequest(client_request_id="k", spec=SPEC), metadata=metadata("alice")
     )
@@ -129,7 +139,7 @@ async def test_cancelling_a_pending_job_gives_its_unit_back(stub, sql) -> None:
     assert sql("SELECT type FROM job_events ORDER BY id") == [("created",), ("cancelled",)]
 
 
-async def test_cancelling_twice_is_a_failed_precondition(stub) -> None:
+async def test_cancelling_twice_is_a_failed_precondition(stub: JobStub) -> None:
     created = await stub.CreateJob(
         job_service_pb2.CreateJobRequest(client_request_id="k", spec=SPEC), metadata=metadata("alice")
     )
@@ -146,13 +156,13 @@ async def test_cancelling_twice_is_a_failed_precondition(stub) -> None:
     assert info.reason == "JOB_TERMINAL"
 
 
-async def test_reset_quota_is_for_admins_only(stub) -> None:
+async def test_reset_quota_is_for_admins_only(stub: JobStub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.ResetQuota(job_service_pb2.ResetQuotaRequest(user_id="alice"), metadata=metadata("alice"))
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
-async def test_quota_reports_the_next_utc_midnight(stub) -> None:
+async def test_quota_reports_the_next_utc_midnight(stub: JobStub) -> None:
     quota = await stub.GetQuota(job_service_pb2.GetQuotaRequest(), metadata=metadata("alice"))
     resets_at = quota.resets_at.ToDatetime()
     assert (resets_at.hour, resets_at.minute, resets_at.second) == (0, 0, 0)

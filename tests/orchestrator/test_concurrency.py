@@ -35,7 +35,7 @@ async def test_a_hundred_watchers_see_every_transition_in_order_at_no_provider_c
     created = await stack.create(providers=["fal"])
 
     async def watch() -> list[tuple[int, int]]:
-        seen = []
+        seen: list[tuple[int, int]] = []
         request = job_service_pb2.WatchJobRequest(id=created.job.id)
         async for event in stack.stub.WatchJob(request, metadata=ALICE):
             seen.append((event.sequence, event.state))

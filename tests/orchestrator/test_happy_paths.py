@@ -7,7 +7,7 @@ import pytest
 
 from provider_service.fakes import FalFake, RunwayFake, VeoFake, tiny_video
 from provider_service.sim.server import SimProvider
-from tests.support.pipeline import StartPipeline
+from tests.support.pipeline import Pipeline, StartPipeline
 from tests.support.videos import padded_mp4
 from videojobs.v1 import job_service_pb2
 
@@ -20,7 +20,7 @@ EXPECTED_EVENTS = [
 ]
 
 
-async def _completes(stack, provider: str) -> job_service_pb2.Job:
+async def _completes(stack: Pipeline, provider: str) -> job_service_pb2.Job:
     created = await stack.create(providers=[provider], duration_seconds=4)
     job = await stack.wait(created.job.id)
     assert job.state == job_service_pb2.COMPLETED, job.error

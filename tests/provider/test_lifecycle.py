@@ -15,6 +15,7 @@ from google.cloud import storage
 from provider_service.fakes import FakeProvider
 from provider_service.sim.server import SimProvider
 from tests.support.providers import MD, StartProviderService, provider_stub
+from tests.support.services import ProviderStub
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 
@@ -25,7 +26,7 @@ State = pb.GenerationStatus
 class Case:
     provider: str
     fake: FakeProvider | None
-    stub: Any
+    stub: ProviderStub
     prefix: str = ""
 
     async def submit(self, prompt: str = "a paper boat on a rainy street", **spec: Any) -> str:

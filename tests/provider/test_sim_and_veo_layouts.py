@@ -30,7 +30,7 @@ def test_sim_renders_a_real_h264_video_of_the_prompt(sim_provider: SimProvider) 
             time.sleep(0.02)
         assert view["status"] == "succeeded"
         video = client.get(view["output_url"]).content
-    with av.open(io.BytesIO(video)) as container:
+    with av.open(io.BytesIO(video), mode="r") as container:
         stream = container.streams.video[0]
         assert (stream.codec_context.name, stream.width, stream.height) == ("h264", 160, 90)
         assert float(container.duration or 0) / 1e6 == pytest.approx(1.0, abs=0.2)

@@ -25,12 +25,6 @@ async def stub(start_provider_service: StartProviderService, runway_fake: Runway
         yield stub
 
 
-def _fields(failure: Any) -> set[str]:
-    bad = failure.detail(error_details_pb2.BadRequest)
-    assert bad is not None
-    return {v.field for v in bad.field_violations}
-
-
 async def test_an_unknown_provider_is_invalid_argument_on_every_call(stub: Any) -> None:
     spec = common_pb2.VideoSpec(prompt="x")
     for call, request in [
@@ -41,7 +35,7 @@ async def test_an_unknown_provider_is_invalid_argument_on_every_call(stub: Any) 
     ]:
         failure = await rpc_failure(call, request)
         assert failure.code == grpc.StatusCode.INVALID_ARGUMENT
-        assert _fields(failure) == {"provider"}
+        assert set(failure.fields) == {"provider"}
 
 
 async def test_an_empty_or_foreign_provider_job_id_is_invalid_argument(stub: Any) -> None:
@@ -55,7 +49,7 @@ async def test_an_empty_or_foreign_provider_job_id_is_invalid_argument(stub: Any
         ]:
             failure = await rpc_failure(call, request)
             assert failure.code == grpc.StatusCode.INVALID_ARGUMENT, job_id
-            assert _fields(failure) == {"provider_job_id"}
+            assert set(failure.fields) == {"provider_job_id"}
 
 
 @pytest.mark.parametrize(
@@ -80,7 +74,7 @@ async def test_a_malformed_spec_names_its_fields_and_reaches_no_provider(
     request = pb.SubmitGenerationRequest(provider="runway", spec=spec, output_uri_prefix=prefix)
     failure = await rpc_failure(stub.SubmitGeneration, request)
     assert failure.code == grpc.StatusCode.INVALID_ARGUMENT
-    assert _fields(failure) == fields
+    assert set(failure.fields) == fields
     assert runway_fake.calls["submit"] == 0, "nothing reached the provider"
 
 
@@ -127,9 +121,9 @@ async def test_bad_input_wins_over_configuration(stub: Any) -> None:
     bad = common_pb2.VideoSpec(aspect_ratio="2:1")
     failure = await rpc_failure(stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="fal", spec=bad))
     assert failure.code == grpc.StatusCode.INVALID_ARGUMENT
-    assert _fields(failure) == {"spec.prompt", "spec.aspect_ratio"}
+    assert set(failure.fields) == {"spec.prompt", "spec.aspect_ratio"}
     failure = await rpc_failure(stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="sora", spec=bad))
-    assert _fields(failure) == {"provider", "spec.prompt", "spec.aspect_ratio"}
+    assert set(failure.fields) == {"provider", "spec.prompt", "spec.aspect_ratio"}
 
 
 @pytest.mark.parametrize(
@@ -142,5 +136,6 @@ async def test_bad_input_wins_over_configuration(stub: Any) -> None:
     ],
 )
 def test_default_models_outside_the_catalog_refuse_to_start(setting: str, value: str) -> None:
+    options: dict[str, Any] = {setting: value}
     with pytest.raises(pydantic.ValidationError, match="is not in the catalog"):
-        ProviderServiceSettings(**{setting: value})
+        ProviderServiceSettings(**options)

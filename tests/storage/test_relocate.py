@@ -36,7 +36,7 @@ VIDEO = make_mp4(160, 90, 1.0, 12)
 
 def stub_for(service: StorageService) -> tuple[grpc.aio.Channel, Stub]:
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.port}")
-    return channel, storage_service_pb2_grpc.StorageServiceStub(channel)  # type: ignore[return-value]
+    return channel, storage_service_pb2_grpc.StorageServiceStub(channel)
 
 
 async def test_gs_source_is_copied_then_reused(

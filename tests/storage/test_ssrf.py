@@ -61,7 +61,7 @@ async def test_refused_targets_are_invalid_argument_and_write_nothing(
 ) -> None:
     service = await start_storage_service(resolver=RESOLVER)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-        error = await relocate_error(storage_service_pb2_grpc.StorageServiceStub(channel), source_uri)  # type: ignore[arg-type]
+        error = await relocate_error(storage_service_pb2_grpc.StorageServiceStub(channel), source_uri)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     bad_request = failure(error).detail(error_details_pb2.BadRequest)
     assert bad_request is not None
@@ -84,7 +84,7 @@ async def test_redirect_to_the_metadata_server_is_refused_even_in_development(
         service = await start_storage_service(fetch_allow_local=True)
         async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
             stub = storage_service_pb2_grpc.StorageServiceStub(channel)
-            error = await relocate_error(stub, source.url("/v"))  # type: ignore[arg-type]
+            error = await relocate_error(stub, source.url("/v"))
     finally:
         source.stop()
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -101,7 +101,7 @@ async def test_redirect_chain_is_followed_and_bounded(
         service = await start_storage_service(fetch_allow_local=True, fetch_max_redirects=3)
         async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
             stub = storage_service_pb2_grpc.StorageServiceStub(channel)
-            error = await relocate_error(stub, source.url("/r0"))  # type: ignore[arg-type]
+            error = await relocate_error(stub, source.url("/r0"))
     finally:
         source.stop()
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION

@@ -84,7 +84,8 @@ def _same(actual: Any, given: str) -> bool:
     if isinstance(actual, int | float):
         return float(given) == actual
     if isinstance(actual, tuple):
-        return list(actual) == json.loads(given)
+        expected: object = json.loads(given)
+        return list(actual) == expected
     return str(actual) == given
 
 

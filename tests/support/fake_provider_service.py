@@ -75,6 +75,11 @@ class FakeProviders(provider_service_pb2_grpc.ProviderServiceServicer):
             providers=[provider_service_pb2.ProviderModels(name="sim", configured=True)],
         )
 
+    async def _not_faked(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "this fake answers webhooks and ListModels only")
+
+    SubmitGeneration = GetGenerationStatus = CancelGeneration = ListProviders = _not_faked
+
 
 def start_fake_providers(servicer: FakeProviders) -> GrpcServer:
     """Build (not start) a gRPC server for `servicer` on a free loopback port."""

@@ -9,6 +9,7 @@ from typing import TypeVar
 import grpc
 import pytest
 from google.protobuf.message import Message
+from google.rpc import error_details_pb2
 
 from videojobs import rpc_status
 from videojobs.settings import DEV_INTERNAL_TOKEN
@@ -37,6 +38,18 @@ class RpcFailure:
 
     def detail(self, kind: type[_Detail]) -> _Detail | None:
         return rpc_status.detail_of(rpc_status.status_of(self.error), kind)
+
+    @property
+    def reason(self) -> str:
+        """The ErrorInfo reason ("" when the status has none)."""
+        info = self.detail(error_details_pb2.ErrorInfo)
+        return info.reason if info else ""
+
+    @property
+    def fields(self) -> list[str]:
+        """The fields the BadRequest detail names, in order ([] when there is none)."""
+        bad = self.detail(error_details_pb2.BadRequest)
+        return [violation.field for violation in bad.field_violations] if bad else []
 
 
 def failure(error: grpc.aio.AioRpcError) -> RpcFailure:

@@ -17,7 +17,7 @@ from typing import Any
 
 import grpc
 import httpx
-from google.cloud import storage
+from google.cloud.storage import Bucket
 
 from gateway.server import RunningGateway
 from job_service.server import JobService
@@ -80,7 +80,7 @@ class Pipeline:
     services: list[JobService]
     provider: ProviderService
     storage: StorageService
-    bucket: storage.Bucket
+    bucket: Bucket
     database_url: str
     channel: grpc.aio.Channel
     stub: job_service_pb2_grpc.JobServiceAsyncStub
@@ -156,7 +156,7 @@ StartPipeline = Callable[..., Awaitable[Pipeline]]
 async def pipeline_running(
     database_url: str,
     emulator_url: str,
-    bucket: storage.Bucket,
+    bucket: Bucket,
     *,
     providers: Mapping[str, Any],
     replicas: int = 1,
@@ -183,7 +183,7 @@ async def pipeline_running(
             for replica in range(replicas)
         ]
         channel = await exits.enter_async_context(grpc.aio.insecure_channel(target(services[0].port)))
-        stub: job_service_pb2_grpc.JobServiceAsyncStub = job_service_pb2_grpc.JobServiceStub(channel)  # type: ignore[assignment]
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
         running_gateway = None
         if gateway is not None:
             # The dashboard's Content-Security-Policy allows media from the emulator's origin.

@@ -70,7 +70,7 @@ def provider_settings(
 @asynccontextmanager
 async def provider_stub(port: int) -> AsyncIterator[provider_service_pb2_grpc.ProviderServiceAsyncStub]:
     async with grpc.aio.insecure_channel(target(port)) as channel:
-        yield provider_service_pb2_grpc.ProviderServiceStub(channel)  # type: ignore[misc]
+        yield provider_service_pb2_grpc.ProviderServiceStub(channel)
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 from gateway.server import RunningGateway, running
 from gateway.settings import GatewaySettings
@@ -28,8 +28,15 @@ from storage_service.server import create_server as create_storage_service
 from storage_service.settings import StorageServiceSettings
 from videojobs.safe_fetch import Resolver
 from videojobs.server import GrpcServer
+from videojobs.v1 import job_service_pb2_grpc, provider_service_pb2_grpc, storage_service_pb2_grpc
 
 LOOPBACK = "127.0.0.1"
+
+# The async stubs exist only in the generated .pyi files, hence the quotes.
+JobStub: TypeAlias = "job_service_pb2_grpc.JobServiceAsyncStub"
+ProviderStub: TypeAlias = "provider_service_pb2_grpc.ProviderServiceAsyncStub"
+StorageStub: TypeAlias = "storage_service_pb2_grpc.StorageServiceAsyncStub"
+StartJobService = Callable[..., Awaitable[JobService]]
 
 
 def target(port: int) -> str:

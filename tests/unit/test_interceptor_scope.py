@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import contextvars
-from typing import Any
+from typing import Any, cast
+
+import grpc
 
 from videojobs import context
 from videojobs.interceptors import _CallScope
 
 
 class _Context:
+    """The one method of a servicer context the scope uses."""
+
     def set_trailing_metadata(self, metadata: Any) -> None:
         self.trailing = metadata
 
 
+def _context() -> grpc.aio.ServicerContext[Any, Any]:
+    return cast("grpc.aio.ServicerContext[Any, Any]", _Context())
+
+
 def test_enter_sets_and_leave_restores_the_caller() -> None:
     scope = _CallScope("/videojobs.v1.JobService/GetJob", {"x-user-id": "alice", "x-request-id": "r1"}, b"")
-    tokens = scope.enter(_Context())  # type: ignore[arg-type]
+    tokens = scope.enter(_context())
     assert context.current_caller().user_id == "alice"
     assert context.request_id.get() == "r1"
     scope.leave(tokens)
@@ -26,5 +34,5 @@ def test_enter_sets_and_leave_restores_the_caller() -> None:
 def test_leave_from_another_context_does_not_raise() -> None:
     """What happens when a client abandons a stream: the generator is closed from another task."""
     scope = _CallScope("/videojobs.v1.JobService/WatchJob", {"x-user-id": "alice"}, b"")
-    tokens = contextvars.copy_context().run(scope.enter, _Context())
+    tokens = contextvars.copy_context().run(scope.enter, _context())
     scope.leave(tokens)  # would raise "Token was created in a different Context" without the guard

@@ -34,6 +34,7 @@ def test_invalid_argument_lists_field_violations() -> None:
         errors.InvalidArgument([errors.FieldViolation("a", "bad"), errors.FieldViolation("b.c", "worse")])
     )
     bad = rpc_status.detail_of(status, error_details_pb2.BadRequest)
+    assert bad is not None
     assert [(v.field, v.description) for v in bad.field_violations] == [("a", "bad"), ("b.c", "worse")]
     assert "a: bad; b.c: worse" in status.message
 
@@ -43,9 +44,12 @@ def test_quota_errors_carry_quota_failure_and_retry_info() -> None:
         errors.QuotaExceeded("over", violations=[errors.QuotaViolation("user:u", "daily")], retry_after=90.5)
     )
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert rpc_status.detail_of(status, error_details_pb2.QuotaFailure).violations[0].subject == "user:u"
-    retry = rpc_status.detail_of(status, error_details_pb2.RetryInfo).retry_delay
-    assert (retry.seconds, retry.nanos) == (90, 500_000_000)
+    quota = rpc_status.detail_of(status, error_details_pb2.QuotaFailure)
+    retry = rpc_status.detail_of(status, error_details_pb2.RetryInfo)
+    assert quota is not None
+    assert retry is not None
+    assert quota.violations[0].subject == "user:u"
+    assert (retry.retry_delay.seconds, retry.retry_delay.nanos) == (90, 500_000_000)
 
 
 def test_retry_info_only_when_there_is_a_delay() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.dashboard.conftest import Dashboard, expect
+from tests.support.dashboard import Dashboard, expect
 
 
 async def test_cancel_retry_and_delete_where_the_state_allows(

@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.async_api import Route
 
-from tests.dashboard.conftest import Dashboard, body_of, expect
+from tests.support.dashboard import Dashboard, body_of, expect
 
 
 async def test_create_reaches_completed_with_a_thumbnail_and_a_playable_video(

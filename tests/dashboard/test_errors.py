@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.async_api import Browser
 
-from tests.dashboard.conftest import Dashboard, expect, open_dashboard
+from tests.support.dashboard import Dashboard, expect, open_dashboard
 from tests.support.pipeline import Pipeline
 
 JOB_SETTINGS = {"daily_limit": 2}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.dashboard.conftest import SCREENSHOTS, Dashboard, expect
+from tests.support.dashboard import SCREENSHOTS, Dashboard, expect
 
 SIM_SETTINGS = {"sim_slow_seconds": 120}
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from playwright.async_api import Browser, Route
 
-from tests.dashboard.conftest import CuttableProxy, Dashboard, eventually, expect, open_dashboard
+from tests.support.dashboard import CuttableProxy, Dashboard, eventually, expect, open_dashboard
 from tests.support.pipeline import Pipeline
 
 SIM_SETTINGS = {"sim_slow_seconds": 3}

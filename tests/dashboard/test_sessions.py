@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.async_api import Route
 
-from tests.dashboard.conftest import Dashboard, expect
+from tests.support.dashboard import Dashboard, expect
 
 
 async def test_switching_keys_shows_only_the_new_users_jobs(

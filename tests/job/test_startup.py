@@ -21,6 +21,7 @@ from job_service import database
 from job_service.server import JobService, create_engine, create_server, prepare_database
 from job_service.settings import JobServiceSettings
 from tests.support.postgres import DatabaseFactory
+from tests.support.services import job_settings, started
 from videojobs.probes import grpc_serving
 
 BIN = Path(sys.executable).parent / "videojobs"
@@ -113,15 +114,14 @@ async def test_without_migrating_it_waits_for_someone_else_to_migrate(
 
 
 def worker_only(database_url: str) -> JobService:
-    settings = JobServiceSettings(database_url=database_url, job_host="127.0.0.1", worker_health_port=0)
-    engine = create_engine(settings, database_url)
-    return create_server(settings, engine, serve_grpc=False, run_worker=True)
+    """Built, not started (a test may break it first); start it with tests.support.services.started."""
+    settings = job_settings(database_url, worker_enabled=True, worker_health_port=0)
+    return create_server(settings, create_engine(settings, database_url), serve_grpc=False)
 
 
 async def test_a_worker_only_replica_reports_its_health(database_url: str) -> None:
     service = worker_only(database_url)
-    await service.start()
-    try:
+    async with started(service, service.start):
         target = f"127.0.0.1:{service.port}"
         assert await asyncio.to_thread(grpc_serving, target, 2) == (True, "SERVING")
         env = {**os.environ, "VIDEOJOBS_WORKER_HEALTH_PORT": str(service.port)}
@@ -131,8 +131,6 @@ async def test_a_worker_only_replica_reports_its_health(database_url: str) -> No
         )
         assert probe.returncode == 0, probe.stdout + probe.stderr
         assert f"worker at {target}: SERVING" in probe.stdout
-    finally:
-        await service.stop(0)
 
 
 async def test_a_worker_whose_loop_died_is_reported_unhealthy(database_url: str) -> None:
@@ -143,14 +141,11 @@ async def test_a_worker_whose_loop_died_is_reported_unhealthy(database_url: str)
         raise RuntimeError("a bug in the loop")
 
     service.worker.run = broken_loop  # type: ignore[method-assign]
-    await service.start()
-    try:
+    async with started(service, service.start):
         target = f"127.0.0.1:{service.port}"
         async with asyncio.timeout(10):
             while (await asyncio.to_thread(grpc_serving, target, 2))[0]:  # noqa: ASYNC110 - polls a server
                 await asyncio.sleep(0.1)
-    finally:
-        await service.stop(0)
 
 
 def test_health_command_fails_where_nothing_serves() -> None:

@@ -16,11 +16,13 @@ from gateway.server import RunningGateway
 from job_service.server import JobService
 from tests.support.fake_provider_service import FakeProviders, start_fake_providers
 from tests.support.services import (
+    api_key,
     gateway_running,
     gateway_settings,
     grpc_server_running,
     job_service_running,
     job_settings,
+    user_client,
 )
 
 
@@ -37,12 +39,10 @@ class Stack:
         return self.gateway.url
 
     async def key(self, user: str, *, admin: bool = False) -> str:
-        return await self.jobs.jobs.mint_api_key(user, admin=admin)
+        return await api_key(self.jobs, user, admin=admin)
 
     async def client(self, user: str, *, admin: bool = False) -> httpx.AsyncClient:
-        """An HTTP client authenticated as `user` with a fresh API key."""
-        key = await self.key(user, admin=admin)
-        return httpx.AsyncClient(base_url=self.url, headers={"authorization": f"Bearer {key}"}, timeout=10)
+        return await user_client(self.gateway, self.jobs, user, admin=admin)
 
 
 StartStack = Callable[..., Awaitable[Stack]]

@@ -28,6 +28,7 @@ from tests.support.grpc_client import metadata
 from tests.support.postgres import run_sql
 from tests.support.providers import provider_settings
 from tests.support.services import (
+    api_key,
     gateway_running,
     gateway_settings,
     job_service_running,
@@ -35,6 +36,7 @@ from tests.support.services import (
     provider_service_running,
     storage_service_running,
     target,
+    user_client,
 )
 from tests.support.storage import storage_settings
 from videojobs.contract import TERMINAL_JOB_STATES
@@ -140,13 +142,10 @@ class Pipeline:
         return self.gateway.url
 
     async def key(self, user: str, *, admin: bool = False) -> str:
-        """A fresh API key for `user`."""
-        return await self.jobs.jobs.mint_api_key(user, admin=admin)
+        return await api_key(self.jobs, user, admin=admin)
 
     async def client(self, user: str, *, admin: bool = False) -> httpx.AsyncClient:
-        """An HTTP client of the gateway, authenticated as `user` with a fresh API key."""
-        key = await self.key(user, admin=admin)
-        return httpx.AsyncClient(base_url=self.url, headers={"authorization": f"Bearer {key}"}, timeout=30)
+        return await user_client(self.gateway, self.jobs, user, admin=admin)
 
 
 StartPipeline = Callable[..., Awaitable[Pipeline]]

@@ -12,8 +12,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any, TypeAlias
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol, TypeAlias, TypeVar
+
+import httpx
 
 from gateway.server import RunningGateway, running
 from gateway.settings import GatewaySettings
@@ -75,54 +77,53 @@ def gateway_settings(job_port: int, provider_port: int, **overrides: Any) -> Gat
 # -- running services ---------------------------------------------------------------------------------------
 
 
+class _Stoppable(Protocol):
+    async def stop(self, grace: float | None = None) -> None: ...
+
+
+_Service = TypeVar("_Service", bound=_Stoppable)
+
+
 @asynccontextmanager
-async def job_service_running(
+async def started(service: _Service, start: Callable[[], Awaitable[None]]) -> AsyncIterator[_Service]:
+    """`service`, started by `start`, stopped without a grace period when the block ends."""
+    await start()
+    try:
+        yield service
+    finally:
+        await service.stop(0)
+
+
+def job_service_running(
     settings: JobServiceSettings, *, serve_grpc: bool = True
-) -> AsyncIterator[JobService]:
+) -> AbstractAsyncContextManager[JobService]:
     """job_service on a database the test fixtures already migrated (a clone of the migrated template)."""
     assert settings.database_url is not None, "tests always name their database"
     engine = create_engine(settings, settings.database_url)
     service = create_job_service(settings, engine, serve_grpc=serve_grpc)
-    await service.start()
-    try:
-        yield service
-    finally:
-        await service.stop(0)
+    return started(service, service.start)
 
 
-@asynccontextmanager
-async def provider_service_running(settings: ProviderServiceSettings) -> AsyncIterator[ProviderService]:
+def provider_service_running(
+    settings: ProviderServiceSettings,
+) -> AbstractAsyncContextManager[ProviderService]:
     service = create_provider_service(settings)
-    await service.grpc.start()
-    try:
-        yield service
-    finally:
-        await service.stop(0)
+    return started(service, service.grpc.start)
 
 
-@asynccontextmanager
-async def storage_service_running(
+def storage_service_running(
     settings: StorageServiceSettings, *, resolver: Resolver | None = None
-) -> AsyncIterator[StorageService]:
+) -> AbstractAsyncContextManager[StorageService]:
     """`resolver` stands in for DNS (see tests.support.storage.static_resolver)."""
     service = (
         create_storage_service(settings, resolver=resolver) if resolver else create_storage_service(settings)
     )
-    await service.grpc.start()
-    try:
-        yield service
-    finally:
-        await service.stop(0)
+    return started(service, service.grpc.start)
 
 
-@asynccontextmanager
-async def grpc_server_running(server: GrpcServer) -> AsyncIterator[GrpcServer]:
+def grpc_server_running(server: GrpcServer) -> AbstractAsyncContextManager[GrpcServer]:
     """A bare gRPC server (an in-process fake of one of our own services)."""
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop(0)
+    return started(server, server.start)
 
 
 @asynccontextmanager
@@ -130,3 +131,16 @@ async def gateway_running(settings: GatewaySettings) -> AsyncIterator[RunningGat
     """The gateway's own embedded uvicorn server (gateway.server.running), on the test's event loop."""
     async with running(settings) as gateway:
         yield gateway
+
+
+async def api_key(jobs: JobService, user: str, *, admin: bool = False) -> str:
+    """A fresh API key for `user`, minted by job_service as `videojobs keys create` does."""
+    return await jobs.jobs.mint_api_key(user, admin=admin)
+
+
+async def user_client(
+    gateway: RunningGateway, jobs: JobService, user: str, *, admin: bool = False
+) -> httpx.AsyncClient:
+    """An HTTP client of the gateway, authenticated as `user` with a fresh API key."""
+    key = await api_key(jobs, user, admin=admin)
+    return httpx.AsyncClient(base_url=gateway.url, headers={"authorization": f"Bearer {key}"}, timeout=30)

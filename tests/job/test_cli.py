@@ -5,17 +5,15 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from job_service.server import JobService
+from tests.support.cli import BIN
 from tests.support.grpc_client import metadata
 from tests.support.services import JobStub
 from videojobs.v1 import job_service_pb2
-
-BIN = Path(sys.executable).parent / "videojobs"
 
 
 def run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:

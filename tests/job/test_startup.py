@@ -7,10 +7,8 @@ import asyncio
 import contextlib
 import os
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -20,11 +18,10 @@ from sqlalchemy.exc import OperationalError
 from job_service import database
 from job_service.server import JobService, create_engine, create_server, prepare_database
 from job_service.settings import JobServiceSettings
+from tests.support.cli import BIN
 from tests.support.postgres import DatabaseFactory
 from tests.support.services import job_settings, started
 from videojobs.probes import grpc_serving
-
-BIN = Path(sys.executable).parent / "videojobs"
 
 
 def free_port() -> int:

@@ -7,16 +7,15 @@ import asyncio
 import os
 import random
 import signal
-import sys
-from pathlib import Path
 
 import pytest
 
 from provider_service.fakes import FalFake, VeoFake
+from tests.support.cli import BIN
 from tests.support.pipeline import TERMINAL, Pipeline, StartPipeline
 from videojobs.v1 import job_service_pb2
 
-WORKER = [str(Path(sys.executable).parent / "videojobs"), "serve", "worker"]
+WORKER = [str(BIN), "serve", "worker"]
 
 
 def _worker_env(stack: Pipeline, database_url: str) -> dict[str, str]:

@@ -8,19 +8,16 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from job_service.upkeep import SWEEP_LOCK_ID
 from provider_service.sim.server import SimProvider
+from tests.support.cli import BIN
 from tests.support.pipeline import Pipeline, StartPipeline
 from videojobs.v1 import job_service_pb2
-
-BIN = Path(sys.executable).parent / "videojobs"
 
 
 async def admin(stack: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:

@@ -6,10 +6,8 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,8 +15,7 @@ from pydantic import ValidationError
 
 from provider_service.sim.server import SimSettings
 from provider_service.sim.server import start as start_sim
-
-BIN = Path(sys.executable).parent / "videojobs"
+from tests.support.cli import BIN
 
 
 @pytest.fixture

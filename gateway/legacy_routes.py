@@ -9,7 +9,7 @@ handler, so catching there covers every error the route can give, with the app-w
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from fastapi.routing import APIRoute
@@ -57,10 +57,13 @@ def problem_fields(problem: Problem) -> dict[str, Any]:
 
 
 class LegacyRoute(APIRoute):
-    """A compatibility route: errors rendered by `error_body`, deprecation headers on every answer."""
+    """A compatibility route: errors in its clients' shape (`{**envelope, "error": ..., ...}`), deprecation
+    headers on every answer."""
+
+    envelope: ClassVar[Mapping[str, Any]] = {}
 
     def error_body(self, problem: Problem) -> dict[str, Any]:
-        raise NotImplementedError
+        return {**self.envelope, "error": problem.detail, **problem_fields(problem)}
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -82,12 +85,8 @@ class LegacyRoute(APIRoute):
 class GenerateRoute(LegacyRoute):
     """Seed 000's routes (/generate, /api/v1/generate): `{"success": false, "error": ...}`."""
 
-    def error_body(self, problem: Problem) -> dict[str, Any]:
-        return {"success": False, "error": problem.detail, **problem_fields(problem)}
+    envelope = {"success": False}
 
 
 class VideoJobRoute(LegacyRoute):
     """Seed 004's routes (/api/video/...): `{"error": ...}`."""
-
-    def error_body(self, problem: Problem) -> dict[str, Any]:
-        return {"error": problem.detail, **problem_fields(problem)}

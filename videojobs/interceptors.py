@@ -8,6 +8,7 @@ Health checks and reflection are left open so probes and `grpcurl list` work wit
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import time
 import uuid
@@ -91,6 +92,22 @@ class _CallScope:
                 reason="INVALID_INTERNAL_TOKEN",
             )
 
+    @contextlib.asynccontextmanager
+    async def running(self, ctx: Context) -> AsyncIterator[None]:
+        """The call's whole life: context bound, caller authenticated, and every failure (raised before or
+        while the handler runs) leaving through the one status mapping; `fail` always aborts."""
+        tokens = self.enter(ctx)
+        try:
+            self.authenticate()
+            yield
+        except grpc.aio.AbortError:
+            self.code = "ABORTED"
+            raise
+        except Exception as error:  # noqa: BLE001 - every failure leaves through the status mapping
+            await self.fail(ctx, error)
+        finally:
+            self.leave(tokens)
+
     async def fail(self, ctx: Context, error: Exception) -> None:
         if not isinstance(error, errors.ServiceError):
             log.exception("unhandled error")
@@ -113,18 +130,9 @@ def _wrap(handler: Handler, scope: _CallScope) -> Handler:
         stream_behavior = handler.unary_stream or handler.stream_stream
 
         async def streaming(request: Any, ctx: Context) -> AsyncIterator[Any]:
-            tokens = scope.enter(ctx)
-            try:
-                scope.authenticate()
+            async with scope.running(ctx):
                 async for response in stream_behavior(request, ctx):
                     yield response
-            except grpc.aio.AbortError:
-                scope.code = "ABORTED"
-                raise
-            except Exception as error:  # noqa: BLE001 - every failure leaves through the status mapping
-                await scope.fail(ctx, error)
-            finally:
-                scope.leave(tokens)
 
         make_stream = (
             grpc.stream_stream_rpc_method_handler
@@ -136,17 +144,8 @@ def _wrap(handler: Handler, scope: _CallScope) -> Handler:
     unary_behavior = handler.unary_unary or handler.stream_unary
 
     async def unary(request: Any, ctx: Context) -> Any:
-        tokens = scope.enter(ctx)
-        try:
-            scope.authenticate()
+        async with scope.running(ctx):
             return await unary_behavior(request, ctx)
-        except grpc.aio.AbortError:
-            scope.code = "ABORTED"
-            raise
-        except Exception as error:  # noqa: BLE001 - every failure leaves through the status mapping
-            await scope.fail(ctx, error)
-        finally:
-            scope.leave(tokens)
 
     make_unary = (
         grpc.stream_unary_rpc_method_handler

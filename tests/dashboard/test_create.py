@@ -92,7 +92,8 @@ async def test_a_reload_in_the_middle_of_a_create_sends_the_same_request_again(
 
     await page.route("**/v1/videos", hold_the_first_answer)
     await dashboard.create("a lighthouse in a storm")
-    await held.wait()
+    async with asyncio.timeout(30):  # the route handler sets it; an error there must fail, not hang, the test
+        await held.wait()
     await expect(page.get_by_role("button", name="Create video")).to_be_disabled()
     await page.reload()
     await expect(dashboard.rows()).to_have_count(1)

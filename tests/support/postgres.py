@@ -21,8 +21,12 @@ Sql = Callable[..., list[tuple[Any, ...]]]  # the `sql` fixture: sql(query, para
 
 
 def run_sql(url: str, query: str, params: Any = None) -> list[tuple[Any, ...]]:
-    """Run one statement against a test database: its rows, or [] for a statement that returns none."""
-    with psycopg.connect(url) as conn:
+    """Run one statement against a test database: its rows, or [] for a statement that returns none.
+
+    Synchronous, so a test calling it from the event loop that also runs the services would wait forever on a
+    row lock a service holds across an await: the lock timeout turns that deadlock into an error.
+    """
+    with psycopg.connect(url, options="-c lock_timeout=10s -c statement_timeout=30s") as conn:
         cursor = conn.execute(query, params)
         return cursor.fetchall() if cursor.description else []
 

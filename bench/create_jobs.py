@@ -6,6 +6,10 @@
 "duplicate/s" repeats one spec per user without a key (each answered with the unfinished job): against
 "CreateJob/s" (keyed) and "replay/s" they show what keyless deduplication costs.
 
+"procrastinate/s" is procrastinate's `defer_async` with a queueing lock (its guard against a job enqueued
+twice, as our key is), in this process with no network hop, on the same Postgres: the best Python job queue
+doing the nearest thing to a create. "vs pq" is CreateJob over it, "replay vs pq" a replay over it.
+
 "empty gRPC/s" is a health check against the same server: the most Python gRPC allows here, so "of floor"
 says how much of the transport's budget a create leaves (the rest of the gap to raw SQL is the transport).
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -31,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
+import procrastinate
 import psycopg
 from psycopg import sql
 
@@ -42,7 +48,7 @@ from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = common_pb2.VideoSpec(prompt="benchmark: a slow pan over a mountain lake", duration_seconds=4)
 AUTH = ("authorization", f"Bearer {DEV_INTERNAL_TOKEN}")
-RATES = ("raw", "create", "replay", "keyless", "duplicate", "floor")
+RATES = ("raw", "procrastinate", "create", "replay", "keyless", "duplicate", "floor")
 
 
 def fresh_database(name: str = "vj_bench") -> str:
@@ -93,20 +99,63 @@ async def raw_insert_baseline(url: str, clients: int, seconds: float) -> float:
             await conn.close()
 
 
-async def grpc_creates(stub: job_service_pb2_grpc.JobServiceAsyncStub, clients: int, seconds: float) -> float:
+class Connections:
+    """One gRPC connection per client (a local subchannel pool each): with `--processes`, the kernel hands
+    each connection to one process, as it would several gateway workers'."""
+
+    def __init__(self, target: str, count: int) -> None:
+        self.channels = [
+            grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+            for _ in range(count)
+        ]
+        self.stubs = [job_service_pb2_grpc.JobServiceStub(channel) for channel in self.channels]
+
+    def stub(self, client: int) -> job_service_pb2_grpc.JobServiceAsyncStub:
+        return self.stubs[client % len(self.stubs)]
+
+    async def close(self) -> None:
+        for channel in self.channels:
+            await channel.close()
+
+
+async def procrastinate_defers(url: str, clients: int, seconds: float) -> float:
+    """procrastinate's defer_async, each with its own queueing lock, over a pool of `clients` connections."""
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=url, min_size=clients, max_size=clients)
+    )
+
+    @app.task(name="render", queue="videos")
+    async def render(prompt: str, duration_seconds: int) -> None:  # never run: only deferred
+        del prompt, duration_seconds
+
     async def one(_index: int) -> None:
+        await render.configure(queueing_lock=str(uuid.uuid4())).defer_async(
+            prompt=SPEC.prompt, duration_seconds=4
+        )
+
+    async with app.open_async():
+        return await measure(clients, seconds, one)
+
+
+def procrastinate_schema(url: str) -> None:
+    """procrastinate's own tables in the benchmark database (beside ours, as an app using both would)."""
+    app = procrastinate.App(connector=procrastinate.SyncPsycopgConnector(conninfo=url))
+    with app.open():
+        app.schema_manager.apply_schema()
+
+
+async def grpc_creates(conns: Connections, clients: int, seconds: float) -> float:
+    async def one(index: int) -> None:
         request = job_service_pb2.CreateJobRequest(client_request_id=str(uuid.uuid4()), spec=SPEC)
-        await stub.CreateJob(request, metadata=(AUTH, ("x-user-id", f"bench-{uuid.uuid4()}")))
+        await conns.stub(index).CreateJob(request, metadata=(AUTH, ("x-user-id", f"bench-{uuid.uuid4()}")))
 
     return await measure(clients, seconds, one)
 
 
-async def grpc_keyless_creates(
-    stub: job_service_pb2_grpc.JobServiceAsyncStub, clients: int, seconds: float
-) -> float:
-    async def one(_index: int) -> None:
+async def grpc_keyless_creates(conns: Connections, clients: int, seconds: float) -> float:
+    async def one(index: int) -> None:
         spec = common_pb2.VideoSpec(prompt=f"{SPEC.prompt} {uuid.uuid4()}", duration_seconds=4)
-        response = await stub.CreateJob(
+        response = await conns.stub(index).CreateJob(
             job_service_pb2.CreateJobRequest(spec=spec),
             metadata=(AUTH, ("x-user-id", f"bench-{uuid.uuid4()}")),
         )
@@ -115,57 +164,104 @@ async def grpc_keyless_creates(
     return await measure(clients, seconds, one)
 
 
-async def grpc_duplicates(
-    stub: job_service_pb2_grpc.JobServiceAsyncStub, clients: int, seconds: float
-) -> float:
+async def grpc_duplicates(conns: Connections, clients: int, seconds: float) -> float:
     users = [f"dup-{uuid.uuid4()}" for _ in range(clients)]
     request = job_service_pb2.CreateJobRequest(spec=SPEC)
-    for user in users:
-        await stub.CreateJob(request, metadata=(AUTH, ("x-user-id", user)))
+    for index, user in enumerate(users):
+        await conns.stub(index).CreateJob(request, metadata=(AUTH, ("x-user-id", user)))
 
     async def one(index: int) -> None:
-        response = await stub.CreateJob(request, metadata=(AUTH, ("x-user-id", users[index])))
+        response = await conns.stub(index).CreateJob(request, metadata=(AUTH, ("x-user-id", users[index])))
         assert response.reason == job_service_pb2.CreateJobResponse.DUPLICATE_REQUEST
 
     return await measure(clients, seconds, one)
 
 
-async def grpc_floor(channel: grpc.aio.Channel, clients: int, seconds: float) -> float:
+async def grpc_floor(conns: Connections, clients: int, seconds: float) -> float:
     """Empty health checks against the same server: what Python gRPC alone allows on this machine."""
 
-    async def one(_index: int) -> None:
-        await check(channel)
+    async def one(index: int) -> None:
+        await check(conns.channels[index % len(conns.channels)])
 
     return await measure(clients, seconds, one)
 
 
-async def grpc_replays(stub: job_service_pb2_grpc.JobServiceAsyncStub, clients: int, seconds: float) -> float:
+async def grpc_replays(conns: Connections, clients: int, seconds: float) -> float:
     users = [f"replay-{uuid.uuid4()}" for _ in range(clients)]
     requests = [
         job_service_pb2.CreateJobRequest(client_request_id="same-click", spec=SPEC) for _ in range(clients)
     ]
-    for user, request in zip(users, requests, strict=True):
-        await stub.CreateJob(request, metadata=(AUTH, ("x-user-id", user)))
+    for index, (user, request) in enumerate(zip(users, requests, strict=True)):
+        await conns.stub(index).CreateJob(request, metadata=(AUTH, ("x-user-id", user)))
 
     async def one(index: int) -> None:
-        response = await stub.CreateJob(requests[index], metadata=(AUTH, ("x-user-id", users[index])))
+        response = await conns.stub(index).CreateJob(
+            requests[index], metadata=(AUTH, ("x-user-id", users[index]))
+        )
         assert not response.created
 
     return await measure(clients, seconds, one)
 
 
-def start_service(url: str, port: int) -> subprocess.Popen[bytes]:
+def start_service(url: str, port: int, processes: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
         "VIDEOJOBS_JOB_PORT": str(port),
         "VIDEOJOBS_LOG_LEVEL": "WARNING",
         "VIDEOJOBS_DAILY_LIMIT": "1000000",
-        "VIDEOJOBS_DB_POOL_SIZE": "16",  # x2 pools + overflow + baseline stay under 100
+        # The same connection budget however it is split: (2 pools x 16 + 1) in all, plus the baselines' 32,
+        # under embedded Postgres' 100.
+        "VIDEOJOBS_DB_POOL_SIZE": str(16 // processes),
         "VIDEOJOBS_DB_MAX_OVERFLOW": "0",
         "VIDEOJOBS_WORKER_ENABLED": "false",  # CreateJob alone: no providers behind this service
     }
-    return subprocess.Popen([Path(sys.executable).parent / "videojobs", "serve", "job"], env=env)
+    command = [str(Path(sys.executable).parent / "videojobs"), "serve", "job", "--processes", str(processes)]
+    return subprocess.Popen(command, env=env)
+
+
+HEADER = (
+    "procs", "clients", "raw insert/s", "procrastinate/s", "CreateJob/s", "vs raw", "vs pq", "replay/s",
+    "replay vs pq", "keyless/s", "vs keyed", "duplicate/s", "empty gRPC/s", "floor",
+)  # fmt: skip
+ROW = "{:>5} {:>7} {:>12} {:>15} {:>11} {:>6} {:>5} {:>8} {:>12} {:>9} {:>8} {:>11} {:>12} {:>5}"
+
+
+async def measure_service(
+    url: str, port: int, processes: int, levels: list[int], args: argparse.Namespace
+) -> None:
+    """One row per client count, job_service running as `processes` processes on one port."""
+    service = start_service(url, port, processes)
+    conns = Connections(f"127.0.0.1:{port}", max(levels))
+    try:
+        await wait_serving(f"127.0.0.1:{port}", within=60)
+        await grpc_creates(conns, max(levels), 1.0)  # warm up pools and caches on both sides
+        await raw_insert_baseline(url, 8, 1.0)
+        await procrastinate_defers(url, 8, 1.0)
+        for clients in levels:
+            # Alternate the sides so a noisy neighbour hurts all alike; report medians.
+            runs: dict[str, list[float]] = {name: [] for name in RATES}
+            for _ in range(args.rounds):
+                runs["raw"].append(await raw_insert_baseline(url, clients, args.seconds))
+                runs["procrastinate"].append(await procrastinate_defers(url, clients, args.seconds))
+                runs["create"].append(await grpc_creates(conns, clients, args.seconds))
+                runs["replay"].append(await grpc_replays(conns, clients, args.seconds))
+                runs["keyless"].append(await grpc_keyless_creates(conns, clients, args.seconds))
+                runs["duplicate"].append(await grpc_duplicates(conns, clients, args.seconds))
+                runs["floor"].append(await grpc_floor(conns, clients, args.seconds))
+            m = {name: statistics.median(values) for name, values in runs.items()}
+            pq = m["procrastinate"]
+            print(
+                f"{processes:>5} {clients:>7} {m['raw']:>12.0f} {pq:>15.0f} {m['create']:>11.0f}"
+                f" {m['create'] / m['raw']:>6.2f} {m['create'] / pq:>5.2f} {m['replay']:>8.0f}"
+                f" {m['replay'] / pq:>12.2f} {m['keyless']:>9.0f} {m['keyless'] / m['create']:>8.2f}"
+                f" {m['duplicate']:>11.0f} {m['floor']:>12.0f} {m['create'] / m['floor']:>5.2f}",
+                flush=True,
+            )
+    finally:
+        await conns.close()
+        service.terminate()
+        service.wait(timeout=30)
 
 
 async def main() -> None:
@@ -175,43 +271,18 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="length of one measurement")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are printed")
     parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--processes", default="1,2", help="job_service processes (serve --processes)")
     parser.add_argument("--port", type=int, default=50151)
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
 
     url = fresh_database()
-    service = start_service(url, args.port)
-    try:
-        await wait_serving(f"127.0.0.1:{args.port}", within=60)
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{args.port}") as channel:
-            stub = job_service_pb2_grpc.JobServiceStub(channel)
-            await grpc_creates(stub, 8, 1.0)  # warm up pools and caches on both sides
-            await raw_insert_baseline(url, 8, 1.0)
-            header = (
-                "clients", "raw insert/s", "CreateJob/s", "ratio", "replay/s", "keyless/s", "vs keyed",
-                "duplicate/s", "empty gRPC/s", "floor",
-            )  # fmt: skip
-            print("{:>7} {:>13} {:>12} {:>6} {:>9} {:>10} {:>9} {:>12} {:>13} {:>6}".format(*header))
-            for clients in levels:
-                # Alternate the sides so a noisy neighbour hurts all alike; report medians.
-                runs: dict[str, list[float]] = {name: [] for name in RATES}
-                for _ in range(args.rounds):
-                    runs["raw"].append(await raw_insert_baseline(url, clients, args.seconds))
-                    runs["create"].append(await grpc_creates(stub, clients, args.seconds))
-                    runs["replay"].append(await grpc_replays(stub, clients, args.seconds))
-                    runs["keyless"].append(await grpc_keyless_creates(stub, clients, args.seconds))
-                    runs["duplicate"].append(await grpc_duplicates(stub, clients, args.seconds))
-                    runs["floor"].append(await grpc_floor(channel, clients, args.seconds))
-                m = {name: statistics.median(values) for name, values in runs.items()}
-                print(
-                    f"{clients:>7} {m['raw']:>13.0f} {m['create']:>12.0f} {m['create'] / m['raw']:>6.2f}"
-                    f" {m['replay']:>9.0f} {m['keyless']:>10.0f} {m['keyless'] / m['create']:>9.2f}"
-                    f" {m['duplicate']:>12.0f} {m['floor']:>13.0f} {m['create'] / m['floor']:>6.2f}"
-                )
-    finally:
-        service.terminate()
-        service.wait(timeout=15)
+    procrastinate_schema(url)
+    print(ROW.format(*HEADER))
+    for processes in (int(p) for p in args.processes.split(",")):
+        await measure_service(url, args.port, processes, levels, args)
 
 
 if __name__ == "__main__":
+    logging.getLogger("procrastinate").setLevel(logging.ERROR)  # its note on apps defined in __main__
     asyncio.run(main())

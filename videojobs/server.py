@@ -67,7 +67,11 @@ def create_server(
     `max_message_bytes` raises gRPC's 4 MiB message limit (see videojobs.message_limits)."""
     server = grpc.aio.server(
         interceptors=[ServiceInterceptor(settings.internal_token.get_secret_value())],
-        options=_CHANNEL_OPTIONS + message_size_options(max_message_bytes),
+        options=(
+            *_CHANNEL_OPTIONS,
+            *message_size_options(max_message_bytes),
+            ("grpc.so_reuseport", int(settings.reuse_port)),
+        ),
     )
     register(server)
     health_servicer = health.aio.HealthServicer()

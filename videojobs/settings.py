@@ -28,6 +28,11 @@ class CommonSettings(BaseSettings):
         gt=0,
         description="How long a service waits for its dependencies at start-up (with backoff), then exits.",
     )
+    reuse_port: bool = Field(
+        default=False,
+        description="Share the gRPC port with other processes (SO_REUSEPORT); `serve --processes` sets it. "
+        "Off otherwise, so a second service started on a taken port fails instead of splitting its traffic.",
+    )
     data_dir: Path = Field(
         default=Path(".videojobs"),
         description="Where embedded development services (Postgres, GCS emulator) keep their files.",

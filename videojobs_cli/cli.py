@@ -47,12 +47,41 @@ def main() -> None:
     )
 
 
+# gRPC services that can run as several processes on one port (`serve --processes`).
+MULTI_PROCESS = ("job", "provider", "storage", "worker")
+
+
 @main.command()
 @click.argument("service", type=click.Choice(sorted(SERVICES)))
-def serve(service: str) -> None:
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1, max=64),
+    default=1,
+    show_default=True,
+    help=f"Copies on one port, an event loop and a core each ({', '.join(MULTI_PROCESS)}).",
+)
+def serve(service: str, processes: int) -> None:
     """Run one service in the foreground (configured by environment variables; see the README)."""
+    if processes > 1:
+        raise SystemExit(_serve_processes(service, processes))
     module, _, function = SERVICES[service].partition(":")
     getattr(importlib.import_module(module), function or "main")()
+
+
+def _serve_processes(service: str, processes: int) -> int:
+    from videojobs_cli import processes as multi
+
+    if service not in MULTI_PROCESS:
+        raise click.UsageError(f"--processes is for {', '.join(MULTI_PROCESS)}, not {service}")
+    if service in ("job", "worker"):
+        from job_service.server import prepare_database
+        from job_service.settings import JobServiceSettings
+
+        settings = JobServiceSettings()
+        if service == "job" and settings.job_port == 0:
+            raise click.UsageError("--processes needs a fixed VIDEOJOBS_JOB_PORT for the copies to share")
+        asyncio.run(prepare_database(settings))  # once, here; the copies wait for nothing
+    return multi.run(service, processes)
 
 
 @main.command()

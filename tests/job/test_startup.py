@@ -22,14 +22,7 @@ from tests.support.cli import BIN
 from tests.support.postgres import DatabaseFactory
 from tests.support.services import job_settings, started
 from videojobs.probes import grpc_serving
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from videojobs_cli.gcs_emulator import free_port
 
 
 @contextlib.asynccontextmanager

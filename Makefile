@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format protos catalog bench compose-check clean
+.PHONY: install run test lint format protos catalog bench profile compose-check clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -45,6 +45,10 @@ catalog: $(STAMP)
 ## Every benchmark under bench/; each prints its figures against a baseline measured in the same run.
 bench: $(STAMP)
 	@set -e; for b in bench/[a-z]*.py; do echo "== $$b"; $(BIN)/python -m bench.$$(basename $$b .py); done
+
+## Where a CreateJob's CPU goes: py-spy samples job_service under load (needs ptrace, e.g. root).
+profile: $(STAMP)
+	$(BIN)/python -m bench.profile_create
 
 ## The compose stack for real (podman, as root): build, up, the README's HTTP flow to a downloaded MP4,
 ## teardown; prints "N passed, M failed". The way to prove a change to docker-compose.yml or the Dockerfile;

@@ -6,8 +6,15 @@ Everything runs as deployed, each service its own process: the GCS emulator, sto
 (API only) and N `videojobs serve worker` replicas; this process hosts provider_service in front of the fal
 fake (answers at once, renders a tiny MP4). Printed per replica count: jobs/s from creation to COMPLETED,
 state transitions/s (job_events rows), provider HTTP calls per job, and the 3-vs-1 scaling ratio measured
-in the same run. Then, with polling off, the latency from the provider's webhook (ParseWebhook +
-ReportProviderEvent) to COMPLETED as a watcher sees it, p50/p99.
+in the same run.
+
+Everything shares two cores, so jobs/s says little about any one part: the second table is each process's
+CPU milliseconds per job over the run (psutil), and the worker's own cost per transition. Its inverse,
+transitions per worker CPU-second, is what one worker process sustains once media work (storage_service)
+and the provider have cores of their own: the orchestration cost, as a number.
+
+Then, with polling off, the latency from the provider's webhook (ParseWebhook + ReportProviderEvent) to
+COMPLETED as a watcher sees it, p50/p99.
 """
 
 from __future__ import annotations
@@ -19,11 +26,13 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import psutil
 import psycopg
 
 from bench.create_jobs import fresh_database
@@ -63,10 +72,56 @@ def processes(*commands: tuple[list[str], dict[str, str]]) -> Iterator[list[subp
             process.wait(timeout=20)
 
 
+class CpuMeter:
+    """CPU seconds spent by named groups of processes between `start()` and `stop()`. A group is a function
+    listing its pids, asked at both ends: a process that appears in between counts from zero."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, Callable[[], list[int]]] = {}
+        self.spent: dict[str, float] = {}
+        self._before: dict[int, float] = {}
+
+    def add(self, name: str, pids: Callable[[], list[int]]) -> None:
+        self.groups[name] = pids
+
+    @staticmethod
+    def _seconds(pid: int) -> float:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            return 0.0
+        return float(times.user + times.system)
+
+    def start(self) -> None:
+        self._before = {pid: self._seconds(pid) for pids in self.groups.values() for pid in pids()}
+
+    def stop(self) -> None:
+        self.spent = {
+            name: sum(self._seconds(pid) - self._before.get(pid, 0.0) for pid in pids())
+            for name, pids in self.groups.items()
+        }
+
+
+def backend_pids(url: str) -> list[int]:
+    """Postgres backends of the benchmark's database (the services' pools keep theirs for the whole run)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+@dataclass
+class Running:
+    job_port: int
+    provider_port: int
+    cpu: CpuMeter
+
+
 @asynccontextmanager
-async def stack(url: str, fal: FalFake, replicas: int, poll_seconds: float) -> AsyncIterator[tuple[int, int]]:
-    """Storage, job API and worker processes around an in-process provider_service; yields the job API
-    and provider_service ports."""
+async def stack(url: str, fal: FalFake, replicas: int, poll_seconds: float) -> AsyncIterator[Running]:
+    """Storage, job API and worker processes around an in-process provider_service; yields their ports and
+    a CPU meter over every process of the run."""
     ports = [gcs_emulator.free_port() for _ in range(3)]
     storage_port, job_port, provider_port = ports
     settings = ProviderServiceSettings(
@@ -105,11 +160,18 @@ async def stack(url: str, fal: FalFake, replicas: int, poll_seconds: float) -> A
     )
     workers = [([VIDEOJOBS, "serve", "worker"], env(**common)) for _ in range(replicas)]
     try:
-        with processes(storage, api, *workers):
+        with processes(storage, api, *workers) as started:
             await wait_serving(f"127.0.0.1:{storage_port}", within=60)
             await wait_serving(f"127.0.0.1:{job_port}", within=60)
             await wait_for_listeners(url, replicas + 1)
-            yield job_port, provider_port
+            cpu = CpuMeter()
+            cpu.add("worker", lambda: [p.pid for p in started[2:]])
+            cpu.add("job_service API", lambda: [started[1].pid])
+            cpu.add("storage_service", lambda: [started[0].pid])
+            cpu.add("GCS emulator", lambda: [int(os.environ["VIDEOJOBS_BENCH_EMULATOR_PID"])])
+            cpu.add("Postgres", lambda: backend_pids(url))
+            cpu.add("this process (provider_service, fal fake, driver)", lambda: [os.getpid()])
+            yield Running(job_port, provider_port, cpu)
     finally:
         await provider.stop(0)
 
@@ -135,17 +197,27 @@ async def wait_until_all_finished(url: str) -> None:
         await asyncio.sleep(0.05)
 
 
-async def throughput(url: str, fal: FalFake, replicas: int, jobs: int) -> tuple[float, float, float]:
-    """(jobs/s, transitions/s, provider calls per job) for `jobs` jobs created at once."""
+@dataclass
+class Throughput:
+    jobs_per_second: float
+    transitions_per_second: float
+    calls_per_job: float
+    transitions: int
+    cpu_seconds: dict[str, float]
+
+
+async def throughput(url: str, fal: FalFake, replicas: int, jobs: int) -> Throughput:
+    """Rates, provider calls per job and CPU per process for `jobs` jobs created at once."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("TRUNCATE jobs, job_events, quota_usage")
     calls_before = sum(fal.calls.values())
     async with (
-        stack(url, fal, replicas, poll_seconds=0.2) as (port, _),
-        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+        stack(url, fal, replicas, poll_seconds=0.2) as running,
+        grpc.aio.insecure_channel(f"127.0.0.1:{running.job_port}") as channel,
     ):
         stub = job_service_pb2_grpc.JobServiceStub(channel)
         spec = common_pb2.VideoSpec(prompt="bench")
+        running.cpu.start()
         started = time.perf_counter()
         await asyncio.gather(
             *(
@@ -158,11 +230,13 @@ async def throughput(url: str, fal: FalFake, replicas: int, jobs: int) -> tuple[
         )
         await wait_until_all_finished(url)
         elapsed = time.perf_counter() - started
+        running.cpu.stop()
     completed = count(url, "SELECT count(*) FROM jobs WHERE state = 'COMPLETED'")
     if completed != jobs:
         raise RuntimeError(f"only {completed} of {jobs} jobs completed")
     transitions = count(url, "SELECT count(*) FROM job_events")
-    return jobs / elapsed, transitions / elapsed, (sum(fal.calls.values()) - calls_before) / jobs
+    calls = (sum(fal.calls.values()) - calls_before) / jobs
+    return Throughput(jobs / elapsed, transitions / elapsed, calls, transitions, running.cpu.spent)
 
 
 async def webhook_latency(url: str, fal: FalFake, samples: int) -> list[float]:
@@ -170,9 +244,9 @@ async def webhook_latency(url: str, fal: FalFake, samples: int) -> list[float]:
     latencies = []
     user = (AUTH, ("x-user-id", "hook"))
     async with (
-        stack(url, fal, replicas=1, poll_seconds=3600) as (job_port, provider_port),
-        grpc.aio.insecure_channel(f"127.0.0.1:{job_port}") as job_channel,
-        grpc.aio.insecure_channel(f"127.0.0.1:{provider_port}") as provider_channel,
+        stack(url, fal, replicas=1, poll_seconds=3600) as running,
+        grpc.aio.insecure_channel(f"127.0.0.1:{running.job_port}") as job_channel,
+        grpc.aio.insecure_channel(f"127.0.0.1:{running.provider_port}") as provider_channel,
     ):
         jobs = job_service_pb2_grpc.JobServiceStub(job_channel)
         providers = provider_service_pb2_grpc.ProviderServiceStub(provider_channel)
@@ -205,6 +279,22 @@ async def webhook_latency(url: str, fal: FalFake, samples: int) -> list[float]:
     return latencies
 
 
+def print_cpu(runs: dict[int, Throughput], jobs: int) -> None:
+    print(f"CPU ms per job, by process ({jobs} jobs)")
+    names = list(runs[1].cpu_seconds)
+    print(f"{'process':<52}" + "".join(f" {f'{r} worker(s)':>12}" for r in runs))
+    for name in names:
+        print(
+            f"{name:<52}" + "".join(f" {run.cpu_seconds[name] * 1000 / jobs:>12.1f}" for run in runs.values())
+        )
+    for replicas, run in runs.items():
+        worker = run.cpu_seconds["worker"]
+        print(
+            f"{replicas} worker(s): {worker * 1000 / run.transitions:.2f} worker CPU ms per transition"
+            f" = {run.transitions / worker:.0f} transitions per worker CPU-second"
+        )
+
+
 def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
@@ -221,16 +311,20 @@ async def main() -> None:
     url = fresh_database("vj_bench_orchestrator")
     with gcs_emulator.start() as emulator, FalFake() as fal:
         os.environ["STORAGE_EMULATOR_HOST"] = emulator.url
+        os.environ["VIDEOJOBS_BENCH_EMULATOR_PID"] = str(emulator.process.pid)
         gcs_emulator.ensure_bucket(emulator.url, BUCKET)
         fal.script.polls_to_finish = 0  # instant provider: done at the first poll
         print(f"{args.jobs} jobs created at once; the fal fake finishes each at its first poll")
         print(f"{'replicas':>8} {'jobs/s':>8} {'transitions/s':>14} {'provider calls/job':>19}")
-        rates = {}
+        runs = {}
         for replicas in (1, 3):
-            rate, transitions, calls = await throughput(url, fal, replicas, args.jobs)
-            rates[replicas] = rate
-            print(f"{replicas:>8} {rate:>8.1f} {transitions:>14.1f} {calls:>19.2f}")
-        print(f"scaling 3 vs 1 replicas: {rates[3] / rates[1]:.2f}x")
+            run = runs[replicas] = await throughput(url, fal, replicas, args.jobs)
+            print(
+                f"{replicas:>8} {run.jobs_per_second:>8.1f} {run.transitions_per_second:>14.1f}"
+                f" {run.calls_per_job:>19.2f}"
+            )
+        print(f"scaling 3 vs 1 replicas: {runs[3].jobs_per_second / runs[1].jobs_per_second:.2f}x")
+        print_cpu(runs, args.jobs)
         latencies = await webhook_latency(url, fal, args.webhooks)
         print(
             f"webhook -> COMPLETED seen by a watcher ({len(latencies)} jobs, polling off): "

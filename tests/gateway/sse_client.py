@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,14 +25,20 @@ class SseStream:
 
 
 async def read_events(
-    client: httpx.AsyncClient, path: str, *, last_event_id: str | None = None, stop_after: int | None = None
+    client: httpx.AsyncClient,
+    path: str,
+    *,
+    last_event_id: str | None = None,
+    stop_after: int | None = None,
+    within: float = 60.0,
 ) -> SseStream:
-    """Read until the server ends the stream (or `stop_after` events)."""
+    """Read until the server ends the stream (or `stop_after` events), failing after `within` seconds: the
+    server's keep-alive comments would otherwise hold a stream that never ends open forever."""
     headers = {"accept": "text/event-stream"}
     if last_event_id is not None:
         headers["last-event-id"] = last_event_id
     stream = SseStream()
-    async with client.stream("GET", path, headers=headers) as response:
+    async with asyncio.timeout(within), client.stream("GET", path, headers=headers) as response:
         assert response.status_code == 200, await response.aread()
         assert response.headers["content-type"].startswith("text/event-stream")
         fields: dict[str, str] = {}

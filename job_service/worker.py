@@ -89,6 +89,8 @@ class Worker:
                 await self._leases.apply(item, retry)
         finally:
             renewing.cancel()
+            # Its renewal may be mid-statement: let it give its connection back before the step ends.
+            await asyncio.gather(renewing, return_exceptions=True)
 
     async def _keep_lease(self, item: WorkItem) -> None:
         """Renew the lease while a step runs (a slow relocation must not look like a dead worker)."""
@@ -106,4 +108,6 @@ class Worker:
             _, pending = await asyncio.wait(self._running, timeout=5)
             for task in pending:
                 task.cancel()
+            # Cancelled steps unwind (closing their database connections) before the engine is disposed.
+            await asyncio.gather(*pending, return_exceptions=True)
         log.info("worker stopped")

@@ -84,6 +84,8 @@ def job_to_proto(job: Job) -> job_service_pb2.Job:
         video_url=job.video_url,
         thumbnail_url=job.thumbnail_url,
         urls_expire_time=_timestamp(job.urls_expire_time),
+        waiting_for=job.waiting_for or "",
+        urls_unavailable=job.urls_unavailable,
     )
     if job.video is not None:
         message.video.CopyFrom(video_info_to_proto(job.video))

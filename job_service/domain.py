@@ -85,10 +85,14 @@ class Job:
     error: JobError | None = None
     effective: EffectiveSpec | None = None
     end_time: datetime | None = None
+    # The service of ours the current step waits for (e.g. "storage_service"), while it is out of reach.
+    waiting_for: str | None = None
     # Signed on read (never stored): short-lived download links for video_uri / thumbnail_uri.
     video_url: str = ""
     thumbnail_url: str = ""
     urls_expire_time: datetime | None = None
+    # A completed job whose links could not be signed in time (storage_service out of reach).
+    urls_unavailable: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@ the next provider is tried, or the job ends, and write that transition.
 
 - Transient errors (CallFailed.transient) retry the same step with exponential backoff and jitter,
   honouring the peer's RetryInfo, at most `step_max_attempts` times; then the next provider is tried.
+- Our own outage (CallFailed.peer: provider_service or storage_service did not answer at all) is not the
+  provider's failure: the step waits for the peer with capped backoff, for as long as the job deadline
+  allows, without spending the step's attempts and without ever falling back. The job shows what it waits
+  for (Job.waiting_for).
 - A provider's FAILED result that the provider calls retryable (Runway INTERNAL, fal runner_*, Veo code
   13/14, ...) runs the job again on the same provider, at most `provider_retry_attempts` times (a
   `provider_retry` event each); after that, and for any other FAILED or CANCELLED result or an output that
@@ -57,7 +61,11 @@ class FailureRules:
     async def retry_later(
         self, item: WorkItem, failure: CallFailed, state: JobState, extra: Mapping[str, Any] | None = None
     ) -> None:
-        """The same step again after a backoff; past `step_max_attempts` failures, the next provider."""
+        """The same step again after a backoff; past `step_max_attempts` failures, the next provider.
+        A failure of our own service waits for it instead (`wait_for_peer`)."""
+        if failure.peer:
+            await self.wait_for_peer(item, failure, state, extra)
+            return
         failures = item.step_attempts + 1
         if failures >= self._policy.step_max_attempts:
             error = JobError(failure.reason, f"{failure.code}: {failure.message}", retryable=True)
@@ -74,6 +82,36 @@ class FailureRules:
         )
         values = {"step_attempts": failures, **(extra or {})}
         await self._leases.apply(item, Transition(state, values, due_in=delay))
+
+    async def wait_for_peer(
+        self, item: WorkItem, failure: CallFailed, state: JobState, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        """The same step again once `failure.peer` may be back: capped backoff, bounded only by the job
+        deadline (checked at every claim); step_attempts and the provider are left as they were."""
+        waits = item.peer_waits + 1
+        delay = self._policy.peer_wait(waits)
+        log.warning(
+            "waiting for peer",
+            job_id=str(item.job.id),
+            state=state.value,
+            peer=failure.peer,
+            code=failure.code,
+            waits=waits,
+            delay_seconds=round(delay, 2),
+        )
+        started = item.job.waiting_for != failure.peer
+        await self._leases.apply(
+            item,
+            Transition(
+                state,
+                {"waiting_for": failure.peer, "peer_waits": waits, **(extra or {})},
+                due_in=delay,
+                # Watchers hear once that the job waits (not at every try); the next step clears it.
+                event="waiting" if started else None,
+                message=f"waiting for {failure.peer}",
+                detail={"peer": failure.peer, "code": failure.code},
+            ),
+        )
 
     async def retry_provider(self, item: WorkItem, error: JobError) -> None:
         """The same provider again after a failure it calls retryable; past the bound, the next provider."""

@@ -42,6 +42,7 @@ _ACTIVE = [state.value for state in ACTIVE_JOB_STATES]
 JOB_COLUMNS = (
     "id", "user_id", "client_request_id", "spec", "state", "attempt", "provider", "provider_job_id",
     "video_uri", "thumbnail_uri", "video", "error", "effective", "create_time", "update_time", "end_time",
+    "waiting_for",
 )  # fmt: skip
 CREATE_JOB = f"""
     SELECT r.outcome, r.used, r.active, {", ".join(f"(r.job).{column}" for column in JOB_COLUMNS)}
@@ -189,6 +190,8 @@ class JobQueries:
                         due_time=None,
                         locked_until=None,
                         lease_token=None,
+                        waiting_for=None,
+                        peer_waits=0,
                     )
                     .returning(*jobs.c)
                 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
@@ -27,6 +27,7 @@ from job_service.job_queries import ActiveLimitReached, DailyLimitReached, JobQu
 from job_service.key_queries import ApiKeyQueries
 from job_service.metrics import JobMetrics
 from job_service.peers import CallFailed, Peers, peer_error
+from job_service.signed_urls import SignedUrl, SignedUrls
 from job_service.validation import check_client_request_id, normalize_spec
 from videojobs.context import Caller
 from videojobs.contract import PROVIDERS
@@ -66,7 +67,7 @@ class Jobs:
         *,
         limits: Limits,
         default_providers: Sequence[str],
-        url_ttl_seconds: int = 3600,
+        urls: SignedUrls,
         active_limit_retry_seconds: float = 15.0,
         metrics: JobMetrics | None = None,
         dedupe_window_seconds: int = 60,
@@ -78,7 +79,7 @@ class Jobs:
         self._hub = hub
         self._limits = limits
         self._default_providers = tuple(default_providers)
-        self._url_ttl = url_ttl_seconds
+        self._urls = urls
         self._active_retry = active_limit_retry_seconds
         self._dedupe_window = dedupe_window_seconds
 
@@ -152,7 +153,8 @@ class Jobs:
         return job
 
     async def with_urls(self, jobs: list[Job]) -> list[Job]:
-        """Completed jobs with freshly signed download links (one SignUrls call for the whole list)."""
+        """Completed jobs with their signed download links (job_service.signed_urls: cached, or one SignUrls
+        call for the whole list); those storage_service could not sign in time are marked urls_unavailable."""
         uris = [
             uri
             for job in jobs
@@ -162,24 +164,8 @@ class Jobs:
         ]
         if not uris:
             return jobs
-        try:
-            urls, expires = await self._peers.storage.sign(uris, self._url_ttl)
-        except CallFailed as failure:
-            # The job is still worth returning without links; the next read signs again.
-            log.warning("could not sign urls", code=failure.code, reason=failure.reason)
-            return jobs
-        signed = dict(zip(uris, urls, strict=True))
-        return [
-            replace(
-                job,
-                video_url=signed.get(job.video_uri or "", ""),
-                thumbnail_url=signed.get(job.thumbnail_uri or "", ""),
-                urls_expire_time=expires,
-            )
-            if job.video_uri in signed
-            else job
-            for job in jobs
-        ]
+        signed = await self._urls.sign(uris)
+        return [_with_links(job, signed) if job.state is JobState.COMPLETED else job for job in jobs]
 
     async def event_with_urls(self, event: JobEvent) -> JobEvent:
         if event.job.state is not JobState.COMPLETED:
@@ -357,3 +343,20 @@ def _job_id(value: str) -> uuid.UUID:
 def _not_found(job_id: str) -> NotFound:
     # Another user's job looks exactly like a missing one: existence is not revealed.
     return NotFound(f"job {job_id} not found", reason="JOB_NOT_FOUND", metadata={"job_id": job_id})
+
+
+def _with_links(job: Job, signed: Mapping[str, SignedUrl]) -> Job:
+    """A completed job with its links, or without them and marked urls_unavailable."""
+    wanted = [uri for uri in (job.video_uri, job.thumbnail_uri) if uri]
+    if not wanted:
+        return job
+    if any(uri not in signed for uri in wanted):
+        return replace(job, urls_unavailable=True)
+    video = signed.get(job.video_uri or "")
+    thumbnail = signed.get(job.thumbnail_uri or "")
+    return replace(
+        job,
+        video_url=video.url if video else "",
+        thumbnail_url=thumbnail.url if thumbnail else "",
+        urls_expire_time=min(signed[uri].expire_time for uri in wanted),
+    )

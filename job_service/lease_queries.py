@@ -52,6 +52,8 @@ class WorkItem:
     unknown_submits: int
     poll_count: int
     provider_retries: int
+    # Times in a row the current step found one of our own services out of reach (Job.waiting_for names it).
+    peer_waits: int
     provider_result: Mapping[str, Any] | None
     provider_news: Mapping[str, Any] | None
     # When the job entered its current state (database clock).
@@ -73,6 +75,7 @@ def _item(row: Row[Any]) -> WorkItem:
         unknown_submits=row.unknown_submits,
         poll_count=row.poll_count,
         provider_retries=row.provider_retries,
+        peer_waits=row.peer_waits,
         provider_result=row.provider_result,
         provider_news=row.provider_news,
         state_time=row.state_time,
@@ -147,6 +150,9 @@ class LeaseQueries:
     async def _apply(self, item: WorkItem, transition: Transition) -> WorkItem | None:
         values: dict[str, Any] = dict(transition.values)
         values["state"] = transition.state.value
+        # Whatever a step did, it is no longer waiting for our services unless it says it still is.
+        values.setdefault("waiting_for", None)
+        values.setdefault("peer_waits", 0)
         if transition.due_in is None:
             values["due_time"] = None
         else:

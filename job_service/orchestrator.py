@@ -7,7 +7,8 @@
 What a failed call leads to (retry later, the next provider, or the end of the job) is failure_rules.py.
 
 Ambiguous submissions. SUBMITTING in the database means "a submission may have reached the provider".
-A submit answered SUBMIT_OUTCOME_UNKNOWN, or a worker that died mid-submit, leaves the job there. The rule:
+A submit answered SUBMIT_OUTCOME_UNKNOWN (also when provider_service itself died mid-call: see
+peers.ProviderClient), or a worker that died mid-submit, leaves the job there. The rule:
 wait `submit_unknown_wait_seconds`, then resubmit with the SAME idempotency key (providers that
 deduplicate return the first job; the others may run a second, paid, generation: the price of not losing
 the user's video), at most `max_unknown_submits` submissions in all on one provider; past that, fall
@@ -78,7 +79,14 @@ class Orchestrator:
             item,
             Transition(
                 JobState.SUBMITTING,
-                {"provider": item.provider, "unknown_submits": item.unknown_submits + 1, "effective": None},
+                {
+                    "provider": item.provider,
+                    "unknown_submits": item.unknown_submits + 1,
+                    "effective": None,
+                    # Still waiting, until provider_service answers this submission.
+                    "waiting_for": item.job.waiting_for,
+                    "peer_waits": item.peer_waits,
+                },
                 keep_lease=True,
                 event="submitting" if item.job.state is JobState.PENDING else None,
                 message=f"submitting to {item.provider}",
@@ -140,11 +148,19 @@ class Orchestrator:
         )
         if failure.reason == Reason.SUBMIT_OUTCOME_UNKNOWN:
             # Stay in SUBMITTING (the provider may have the job); see the module docstring for the rule.
+            # Cut short by our own outage, the job also shows that it waits for provider_service.
             delay = max(self._policy.submit_unknown_wait_seconds, failure.retry_after or 0.0)
-            await self._leases.apply(item, Transition(JobState.SUBMITTING, due_in=delay))
+            waiting = {"waiting_for": failure.peer, "peer_waits": item.peer_waits + 1} if failure.peer else {}
+            await self._leases.apply(item, Transition(JobState.SUBMITTING, waiting, due_in=delay))
             return
-        # The provider certainly has no job: this submission does not count as an unknown one.
+        # The provider certainly has no job: this submission does not count as an unknown one. A
+        # provider_service out of reach (nothing sent) is waited for in the state the job was in.
         not_started = {"unknown_submits": item.unknown_submits - 1}
+        if failure.peer:
+            # Back to PENDING, unless an earlier submission's outcome is still unknown.
+            state = JobState.SUBMITTING if item.unknown_submits > 1 else JobState.PENDING
+            await self._rules.wait_for_peer(item, failure, state, extra=not_started)
+            return
         if failure.transient:
             await self._rules.retry_later(item, failure, JobState.PENDING, extra=not_started)
             return

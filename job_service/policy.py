@@ -20,6 +20,7 @@ class Policy:
     max_unknown_submits: int = 2
     job_deadline_seconds: float = 3600.0
     provider_retry_attempts: int = 1
+    peer_wait_max_seconds: float = 30.0
 
     def poll_delay(self, polls_done: int) -> float:
         """Soon at first (short jobs finish fast), then 1.5x per poll up to the maximum."""
@@ -29,3 +30,9 @@ class Policy:
         """Full-jitter exponential backoff, never sooner than the peer asked for."""
         wait = full_jitter(failures, base=self.retry_base_seconds, cap=self.retry_max_seconds)
         return max(wait, retry_after or 0.0)
+
+    def peer_wait(self, waits: int) -> float:
+        """How long a step waits for one of our own services, after `waits` tries found it out of reach:
+        full jitter from `retry_base_seconds`, capped at `peer_wait_max_seconds` (the exponent too: an
+        outage may last as long as the job deadline)."""
+        return full_jitter(min(waits, 32), base=self.retry_base_seconds, cap=self.peer_wait_max_seconds)

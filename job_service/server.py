@@ -32,6 +32,7 @@ from job_service.policy import Policy
 from job_service.retention import Retention, RetentionPolicy
 from job_service.servicer import JobServicer
 from job_service.settings import JobServiceSettings
+from job_service.signed_urls import SignedUrls
 from job_service.sweep import Sweeper
 from job_service.upkeep import Upkeep, UpkeepOptions
 from job_service.worker import Worker, WorkerOptions
@@ -168,6 +169,7 @@ def policy(settings: JobServiceSettings) -> Policy:
         max_unknown_submits=settings.max_unknown_submits,
         job_deadline_seconds=settings.job_deadline_seconds,
         provider_retry_attempts=settings.provider_retry_attempts,
+        peer_wait_max_seconds=settings.peer_wait_max_seconds,
     )
 
 
@@ -236,7 +238,12 @@ def create_server(
         hub,
         limits=Limits(daily_limit=settings.daily_limit, max_active=settings.max_active),
         default_providers=settings.default_providers,
-        url_ttl_seconds=settings.url_ttl_seconds,
+        urls=SignedUrls(
+            peers.storage,
+            ttl_seconds=settings.url_ttl_seconds,
+            timeout_seconds=settings.sign_timeout_seconds,
+            refresh_seconds=settings.url_refresh_seconds,
+        ),
         active_limit_retry_seconds=settings.active_limit_retry_seconds,
         metrics=metrics,
         dedupe_window_seconds=settings.dedupe_window_seconds,

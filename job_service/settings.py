@@ -43,6 +43,12 @@ class JobServiceSettings(CommonSettings):
     # Relocating a large video streams it; give that call longer than a status poll.
     finalize_rpc_timeout_seconds: float = Field(default=300.0, gt=0)
     url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    sign_timeout_seconds: float = Field(
+        default=1.0, gt=0, description="Reads wait this long for signed links, then answer without them."
+    )
+    url_refresh_seconds: int = Field(
+        default=300, ge=0, description="A cached signed link is signed again this long before it expires."
+    )
 
     # The orchestrator (worker loop).
     worker_enabled: bool = Field(default=True, description="Run the worker loop beside the gRPC server.")
@@ -69,6 +75,9 @@ class JobServiceSettings(CommonSettings):
     job_deadline_seconds: float = Field(default=3600.0, gt=0, description="An attempt older fails.")
     provider_retry_attempts: int = Field(
         default=1, ge=0, description="Runs again on a provider that reported a retryable failure."
+    )
+    peer_wait_max_seconds: float = Field(
+        default=30.0, gt=0, description="Longest wait between tries while our own service is out of reach."
     )
 
     # Prometheus /metrics of this process (API and worker metrics alike); off unless a port is given, so

@@ -84,6 +84,11 @@ class JobRow(Base):
     poll_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     # Runs of the current provider started again after it reported a retryable failure.
     provider_retries: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Which of our own services the current step waits for ("provider_service", "storage_service"; NULL when
+    # none), and how many times in a row it was found out of reach: the backoff of that wait. Never counted
+    # in step_attempts: our outage is not the provider's failure.
+    waiting_for: Mapped[str | None] = mapped_column(Text)
+    peer_waits: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     # When the job entered its current state (the jobs_touch_state_time trigger keeps it; metrics read it).
     state_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # What the provider reported on success (output URIs), kept for FINALIZING.
@@ -213,4 +218,5 @@ def job_from_row(row: Any) -> Job:
         create_time=row.create_time,
         update_time=row.update_time,
         end_time=row.end_time,
+        waiting_for=None if JobState(row.state).terminal else row.waiting_for,
     )

@@ -14,10 +14,14 @@ from videojobs import context
 from videojobs.message_limits import message_size_options
 
 # Calls from one service to another are short; keepalive keeps long streams (WatchJob) alive through NATs.
+# A peer that was down is tried again at least every 5 s (gRPC's default backs off to 120 s), so callers
+# that wait for it (the orchestrator's steps) resume soon after it is back.
 _CHANNEL_OPTIONS = (
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.initial_reconnect_backoff_ms", 500),
+    ("grpc.max_reconnect_backoff_ms", 5_000),
 )
 
 Metadata = Sequence[tuple[str, str | bytes]]

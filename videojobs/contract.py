@@ -85,6 +85,9 @@ class Reason(enum.StrEnum):
     # storage_service -> job_service
     NOT_A_VIDEO = "NOT_A_VIDEO"
     OUTPUT_NOT_FOUND = "OUTPUT_NOT_FOUND"
+    # job_service's own calls: provider_service or storage_service did not answer at all (refused, died
+    # mid-call, timed out). Our outage, never counted as the provider's failure.
+    PEER_UNAVAILABLE = "PEER_UNAVAILABLE"
     # job_service -> clients
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     DAILY_QUOTA_EXCEEDED = "DAILY_QUOTA_EXCEEDED"

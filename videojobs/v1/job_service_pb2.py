@@ -28,55 +28,55 @@ from videojobs.v1 import common_pb2 as videojobs_dot_v1_dot_common__pb2
 from videojobs.v1 import provider_service_pb2 as videojobs_dot_v1_dot_provider__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1evideojobs/v1/job_service.proto\x12\x0cvideojobs.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19videojobs/v1/common.proto\x1a#videojobs/v1/provider_service.proto\"W\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\x12\x19\n\x11violation_reasons\x18\x04 \x03(\t\"\xe0\x04\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x19\n\x11\x63lient_request_id\x18\x03 \x01(\t\x12%\n\x04spec\x18\x04 \x01(\x0b\x32\x17.videojobs.v1.VideoSpec\x12%\n\x05state\x18\x05 \x01(\x0e\x32\x16.videojobs.v1.JobState\x12\x10\n\x08provider\x18\x06 \x01(\t\x12\x17\n\x0fprovider_job_id\x18\x07 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x08 \x01(\x05\x12\x11\n\tvideo_uri\x18\t \x01(\t\x12\x15\n\rthumbnail_uri\x18\n \x01(\t\x12\x11\n\tvideo_url\x18\x0b \x01(\t\x12\x15\n\rthumbnail_url\x18\x0c \x01(\t\x12\x34\n\x10urls_expire_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x05video\x18\x0e \x01(\x0b\x32\x17.videojobs.v1.VideoInfo\x12%\n\x05\x65rror\x18\x0f \x01(\x0b\x32\x16.videojobs.v1.JobError\x12/\n\x0b\x63reate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\teffective\x18\x13 \x01(\x0b\x32\x1b.videojobs.v1.EffectiveSpec\"\xc2\x01\n\x08JobEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.videojobs.v1.JobState\x12\x0c\n\x04type\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x1e\n\x03job\x18\x06 \x01(\x0b\x32\x11.videojobs.v1.Job\x12.\n\nevent_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"m\n\x10\x43reateJobRequest\x12\x19\n\x11\x63lient_request_id\x18\x01 \x01(\t\x12%\n\x04spec\x18\x02 \x01(\x0b\x32\x17.videojobs.v1.VideoSpec\x12\x17\n\x0f\x61llow_duplicate\x18\x03 \x01(\x08\"\xcc\x01\n\x11\x43reateJobResponse\x12\x1e\n\x03job\x18\x01 \x01(\x0b\x32\x11.videojobs.v1.Job\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x36\n\x06reason\x18\x03 \x01(\x0e\x32&.videojobs.v1.CreateJobResponse.Reason\"N\n\x06Reason\x12\x16\n\x12REASON_UNSPECIFIED\x10\x00\x12\x15\n\x11IDEMPOTENT_REPLAY\x10\x01\x12\x15\n\x11\x44UPLICATE_REQUEST\x10\x02\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"`\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12&\n\x06states\x18\x03 \x03(\x0e\x32\x16.videojobs.v1.JobState\"L\n\x10ListJobsResponse\x12\x1f\n\x04jobs\x18\x01 \x03(\x0b\x32\x11.videojobs.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1d\n\x0fRetryJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1e\n\x10\x44\x65leteJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"5\n\x11\x44\x65leteJobResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64\x65leted_uris\x18\x02 \x03(\t\"5\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"\x11\n\x0fGetQuotaRequest\"\xad\x01\n\x05Quota\x12\x13\n\x0b\x64\x61ily_limit\x18\x01 \x01(\x05\x12\x12\n\nused_today\x18\x02 \x01(\x05\x12\x17\n\x0fremaining_today\x18\x03 \x01(\x05\x12-\n\tresets_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmax_active\x18\x05 \x01(\x05\x12\x0e\n\x06\x61\x63tive\x18\x06 \x01(\x05\x12\x0f\n\x07user_id\x18\x07 \x01(\t\"$\n\x11ResetQuotaRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"w\n\x1aReportProviderEventRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x17\n\x0fprovider_job_id\x18\x02 \x01(\t\x12.\n\x06status\x18\x03 \x01(\x0b\x32\x1e.videojobs.v1.GenerationStatus\",\n\x19\x41uthenticateApiKeyRequest\x12\x0f\n\x07\x61pi_key\x18\x01 \x01(\t\";\n\x1a\x41uthenticateApiKeyResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t*\xa3\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07PENDING\x10\x01\x12\x0e\n\nSUBMITTING\x10\x02\x12\x0e\n\nPROCESSING\x10\x03\x12\x0e\n\nFINALIZING\x10\x04\x12\r\n\tCOMPLETED\x10\x05\x12\n\n\x06\x46\x41ILED\x10\x06\x12\x15\n\x11\x43ONTENT_VIOLATION\x10\x07\x12\r\n\tCANCELLED\x10\x08\x32\xb6\x06\n\nJobService\x12L\n\tCreateJob\x12\x1e.videojobs.v1.CreateJobRequest\x1a\x1f.videojobs.v1.CreateJobResponse\x12\x38\n\x06GetJob\x12\x1b.videojobs.v1.GetJobRequest\x1a\x11.videojobs.v1.Job\x12I\n\x08ListJobs\x12\x1d.videojobs.v1.ListJobsRequest\x1a\x1e.videojobs.v1.ListJobsResponse\x12>\n\tCancelJob\x12\x1e.videojobs.v1.CancelJobRequest\x1a\x11.videojobs.v1.Job\x12<\n\x08RetryJob\x12\x1d.videojobs.v1.RetryJobRequest\x1a\x11.videojobs.v1.Job\x12L\n\tDeleteJob\x12\x1e.videojobs.v1.DeleteJobRequest\x1a\x1f.videojobs.v1.DeleteJobResponse\x12\x43\n\x08WatchJob\x12\x1d.videojobs.v1.WatchJobRequest\x1a\x16.videojobs.v1.JobEvent0\x01\x12>\n\x08GetQuota\x12\x1d.videojobs.v1.GetQuotaRequest\x1a\x13.videojobs.v1.Quota\x12\x42\n\nResetQuota\x12\x1f.videojobs.v1.ResetQuotaRequest\x1a\x13.videojobs.v1.Quota\x12W\n\x13ReportProviderEvent\x12(.videojobs.v1.ReportProviderEventRequest\x1a\x16.google.protobuf.Empty\x12g\n\x12\x41uthenticateApiKey\x12\'.videojobs.v1.AuthenticateApiKeyRequest\x1a(.videojobs.v1.AuthenticateApiKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1evideojobs/v1/job_service.proto\x12\x0cvideojobs.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19videojobs/v1/common.proto\x1a#videojobs/v1/provider_service.proto\"W\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\x12\x19\n\x11violation_reasons\x18\x04 \x03(\t\"\x8f\x05\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x19\n\x11\x63lient_request_id\x18\x03 \x01(\t\x12%\n\x04spec\x18\x04 \x01(\x0b\x32\x17.videojobs.v1.VideoSpec\x12%\n\x05state\x18\x05 \x01(\x0e\x32\x16.videojobs.v1.JobState\x12\x10\n\x08provider\x18\x06 \x01(\t\x12\x17\n\x0fprovider_job_id\x18\x07 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x08 \x01(\x05\x12\x11\n\tvideo_uri\x18\t \x01(\t\x12\x15\n\rthumbnail_uri\x18\n \x01(\t\x12\x11\n\tvideo_url\x18\x0b \x01(\t\x12\x15\n\rthumbnail_url\x18\x0c \x01(\t\x12\x34\n\x10urls_expire_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x05video\x18\x0e \x01(\x0b\x32\x17.videojobs.v1.VideoInfo\x12%\n\x05\x65rror\x18\x0f \x01(\x0b\x32\x16.videojobs.v1.JobError\x12/\n\x0b\x63reate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\teffective\x18\x13 \x01(\x0b\x32\x1b.videojobs.v1.EffectiveSpec\x12\x13\n\x0bwaiting_for\x18\x14 \x01(\t\x12\x18\n\x10urls_unavailable\x18\x15 \x01(\x08\"\xc2\x01\n\x08JobEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.videojobs.v1.JobState\x12\x0c\n\x04type\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x1e\n\x03job\x18\x06 \x01(\x0b\x32\x11.videojobs.v1.Job\x12.\n\nevent_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"m\n\x10\x43reateJobRequest\x12\x19\n\x11\x63lient_request_id\x18\x01 \x01(\t\x12%\n\x04spec\x18\x02 \x01(\x0b\x32\x17.videojobs.v1.VideoSpec\x12\x17\n\x0f\x61llow_duplicate\x18\x03 \x01(\x08\"\xcc\x01\n\x11\x43reateJobResponse\x12\x1e\n\x03job\x18\x01 \x01(\x0b\x32\x11.videojobs.v1.Job\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x36\n\x06reason\x18\x03 \x01(\x0e\x32&.videojobs.v1.CreateJobResponse.Reason\"N\n\x06Reason\x12\x16\n\x12REASON_UNSPECIFIED\x10\x00\x12\x15\n\x11IDEMPOTENT_REPLAY\x10\x01\x12\x15\n\x11\x44UPLICATE_REQUEST\x10\x02\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"`\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12&\n\x06states\x18\x03 \x03(\x0e\x32\x16.videojobs.v1.JobState\"L\n\x10ListJobsResponse\x12\x1f\n\x04jobs\x18\x01 \x03(\x0b\x32\x11.videojobs.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1d\n\x0fRetryJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1e\n\x10\x44\x65leteJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"5\n\x11\x44\x65leteJobResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64\x65leted_uris\x18\x02 \x03(\t\"5\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"\x11\n\x0fGetQuotaRequest\"\xad\x01\n\x05Quota\x12\x13\n\x0b\x64\x61ily_limit\x18\x01 \x01(\x05\x12\x12\n\nused_today\x18\x02 \x01(\x05\x12\x17\n\x0fremaining_today\x18\x03 \x01(\x05\x12-\n\tresets_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmax_active\x18\x05 \x01(\x05\x12\x0e\n\x06\x61\x63tive\x18\x06 \x01(\x05\x12\x0f\n\x07user_id\x18\x07 \x01(\t\"$\n\x11ResetQuotaRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"w\n\x1aReportProviderEventRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x17\n\x0fprovider_job_id\x18\x02 \x01(\t\x12.\n\x06status\x18\x03 \x01(\x0b\x32\x1e.videojobs.v1.GenerationStatus\",\n\x19\x41uthenticateApiKeyRequest\x12\x0f\n\x07\x61pi_key\x18\x01 \x01(\t\";\n\x1a\x41uthenticateApiKeyResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t*\xa3\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07PENDING\x10\x01\x12\x0e\n\nSUBMITTING\x10\x02\x12\x0e\n\nPROCESSING\x10\x03\x12\x0e\n\nFINALIZING\x10\x04\x12\r\n\tCOMPLETED\x10\x05\x12\n\n\x06\x46\x41ILED\x10\x06\x12\x15\n\x11\x43ONTENT_VIOLATION\x10\x07\x12\r\n\tCANCELLED\x10\x08\x32\xb6\x06\n\nJobService\x12L\n\tCreateJob\x12\x1e.videojobs.v1.CreateJobRequest\x1a\x1f.videojobs.v1.CreateJobResponse\x12\x38\n\x06GetJob\x12\x1b.videojobs.v1.GetJobRequest\x1a\x11.videojobs.v1.Job\x12I\n\x08ListJobs\x12\x1d.videojobs.v1.ListJobsRequest\x1a\x1e.videojobs.v1.ListJobsResponse\x12>\n\tCancelJob\x12\x1e.videojobs.v1.CancelJobRequest\x1a\x11.videojobs.v1.Job\x12<\n\x08RetryJob\x12\x1d.videojobs.v1.RetryJobRequest\x1a\x11.videojobs.v1.Job\x12L\n\tDeleteJob\x12\x1e.videojobs.v1.DeleteJobRequest\x1a\x1f.videojobs.v1.DeleteJobResponse\x12\x43\n\x08WatchJob\x12\x1d.videojobs.v1.WatchJobRequest\x1a\x16.videojobs.v1.JobEvent0\x01\x12>\n\x08GetQuota\x12\x1d.videojobs.v1.GetQuotaRequest\x1a\x13.videojobs.v1.Quota\x12\x42\n\nResetQuota\x12\x1f.videojobs.v1.ResetQuotaRequest\x1a\x13.videojobs.v1.Quota\x12W\n\x13ReportProviderEvent\x12(.videojobs.v1.ReportProviderEventRequest\x1a\x16.google.protobuf.Empty\x12g\n\x12\x41uthenticateApiKey\x12\'.videojobs.v1.AuthenticateApiKeyRequest\x1a(.videojobs.v1.AuthenticateApiKeyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'videojobs.v1.job_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSTATE']._serialized_start=2261
-  _globals['_JOBSTATE']._serialized_end=2424
+  _globals['_JOBSTATE']._serialized_start=2308
+  _globals['_JOBSTATE']._serialized_end=2471
   _globals['_JOBERROR']._serialized_start=174
   _globals['_JOBERROR']._serialized_end=261
   _globals['_JOB']._serialized_start=264
-  _globals['_JOB']._serialized_end=872
-  _globals['_JOBEVENT']._serialized_start=875
-  _globals['_JOBEVENT']._serialized_end=1069
-  _globals['_CREATEJOBREQUEST']._serialized_start=1071
-  _globals['_CREATEJOBREQUEST']._serialized_end=1180
-  _globals['_CREATEJOBRESPONSE']._serialized_start=1183
-  _globals['_CREATEJOBRESPONSE']._serialized_end=1387
-  _globals['_CREATEJOBRESPONSE_REASON']._serialized_start=1309
-  _globals['_CREATEJOBRESPONSE_REASON']._serialized_end=1387
-  _globals['_GETJOBREQUEST']._serialized_start=1389
-  _globals['_GETJOBREQUEST']._serialized_end=1416
-  _globals['_LISTJOBSREQUEST']._serialized_start=1418
-  _globals['_LISTJOBSREQUEST']._serialized_end=1514
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1516
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1592
-  _globals['_CANCELJOBREQUEST']._serialized_start=1594
-  _globals['_CANCELJOBREQUEST']._serialized_end=1624
-  _globals['_RETRYJOBREQUEST']._serialized_start=1626
-  _globals['_RETRYJOBREQUEST']._serialized_end=1655
-  _globals['_DELETEJOBREQUEST']._serialized_start=1657
-  _globals['_DELETEJOBREQUEST']._serialized_end=1687
-  _globals['_DELETEJOBRESPONSE']._serialized_start=1689
-  _globals['_DELETEJOBRESPONSE']._serialized_end=1742
-  _globals['_WATCHJOBREQUEST']._serialized_start=1744
-  _globals['_WATCHJOBREQUEST']._serialized_end=1797
-  _globals['_GETQUOTAREQUEST']._serialized_start=1799
-  _globals['_GETQUOTAREQUEST']._serialized_end=1816
-  _globals['_QUOTA']._serialized_start=1819
-  _globals['_QUOTA']._serialized_end=1992
-  _globals['_RESETQUOTAREQUEST']._serialized_start=1994
-  _globals['_RESETQUOTAREQUEST']._serialized_end=2030
-  _globals['_REPORTPROVIDEREVENTREQUEST']._serialized_start=2032
-  _globals['_REPORTPROVIDEREVENTREQUEST']._serialized_end=2151
-  _globals['_AUTHENTICATEAPIKEYREQUEST']._serialized_start=2153
-  _globals['_AUTHENTICATEAPIKEYREQUEST']._serialized_end=2197
-  _globals['_AUTHENTICATEAPIKEYRESPONSE']._serialized_start=2199
-  _globals['_AUTHENTICATEAPIKEYRESPONSE']._serialized_end=2258
-  _globals['_JOBSERVICE']._serialized_start=2427
-  _globals['_JOBSERVICE']._serialized_end=3249
+  _globals['_JOB']._serialized_end=919
+  _globals['_JOBEVENT']._serialized_start=922
+  _globals['_JOBEVENT']._serialized_end=1116
+  _globals['_CREATEJOBREQUEST']._serialized_start=1118
+  _globals['_CREATEJOBREQUEST']._serialized_end=1227
+  _globals['_CREATEJOBRESPONSE']._serialized_start=1230
+  _globals['_CREATEJOBRESPONSE']._serialized_end=1434
+  _globals['_CREATEJOBRESPONSE_REASON']._serialized_start=1356
+  _globals['_CREATEJOBRESPONSE_REASON']._serialized_end=1434
+  _globals['_GETJOBREQUEST']._serialized_start=1436
+  _globals['_GETJOBREQUEST']._serialized_end=1463
+  _globals['_LISTJOBSREQUEST']._serialized_start=1465
+  _globals['_LISTJOBSREQUEST']._serialized_end=1561
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1563
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1639
+  _globals['_CANCELJOBREQUEST']._serialized_start=1641
+  _globals['_CANCELJOBREQUEST']._serialized_end=1671
+  _globals['_RETRYJOBREQUEST']._serialized_start=1673
+  _globals['_RETRYJOBREQUEST']._serialized_end=1702
+  _globals['_DELETEJOBREQUEST']._serialized_start=1704
+  _globals['_DELETEJOBREQUEST']._serialized_end=1734
+  _globals['_DELETEJOBRESPONSE']._serialized_start=1736
+  _globals['_DELETEJOBRESPONSE']._serialized_end=1789
+  _globals['_WATCHJOBREQUEST']._serialized_start=1791
+  _globals['_WATCHJOBREQUEST']._serialized_end=1844
+  _globals['_GETQUOTAREQUEST']._serialized_start=1846
+  _globals['_GETQUOTAREQUEST']._serialized_end=1863
+  _globals['_QUOTA']._serialized_start=1866
+  _globals['_QUOTA']._serialized_end=2039
+  _globals['_RESETQUOTAREQUEST']._serialized_start=2041
+  _globals['_RESETQUOTAREQUEST']._serialized_end=2077
+  _globals['_REPORTPROVIDEREVENTREQUEST']._serialized_start=2079
+  _globals['_REPORTPROVIDEREVENTREQUEST']._serialized_end=2198
+  _globals['_AUTHENTICATEAPIKEYREQUEST']._serialized_start=2200
+  _globals['_AUTHENTICATEAPIKEYREQUEST']._serialized_end=2244
+  _globals['_AUTHENTICATEAPIKEYRESPONSE']._serialized_start=2246
+  _globals['_AUTHENTICATEAPIKEYRESPONSE']._serialized_end=2305
+  _globals['_JOBSERVICE']._serialized_start=2474
+  _globals['_JOBSERVICE']._serialized_end=3296
 # @@protoc_insertion_point(module_scope)

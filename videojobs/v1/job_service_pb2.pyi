@@ -104,6 +104,8 @@ class Job(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
     EFFECTIVE_FIELD_NUMBER: _builtins.int
+    WAITING_FOR_FIELD_NUMBER: _builtins.int
+    URLS_UNAVAILABLE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     user_id: _builtins.str
     client_request_id: _builtins.str
@@ -117,6 +119,15 @@ class Job(_message.Message):
     video_url: _builtins.str
     """Freshly signed on every read."""
     thumbnail_url: _builtins.str
+    waiting_for: _builtins.str
+    """Set while the job's current step waits for one of our own services that is out of reach
+    ("provider_service", "storage_service"); the job goes on by itself once it is back. Empty otherwise.
+    Such a wait never counts as the provider's failure and never moves the job to another provider.
+    """
+    urls_unavailable: _builtins.bool
+    """True when the job is COMPLETED but video_url and thumbnail_url could not be signed in time (storage_service
+    out of reach): the job is returned without them. Read it again later for links.
+    """
     @_builtins.property
     def spec(self) -> _common_pb2.VideoSpec: ...
     @_builtins.property
@@ -160,10 +171,12 @@ class Job(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
         effective: _common_pb2.EffectiveSpec | None = ...,
+        waiting_for: _builtins.str = ...,
+        urls_unavailable: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "effective", b"effective", "end_time", b"end_time", "error", b"error", "spec", b"spec", "update_time", b"update_time", "urls_expire_time", b"urls_expire_time", "video", b"video"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "client_request_id", b"client_request_id", "create_time", b"create_time", "effective", b"effective", "end_time", b"end_time", "error", b"error", "id", b"id", "provider", b"provider", "provider_job_id", b"provider_job_id", "spec", b"spec", "state", b"state", "thumbnail_uri", b"thumbnail_uri", "thumbnail_url", b"thumbnail_url", "update_time", b"update_time", "urls_expire_time", b"urls_expire_time", "user_id", b"user_id", "video", b"video", "video_uri", b"video_uri", "video_url", b"video_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "client_request_id", b"client_request_id", "create_time", b"create_time", "effective", b"effective", "end_time", b"end_time", "error", b"error", "id", b"id", "provider", b"provider", "provider_job_id", b"provider_job_id", "spec", b"spec", "state", b"state", "thumbnail_uri", b"thumbnail_uri", "thumbnail_url", b"thumbnail_url", "update_time", b"update_time", "urls_expire_time", b"urls_expire_time", "urls_unavailable", b"urls_unavailable", "user_id", b"user_id", "video", b"video", "video_uri", b"video_uri", "video_url", b"video_url", "waiting_for", b"waiting_for"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

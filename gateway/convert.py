@@ -81,6 +81,8 @@ def job_json(job: job_service_pb2.Job) -> dict[str, Any]:
         "video_url": job.video_url,
         "thumbnail_url": job.thumbnail_url,
         "urls_expire_time": _time(job.urls_expire_time, job.HasField("urls_expire_time")),
+        "urls_unavailable": job.urls_unavailable,
+        "waiting_for": job.waiting_for,
         "video": (
             {
                 "duration_seconds": job.video.duration_seconds,

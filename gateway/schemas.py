@@ -146,6 +146,14 @@ class JobOut(BaseModel):
     video_url: str
     thumbnail_url: str
     urls_expire_time: str | None
+    urls_unavailable: bool = Field(
+        description="true when the job is COMPLETED but its links could not be signed in time (storage "
+        "briefly out of reach): the job comes without video_url and thumbnail_url; read it again later"
+    )
+    waiting_for: str = Field(
+        description="the service of ours the job's current step waits for while it is out of reach "
+        "(provider_service | storage_service); empty otherwise. The job goes on by itself once it is back"
+    )
     video: VideoInfoOut | None
     error: JobErrorOut | None
     effective: EffectiveSpecOut | None

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
+import grpc
 import httpx
 
-from tests.support.gateway import Stack
+from tests.support.gateway import Stack, StartStack
+from tests.support.grpc_client import metadata
+from tests.support.postgres import run_sql
+from tests.support.services import hung_service, target
+from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
 
 PROBLEM = "application/problem+json"
 
@@ -173,3 +179,44 @@ async def test_admin_resets_quota_and_a_user_key_cannot(start_stack: object) -> 
     assert reset.status_code == 200
     assert reset.json()["used_today"] == 0
     assert after.status_code == 201
+
+
+async def test_reads_answer_promptly_without_links_while_storage_hangs(
+    start_stack: StartStack, database_url: str
+) -> None:
+    """A frozen storage_service (it accepts connections, never answers) costs reads their links, flagged
+    urls_unavailable, never their answer: over HTTP and over gRPC."""
+    with hung_service() as storage_port:
+        stack = await start_stack(job={"storage_target": target(storage_port), "sign_timeout_seconds": 0.5})
+        async with await stack.client("alice") as alice:
+            created = (await alice.post("/v1/videos", json={"prompt": "a paper boat"})).json()
+            run_sql(
+                database_url,
+                "UPDATE jobs SET state = 'COMPLETED', end_time = now(), due_time = NULL, "
+                "video_uri = 'gs://b/videos/alice/v.mp4', thumbnail_uri = 'gs://b/thumbnails/alice/v.jpg' "
+                "WHERE id = %s",
+                (created["id"],),
+            )
+            for path in (f"/v1/videos/{created['id']}", "/v1/videos"):
+                started = time.monotonic()
+                response = await alice.get(path)
+                elapsed = time.monotonic() - started
+                assert response.status_code == 200, response.text
+                body = response.json()
+                job = body if "id" in body else body["jobs"][0]
+                assert job["state"] == "COMPLETED"
+                assert job["urls_unavailable"] is True
+                assert job["video_url"] == job["thumbnail_url"] == ""
+                assert job["video_uri"] == "gs://b/videos/alice/v.mp4"
+                assert elapsed < 2.0, f"{path} took {elapsed:.2f}s"
+        async with grpc.aio.insecure_channel(target(stack.jobs.port)) as channel:
+            stub = job_service_pb2_grpc.JobServiceStub(channel)
+            started = time.monotonic()
+            got = await stub.GetJob(
+                job_service_pb2.GetJobRequest(id=created["id"]), metadata=metadata("alice")
+            )
+            listed = await stub.ListJobs(job_service_pb2.ListJobsRequest(), metadata=metadata("alice"))
+            assert time.monotonic() - started < 4.0
+            assert got.urls_unavailable
+            assert got.video_url == ""
+            assert [job.urls_unavailable for job in listed.jobs] == [True]

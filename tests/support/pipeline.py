@@ -52,6 +52,7 @@ FAST_JOBS: dict[str, Any] = {
     "poll_max_seconds": 0.2,
     "retry_base_seconds": 0.02,
     "retry_max_seconds": 0.2,
+    "peer_wait_max_seconds": 0.2,
     "lease_seconds": 5.0,
     "idle_poll_seconds": 0.1,
     "submit_unknown_wait_seconds": 0.1,

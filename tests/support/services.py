@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any, Protocol, TypeAlias, TypeVar
 
 import httpx
@@ -124,6 +125,19 @@ def storage_service_running(
 def grpc_server_running(server: GrpcServer) -> AbstractAsyncContextManager[GrpcServer]:
     """A bare gRPC server (an in-process fake of one of our own services)."""
     return started(server, server.start)
+
+
+@contextmanager
+def hung_service() -> Iterator[int]:
+    """The port of a service of ours that is frozen (as under SIGSTOP): the kernel completes connections, and
+    nothing ever reads them or answers. Calls to it end only by their own deadline."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind((LOOPBACK, 0))
+        listener.listen(64)  # never accepted
+        yield int(listener.getsockname()[1])
+    finally:
+        listener.close()
 
 
 @asynccontextmanager

@@ -6,6 +6,7 @@ provider, no job falls back, and the provider sees no extra submission."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from provider_service.fakes import FalFake, RunwayFake
 from provider_service.fakes.base import Fault
@@ -115,7 +116,7 @@ async def test_a_submit_cut_short_by_provider_service_is_an_unknown_outcome(
     may have the job), waits for provider_service, then resubmits once with the same key."""
     fal_fake.script.hang_seconds = 30.0
     fal_fake.fail_next("submit", Fault("hang"))
-    providers = {"fal": fal_fake, "runway": runway_fake, "http_timeout_seconds": 30.0}
+    providers: dict[str, Any] = {"fal": fal_fake, "runway": runway_fake, "http_timeout_seconds": 30.0}
     stack = await start_stack(providers=providers, step_max_attempts=STEP_MAX_ATTEMPTS)
     job_id = (await stack.create(providers=PROVIDERS)).job.id
     async with asyncio.timeout(30):

@@ -13,7 +13,7 @@ from provider_service.fakes import FalFake, RunwayFake, VeoFake
 from provider_service.fakes.base import Fault
 from tests.support.grpc_client import metadata
 from tests.support.pipeline import Pipeline, StartPipeline
-from tests.support.providers import provider_stub
+from tests.support.providers import HANG_TIMEOUT, provider_stub
 from videojobs.v1 import job_service_pb2, provider_service_pb2
 
 ALICE = metadata("alice")
@@ -102,7 +102,9 @@ async def test_fault_storm_every_job_completes(start_stack: StartPipeline, fal_f
         0.3, endpoints=("submit", "status", "result", "download"), kinds=("500", "429", "hang"), seed=11
     )
     # An ambiguous submit (500 or hang) is resubmitted; allow enough of them that 30% noise never exhausts it.
-    stack = await start_stack(providers={"fal": fal_fake}, step_max_attempts=10, max_unknown_submits=6)
+    stack = await start_stack(
+        providers={"fal": fal_fake, **HANG_TIMEOUT}, step_max_attempts=10, max_unknown_submits=6
+    )
     created = await asyncio.gather(*(stack.create(providers=["fal"]) for _ in range(8)))
     jobs = await asyncio.gather(*(stack.wait(c.job.id, within=90) for c in created))
     assert [job.state for job in jobs] == [job_service_pb2.COMPLETED] * 8, [job.error for job in jobs]

@@ -8,7 +8,7 @@ from google.rpc import error_details_pb2
 
 from provider_service.fakes import FalFake, Fault, RunwayFake
 from tests.support.grpc_client import rpc_failure
-from tests.support.providers import MD, StartProviderService, provider_stub
+from tests.support.providers import HANG_TIMEOUT, MD, StartProviderService, provider_stub
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 from videojobs_cli.gcs_emulator import free_port
@@ -21,7 +21,7 @@ async def test_ambiguous_submission_is_not_resent(
     start_provider_service: StartProviderService, runway_fake: RunwayFake, fal_fake: FalFake, kind: str
 ) -> None:
     runway_fake.script.hang_seconds = fal_fake.script.hang_seconds = 1.0
-    service = await start_provider_service(runway=runway_fake, fal=fal_fake)
+    service = await start_provider_service(runway=runway_fake, fal=fal_fake, **HANG_TIMEOUT)
     async with provider_stub(service.port) as stub:
         for provider, fake in (("runway", runway_fake), ("fal", fal_fake)):
             fake.fail_next("submit", Fault(kind))

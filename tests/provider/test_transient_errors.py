@@ -9,7 +9,7 @@ from google.rpc import error_details_pb2
 
 from provider_service.fakes import FalFake, Fault, RunwayFake
 from tests.support.grpc_client import rpc_failure
-from tests.support.providers import MD, StartProviderService, provider_stub
+from tests.support.providers import HANG_TIMEOUT, MD, StartProviderService, provider_stub
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 
@@ -24,7 +24,7 @@ async def test_thirty_percent_failing_status_calls_still_reach_the_right_state(
     for fake in (runway_fake, fal_fake):
         fake.fail_randomly(0.3, kinds=("500", "502", "503", "429", "hang"), retry_after=0.01, seed=11)
         fake.script.polls_to_finish = 3
-    service = await start_provider_service(runway=runway_fake, fal=fal_fake)
+    service = await start_provider_service(runway=runway_fake, fal=fal_fake, **HANG_TIMEOUT)
     outcomes = {
         "runway": ["success", "content_violation", "failure"],
         "fal": ["success", "content_violation"],
@@ -85,7 +85,7 @@ async def test_provider_that_stays_down_is_unavailable_with_retry_info(
 async def test_hanging_provider_times_out_and_ends_unavailable(
     start_provider_service: StartProviderService, fal_fake: FalFake
 ) -> None:
-    service = await start_provider_service(fal=fal_fake, retry_attempts=2)
+    service = await start_provider_service(fal=fal_fake, retry_attempts=2, **HANG_TIMEOUT)
     async with provider_stub(service.port) as stub:
         job = await stub.SubmitGeneration(pb.SubmitGenerationRequest(provider="fal", spec=SPEC), metadata=MD)
         fal_fake.script.hang_seconds = 5

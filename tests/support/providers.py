@@ -4,7 +4,8 @@
         service = await start_provider_service(fal=fal_fake)  # settings point at the fake; fast retries
         async with provider_stub(service.port) as stub: ...
 
-Settings are tuned for speed: millisecond backoff, sub-second timeouts, short RetryInfo delays.
+Settings are tuned for speed: millisecond backoff, short timeouts, short RetryInfo delays. The HTTP timeout
+(2 s) holds on a loaded machine; a test that makes a provider hang sets HANG_TIMEOUT and a longer hang.
 """
 
 from __future__ import annotations
@@ -29,14 +30,16 @@ from videojobs_cli.gcs_emulator import GcsEmulator
 FAST: dict[str, Any] = {
     "provider_host": LOOPBACK,
     "provider_port": 0,
-    "http_connect_timeout_seconds": 0.5,
-    "http_timeout_seconds": 0.5,
+    "http_connect_timeout_seconds": 2.0,
+    "http_timeout_seconds": 2.0,
     "retry_attempts": 6,
     "retry_initial_seconds": 0.005,
     "retry_max_seconds": 0.05,
     "unavailable_retry_seconds": 1.0,
     "sim_url": None,
 }
+# For tests whose provider hangs on purpose (hang_seconds past it): the adapter gives up quickly.
+HANG_TIMEOUT: dict[str, Any] = {"http_timeout_seconds": 0.5}
 MD = metadata()  # how job_service calls provider_service: the internal token, no user
 
 StartProviderService = Callable[..., Awaitable[ProviderService]]

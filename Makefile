@@ -20,8 +20,9 @@ run: $(STAMP)
 	$(BIN)/videojobs up
 
 ## The test suite, in parallel (independent tests; each gets its own database cloned from a template).
+## --dist load: xdist's group schedulers (loadgroup, loadscope) hang the run when a worker crashes.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $${TEST_WORKERS:-auto} --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $${TEST_WORKERS:-auto} --dist load $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,15 +22,6 @@ from tests.support.pipeline import Pipeline, pipeline_running
 from tests.support.postgres import DatabaseFactory
 from tests.support.providers import quick_sim
 from videojobs_cli.gcs_emulator import GcsEmulator
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # A module's tests share one pipeline: keep each module on one xdist worker (`make test` runs
-    # --dist loadgroup), so a pipeline is started once per module rather than once per worker.
-    here = Path(__file__).parent
-    for item in items:
-        if item.path.parent == here:
-            item.add_marker(pytest.mark.xdist_group(f"dashboard-{item.path.stem}"))
 
 
 @pytest.fixture(scope="session")

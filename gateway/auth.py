@@ -8,6 +8,7 @@ the plain user role; admin routes need an admin API key.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from cachetools import TTLCache
 
 from gateway.problems import Problem, from_rpc_error
 from gateway.settings import GatewaySettings
+from videojobs import identity
 from videojobs.context import ADMIN_ROLE, USER_ROLE
 from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
 
@@ -35,9 +37,10 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role == ADMIN_ROLE
 
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        """The identity job_service acts for; set only here, never taken from the client."""
-        return (("x-user-id", self.user_id), ("x-user-role", self.role))
+    def metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+        """The identity job_service acts for; set only here, never taken from the client. The user id
+        travels as UTF-8 in a binary header, so any id an identity provider issues arrives intact."""
+        return (identity.metadata(self.user_id), ("x-user-role", self.role))
 
 
 def unauthenticated(detail: str, reason: str = "UNAUTHENTICATED") -> Problem:
@@ -52,6 +55,10 @@ def bearer_token(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token or len(token) > _MAX_TOKEN_CHARS:
         raise unauthenticated("the Authorization header must be 'Bearer <API key or JWT>'", "BAD_CREDENTIALS")
     return token
+
+
+def _is_integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def looks_like_jwt(token: str) -> bool:
@@ -115,10 +122,27 @@ class Authenticator:
             raise unauthenticated("the JWT has expired", "JWT_EXPIRED") from None
         except jwt.InvalidTokenError as error:
             raise unauthenticated(f"invalid JWT: {error}", "BAD_JWT") from None
+        self._check_lifetime(claims)
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject or len(subject) > 200:
+        if not isinstance(subject, str):
             raise unauthenticated("the JWT's sub claim must name the user", "BAD_JWT")
+        problem = identity.user_id_problem(subject)
+        if problem:
+            raise unauthenticated(f"the JWT's sub claim {problem}", "BAD_JWT")
         return Principal(user_id=subject, role=USER_ROLE)
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """`exp` (and `iat` when present) must be integers, and a token may live at most
+        `jwt_max_lifetime_seconds`: a stolen long-lived token cannot be revoked here."""
+        expires, issued = claims.get("exp"), claims.get("iat", time.time())
+        if not _is_integer(expires) or ("iat" in claims and not _is_integer(issued)):
+            raise unauthenticated("the JWT's exp and iat claims must be integers (seconds)", "BAD_JWT")
+        limit = self._settings.jwt_max_lifetime_seconds
+        if expires - issued > limit:
+            raise unauthenticated(
+                f"the JWT lives longer than this service accepts ({limit:g} s from iat to exp)",
+                "JWT_LIFETIME_TOO_LONG",
+            )
 
     def _decode(self, token: str, key: str, algorithm: str) -> dict[str, Any]:
         settings = self._settings

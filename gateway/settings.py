@@ -39,6 +39,9 @@ class GatewaySettings(CommonSettings):
     )
     jwt_issuer: str | None = None
     jwt_leeway_seconds: float = Field(default=30.0, ge=0)
+    jwt_max_lifetime_seconds: float = Field(
+        default=24 * 3600, gt=0, description="longest accepted JWT lifetime, exp - iat (or exp - now)"
+    )
 
     # Where the dashboard's videos and thumbnails come from: its Content-Security-Policy allows exactly these.
     media_origins: tuple[str, ...] = Field(

@@ -17,6 +17,8 @@ from videojobs import context
 from videojobs.clients import direct_channel, internal_metadata
 from videojobs.v1 import job_service_pb2_grpc, provider_service_pb2_grpc
 
+Metadata = tuple[tuple[str, str | bytes], ...]
+
 
 @dataclass
 class CallOptions:
@@ -28,10 +30,10 @@ class CallOptions:
     token: str
     timeout: float
 
-    def metadata(self, extra: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, str], ...]:
+    def metadata(self, extra: Metadata = ()) -> Metadata:
         return internal_metadata(self.token, context.request_id.get()) + extra
 
-    def __call__(self, extra: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    def __call__(self, extra: Metadata = ()) -> dict[str, Any]:
         return {"metadata": self.metadata(extra), "timeout": self.timeout}
 
 

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from videojobs.context import ADMIN_ROLE, USER_ROLE
 from videojobs.errors import InvalidArgument
+from videojobs.identity import user_id_problem
 
 KEY_PREFIX = "vj_"
 
@@ -32,8 +33,9 @@ class _KeyStore(Protocol):
 
 async def mint_for(store: _KeyStore, user_id: str, *, admin: bool = False) -> str:
     """Mint a key for a user and store its hash; the key itself is returned once and never kept."""
-    if not user_id:
-        raise InvalidArgument.field("user_id", "is required")
+    problem = user_id_problem(user_id)
+    if problem:
+        raise InvalidArgument.field("user_id", problem)
     key = mint()
     await store.add_api_key(
         fingerprint(key), display_prefix(key), user_id, ADMIN_ROLE if admin else USER_ROLE

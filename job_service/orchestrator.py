@@ -30,17 +30,18 @@ from job_service.peers import CallFailed, Peers
 from job_service.policy import Policy
 from videojobs.contract import TERMINAL_GENERATION_STATES, Reason
 from videojobs.effective import EffectiveSpec
+from videojobs.identity import key_segment
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)
 
 
 def video_key(item: WorkItem) -> str:
-    return f"videos/{item.job.user_id}/{item.job.id}.mp4"
+    return f"videos/{key_segment(item.job.user_id)}/{item.job.id}.mp4"
 
 
 def thumbnail_key(item: WorkItem) -> str:
-    return f"thumbnails/{item.job.user_id}/{item.job.id}.jpg"
+    return f"thumbnails/{key_segment(item.job.user_id)}/{item.job.id}.jpg"
 
 
 class Orchestrator:

@@ -3,7 +3,8 @@
 - `incoming/{job}/...`: a provider's raw output. Once the job is terminal (or gone) nothing reads it again;
   older than the grace period, it is an orphan (Veo runs that were cancelled, hit the deadline or fell back).
 - `videos/{user}/{job}.mp4`, `thumbnails/{user}/{job}.jpg`: orphans when no live job of that user has that
-  id, or when the job is terminal and does not point at them (a relocation whose job then failed).
+  id, or when the job is terminal and does not point at them (a relocation whose job then failed). `{user}`
+  is the user's `key_segment` (videojobs.identity), never the raw id, exactly as the orchestrator names it.
 - A live COMPLETED job whose stored video is missing is reported, never "fixed": its row is the record
   an operator needs to decide what to do.
 
@@ -22,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from job_service.domain import ListedObject
 from job_service.maintenance_queries import JobOutputs, MaintenanceQueries
 from job_service.peers import StorageClient
+from videojobs.identity import key_segment
 
 # At most this many URIs per DeleteObjects call (StorageService's own limit is 1000).
 DELETE_CHUNK = 500
@@ -65,7 +67,7 @@ class SweepReport:
 
 
 def _job_id(kind: OrphanKind, name: str) -> tuple[uuid.UUID | None, str | None]:
-    """The job an object is named after, and the user (None for incoming/), from its key."""
+    """The job an object is named after, and the user's key segment (None for incoming/), from its key."""
     parts = name.split("/")
     try:
         if kind is OrphanKind.INCOMING:
@@ -87,10 +89,12 @@ def orphan_reason(
         return "job deleted"
     if kind is OrphanKind.INCOMING:
         return f"job {job.state.value}" if job.state.terminal else None
-    if user != job.user_id:
-        return "job of another user"
     used = job.video_uri if kind is OrphanKind.VIDEO else job.thumbnail_uri
-    if job.state.terminal and used != obj.uri:
+    if used == obj.uri:
+        return None  # whatever its folder: objects stored before key_segment named the raw user id
+    if user not in (key_segment(job.user_id), job.user_id):
+        return "job of another user"
+    if job.state.terminal:
         return f"job {job.state.value} does not use it"
     return None
 

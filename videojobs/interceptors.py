@@ -1,6 +1,7 @@
 """The server interceptor every service installs.
 
-For each RPC it: checks the internal bearer token, reads `x-user-id`/`x-user-role` into the caller context,
+For each RPC it: checks the internal bearer token, reads the user (`x-user-id-bin`, UTF-8, or the ASCII
+`x-user-id`; see videojobs.identity) and `x-user-role` into the caller context,
 takes or makes an `x-request-id`, binds them to the log context, and turns any `ServiceError` raised below
 it into a rich gRPC status (unexpected exceptions become INTERNAL without leaking their text).
 Health checks and reflection are left open so probes and `grpcurl list` work without the token.
@@ -18,7 +19,7 @@ from typing import Any
 import grpc
 import structlog
 
-from videojobs import context, errors, rpc_status
+from videojobs import context, errors, identity, rpc_status
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)
@@ -57,10 +58,16 @@ class _CallScope:
         self.request_id = _text(metadata.get("x-request-id")) or uuid.uuid4().hex
         self.started = time.perf_counter()
         self.code = "OK"
+        self.bad_user_id: str | None = None
 
     def enter(self, ctx: Context) -> tuple[Any, ...]:
         caller = None
-        user_id = _text(self.metadata.get("x-user-id"))
+        try:
+            user_id = identity.from_metadata(dict(self.metadata))
+        except UnicodeDecodeError:
+            user_id, self.bad_user_id = "", "is not UTF-8"
+        if user_id and (problem := identity.user_id_problem(user_id)):
+            user_id, self.bad_user_id = "", problem
         if user_id:
             caller = context.Caller(user_id=user_id, role=_text(self.metadata.get("x-user-role")) or "user")
         ctx.set_trailing_metadata((("x-request-id", self.request_id),))
@@ -90,6 +97,11 @@ class _CallScope:
             raise errors.Unauthenticated(
                 "missing or invalid internal token (authorization: Bearer <VIDEOJOBS_INTERNAL_TOKEN>)",
                 reason="INVALID_INTERNAL_TOKEN",
+            )
+        if self.bad_user_id is not None:
+            # Checked after the token: only a trusted caller learns why its user id was refused.
+            raise errors.Unauthenticated(
+                f"the user id in {identity.USER_ID_BIN_HEADER} {self.bad_user_id}", reason="USER_ID_INVALID"
             )
 
     @contextlib.asynccontextmanager

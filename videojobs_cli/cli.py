@@ -10,6 +10,7 @@ import warnings
 
 import click
 
+from videojobs.identity import user_id_problem
 from videojobs_cli.admin import admin
 from videojobs_cli.admin_duplicates import duplicates
 
@@ -152,6 +153,11 @@ def keys() -> None:
 @click.option("--admin", is_flag=True, help="Allow admin routes (quota reset).")
 def create_key(user_id: str, admin: bool) -> None:
     """Mint a key. It is printed once and stored only as a hash."""
+    problem = user_id_problem(user_id)
+    if problem:
+        # One line and the usage error's exit code: this is a mistake on the command line, not a crash.
+        click.echo(f"error: --user {problem}", err=True)
+        raise SystemExit(2)
     from job_service import apikeys, database
     from job_service.key_queries import ApiKeyQueries
     from job_service.server import create_engine, database_url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import httpx
 import jwt
@@ -102,6 +103,84 @@ async def test_hs256_jwt_acts_for_its_subject(start_stack: StartStack) -> None:
     assert forged.json()["reason"] == "BAD_JWT"
     assert without_exp.status_code == 401
     assert not_admin.status_code == 403
+
+
+SUBJECTS = ["https://idp.example.com/users/42", "tenant//user", "josé", "ålice☃", "a/../b"]
+
+
+async def test_any_printable_jwt_subject_works_end_to_end(start_stack: StartStack) -> None:
+    """Ids an identity provider may issue reach job_service intact (UTF-8 in x-user-id-bin): quota, a
+    created video and reading it back all act for exactly that user."""
+    stack = await start_stack(jwt_secret=SECRET)
+    async with httpx.AsyncClient(base_url=stack.url) as client:
+        for subject in SUBJECTS:
+            headers = {"authorization": f"Bearer {_hs256(subject)}"}
+            quota = await client.get("/v1/quota", headers=headers)
+            assert quota.status_code == 200, (subject, quota.text)
+            assert quota.json()["user_id"] == subject
+            created = await client.post("/v1/videos", json={"prompt": "a boat"}, headers=headers)
+            assert created.status_code == 201, (subject, created.text)
+            read = await client.get(f"/v1/videos/{created.json()['id']}", headers=headers)
+            assert read.status_code == 200, (subject, read.text)
+            assert read.headers["x-request-id"]
+            listed = await client.get("/v1/videos", headers=headers)
+            assert [job["id"] for job in listed.json()["jobs"]] == [created.json()["id"]]
+
+
+async def test_api_key_users_with_non_ascii_ids_work(start_stack: StartStack) -> None:
+    stack = await start_stack()
+    async with await stack.client("ålice☃") as client:
+        quota = await client.get("/v1/quota")
+    assert quota.status_code == 200, quota.text
+    assert quota.json()["user_id"] == "ålice☃"
+
+
+@pytest.mark.parametrize("subject", ["", "bell\x07", "line\nbreak", " padded", "x" * 201])
+async def test_a_jwt_subject_that_cannot_be_a_user_id_is_401(start_stack: StartStack, subject: str) -> None:
+    stack = await start_stack(jwt_secret=SECRET)
+    async with httpx.AsyncClient(base_url=stack.url) as client:
+        response = await client.get("/v1/quota", headers={"authorization": f"Bearer {_hs256(subject)}"})
+    assert response.status_code == 401
+    assert response.json()["reason"] == "BAD_JWT"
+    assert "sub" in response.json()["detail"]
+
+
+JWT_TIMES: dict[str, tuple[Callable[[int], dict[str, object]], str]] = {
+    "two days from iat": (
+        lambda now: {"iat": now - 3600, "exp": now + 2 * 86400 - 3600},
+        "JWT_LIFETIME_TOO_LONG",
+    ),
+    "two days, no iat": (lambda now: {"exp": now + 2 * 86400}, "JWT_LIFETIME_TOO_LONG"),
+    "fractional exp": (lambda now: {"exp": now + 300.5}, "BAD_JWT"),
+    "exp as a string": (lambda now: {"exp": str(now + 300)}, "BAD_JWT"),
+    "iat as a string": (lambda now: {"exp": now + 300, "iat": "yesterday"}, "BAD_JWT"),
+}
+
+
+@pytest.mark.parametrize("case", JWT_TIMES)
+async def test_jwt_lifetime_is_capped_and_its_times_are_integers(start_stack: StartStack, case: str) -> None:
+    claims, reason = JWT_TIMES[case]
+    now = int(time.time())
+    stack = await start_stack(jwt_secret=SECRET)
+    token = jwt.encode({"sub": "u", **claims(now)}, SECRET, algorithm="HS256")
+    async with httpx.AsyncClient(base_url=stack.url) as client:
+        refused = await client.get("/v1/quota", headers={"authorization": f"Bearer {token}"})
+        within = await client.get("/v1/quota", headers={"authorization": f"Bearer {_hs256('u', iat=now)}"})
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["reason"] == reason
+    assert within.status_code == 200, within.text
+
+
+async def test_the_jwt_lifetime_cap_is_a_setting(start_stack: StartStack) -> None:
+    stack = await start_stack(jwt_secret=SECRET, jwt_max_lifetime_seconds=200)
+    now = int(time.time())
+    async with httpx.AsyncClient(base_url=stack.url) as client:
+        long = await client.get("/v1/quota", headers={"authorization": f"Bearer {_hs256('u', iat=now)}"})
+        short = await client.get(
+            "/v1/quota", headers={"authorization": f"Bearer {_hs256('u', exp_in=150, iat=now)}"}
+        )
+    assert long.json()["reason"] == "JWT_LIFETIME_TOO_LONG"
+    assert short.status_code == 200, short.text
 
 
 async def test_rs256_jwt_is_accepted_only_with_the_configured_key_and_audience(

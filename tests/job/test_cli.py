@@ -13,6 +13,7 @@ from job_service.server import JobService
 from tests.support.cli import BIN
 from tests.support.grpc_client import metadata
 from tests.support.services import JobStub
+from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2
 
 
@@ -40,6 +41,34 @@ async def test_keys_create_prints_a_working_key(
     assert (owner.user_id, owner.role) == ("carol", "admin")
 
 
+async def test_keys_create_takes_any_id_an_identity_provider_issues(
+    env: dict[str, str], job_service: JobService, stub: JobStub
+) -> None:
+    user = "https://idp.example.com/users/42 josé ☃"
+    result = run("keys", "create", "--user", user, env=env)
+    assert result.returncode == 0, result.stderr
+    owner = await stub.AuthenticateApiKey(
+        job_service_pb2.AuthenticateApiKeyRequest(api_key=result.stdout.strip()), metadata=metadata()
+    )
+    assert owner.user_id == user
+
+
+@pytest.mark.parametrize(
+    ("user", "problem"),
+    [("", "must not be empty"), ("tab\tuser", "control characters"), ("x" * 201, "at most 200")],
+)
+def test_keys_create_refuses_an_unusable_user_id_in_one_line(
+    env: dict[str, str], user: str, problem: str
+) -> None:
+    result = run("keys", "create", "--user", user, env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: --user ")
+    assert problem in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_keys_create_stdout_is_exactly_the_key(tmp_path: Path) -> None:
     """As the README uses it: KEY=$(videojobs keys create --user alice), on the embedded database, whose
     start-up is logged. The log line goes to stderr; stdout is the key and its newline, nothing else."""
@@ -63,7 +92,7 @@ def test_quick_start_runs_its_demo(env: dict[str, str], tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "videojobs.v1.JobService" in result.stdout
     assert "state=COMPLETED" in result.stdout
-    assert "/thumbnails/demo-user/" in result.stdout
+    assert f"/thumbnails/{key_segment('demo-user')}/" in result.stdout
 
 
 def test_production_refuses_the_development_token(env: dict[str, str]) -> None:

@@ -7,6 +7,7 @@ import asyncio
 from provider_service.fakes import FalFake
 from tests.support.grpc_client import metadata
 from tests.support.pipeline import StartPipeline
+from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2
 
 ALICE = metadata("alice")
@@ -23,7 +24,7 @@ async def test_duplicate_creates_and_three_replicas_make_one_submission_and_one_
     assert job.state == job_service_pb2.COMPLETED
     await asyncio.sleep(0.3)  # let any straggling replica show itself
     assert fal_fake.submissions == 1
-    assert stack.names("videos/") == [f"videos/alice/{job.id}.mp4"]
+    assert stack.names("videos/") == [f"videos/{key_segment('alice')}/{job.id}.mp4"]
     assert [state for _, state in stack.events(job.id)].count("COMPLETED") == 1
 
 

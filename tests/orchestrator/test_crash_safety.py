@@ -13,6 +13,7 @@ import pytest
 from provider_service.fakes import FalFake, VeoFake
 from tests.support.cli import BIN
 from tests.support.pipeline import TERMINAL, Pipeline, StartPipeline
+from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2
 
 WORKER = [str(BIN), "serve", "worker"]
@@ -72,7 +73,7 @@ async def test_sigkilled_workers_lose_no_job_and_store_no_duplicate(
     assert len(completed) >= 95, [job.error for job in jobs if job.state != job_service_pb2.COMPLETED]
     videos = stack.names("videos/")
     assert len(videos) == len(completed)  # exactly one stored video per completed job, none for the others
-    assert sorted(videos) == sorted(f"videos/{job.user_id}/{job.id}.mp4" for job in completed)
+    assert sorted(videos) == sorted(f"videos/{key_segment(job.user_id)}/{job.id}.mp4" for job in completed)
     assert len(stack.names("thumbnails/")) == len(completed)
     for job in completed:
         assert stack.names(f"incoming/{job.id}/") == []

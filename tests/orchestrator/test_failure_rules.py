@@ -14,6 +14,7 @@ from provider_service.fakes.base import Fault
 from tests.support.grpc_client import metadata
 from tests.support.pipeline import Pipeline, StartPipeline
 from tests.support.providers import HANG_TIMEOUT, provider_stub
+from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2, provider_service_pb2
 
 ALICE = metadata("alice")
@@ -228,7 +229,9 @@ async def test_an_output_that_is_not_a_video_falls_back_to_the_next_provider(
     assert job.provider == "runway"
     fallback = stack.sql("SELECT detail FROM job_events WHERE job_id = %s AND type = 'fallback'", job.id)
     assert fallback[0][0]["error_code"] == "OUTPUT_NOT_A_VIDEO"
-    assert stack.names() == sorted([f"thumbnails/alice/{job.id}.jpg", f"videos/alice/{job.id}.mp4"])
+    assert stack.names() == sorted(
+        [f"thumbnails/{key_segment('alice')}/{job.id}.jpg", f"videos/{key_segment('alice')}/{job.id}.mp4"]
+    )
     assert job.video.codec == "h264"
 
 

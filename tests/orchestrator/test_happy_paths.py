@@ -9,6 +9,7 @@ from provider_service.fakes import FalFake, RunwayFake, VeoFake, tiny_video
 from provider_service.sim.server import SimProvider
 from tests.support.pipeline import Pipeline, StartPipeline
 from tests.support.videos import padded_mp4
+from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2
 
 EXPECTED_EVENTS = [
@@ -25,13 +26,13 @@ async def _completes(stack: Pipeline, provider: str) -> job_service_pb2.Job:
     job = await stack.wait(created.job.id)
     assert job.state == job_service_pb2.COMPLETED, job.error
     assert job.provider == provider
-    assert stack.names("videos/") == [f"videos/alice/{job.id}.mp4"]
-    assert stack.names("thumbnails/") == [f"thumbnails/alice/{job.id}.jpg"]
+    assert stack.names("videos/") == [f"videos/{key_segment('alice')}/{job.id}.mp4"]
+    assert stack.names("thumbnails/") == [f"thumbnails/{key_segment('alice')}/{job.id}.jpg"]
     assert stack.names(f"incoming/{job.id}/") == []  # provider originals deleted
     assert stack.events(job.id) == EXPECTED_EVENTS
     assert job.video.width > 0
     assert job.video.duration_seconds > 0
-    assert job.video_uri == f"gs://{stack.bucket.name}/videos/alice/{job.id}.mp4"
+    assert job.video_uri == f"gs://{stack.bucket.name}/videos/{key_segment('alice')}/{job.id}.mp4"
     async with httpx.AsyncClient() as client:  # the freshly signed URL downloads the real MP4
         response = await client.get(job.video_url)
     assert response.status_code == 200
@@ -67,7 +68,7 @@ async def test_veo_gemini_video_returned_inline_is_stored_without_resubmitting(
     assert veo_fake.submissions == 1
     assert veo_fake.calls["download"] == 0
     assert job.video.size_bytes == len(video)
-    assert stack.bucket.blob(f"videos/alice/{job.id}.mp4").download_as_bytes() == video
+    assert stack.bucket.blob(f"videos/{key_segment('alice')}/{job.id}.mp4").download_as_bytes() == video
 
 
 async def test_a_fal_job_completes_with_its_video_and_thumbnail(

@@ -15,6 +15,7 @@ from job_service.upkeep import RETENTION_LOCK_ID
 from provider_service.sim.server import SimProvider
 from tests.orchestrator.test_sweep import admin
 from tests.support.pipeline import Pipeline, StartPipeline
+from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2
 
 
@@ -29,7 +30,7 @@ async def completed(stack: Pipeline, count: int) -> list[job_service_pb2.Job]:
 
 
 def outputs(job: job_service_pb2.Job) -> list[str]:
-    return [f"videos/alice/{job.id}.mp4", f"thumbnails/alice/{job.id}.jpg"]
+    return [f"videos/{key_segment('alice')}/{job.id}.mp4", f"thumbnails/{key_segment('alice')}/{job.id}.jpg"]
 
 
 async def test_admin_retention_expires_old_jobs_and_purges_hidden_ones(

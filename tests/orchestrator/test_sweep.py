@@ -17,7 +17,10 @@ from job_service.upkeep import SWEEP_LOCK_ID
 from provider_service.sim.server import SimProvider
 from tests.support.cli import BIN
 from tests.support.pipeline import Pipeline, StartPipeline
+from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2
+
+ALICE = key_segment("alice")
 
 
 async def admin(stack: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
@@ -65,14 +68,14 @@ async def seeded(stack: Pipeline) -> dict[str, Any]:
         " WHERE id = %s RETURNING id",
         active.id,
     )
-    stack.bucket.blob(f"videos/alice/{lost.id}.mp4").delete()
+    stack.bucket.blob(f"videos/{ALICE}/{lost.id}.mp4").delete()
     stranger = uuid.uuid4()
     orphans = {
         put(stack, f"incoming/{done.id}/sample_0.mp4"): ("incoming", "job COMPLETED"),
         put(stack, f"incoming/{stranger}/op/sample_0.mp4"): ("incoming", "no such job"),
-        put(stack, f"videos/alice/{stranger}.mp4"): ("video", "no such job"),
-        put(stack, f"thumbnails/alice/{stranger}.jpg"): ("thumbnail", "no such job"),
-        put(stack, f"videos/bob/{done.id}.mp4"): ("video", "job of another user"),
+        put(stack, f"videos/{ALICE}/{stranger}.mp4"): ("video", "no such job"),
+        put(stack, f"thumbnails/{ALICE}/{stranger}.jpg"): ("thumbnail", "no such job"),
+        put(stack, f"videos/{key_segment('bob')}/{done.id}.mp4"): ("video", "job of another user"),
         put(stack, "incoming/not-a-job/x.mp4"): ("incoming", "name matches no job"),
     }
     kept = put(stack, f"incoming/{active.id}/sample_0.mp4")
@@ -90,7 +93,7 @@ async def test_admin_sweep_reports_then_deletes_exactly_the_orphans(
     assert dry.returncode == 0, dry.stderr
     report = json.loads(dry.stdout)
     found = {row["uri"]: (row["kind"], row["reason"]) for row in report["items"]}
-    lost = f"gs://{stack.bucket.name}/videos/alice/{seed['lost'].id}.mp4"
+    lost = f"gs://{stack.bucket.name}/videos/{ALICE}/{seed['lost'].id}.mp4"
     assert found == seed["orphans"] | {lost: ("missing video", "COMPLETED job, no object")}
     assert report["summary"]["orphans"] == 6
     assert report["summary"]["missing_videos"] == 1
@@ -159,3 +162,46 @@ async def test_outputs_of_a_live_job_are_never_orphans(
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["items"] == []
     assert len(stack.names("videos/")) == len(stack.names("thumbnails/")) == 1
+
+
+async def test_outputs_of_users_whose_ids_are_urls_or_not_ascii_are_kept(
+    start_stack: StartPipeline, sim_provider: SimProvider
+) -> None:
+    """Ids an identity provider issues (a URL, `//`, non-ASCII) name their folder through key_segment, and
+    the sweep reads it the same way: their live videos are not orphans; a stranger's object in their folder
+    is."""
+    stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
+    users = ["https://idp.example.com/users/42", "tenant//user", "ålice☃"]
+    for user in users:
+        created = await stack.create(user=user)
+        job = await stack.wait(created.job.id, user)
+        assert job.state == job_service_pb2.COMPLETED, job.error
+        assert job.video_uri == f"gs://{stack.bucket.name}/videos/{key_segment(user)}/{job.id}.mp4"
+    stranger = put(stack, f"videos/{key_segment(users[0])}/{uuid.uuid4()}.mp4")
+    before = stack.names()
+
+    result = await admin_sweep(stack, "--apply", "--json")
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [(row["uri"], row["reason"]) for row in report["items"]] == [(stranger, "no such job")]
+    assert stack.names() == sorted(set(before) - {stranger.removeprefix(f"gs://{stack.bucket.name}/")})
+    assert len(stack.names("videos/")) == len(stack.names("thumbnails/")) == len(users)
+
+
+async def test_a_video_stored_under_the_raw_user_id_before_key_segment_is_kept(
+    start_stack: StartPipeline, sim_provider: SimProvider
+) -> None:
+    """Objects stored before folders were named by key_segment are found by the URI their job records."""
+    stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
+    created = await stack.create()
+    job = await stack.wait(created.job.id)
+    legacy = put(stack, f"videos/alice/{job.id}.mp4")
+    stack.sql("UPDATE jobs SET video_uri = %s WHERE id = %s RETURNING id", legacy, job.id)
+    current = f"gs://{stack.bucket.name}/videos/{ALICE}/{job.id}.mp4"
+
+    result = await admin_sweep(stack, "--json")
+
+    assert result.returncode == 0, result.stderr
+    found = {row["uri"]: row["reason"] for row in json.loads(result.stdout)["items"]}
+    assert found == {current: "job COMPLETED does not use it"}

@@ -11,7 +11,7 @@ import pytest
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 
-from videojobs import rpc_status
+from videojobs import identity, rpc_status
 from videojobs.settings import DEV_INTERNAL_TOKEN
 
 _Detail = TypeVar("_Detail", bound=Message)
@@ -19,12 +19,12 @@ _Detail = TypeVar("_Detail", bound=Message)
 
 def metadata(
     user: str | None = None, *, role: str | None = None, token: str | None = DEV_INTERNAL_TOKEN
-) -> tuple[tuple[str, str], ...]:
-    items: list[tuple[str, str]] = []
+) -> tuple[tuple[str, str | bytes], ...]:
+    items: list[tuple[str, str | bytes]] = []
     if token is not None:
         items.append(("authorization", f"Bearer {token}"))
     if user is not None:
-        items.append(("x-user-id", user))
+        items.append(identity.metadata(user))
     if role is not None:
         items.append(("x-user-role", role))
     return tuple(items)

@@ -56,11 +56,32 @@ def rate_limit(state: GatewayState, key: str) -> None:
         )
 
 
+def client_address(request: Request) -> str:
+    """The peer's address (the gateway trusts no forwarding headers: behind a proxy, it is the proxy's)."""
+    return request.client.host if request.client else "unknown"
+
+
 async def authenticated_call(request: Request) -> UserCall:
     # The header is read directly rather than declared: it is not part of the documented parameters
     # (auth is described once in the API's description), and declaring it costs a parse per request.
     state: GatewayState = request.app.state.gateway
-    principal = await state.authenticator.authenticate(request.headers.get("authorization"))
+    address = client_address(request)
+    # An address whose credentials keep failing is refused before its next guess costs a backend call.
+    wait = state.auth_failures.wait(address)
+    if wait is not None:
+        state.metrics.rate_limited.inc()
+        raise Problem(
+            429,
+            "too many failed authentications from this address; try again later",
+            reason="AUTH_RATE_LIMITED",
+            retry_after=RateLimiter.retry_after_header(wait),
+        )
+    try:
+        principal = await state.authenticator.authenticate(request.headers.get("authorization"))
+    except Problem as problem:
+        if problem.status == 401:
+            state.auth_failures.acquire(address)
+        raise
     rate_limit(state, principal.user_id)
     return UserCall(state, principal)
 

@@ -1,4 +1,5 @@
-"""Run the gateway: uvicorn with the configured number of worker processes (`videojobs serve gateway`)."""
+"""Run the gateway: uvicorn with the configured number of worker processes (`videojobs serve gateway`), and
+the limits of gateway/http_limits.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
+from gateway.http_limits import server_config
 from gateway.main import create_app
 from gateway.settings import GatewaySettings
 from videojobs.logs import configure_logging, get_logger
@@ -43,15 +47,7 @@ class RunningGateway:
 async def running(settings: GatewaySettings, app: FastAPI | None = None) -> AsyncIterator[RunningGateway]:
     """The gateway served by uvicorn on the current event loop (one worker; port 0 picks a free port)."""
     app = app or create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.gateway_host,
-        port=settings.gateway_port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=1,
-    )
+    config = server_config(settings, app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
     server = _EmbeddedServer(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -76,14 +72,19 @@ def main(settings: GatewaySettings | None = None) -> None:
     log.info(
         "gateway starting", host=settings.gateway_host, port=settings.gateway_port, workers=settings.workers
     )
-    uvicorn.run(
+    config = server_config(
+        settings,
         "gateway.main:app_from_environment",
         factory=True,
-        host=settings.gateway_host,
-        port=settings.gateway_port,
         workers=settings.workers,
         log_level=settings.log_level.lower(),
-        access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
-        proxy_headers=False,
     )
+    # What uvicorn.run does, with our configuration class (it carries the request deadlines).
+    if config.workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)

@@ -58,6 +58,20 @@ class GatewaySettings(CommonSettings):
     # Rate limiting: a token bucket per user (per worker process); 0 turns it off.
     rate_limit_per_second: float = Field(default=10.0, ge=0)
     rate_limit_burst: int = Field(default=40, ge=1)
+    # Per client address (per worker process): failed authentications, and provider webhooks; 0 turns off.
+    auth_failure_per_second: float = Field(default=1.0, ge=0)
+    auth_failure_burst: int = Field(default=20, ge=1)
+    webhook_rate_per_second: float = Field(default=20.0, ge=0)
+    webhook_rate_burst: int = Field(default=200, ge=1)
+
+    # What one client may cost before it has sent a whole request (gateway/http_limits.py).
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="larger request heads get 431")
+    request_head_timeout_seconds: float = Field(default=10.0, gt=0)
+    request_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    keep_alive_timeout_seconds: int = Field(default=5, ge=1)
+    max_connections: int = Field(
+        default=1000, ge=1, description="connections one worker serves; past it, requests get 503"
+    )
 
     @field_validator("media_origins")
     @classmethod

@@ -1,6 +1,6 @@
 """What every request of a gateway process shares (`app.state.gateway`): settings, the gRPC channels and
 stubs of job_service and provider_service (opened once at start-up and reused), the options of each call,
-the authenticator, the rate limiter and the metrics."""
+the authenticator, the rate limiters and the metrics."""
 
 from __future__ import annotations
 
@@ -47,6 +47,8 @@ class GatewayState:
     call_options: CallOptions
     authenticator: Authenticator
     limiter: RateLimiter
+    auth_failures: RateLimiter
+    webhooks: RateLimiter
     metrics: Metrics
 
     async def close(self) -> None:
@@ -72,5 +74,7 @@ def open_state(settings: GatewaySettings, metrics: Metrics) -> GatewayState:
         call_options=options,
         authenticator=Authenticator(settings, jobs, options),
         limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        auth_failures=RateLimiter(settings.auth_failure_per_second, settings.auth_failure_burst),
+        webhooks=RateLimiter(settings.webhook_rate_per_second, settings.webhook_rate_burst),
         metrics=metrics,
     )

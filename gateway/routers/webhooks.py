@@ -13,8 +13,9 @@ import grpc
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
-from gateway.deps import StateDep
+from gateway.deps import StateDep, client_address
 from gateway.problems import Problem, from_rpc_error
+from gateway.ratelimit import RateLimiter
 from gateway.routers.videos import ERRORS
 from videojobs.contract import Provider
 from videojobs.v1 import job_service_pb2, provider_service_pb2
@@ -28,6 +29,16 @@ async def provider_webhook(
     request: Request,
     state: StateDep,
 ) -> JSONResponse:
+    # Before the body is read or anything is called: unsigned floods from one address stop here.
+    wait = state.webhooks.acquire(client_address(request))
+    if wait is not None:
+        state.metrics.rate_limited.inc()
+        raise Problem(
+            429,
+            "too many webhook deliveries from this address",
+            reason="WEBHOOK_RATE_LIMITED",
+            retry_after=RateLimiter.retry_after_header(wait),
+        )
     body = await request.body()
     # Starlette already lower-cases names; repeated headers are joined as HTTP allows.
     headers: dict[str, str] = {}

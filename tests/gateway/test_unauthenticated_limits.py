@@ -1,0 +1,85 @@
+"""Unauthenticated traffic cannot turn into backend calls at will: after N failed authentications from one
+address the next attempts get 429 without reaching job_service, and webhook deliveries are limited per
+address before ParseWebhook is called."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.gateway import StartStack
+
+
+def count_key_lookups(stack: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The API keys job_service was asked about (its own use case, called by the real RPC)."""
+    asked: list[str] = []
+    jobs = stack.jobs.jobs
+    lookup = jobs.authenticate_api_key
+
+    async def counted(api_key: str) -> Any:
+        asked.append(api_key)
+        return await lookup(api_key)
+
+    monkeypatch.setattr(jobs, "authenticate_api_key", counted)
+    return asked
+
+
+async def test_failed_authentications_from_one_address_are_limited_before_the_backend(
+    start_stack: StartStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = await start_stack(auth_failure_per_second=0.01, auth_failure_burst=5)
+    asked = count_key_lookups(stack, monkeypatch)
+    good = await stack.key("alice")
+    async with httpx.AsyncClient(base_url=stack.url, timeout=10) as client:
+        statuses = []
+        for _ in range(50):
+            response = await client.get(
+                "/v1/quota", headers={"authorization": f"Bearer vj_{secrets.token_urlsafe(32)}"}
+            )
+            statuses.append(response.status_code)
+        limited = response
+        # The limit is on the address, not the key: a good key from it waits too (no lookup either).
+        with_good_key = await client.get("/v1/quota", headers={"authorization": f"Bearer {good}"})
+
+    assert statuses == [401] * 5 + [429] * 45
+    assert len(asked) == 5
+    assert limited.json()["reason"] == "AUTH_RATE_LIMITED"
+    assert int(limited.headers["retry-after"]) >= 1
+    assert with_good_key.status_code == 429
+
+
+async def test_malformed_credentials_count_as_failures_too(start_stack: StartStack) -> None:
+    stack = await start_stack(auth_failure_per_second=0.01, auth_failure_burst=3)
+    async with httpx.AsyncClient(base_url=stack.url, timeout=10) as client:
+        statuses = [(await client.get("/v1/quota")).status_code for _ in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
+
+
+async def test_successful_authentications_are_not_counted(
+    start_stack: StartStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = await start_stack(auth_failure_per_second=0.01, auth_failure_burst=2, api_key_cache_seconds=0)
+    asked = count_key_lookups(stack, monkeypatch)
+    async with await stack.client("alice") as alice:
+        statuses = [(await alice.get("/v1/quota")).status_code for _ in range(10)]
+    assert statuses == [200] * 10
+    assert len(asked) == 10
+
+
+async def test_webhooks_are_limited_per_address_before_parse_webhook(start_stack: StartStack) -> None:
+    stack = await start_stack(webhook_rate_per_second=0.01, webhook_rate_burst=10)
+    async with httpx.AsyncClient(base_url=stack.url, timeout=10) as client:
+        statuses = []
+        for index in range(40):
+            body = f'{{"request_id": "bogus-{index}", "state": "SUCCEEDED"}}'.encode()
+            response = await client.post(
+                "/v1/webhooks/sim", content=body, headers={"x-test-signature": "forged"}
+            )
+            statuses.append(response.status_code)
+
+    assert statuses == [401] * 10 + [429] * 30
+    assert len(stack.providers.received) == 10
+    assert response.json()["reason"] == "WEBHOOK_RATE_LIMITED"

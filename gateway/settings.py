@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 
-from videojobs.settings import CommonSettings
+from videojobs.settings import MIN_PRODUCTION_SECRET_CHARS, CommonSettings
 
 DEV_JWT_SECRET_REFUSED = {"", "secret", "changeme", "dev-jwt-secret"}
 _HOST = re.compile(r"^([a-z0-9-]+(\.[a-z0-9-]+)*|[0-9a-f:.]+)$")  # a DNS name, IPv4, or IPv6 (no wildcards)
@@ -83,7 +83,10 @@ class GatewaySettings(CommonSettings):
         if (
             self.environment == "production"
             and self.jwt_secret is not None
-            and (self.jwt_secret.get_secret_value() in DEV_JWT_SECRET_REFUSED or len(self.jwt_secret) < 32)
+            and (
+                self.jwt_secret.get_secret_value() in DEV_JWT_SECRET_REFUSED
+                or len(self.jwt_secret) < MIN_PRODUCTION_SECRET_CHARS
+            )
         ):
             raise ValueError(
                 "VIDEOJOBS_JWT_SECRET must be a real secret of at least 32 characters in production"

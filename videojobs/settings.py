@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Good enough for a laptop; refused in production so it never guards a real deployment.
 DEV_INTERNAL_TOKEN = "dev-internal-token"  # noqa: S105 - a public development default
+# Shared secrets (the internal token, the JWT secret) are guessable below this length.
+MIN_PRODUCTION_SECRET_CHARS = 32
 
 
 class CommonSettings(BaseSettings):
@@ -40,11 +42,14 @@ class CommonSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Self:
-        if self.environment == "production" and self.internal_token.get_secret_value() in {
-            "",
-            DEV_INTERNAL_TOKEN,
-        }:
-            raise ValueError("VIDEOJOBS_INTERNAL_TOKEN must be set to a real secret in production")
+        token = self.internal_token.get_secret_value()
+        if self.environment == "production" and (
+            token == DEV_INTERNAL_TOKEN or len(token) < MIN_PRODUCTION_SECRET_CHARS
+        ):
+            raise ValueError(
+                "VIDEOJOBS_INTERNAL_TOKEN must be set to a real secret of at least "
+                f"{MIN_PRODUCTION_SECRET_CHARS} characters in production"
+            )
         return self
 
 

@@ -29,6 +29,7 @@ from job_service.metrics import JobMetrics, serve_metrics
 from job_service.orchestrator import Orchestrator
 from job_service.peers import Peers, ProviderClient, StorageClient
 from job_service.policy import Policy
+from job_service.readiness import DatabaseReadiness
 from job_service.retention import Retention, RetentionPolicy
 from job_service.servicer import JobServicer
 from job_service.settings import JobServiceSettings
@@ -68,6 +69,8 @@ class JobService:
     metrics_address: tuple[str, int] | None = None
     leases: LeaseQueries | None = None
     metrics_sample_seconds: float = 5.0
+    readiness: DatabaseReadiness | None = None
+    _readiness_task: asyncio.Task[None] | None = None
     _metrics_server: WSGIServer | None = None
     _sampler_task: asyncio.Task[None] | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -92,6 +95,8 @@ class JobService:
         await self.hub.start()
         if self.grpc is not None:
             await self.grpc.start()
+        if self.readiness is not None:
+            self._readiness_task = asyncio.create_task(self.readiness.run(self._stopping), name="readiness")
         if self.worker is not None:
             self._worker_task = asyncio.create_task(self.worker.run(self._stopping), name="worker")
             self._worker_task.add_done_callback(self._worker_ended)
@@ -116,7 +121,7 @@ class JobService:
         if self.grpc is not None:
             await self.grpc.stop(grace)
         # A loop that failed was logged when it ended; stopping goes on.
-        tasks = (self._worker_task, self._upkeep_task, self._sampler_task)
+        tasks = (self._worker_task, self._upkeep_task, self._sampler_task, self._readiness_task)
         await asyncio.gather(*(task for task in tasks if task is not None), return_exceptions=True)
         await self.hub.stop()
         for channel in self.channels:
@@ -282,6 +287,13 @@ def create_server(
             address=settings.address,
             register=lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(jobs), s),
             service_names=[SERVICE_NAME],
+        )
+        service.readiness = DatabaseReadiness(
+            pool,
+            service.grpc.health,
+            SERVICE_NAME,
+            interval=settings.ready_probe_interval_seconds,
+            timeout=settings.ready_probe_timeout_seconds,
         )
     elif worker is not None and settings.worker_health_port is not None:
         # Health only, for container probes: a worker-only replica has no API of its own.

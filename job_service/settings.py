@@ -85,6 +85,12 @@ class JobServiceSettings(CommonSettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_sample_seconds: float = Field(default=5.0, gt=0, description="Due-queue gauges refresh.")
+    ready_probe_interval_seconds: float = Field(
+        default=2.0, gt=0, description="How often Postgres is pinged."
+    )
+    ready_probe_timeout_seconds: float = Field(
+        default=1.0, gt=0, description="A ping slower than this makes the API not serving."
+    )
 
     # Upkeep (in worker replicas; one replica at a time runs each round).
     sweep_interval_seconds: float = Field(

@@ -7,9 +7,11 @@ import json
 import re
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from tests.support.fake_provider_service import sign
-from tests.support.gateway import Stack, StartStack
+from tests.support.gateway import Stack, StartStack, stack_running
+from tests.support.proxy import CuttableProxy
 
 
 async def test_healthz_is_ok_and_readyz_reports_each_backend_serving(
@@ -126,3 +128,46 @@ async def test_rate_limit_per_user_is_429_with_retry_after(start_stack: StartSta
     assert int(refused.headers["retry-after"]) >= 1
     assert other.status_code == 200
     assert "videojobs_gateway_rate_limited_total 3.0" in metrics
+
+
+async def test_readyz_is_503_while_postgres_is_frozen_and_200_once_it_answers(database_url: str) -> None:
+    """job_service pings Postgres (through a proxy the test freezes, as SIGSTOP would) and reports its API
+    not serving; the gateway's /readyz says so within a few seconds, and recovers."""
+    proxy, proxied = await postgres_proxy(database_url)
+    job = {"ready_probe_interval_seconds": 0.2, "ready_probe_timeout_seconds": 0.5}
+    try:
+        async with (
+            stack_running(proxied, job) as stack,
+            httpx.AsyncClient(base_url=stack.url, timeout=10) as client,
+        ):
+            assert (await client.get("/readyz")).status_code == 200
+            proxy.freeze()
+            started = asyncio.get_running_loop().time()
+            frozen = await readyz_until(client, 503)
+            assert asyncio.get_running_loop().time() - started < 5
+            assert frozen.json()["backends"]["job_service"] == "unavailable"
+            proxy.thaw()
+            await readyz_until(client, 200)
+    finally:
+        await proxy.stop()
+
+
+async def postgres_proxy(database_url: str) -> tuple[CuttableProxy, str]:
+    """A started proxy to the test's Postgres (on TCP or, as the test server is, a Unix socket) and the
+    database URL that goes through it."""
+    address = make_url(database_url)
+    socket_dir = address.query.get("host")
+    if isinstance(socket_dir, str) and socket_dir.startswith("/"):
+        proxy = CuttableProxy(0, unix_path=f"{socket_dir}/.s.PGSQL.{address.port or 5432}")
+    else:
+        proxy = CuttableProxy(address.port or 5432, address.host or "127.0.0.1")
+    await proxy.start()
+    through = address.difference_update_query(["host"]).set(host="127.0.0.1", port=proxy.port)
+    return proxy, through.render_as_string(hide_password=False)
+
+
+async def readyz_until(client: httpx.AsyncClient, status: int) -> httpx.Response:
+    async with asyncio.timeout(10):
+        while (response := await client.get("/readyz")).status_code != status:  # noqa: ASYNC110 - polled over HTTP
+            await asyncio.sleep(0.1)
+    return response

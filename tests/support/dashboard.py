@@ -21,6 +21,7 @@ from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Locato
 from playwright.async_api import expect as playwright_expect
 
 from tests.support.pipeline import Pipeline
+from tests.support.proxy import CuttableProxy as CuttableProxy  # where the dashboard tests find it
 from videojobs.contract import TERMINAL_JOB_STATES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,54 +183,6 @@ async def open_dashboard(
         lambda r: dashboard.requests.append((r.method, r.url, r.headers, r.post_data)),
     )
     return dashboard, browser_context
-
-
-class CuttableProxy:
-    """A TCP proxy to the gateway whose open connections the test can cut, as a network drop would."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.server: asyncio.Server | None = None
-        self.open: set[asyncio.StreamWriter] = set()
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-
-    async def stop(self) -> None:
-        self.cut()
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-
-    def cut(self) -> None:
-        for writer in list(self.open):
-            writer.transport.abort()  # a reset, not a clean end of the response
-
-    async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        try:
-            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            client_writer.transport.abort()
-            return
-        self.open |= {client_writer, upstream_writer}
-
-        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                while data := await reader.read(65536):
-                    writer.write(data)
-                    await writer.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                writer.transport.abort()
-
-        await asyncio.gather(pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer))
-        self.open -= {client_writer, upstream_writer}
 
 
 async def eventually(check: Callable[[], object], within: float = 10) -> None:

@@ -71,6 +71,7 @@ class Jobs:
         active_limit_retry_seconds: float = 15.0,
         metrics: JobMetrics | None = None,
         dedupe_window_seconds: int = 60,
+        image_buckets: Sequence[str] = (),
     ) -> None:
         self._metrics = metrics or JobMetrics()
         self._queries = queries
@@ -82,6 +83,7 @@ class Jobs:
         self._urls = urls
         self._active_retry = active_limit_retry_seconds
         self._dedupe_window = dedupe_window_seconds
+        self._image_buckets = frozenset(image_buckets)
 
     async def create(
         self, caller: Caller, client_request_id: str, spec: VideoSpec, *, allow_duplicate: bool = False
@@ -89,7 +91,7 @@ class Jobs:
         """A new job, or the existing one this request repeats: the job made with the same key, or without a
         key, the user's unfinished or recent job with the same spec (unless `allow_duplicate`)."""
         key = check_client_request_id(client_request_id)
-        normalized = normalize_spec(spec, self._default_providers)
+        normalized = normalize_spec(spec, self._default_providers, image_buckets=self._image_buckets)
         now = utc_now()
         new = NewJob(
             id=uuid.uuid4(),

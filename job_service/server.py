@@ -252,6 +252,7 @@ def create_server(
         active_limit_retry_seconds=settings.active_limit_retry_seconds,
         metrics=metrics,
         dedupe_window_seconds=settings.dedupe_window_seconds,
+        image_buckets=settings.image_buckets,
     )
     hub.decorate = jobs.event_with_urls
     worker = upkeep = leases = None

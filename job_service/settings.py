@@ -39,6 +39,9 @@ class JobServiceSettings(CommonSettings):
     provider_target: str = "127.0.0.1:50052"
     storage_target: str = "127.0.0.1:50053"
     bucket: str = Field(default="videojobs-dev", description="Bucket the storage service writes to.")
+    image_buckets: tuple[str, ...] = Field(
+        default=(), description="Buckets a spec's gs:// image may name (none by default: https only)."
+    )
     rpc_timeout_seconds: float = Field(default=30.0, gt=0, description="Deadline of each call to them.")
     # Relocating a large video streams it; give that call longer than a status poll.
     finalize_rpc_timeout_seconds: float = Field(default=300.0, gt=0)

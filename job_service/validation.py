@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from urllib.parse import urlsplit
 
 from job_service.domain import VideoSpec
@@ -23,9 +23,15 @@ _KEY_RE = re.compile(r"^[\x21-\x7e]+$")  # visible ASCII: safe in headers, logs 
 
 
 def normalize_spec(
-    spec: VideoSpec, default_providers: Sequence[str], *, field_prefix: str = "spec"
+    spec: VideoSpec,
+    default_providers: Sequence[str],
+    *,
+    image_buckets: Collection[str] = (),
+    field_prefix: str = "spec",
 ) -> VideoSpec:
-    """The spec with defaults filled in, or InvalidArgument listing every problem."""
+    """The spec with defaults filled in, or InvalidArgument listing every problem. A gs:// image must be in
+    one of `image_buckets`: providers read it with our credentials, so any other bucket they can read (ours,
+    with every user's videos, included) must not be named by a user."""
     violations: list[FieldViolation] = []
 
     def bad(name: str, description: str) -> None:
@@ -40,7 +46,7 @@ def normalize_spec(
     if not spec.prompt.strip() and not spec.image_uri:
         bad("prompt", "is required unless image_uri is set")
     if spec.image_uri:
-        problem = _image_uri_problem(spec.image_uri)
+        problem = _image_uri_problem(spec.image_uri, image_buckets)
         if problem:
             bad("image_uri", problem)
     if not 0 <= spec.duration_seconds <= MAX_DURATION_SECONDS:
@@ -49,8 +55,12 @@ def normalize_spec(
         )
     if spec.aspect_ratio and spec.aspect_ratio not in ASPECT_RATIOS:
         bad("aspect_ratio", f"must be one of {', '.join(ASPECT_RATIOS)}")
-    if spec.model and not _MODEL_RE.match(spec.model):
-        bad("model", "must be a model id of letters, digits and ._/:- (at most 200 characters)")
+    if spec.model and not _well_formed_model(spec.model):
+        bad(
+            "model",
+            "must be a model id of letters, digits and ._:- in '/'-separated parts, none empty, '.' or '..' "
+            "(at most 200 characters)",
+        )
     for index, provider in enumerate(spec.providers):
         if provider not in PROVIDERS:
             bad(
@@ -71,14 +81,27 @@ def normalize_spec(
     )
 
 
-def _image_uri_problem(uri: str) -> str | None:
+def _well_formed_model(model: str) -> bool:
+    """A provider's model id (`veo-3.1-generate-001`, `fal-ai/kling-video/v2.1/master/text-to-video`): it
+    becomes part of a URL path at the provider, so no empty, `.` or `..` segments."""
+    return bool(_MODEL_RE.match(model)) and not any(part in {"", ".", ".."} for part in model.split("/"))
+
+
+def _image_uri_problem(uri: str, image_buckets: Collection[str]) -> str | None:
     if len(uri) > MAX_URI_CHARS:
         return f"must be at most {MAX_URI_CHARS} characters"
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in uri):
+        return "must not contain control characters"
     parts = urlsplit(uri)
     if parts.scheme not in {"https", "gs"}:
         return "must be an https:// or gs:// URI"
     if not parts.netloc:
         return "must name a host (https) or a bucket (gs)"
+    if parts.scheme == "gs":
+        if parts.netloc not in image_buckets:
+            return "gs:// images must come from a bucket this service accepts images from"
+        if any(part in {"", ".", ".."} for part in parts.path.removeprefix("/").split("/")):
+            return "must name an object (no empty, '.' or '..' path segments)"
     return None
 
 

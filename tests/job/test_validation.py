@@ -10,8 +10,8 @@ from google.rpc import error_details_pb2
 
 from tests.support.grpc_client import failure, metadata
 from tests.support.postgres import Sql
-from tests.support.services import JobStub
-from videojobs.v1 import common_pb2, job_service_pb2
+from tests.support.services import JobStub, StartJobService, target
+from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
 
 GOOD = {"prompt": "a red kite over hills"}
 NOTHING_WRITTEN = """
@@ -32,6 +32,14 @@ CREATE_CASES = [
     ("file image", "k", {"image_uri": "file:///etc/passwd"}, "spec.image_uri"),
     ("image without host", "k", {"image_uri": "https:///cat.png"}, "spec.image_uri"),
     ("bad model", "k", {**GOOD, "model": "veo 3; drop"}, "spec.model"),
+    ("model climbing out", "k", {**GOOD, "model": "fal-ai/../../admin/secret-endpoint"}, "spec.model"),
+    ("model with a dot segment", "k", {**GOOD, "model": "fal-ai/./kling"}, "spec.model"),
+    ("model with an empty segment", "k", {**GOOD, "model": "fal-ai//kling"}, "spec.model"),
+    ("model ending in a slash", "k", {**GOOD, "model": "fal-ai/kling/"}, "spec.model"),
+    ("NUL in the image", "k", {"image_uri": "https://example.com/a\x00.png"}, "spec.image_uri"),
+    ("control character in the image", "k", {"image_uri": "https://example.com/a\n.png"}, "spec.image_uri"),
+    ("image in a bucket not accepted", "k", {"image_uri": "gs://someone-elses/cat.png"}, "spec.image_uri"),
+    ("image in our own bucket", "k", {"image_uri": "gs://videojobs-dev/videos/x/y.mp4"}, "spec.image_uri"),
     ("key with spaces", "not a key", GOOD, "client_request_id"),
     ("key too long", "k" * 201, GOOD, "client_request_id"),
 ]
@@ -65,9 +73,33 @@ async def test_every_problem_is_reported_at_once(stub: JobStub) -> None:
 
 
 async def test_an_image_alone_is_enough(stub: JobStub) -> None:
-    spec = common_pb2.VideoSpec(image_uri="gs://bucket/cat.png")
+    spec = common_pb2.VideoSpec(image_uri="https://example.com/cat.png")
     response = await stub.CreateJob(job_service_pb2.CreateJobRequest(spec=spec), metadata=metadata("alice"))
     assert response.created
+
+
+async def test_gs_images_come_only_from_the_configured_buckets(start_job_service: StartJobService) -> None:
+    service = await start_job_service(image_buckets=("app-uploads",))
+    async with grpc.aio.insecure_channel(target(service.port)) as channel:
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
+
+        async def create(uri: str) -> job_service_pb2.CreateJobResponse:
+            spec = common_pb2.VideoSpec(image_uri=uri)
+            return await stub.CreateJob(
+                job_service_pb2.CreateJobRequest(spec=spec), metadata=metadata("alice")
+            )
+
+        assert (await create("gs://app-uploads/alice/cat.png")).created
+        for refused in ("gs://app-uploads-2/cat.png", "gs://app-uploads/../x/cat.png", "gs://app-uploads/"):
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await create(refused)
+            assert failure(raised.value).fields == ["spec.image_uri"], refused
+
+
+async def test_a_well_formed_catalog_model_id_is_accepted(stub: JobStub) -> None:
+    spec = common_pb2.VideoSpec(prompt="a kite", model="fal-ai/kling-video/v2.1/master/text-to-video")
+    response = await stub.CreateJob(job_service_pb2.CreateJobRequest(spec=spec), metadata=metadata("alice"))
+    assert response.job.spec.model == "fal-ai/kling-video/v2.1/master/text-to-video"
 
 
 async def test_a_2000_char_prompt_is_fine(stub: JobStub) -> None:

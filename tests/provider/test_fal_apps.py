@@ -69,3 +69,22 @@ async def test_a_model_outside_the_catalog_is_not_sent(
     assert (info.reason, info.metadata["field"]) == ("UNSUPPORTED_SPEC", "spec.model")
     assert "fal-ai/kling-video/v2.1/master/text-to-video" in failure.message  # names what is offered
     assert fal_fake.calls["submit"] == 0
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["fal-ai/../../admin/secret-endpoint", "fal-ai/kling-video/v2.1/master/../../../admin", "fal-ai//kling"],
+)
+async def test_a_model_id_that_climbs_out_of_the_queue_path_is_never_sent(
+    start_provider_service: StartProviderService, fal_fake: FalFake, model: str
+) -> None:
+    """The issue's `fal-ai/../../admin/secret-endpoint` made a POST to /admin/secret-endpoint with our key."""
+    service = await start_provider_service(fal=fal_fake)
+    spec = common_pb2.VideoSpec(prompt="a lighthouse at dusk", model=model)
+    async with provider_stub(service.port) as stub:
+        failure = await rpc_failure(
+            stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="fal", spec=spec)
+        )
+    assert failure.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert failure.reason == "UNSUPPORTED_SPEC"
+    assert fal_fake.calls["submit"] == 0

@@ -17,7 +17,7 @@ import grpc
 import jwt
 from cachetools import TTLCache
 
-from gateway.problems import Problem, from_rpc_error
+from gateway.problems import INTERNAL_TOKEN_REFUSED, Problem, from_rpc_error
 from gateway.settings import GatewaySettings
 from videojobs import identity
 from videojobs.context import ADMIN_ROLE, USER_ROLE
@@ -101,10 +101,13 @@ class Authenticator:
                 job_service_pb2.AuthenticateApiKeyRequest(api_key=api_key), **self._call_options()
             )
         except grpc.aio.AioRpcError as error:
+            problem = from_rpc_error(error)
+            if problem.reason == INTERNAL_TOKEN_REFUSED:
+                raise problem from None  # our token is wrong, not the client's key: never cached or counted
             if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT):
                 self._rejected[fingerprint] = True
                 raise unauthenticated("unknown or revoked API key", "INVALID_API_KEY") from None
-            raise from_rpc_error(error) from None
+            raise problem from None
         principal = Principal(user_id=reply.user_id, role=reply.role or USER_ROLE)
         self._accepted[fingerprint] = principal
         return principal

@@ -16,7 +16,10 @@ import grpc
 from google.rpc import error_details_pb2
 
 from videojobs import rpc_status
+from videojobs.public_errors import public_message
 from videojobs.rpc_status import ERROR_DOMAIN
+
+INTERNAL_TOKEN_REFUSED = "INVALID_INTERNAL_TOKEN"  # noqa: S105 - a reason, not a secret
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -127,8 +130,10 @@ def from_rpc_error(error: grpc.aio.AioRpcError, field_name: FieldNames = spec_fi
     rich = rpc_status.status_of(error)
     info = rpc_status.detail_of(rich, error_details_pb2.ErrorInfo)
     ours = info is not None and info.domain == ERROR_DOMAIN
-    if ours:
-        detail = error.details() or _phrase(status)
+    if ours and info is not None:
+        detail = public_message(info.reason, error.details() or _phrase(status))
+        if info.reason == INTERNAL_TOKEN_REFUSED:
+            status = 500  # our own configuration, not the client's credentials
     else:
         detail = _GENERIC_DETAIL.get(code, "the request could not be completed")
     reason = info.reason if ours and info is not None else code.name

@@ -24,6 +24,7 @@ from job_service.domain import (
 )
 from videojobs.effective import EffectiveSpec
 from videojobs.errors import InvalidArgument
+from videojobs.public_errors import mask, public_message
 from videojobs.v1 import common_pb2, job_service_pb2, provider_service_pb2, storage_service_pb2
 
 
@@ -95,7 +96,7 @@ def job_to_proto(job: Job) -> job_service_pb2.Job:
         message.error.CopyFrom(
             job_service_pb2.JobError(
                 code=job.error.code,
-                message=job.error.message,
+                message=public_message(job.error.code, job.error.message),
                 retryable=job.error.retryable,
                 violation_reasons=list(job.error.violation_reasons),
             )
@@ -134,10 +135,18 @@ def event_to_proto(event: JobEvent) -> job_service_pb2.JobEvent:
         job_id=str(event.job_id),
         state=job_service_pb2.JobState.Value(event.state.value),
         type=event.type,
-        message=event.message,
+        message=_public_event_message(event),
         job=job_to_proto(event.job),
         event_time=_timestamp(event.create_time),
     )
+
+
+def _public_event_message(event: JobEvent) -> str:
+    """A failure's event repeats the job's error: shown as the error is; anything else masked."""
+    error = event.job.error
+    if error is not None and event.message == error.message:
+        return public_message(error.code, error.message)
+    return mask(event.message)
 
 
 def video_info_to_proto(video: VideoInfo) -> common_pb2.VideoInfo:

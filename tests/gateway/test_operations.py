@@ -171,3 +171,18 @@ async def readyz_until(client: httpx.AsyncClient, status: int) -> httpx.Response
         while (response := await client.get("/readyz")).status_code != status:  # noqa: ASYNC110 - polled over HTTP
             await asyncio.sleep(0.1)
     return response
+
+
+async def test_a_gateway_with_the_wrong_internal_token_is_a_500_that_names_no_setting(
+    start_stack: StartStack,
+) -> None:
+    """Not 401 "unknown API key" (the client's key is fine, and must not be remembered as bad), and not the
+    job_service's text, which names VIDEOJOBS_INTERNAL_TOKEN."""
+    stack = await start_stack(internal_token="not-the-token-job-service-expects")
+    key = await stack.key("alice")
+    async with httpx.AsyncClient(base_url=stack.url, headers={"authorization": f"Bearer {key}"}) as client:
+        responses = [await client.get("/v1/quota") for _ in range(3)]
+    for response in responses:
+        assert response.status_code == 500, response.text
+        assert response.json()["reason"] == "INVALID_INTERNAL_TOKEN"
+        assert "VIDEOJOBS_" not in response.text

@@ -6,6 +6,7 @@ hand-off cost more CPU per request than the rest of the dependency work together
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -57,8 +58,26 @@ def rate_limit(state: GatewayState, key: str) -> None:
 
 
 def client_address(request: Request) -> str:
-    """The peer's address (the gateway trusts no forwarding headers: behind a proxy, it is the proxy's)."""
-    return request.client.host if request.client else "unknown"
+    """The client's address, for per-address limits: the peer's, or behind a trusted reverse proxy the
+    nearest address in X-Forwarded-For that is not itself a trusted proxy (the left part of that header is
+    whatever the client wrote)."""
+    state: GatewayState = request.app.state.gateway
+    peer = request.client.host if request.client else "unknown"
+    if not state.trusted_proxies or not _trusted(peer, state.trusted_proxies):
+        return peer
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+        if not _trusted(hop, state.trusted_proxies):
+            return hop
+    return peer
+
+
+def _trusted(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 async def authenticated_call(request: Request) -> UserCall:

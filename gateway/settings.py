@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Self
 from urllib.parse import urlsplit
@@ -64,6 +65,11 @@ class GatewaySettings(CommonSettings):
     webhook_rate_per_second: float = Field(default=20.0, ge=0)
     webhook_rate_burst: int = Field(default=200, ge=1)
 
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description="addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For names the client",
+    )
+
     # What one client may cost before it has sent a whole request (gateway/http_limits.py).
     max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="larger request heads get 431")
     request_head_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -72,6 +78,13 @@ class GatewaySettings(CommonSettings):
     max_connections: int = Field(
         default=1000, ge=1, description="connections one worker serves; past it, requests get 503"
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in proxies:
+            ipaddress.ip_network(proxy, strict=False)  # raises ValueError on anything else
+        return proxies
 
     @field_validator("media_origins")
     @classmethod

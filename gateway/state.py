@@ -4,6 +4,7 @@ the authenticator, the rate limiters and the metrics."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,7 @@ class GatewayState:
     auth_failures: RateLimiter
     webhooks: RateLimiter
     metrics: Metrics
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     async def close(self) -> None:
         await self.job_channel.close()
@@ -77,4 +79,7 @@ def open_state(settings: GatewaySettings, metrics: Metrics) -> GatewayState:
         auth_failures=RateLimiter(settings.auth_failure_per_second, settings.auth_failure_burst),
         webhooks=RateLimiter(settings.webhook_rate_per_second, settings.webhook_rate_burst),
         metrics=metrics,
+        trusted_proxies=tuple(
+            ipaddress.ip_network(proxy, strict=False) for proxy in settings.trusted_proxies
+        ),
     )

@@ -83,3 +83,38 @@ async def test_webhooks_are_limited_per_address_before_parse_webhook(start_stack
     assert statuses == [401] * 10 + [429] * 30
     assert len(stack.providers.received) == 10
     assert response.json()["reason"] == "WEBHOOK_RATE_LIMITED"
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_client_is_limited(start_stack: StartStack) -> None:
+    stack = await start_stack(
+        auth_failure_per_second=0.01, auth_failure_burst=3, trusted_proxies=("127.0.0.0/8",)
+    )
+    async with httpx.AsyncClient(base_url=stack.url, timeout=10) as client:
+
+        async def attempt(forwarded: str) -> int:
+            headers = {"authorization": "Bearer vj_wrong", "x-forwarded-for": forwarded}
+            return (await client.get("/v1/quota", headers=headers)).status_code
+
+        # The client may write anything on the left; the address the proxy appended is the one counted.
+        first = [await attempt(f"10.9.9.{n}, 203.0.113.5") for n in range(5)]
+        other = await attempt("203.0.113.6")
+        through_two_proxies = await attempt("203.0.113.5, 127.0.0.2")
+
+    assert first == [401, 401, 401, 429, 429]
+    assert other == 401
+    assert through_two_proxies == 429
+
+
+async def test_without_trusted_proxies_x_forwarded_for_is_ignored(start_stack: StartStack) -> None:
+    stack = await start_stack(auth_failure_per_second=0.01, auth_failure_burst=3)
+    async with httpx.AsyncClient(base_url=stack.url, timeout=10) as client:
+        statuses = [
+            (
+                await client.get(
+                    "/v1/quota",
+                    headers={"authorization": "Bearer vj_wrong", "x-forwarded-for": f"198.51.100.{n}"},
+                )
+            ).status_code
+            for n in range(5)
+        ]
+    assert statuses == [401, 401, 401, 429, 429]

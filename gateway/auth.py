@@ -43,6 +43,10 @@ class Principal:
         return (identity.metadata(self.user_id), ("x-user-role", self.role))
 
 
+class LookupRefused(Exception):
+    """An API key would need a backend lookup that the caller's address may not have now."""
+
+
 def unauthenticated(detail: str, reason: str = "UNAUTHENTICATED") -> Problem:
     return Problem(401, detail, reason=reason)
 
@@ -83,19 +87,23 @@ class Authenticator:
         self._secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         self._public_keys = settings.jwt_public_keys
 
-    async def authenticate(self, authorization: str | None) -> Principal:
+    async def authenticate(self, authorization: str | None, *, lookups: bool = True) -> Principal:
+        """The caller; with `lookups` False, an API key job_service would have to check raises
+        LookupRefused instead (JWTs and cached keys are checked here, at no backend cost)."""
         token = bearer_token(authorization)
         if self._settings.jwt_enabled and looks_like_jwt(token):
             return self._from_jwt(token)
-        return await self._from_api_key(token)
+        return await self._from_api_key(token, lookups)
 
-    async def _from_api_key(self, api_key: str) -> Principal:
+    async def _from_api_key(self, api_key: str, lookups: bool) -> Principal:
         fingerprint = hashlib.sha256(api_key.encode()).hexdigest()
         cached = self._accepted.get(fingerprint)
         if cached is not None:
             return cached
         if self._rejected.get(fingerprint):
             raise unauthenticated("unknown or revoked API key", "INVALID_API_KEY")
+        if not lookups:
+            raise LookupRefused
         try:
             reply = await self._jobs.AuthenticateApiKey(
                 job_service_pb2.AuthenticateApiKeyRequest(api_key=api_key), **self._call_options()

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from gateway.auth import Principal
+from gateway.auth import LookupRefused, Principal
 from gateway.problems import Problem
 from gateway.ratelimit import RateLimiter
 from gateway.state import GatewayState
@@ -80,26 +80,35 @@ def _trusted(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv
     return any(ip in network for network in networks)
 
 
+def _too_many_failures(state: GatewayState, wait: float) -> Problem:
+    state.metrics.rate_limited.inc()
+    return Problem(
+        429,
+        "too many failed authentications from this address; try again later",
+        reason="AUTH_RATE_LIMITED",
+        retry_after=RateLimiter.retry_after_header(wait),
+    )
+
+
 async def authenticated_call(request: Request) -> UserCall:
     # The header is read directly rather than declared: it is not part of the documented parameters
     # (auth is described once in the API's description), and declaring it costs a parse per request.
     state: GatewayState = request.app.state.gateway
     address = client_address(request)
-    # An address whose credentials keep failing is refused before its next guess costs a backend call.
-    wait = state.auth_failures.wait(address)
-    if wait is not None:
-        state.metrics.rate_limited.inc()
-        raise Problem(
-            429,
-            "too many failed authentications from this address; try again later",
-            reason="AUTH_RATE_LIMITED",
-            retry_after=RateLimiter.retry_after_header(wait),
-        )
+    # An address whose credentials keep failing gets no more backend lookups for a while; JWTs and keys
+    # already known good are still accepted, so clients sharing a proxy's address are not all shut out.
+    blocked = state.auth_failures.wait(address)
     try:
-        principal = await state.authenticator.authenticate(request.headers.get("authorization"))
+        principal = await state.authenticator.authenticate(
+            request.headers.get("authorization"), lookups=blocked is None
+        )
+    except LookupRefused:
+        raise _too_many_failures(state, blocked or 1.0) from None
     except Problem as problem:
         if problem.status == 401:
             state.auth_failures.acquire(address)
+            if blocked is not None:
+                raise _too_many_failures(state, blocked) from None
         raise
     rate_limit(state, principal.user_id)
     return UserCall(state, principal)

@@ -5,12 +5,16 @@ address before ParseWebhook is called."""
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from tests.support.gateway import StartStack
+
+JWT_SECRET = "a-test-jwt-secret-of-at-least-32-characters"
 
 
 def count_key_lookups(stack: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -30,25 +34,31 @@ def count_key_lookups(stack: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 async def test_failed_authentications_from_one_address_are_limited_before_the_backend(
     start_stack: StartStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stack = await start_stack(auth_failure_per_second=0.01, auth_failure_burst=5)
+    stack = await start_stack(auth_failure_per_second=0.01, auth_failure_burst=5, jwt_secret=JWT_SECRET)
     asked = count_key_lookups(stack, monkeypatch)
-    good = await stack.key("alice")
+    known = await stack.key("alice")
+    unseen = await stack.key("bob")
     async with httpx.AsyncClient(base_url=stack.url, timeout=10) as client:
-        statuses = []
-        for _ in range(50):
-            response = await client.get(
-                "/v1/quota", headers={"authorization": f"Bearer vj_{secrets.token_urlsafe(32)}"}
-            )
-            statuses.append(response.status_code)
-        limited = response
-        # The limit is on the address, not the key: a good key from it waits too (no lookup either).
-        with_good_key = await client.get("/v1/quota", headers={"authorization": f"Bearer {good}"})
+
+        async def quota(token: str) -> httpx.Response:
+            return await client.get("/v1/quota", headers={"authorization": f"Bearer {token}"})
+
+        assert (await quota(known)).status_code == 200  # now cached
+        statuses = [(await quota(f"vj_{secrets.token_urlsafe(32)}")).status_code for _ in range(50)]
+        limited = await quota(f"vj_{secrets.token_urlsafe(32)}")
+        # Clients behind the same address are not all shut out: what needs no lookup still works...
+        with_known_key = await quota(known)
+        jwt_token = jwt.encode({"sub": "carol", "exp": int(time.time()) + 60}, JWT_SECRET, algorithm="HS256")
+        with_jwt = await quota(jwt_token)
+        # ...but a key the gateway has not seen waits, like the guesses (no lookup for it either).
+        with_unseen_key = await quota(unseen)
 
     assert statuses == [401] * 5 + [429] * 45
-    assert len(asked) == 5
+    assert len(asked) == 1 + 5
     assert limited.json()["reason"] == "AUTH_RATE_LIMITED"
     assert int(limited.headers["retry-after"]) >= 1
-    assert with_good_key.status_code == 429
+    assert (with_known_key.status_code, with_jwt.status_code) == (200, 200)
+    assert with_unseen_key.status_code == 429
 
 
 async def test_malformed_credentials_count_as_failures_too(start_stack: StartStack) -> None:

@@ -14,7 +14,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.schemas import AnimateImage, VideoFields
 from videojobs.effective import EffectiveSpec
+from videojobs.public_errors import mask
 from videojobs.v1 import common_pb2, job_service_pb2, provider_service_pb2
+
+NOT_CONFIGURED = "not configured on this service"
 
 
 def spec_from_body(body: VideoFields) -> common_pb2.VideoSpec:
@@ -277,7 +280,8 @@ def models_json(reply: provider_service_pb2.ListModelsResponse) -> dict[str, Any
                 "configured": provider.configured,
                 "default_text_model": provider.default_text_model,
                 "default_image_model": provider.default_image_model,
-                "detail": provider.detail,
+                # Which setting is missing is the operator's business (ListProviders says it), not a user's.
+                "detail": mask(provider.detail) if provider.configured else NOT_CONFIGURED,
             }
             for provider in reply.providers
         ],

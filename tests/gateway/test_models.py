@@ -70,6 +70,8 @@ async def test_models_come_from_the_catalog(
     }
     assert (by_name["sim"]["configured"], by_name["sim"]["default_text_model"]) == (True, "sim")
     assert by_name["veo"]["configured"] is False
+    assert by_name["veo"]["detail"] == "not configured on this service"  # not which setting is missing
+    assert "VIDEOJOBS_" not in response.text
 
     assert {m["provider"] for m in runway.json()["models"]} == {"runway"}
     assert unknown.status_code == 422  # not a provider name: refused by the route, no backend call

@@ -67,7 +67,11 @@ def _published(spec: dict[str, Any]) -> list[tuple[str | None, int, int]]:
     """(host IP or None for every interface, host port, container port) of each published port."""
     ports = []
     for entry in spec.get("ports", []):
+        if isinstance(entry, dict):  # the long syntax: {target, published, host_ip}
+            ports.append((entry.get("host_ip"), int(entry.get("published", 0)), int(entry["target"])))
+            continue
         parts = str(entry).split(":")
+        assert len(parts) >= 2, f"{entry}: a port published on a random host port"
         ip = parts[0] if len(parts) == 3 else None
         ports.append((ip, int(parts[-2]), int(parts[-1])))
     return ports
@@ -180,6 +184,26 @@ def test_only_the_gateway_is_published_on_every_interface(monkeypatch: pytest.Mo
                 assert ipaddress.ip_address(ip).is_loopback, f"{name}: published beyond loopback"
     gateway_port = _listen_port("gateway", monkeypatch)
     assert [target for _, _, target in _published(COMPOSE["services"]["gateway"])] == [gateway_port]
+
+
+def test_no_service_shares_the_hosts_network() -> None:
+    """Host networking would publish every port a service listens on (job_service's 50051 with the
+    development token included), whatever `ports` says."""
+    for name, spec in COMPOSE["services"].items():
+        assert spec.get("network_mode") != "host", name
+        assert not spec.get("ports") or name in ("gateway", "gcs"), f"{name} publishes ports"
+
+
+def test_published_port_syntaxes_are_all_understood() -> None:
+    """The check above reads both syntaxes; a long-syntax entry cannot slip past it."""
+    long_form = {"ports": [{"target": 50051, "published": 50051}]}
+    assert _published(long_form) == [(None, 50051, 50051)]
+    assert _published({"ports": ["127.0.0.1:4443:4443", "8080:8080"]}) == [
+        ("127.0.0.1", 4443, 4443),
+        (None, 8080, 8080),
+    ]
+    with pytest.raises(AssertionError):
+        _published({"ports": ["50051"]})
 
 
 def test_every_service_has_a_healthcheck_its_dependants_wait_for() -> None:

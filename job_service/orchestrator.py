@@ -278,7 +278,17 @@ class Orchestrator:
 
     async def _unusable_output(self, item: WorkItem, failure: CallFailed) -> None:
         """The provider said it succeeded but gave nothing we can store (missing, not a video, too large,
-        refused to be fetched). Retryable on the next provider, after removing what this run wrote."""
+        refused to be fetched). Retryable on the next provider, after removing what this run wrote.
+
+        Unless storage refused the key we chose: that is our fault, the same on every provider, so the job
+        fails at once (quota given back) instead of paying the next provider for the same refusal."""
+        if failure.code == "INVALID_ARGUMENT" and "destination_key" in failure.fields:
+            log.error("storage refused our own object key", job_id=str(item.job.id), detail=failure.message)
+            error = JobError(
+                "STORAGE_KEY_REFUSED", "the video could not be stored under this job's key", False
+            )
+            await self._rules.fail(item, error)
+            return
         try:
             await self._storage.delete(
                 [self.destination(video_key(item)), self.destination(thumbnail_key(item))]

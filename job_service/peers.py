@@ -57,7 +57,14 @@ class CallFailed(Exception):
     provider's error)."""
 
     def __init__(
-        self, code: str, reason: str, message: str, retry_after: float | None, *, peer: str = ""
+        self,
+        code: str,
+        reason: str,
+        message: str,
+        retry_after: float | None,
+        *,
+        peer: str = "",
+        fields: tuple[str, ...] = (),
     ) -> None:
         super().__init__(f"{code} {reason}: {message}")
         self.code = code
@@ -65,6 +72,7 @@ class CallFailed(Exception):
         self.message = message
         self.retry_after = retry_after
         self.peer = peer
+        self.fields = fields  # the request fields a peer's INVALID_ARGUMENT names (BadRequest)
 
     @property
     def transient(self) -> bool:
@@ -89,6 +97,7 @@ async def _call(awaitable: Awaitable[_T], peer: str) -> _T:
         status = rpc_status.status_of(error)
         info = rpc_status.detail_of(status, error_details_pb2.ErrorInfo)
         retry = rpc_status.detail_of(status, error_details_pb2.RetryInfo)
+        bad = rpc_status.detail_of(status, error_details_pb2.BadRequest)
         if (info is None or info.domain != rpc_status.ERROR_DOMAIN) and error.code() in _TRANSPORT_CODES:
             raise CallFailed(
                 code=error.code().name,
@@ -102,6 +111,7 @@ async def _call(awaitable: Awaitable[_T], peer: str) -> _T:
             reason=info.reason if info else error.code().name,
             message=error.details() or "",
             retry_after=retry.retry_delay.ToTimedelta().total_seconds() if retry else None,
+            fields=tuple(v.field for v in bad.field_violations) if bad else (),
         ) from None
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from gateway.schemas import AnimateImage, VideoFields
-from videojobs.effective import EffectiveSpec
+from videojobs.job_json import job_json as job_json  # the routes import it from here
+from videojobs.job_json import timestamp_json
 from videojobs.public_errors import mask
 from videojobs.v1 import common_pb2, job_service_pb2, provider_service_pb2
 
@@ -53,66 +52,6 @@ def animate_field(name: str) -> str:
     """A field error of CreateJob (`spec.image_uri`) under the name the animate route's clients sent."""
     name = name.removeprefix("spec.")
     return ANIMATE_FIELDS.get(name, name)
-
-
-def _time(value: Timestamp, present: bool) -> str | None:
-    if not present:
-        return None
-    return value.ToJsonString()
-
-
-def job_json(job: job_service_pb2.Job) -> dict[str, Any]:
-    spec = job.spec
-    return {
-        "id": job.id,
-        "user_id": job.user_id,
-        "client_request_id": job.client_request_id,
-        "spec": {
-            "prompt": spec.prompt,
-            "image_uri": spec.image_uri,
-            "duration_seconds": spec.duration_seconds,
-            "aspect_ratio": spec.aspect_ratio,
-            "model": spec.model,
-            "providers": list(spec.providers),
-        },
-        "state": job_service_pb2.JobState.Name(job.state),
-        "provider": job.provider,
-        "provider_job_id": job.provider_job_id,
-        "attempt": job.attempt,
-        "video_uri": job.video_uri,
-        "thumbnail_uri": job.thumbnail_uri,
-        "video_url": job.video_url,
-        "thumbnail_url": job.thumbnail_url,
-        "urls_expire_time": _time(job.urls_expire_time, job.HasField("urls_expire_time")),
-        "urls_unavailable": job.urls_unavailable,
-        "waiting_for": job.waiting_for,
-        "video": (
-            {
-                "duration_seconds": job.video.duration_seconds,
-                "width": job.video.width,
-                "height": job.video.height,
-                "size_bytes": job.video.size_bytes,
-                "content_type": job.video.content_type,
-                "codec": job.video.codec,
-            }
-            if job.HasField("video")
-            else None
-        ),
-        "error": (
-            {
-                "code": job.error.code,
-                "message": job.error.message,
-                "retryable": job.error.retryable,
-                "violation_reasons": list(job.error.violation_reasons),
-            }
-            if job.HasField("error")
-            else None
-        ),
-        "effective": EffectiveSpec.from_proto(job.effective).to_json() if job.HasField("effective") else None,
-        "create_time": _time(job.create_time, job.HasField("create_time")),
-        "update_time": _time(job.update_time, job.HasField("update_time")),
-        "end_time": _time(job.end_time, job.HasField("end_time")),
-    }
 
 
 def created_json(reply: job_service_pb2.CreateJobResponse) -> dict[str, Any]:
@@ -197,8 +136,8 @@ def video_job_row(job: job_service_pb2.Job) -> dict[str, Any]:
         "output_video_url": job.video_url or None,
         "thumbnail_url": job.thumbnail_url or None,
         "error_message": _error_message(job),
-        "created_at": _time(job.create_time, job.HasField("create_time")),
-        "updated_at": _time(job.update_time, job.HasField("update_time")),
+        "created_at": timestamp_json(job.create_time, job.HasField("create_time")),
+        "updated_at": timestamp_json(job.update_time, job.HasField("update_time")),
     }
 
 
@@ -219,7 +158,7 @@ def quota_json(quota: job_service_pb2.Quota) -> dict[str, Any]:
         "daily_limit": quota.daily_limit,
         "used_today": quota.used_today,
         "remaining_today": quota.remaining_today,
-        "resets_at": _time(quota.resets_at, quota.HasField("resets_at")),
+        "resets_at": timestamp_json(quota.resets_at, quota.HasField("resets_at")),
         "max_active": quota.max_active,
         "active": quota.active,
     }
@@ -232,7 +171,7 @@ def event_json(event: job_service_pb2.JobEvent) -> dict[str, Any]:
         "state": job_service_pb2.JobState.Name(event.state),
         "type": event.type,
         "message": event.message,
-        "event_time": _time(event.event_time, event.HasField("event_time")),
+        "event_time": timestamp_json(event.event_time, event.HasField("event_time")),
         "job": job_json(event.job) if event.HasField("job") else None,
     }
 

@@ -21,6 +21,10 @@ from job_service.domain import (
     Submitted,
     VideoInfo,
     VideoSpec,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEndpointPatch,
 )
 from videojobs.effective import EffectiveSpec
 from videojobs.errors import InvalidArgument
@@ -209,3 +213,62 @@ def listed_objects_from_proto(message: storage_service_pb2.ListObjectsResponse) 
         )
         for obj in message.objects
     ]
+
+
+# --- outbound webhooks --------------------------------------------------------------------------------
+
+
+def webhook_endpoint_to_proto(endpoint: WebhookEndpoint) -> job_service_pb2.WebhookEndpoint:
+    return job_service_pb2.WebhookEndpoint(
+        id=str(endpoint.id),
+        user_id=endpoint.user_id,
+        url=endpoint.url,
+        event_types=list(endpoint.event_types),
+        description=endpoint.description,
+        create_time=_timestamp(endpoint.create_time),
+        update_time=_timestamp(endpoint.update_time),
+        failing_since=_timestamp(endpoint.failing_since),
+        disabled_time=_timestamp(endpoint.disabled_time),
+        disabled_reason=endpoint.disabled_reason,
+        previous_secret_expire_time=_timestamp(endpoint.previous_secret_expire_time),
+    )
+
+
+def webhook_patch_from_proto(request: job_service_pb2.UpdateWebhookEndpointRequest) -> WebhookEndpointPatch:
+    return WebhookEndpointPatch(
+        url=request.url if request.HasField("url") else None,
+        event_types=tuple(request.event_types.values) if request.HasField("event_types") else None,
+        description=request.description if request.HasField("description") else None,
+        enabled=request.enabled if request.HasField("enabled") else None,
+    )
+
+
+def webhook_attempt_to_proto(attempt: WebhookAttempt) -> job_service_pb2.WebhookAttempt:
+    return job_service_pb2.WebhookAttempt(
+        attempt=attempt.attempt,
+        time=_timestamp(attempt.time),
+        status_code=attempt.status_code or 0,
+        error=attempt.error,
+        latency_seconds=attempt.latency_seconds,
+        next_retry_time=_timestamp(attempt.next_retry_time),
+    )
+
+
+def webhook_delivery_to_proto(delivery: WebhookDelivery) -> job_service_pb2.WebhookDelivery:
+    return job_service_pb2.WebhookDelivery(
+        id=str(delivery.id),
+        webhook_id=delivery.webhook_id,
+        endpoint_id=str(delivery.endpoint_id),
+        job_id=str(delivery.job_id),
+        event_type=delivery.event_type,
+        sequence=delivery.sequence,
+        event_state=job_service_pb2.JobState.Value(delivery.event_state.value),
+        state=delivery.state,
+        attempts=delivery.attempts,
+        next_attempt_time=_timestamp(delivery.next_attempt_time),
+        last_status_code=delivery.last_status_code or 0,
+        last_error=delivery.last_error,
+        create_time=_timestamp(delivery.create_time),
+        end_time=_timestamp(delivery.end_time),
+        attempt_log=[webhook_attempt_to_proto(attempt) for attempt in delivery.attempt_log],
+    )

@@ -224,3 +224,72 @@ class StoredObject:
     content_type: str = ""
     reused: bool = False
     other_candidates: tuple[str, ...] = ()
+
+
+# --- outbound webhooks --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    """A user's registered receiver. No secrets here: they are decrypted only to sign (and shown once)."""
+
+    id: uuid.UUID
+    user_id: str
+    url: str
+    event_types: tuple[str, ...]
+    description: str
+    create_time: datetime
+    update_time: datetime
+    failing_since: datetime | None = None
+    disabled_time: datetime | None = None
+    disabled_reason: str = ""
+    # Until then, deliveries are also signed with the secret before the last rotation.
+    previous_secret_expire_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WebhookEndpointPatch:
+    """An update: None leaves a field as it is; enabled=True re-enables a disabled endpoint."""
+
+    url: str | None = None
+    event_types: tuple[str, ...] | None = None
+    description: str | None = None
+    enabled: bool | None = None
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    attempt: int
+    time: datetime
+    status_code: int | None
+    error: str
+    latency_seconds: float
+    next_retry_time: datetime | None
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One event for one endpoint; `id` is its webhook-id (as `msg_<hex>`), the same on every attempt."""
+
+    id: uuid.UUID
+    endpoint_id: uuid.UUID
+    job_id: uuid.UUID
+    sequence: int
+    event_type: str
+    event_state: JobState
+    state: str
+    attempts: int
+    next_attempt_time: datetime | None
+    last_status_code: int | None
+    last_error: str
+    create_time: datetime
+    end_time: datetime | None
+    attempt_log: tuple[WebhookAttempt, ...] = ()
+
+    @property
+    def webhook_id(self) -> str:
+        return webhook_id(self.id)
+
+
+def webhook_id(delivery_id: uuid.UUID) -> str:
+    return f"msg_{delivery_id.hex}"

@@ -23,6 +23,7 @@ from videojobs.logs import get_logger
 
 if TYPE_CHECKING:
     from job_service.lease_queries import LeaseQueries, Transition, WorkItem
+    from job_service.webhook_queries import WebhookQueries
 
 log = get_logger(__name__)
 
@@ -90,6 +91,25 @@ class JobMetrics:
             ["what"], registry=r,
         )  # fmt: skip
 
+        self.webhook_deliveries = Counter(
+            "videojobs_webhook_deliveries",
+            "Webhook delivery attempts by outcome: delivered, retry (failed, tried again later) or failed "
+            "(given up, or the endpoint is gone).",
+            ["outcome"], registry=r,
+        )  # fmt: skip
+        self.webhook_queue = Gauge(
+            "videojobs_webhook_queue", "Webhook deliveries not yet delivered or failed (sampled).", registry=r
+        )
+        self.webhook_oldest = Gauge(
+            "videojobs_webhook_oldest_pending_seconds",
+            "Age of the oldest webhook delivery not yet delivered or failed (sampled).",
+            registry=r,
+        )
+
+    def webhook_attempted(self, delivered: bool, retrying: bool) -> None:
+        outcome = "delivered" if delivered else ("retry" if retrying else "failed")
+        self.webhook_deliveries.labels(outcome).inc()
+
     def created(self, reason: CreateReason) -> None:
         self.jobs_created.labels(reason.value).inc()
 
@@ -126,11 +146,22 @@ class JobMetrics:
         finally:
             self.provider_calls.labels(provider, call).observe(time.perf_counter() - start)
 
-    async def sample_queue(self, leases: LeaseQueries, interval: float, stopping: asyncio.Event) -> None:
-        """Refresh the due-queue gauges every `interval` seconds (a scrape never waits on the database)."""
+    async def sample_queue(
+        self,
+        leases: LeaseQueries,
+        interval: float,
+        stopping: asyncio.Event,
+        webhooks: WebhookQueries | None = None,
+    ) -> None:
+        """Refresh the due-queue gauges (and the webhook outbox's) every `interval` seconds (a scrape never
+        waits on the database)."""
         while not stopping.is_set():
             try:
                 depth, oldest = await leases.due_queue()
+                if webhooks is not None:
+                    pending, pending_age = await webhooks.queue()
+                    self.webhook_queue.set(pending)
+                    self.webhook_oldest.set(pending_age)
             except Unavailable:  # a gauge is never worth a crash; try again next round
                 log.warning("cannot sample the due queue: database unavailable")
             else:

@@ -36,10 +36,15 @@ from job_service.settings import JobServiceSettings
 from job_service.signed_urls import SignedUrls
 from job_service.sweep import Sweeper
 from job_service.upkeep import Upkeep, UpkeepOptions
+from job_service.webhook_queries import WebhookQueries
+from job_service.webhook_sender import SenderOptions, WebhookSender
+from job_service.webhook_signing import SecretBox
+from job_service.webhooks import Webhooks
 from job_service.worker import Worker, WorkerOptions
 from videojobs.clients import internal_channel
 from videojobs.logs import configure_logging, get_logger
 from videojobs.message_limits import GRPC_MAX_MESSAGE_BYTES
+from videojobs.safe_fetch import FetchPolicy, SafeFetcher, create_client
 from videojobs.server import GrpcServer
 from videojobs.server import create_server as create_grpc_server
 from videojobs.startup import wait_for
@@ -71,12 +76,18 @@ class JobService:
     metrics_sample_seconds: float = 5.0
     readiness: DatabaseReadiness | None = None
     _readiness_task: asyncio.Task[None] | None = None
+    webhooks: Webhooks | None = None
+    # Sends outbound webhooks beside the worker (None when the worker is disabled).
+    webhook_sender: WebhookSender | None = None
+    webhook_queries: WebhookQueries | None = None
+    webhook_fetcher: SafeFetcher | None = None
     _metrics_server: WSGIServer | None = None
     _sampler_task: asyncio.Task[None] | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _worker_task: asyncio.Task[None] | None = None
     _health_task: asyncio.Task[None] | None = None
     _upkeep_task: asyncio.Task[None] | None = None
+    _sender_task: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -102,8 +113,13 @@ class JobService:
             self._worker_task.add_done_callback(self._worker_ended)
         if self.upkeep is not None:
             self._upkeep_task = asyncio.create_task(self.upkeep.run(self._stopping), name="upkeep")
+        if self.webhook_sender is not None:
+            sending = self.webhook_sender.run(self._stopping)
+            self._sender_task = asyncio.create_task(sending, name="webhook-sender")
         if self.leases is not None:
-            sampling = self.metrics.sample_queue(self.leases, self.metrics_sample_seconds, self._stopping)
+            sampling = self.metrics.sample_queue(
+                self.leases, self.metrics_sample_seconds, self._stopping, self.webhook_queries
+            )
             self._sampler_task = asyncio.create_task(sampling, name="queue-sampler")
 
     def _worker_ended(self, task: asyncio.Task[None]) -> None:
@@ -121,8 +137,16 @@ class JobService:
         if self.grpc is not None:
             await self.grpc.stop(grace)
         # A loop that failed was logged when it ended; stopping goes on.
-        tasks = (self._worker_task, self._upkeep_task, self._sampler_task, self._readiness_task)
+        tasks = (
+            self._worker_task,
+            self._upkeep_task,
+            self._sampler_task,
+            self._readiness_task,
+            self._sender_task,
+        )
         await asyncio.gather(*(task for task in tasks if task is not None), return_exceptions=True)
+        if self.webhook_fetcher is not None:
+            await self.webhook_fetcher.client.aclose()
         await self.hub.stop()
         for channel in self.channels:
             await channel.close()
@@ -201,6 +225,32 @@ def create_upkeep(
     return Upkeep(MaintenanceQueries(engine), sweeper, retention, options, metrics)
 
 
+def webhook_fetcher(settings: JobServiceSettings) -> SafeFetcher:
+    """Where webhooks may go: https to public addresses; in development also loopback (http too)."""
+    policy = FetchPolicy(
+        allow_local=settings.environment == "development",
+        loopback_only=True,
+        max_redirects=0,
+        connect_timeout=min(5.0, settings.webhook_timeout_seconds),
+        read_timeout=settings.webhook_timeout_seconds,
+    )
+    return SafeFetcher(policy, create_client(policy), field="url")
+
+
+def webhook_sender_options(settings: JobServiceSettings) -> SenderOptions:
+    return SenderOptions(
+        concurrency=settings.webhook_concurrency,
+        timeout_seconds=settings.webhook_timeout_seconds,
+        retry_base_seconds=settings.webhook_retry_base_seconds,
+        retry_max_seconds=settings.webhook_retry_max_seconds,
+        max_attempts=settings.webhook_max_attempts,
+        disable_after=timedelta(days=settings.webhook_disable_after_days),
+        lease_seconds=settings.webhook_lease_seconds,
+        poll_seconds=settings.webhook_poll_seconds,
+        response_max_bytes=settings.webhook_response_max_bytes,
+    )
+
+
 def storage_channel(settings: JobServiceSettings) -> grpc.aio.Channel:
     """The channel to storage_service (it carries inline videos: UploadVideo)."""
     return internal_channel(
@@ -255,7 +305,13 @@ def create_server(
         image_buckets=settings.image_buckets,
     )
     hub.decorate = jobs.event_with_urls
-    worker = upkeep = leases = None
+    box = SecretBox.from_setting(settings.webhook_secret_keys.get_secret_value())
+    fetcher = webhook_fetcher(settings)
+    webhook_queries = WebhookQueries(engine)
+    webhooks = Webhooks(
+        webhook_queries, box, fetcher, secret_overlap_seconds=settings.webhook_secret_overlap_seconds
+    )
+    worker = upkeep = leases = sender = None
     if settings.worker_enabled if run_worker is None else run_worker:
         options = WorkerOptions(
             concurrency=settings.worker_concurrency,
@@ -265,6 +321,8 @@ def create_server(
         leases = LeaseQueries(engine, metrics)
         worker = Worker(leases, Orchestrator(leases, peers, policy(settings)), hub, options)
         upkeep = create_upkeep(settings, engine, peers, metrics)
+        sending = webhook_sender_options(settings)
+        sender = WebhookSender(webhook_queries, fetcher, box, jobs.with_urls, sending, metrics)
     channels = (provider_channel, storage)
     service = JobService(
         engine=engine,
@@ -281,12 +339,18 @@ def create_server(
         else (settings.metrics_host, settings.metrics_port),
         leases=leases,
         metrics_sample_seconds=settings.metrics_sample_seconds,
+        webhooks=webhooks,
+        webhook_sender=sender,
+        webhook_queries=webhook_queries,
+        webhook_fetcher=fetcher,
     )
     if serve_grpc:
         service.grpc = create_grpc_server(
             settings,
             address=settings.address,
-            register=lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(jobs), s),
+            register=lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(
+                JobServicer(jobs, webhooks), s
+            ),
             service_names=[SERVICE_NAME],
         )
         service.readiness = DatabaseReadiness(

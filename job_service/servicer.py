@@ -10,6 +10,7 @@ from google.protobuf import empty_pb2
 
 from job_service import convert
 from job_service.jobs import Jobs
+from job_service.webhooks import Webhooks
 from videojobs.context import current_admin, current_caller
 from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
 
@@ -17,8 +18,9 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class JobServicer(job_service_pb2_grpc.JobServiceServicer):
-    def __init__(self, jobs: Jobs) -> None:
+    def __init__(self, jobs: Jobs, webhooks: Webhooks) -> None:
         self._jobs = jobs
+        self._webhooks = webhooks
 
     async def CreateJob(
         self, request: job_service_pb2.CreateJobRequest, context: Context
@@ -90,3 +92,68 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     ) -> job_service_pb2.AuthenticateApiKeyResponse:
         caller = await self._jobs.authenticate_api_key(request.api_key)
         return job_service_pb2.AuthenticateApiKeyResponse(user_id=caller.user_id, role=caller.role)
+
+    async def CreateWebhookEndpoint(
+        self, request: job_service_pb2.CreateWebhookEndpointRequest, context: Context
+    ) -> job_service_pb2.WebhookEndpointWithSecret:
+        endpoint, secret = await self._webhooks.create(
+            current_caller(), request.user_id, request.url, request.event_types, request.description
+        )
+        return job_service_pb2.WebhookEndpointWithSecret(
+            endpoint=convert.webhook_endpoint_to_proto(endpoint), secret=secret
+        )
+
+    async def ListWebhookEndpoints(
+        self, request: job_service_pb2.ListWebhookEndpointsRequest, context: Context
+    ) -> job_service_pb2.ListWebhookEndpointsResponse:
+        endpoints = await self._webhooks.endpoints(current_caller(), request.user_id)
+        return job_service_pb2.ListWebhookEndpointsResponse(
+            endpoints=[convert.webhook_endpoint_to_proto(endpoint) for endpoint in endpoints]
+        )
+
+    async def GetWebhookEndpoint(
+        self, request: job_service_pb2.GetWebhookEndpointRequest, context: Context
+    ) -> job_service_pb2.WebhookEndpoint:
+        endpoint = await self._webhooks.get(current_caller(), request.user_id, request.id)
+        return convert.webhook_endpoint_to_proto(endpoint)
+
+    async def UpdateWebhookEndpoint(
+        self, request: job_service_pb2.UpdateWebhookEndpointRequest, context: Context
+    ) -> job_service_pb2.WebhookEndpoint:
+        patch = convert.webhook_patch_from_proto(request)
+        endpoint = await self._webhooks.update(current_caller(), request.user_id, request.id, patch)
+        return convert.webhook_endpoint_to_proto(endpoint)
+
+    async def DeleteWebhookEndpoint(
+        self, request: job_service_pb2.DeleteWebhookEndpointRequest, context: Context
+    ) -> empty_pb2.Empty:
+        await self._webhooks.delete(current_caller(), request.user_id, request.id)
+        return empty_pb2.Empty()
+
+    async def RotateWebhookSecret(
+        self, request: job_service_pb2.RotateWebhookSecretRequest, context: Context
+    ) -> job_service_pb2.WebhookEndpointWithSecret:
+        endpoint, secret = await self._webhooks.rotate_secret(current_caller(), request.user_id, request.id)
+        return job_service_pb2.WebhookEndpointWithSecret(
+            endpoint=convert.webhook_endpoint_to_proto(endpoint), secret=secret
+        )
+
+    async def ListWebhookDeliveries(
+        self, request: job_service_pb2.ListWebhookDeliveriesRequest, context: Context
+    ) -> job_service_pb2.ListWebhookDeliveriesResponse:
+        deliveries = await self._webhooks.deliveries(
+            current_caller(),
+            request.user_id,
+            endpoint_id=request.endpoint_id,
+            job_id=request.job_id,
+            page_size=request.page_size,
+        )
+        return job_service_pb2.ListWebhookDeliveriesResponse(
+            deliveries=[convert.webhook_delivery_to_proto(delivery) for delivery in deliveries]
+        )
+
+    async def RedeliverWebhook(
+        self, request: job_service_pb2.RedeliverWebhookRequest, context: Context
+    ) -> job_service_pb2.WebhookDelivery:
+        delivery = await self._webhooks.redeliver(current_caller(), request.user_id, request.id)
+        return convert.webhook_delivery_to_proto(delivery)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, field_validator
+from typing import Self
 
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+
+from job_service.webhook_signing import DEV_SECRET_KEY
 from videojobs.contract import PROVIDERS
 from videojobs.settings import CommonSettings
 
@@ -112,6 +115,39 @@ class JobServiceSettings(CommonSettings):
     )
     retention_interval_seconds: float = Field(default=3600.0, ge=0, description="0 turns retention off.")
     retention_batch: int = Field(default=100, ge=1, description="Jobs one retention round handles at most.")
+
+    # Outbound webhooks (docs/decisions/0010-outbound-webhooks-outbox.md). Senders run in worker replicas.
+    webhook_secret_keys: SecretStr = Field(
+        default=SecretStr(DEV_SECRET_KEY),
+        description="Fernet keys (comma-separated, newest first) that encrypt webhook secrets at rest.",
+    )
+    webhook_concurrency: int = Field(default=8, ge=1, description="Deliveries one replica sends at once.")
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="Each delivery's whole request.")
+    webhook_retry_base_seconds: float = Field(
+        default=15.0, gt=0, description="Wait before the first retry; doubles each attempt."
+    )
+    webhook_retry_max_seconds: float = Field(default=21600.0, gt=0, description="The longest wait (6 h).")
+    webhook_max_attempts: int = Field(
+        default=15, ge=1, description="Attempts before a delivery is failed (about a day with the defaults)."
+    )
+    webhook_disable_after_days: float = Field(
+        default=5.0, gt=0, description="An endpoint failing every attempt this long is disabled."
+    )
+    webhook_secret_overlap_seconds: float = Field(
+        default=86400.0, ge=0, description="After a rotation, the old secret signs too for this long."
+    )
+    webhook_lease_seconds: float = Field(default=60.0, gt=0, description="A sender's claim lapses after.")
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, description="How often idle senders look.")
+    webhook_response_max_bytes: int = Field(
+        default=4096, ge=0, description="Of a receiver's answer, at most this much is read (and kept)."
+    )
+
+    @model_validator(mode="after")
+    def _refuse_dev_webhook_key_in_production(self) -> Self:
+        keys = self.webhook_secret_keys.get_secret_value()
+        if self.environment == "production" and (not keys.strip() or DEV_SECRET_KEY in keys):
+            raise ValueError("VIDEOJOBS_WEBHOOK_SECRET_KEYS must be set to real Fernet keys in production")
+        return self
 
     @field_validator("default_providers")
     @classmethod

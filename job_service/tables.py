@@ -14,6 +14,7 @@ from sqlalchemy import (
     Computed,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -22,10 +23,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from job_service.domain import Job, JobError, JobState, VideoInfo, VideoSpec
@@ -190,10 +192,88 @@ class ApiKeyRow(Base):
     __table_args__ = (CheckConstraint("role IN ('user', 'admin')", name="role"),)
 
 
+class WebhookEndpointRow(Base):
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    event_types: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    description: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    # The signing secret, encrypted (Fernet, VIDEOJOBS_WEBHOOK_SECRET_KEYS): signing needs the secret itself.
+    secret: Mapped[str] = mapped_column(Text)
+    # The secret before the last rotation, still signing beside the new one until its expire time.
+    previous_secret: Mapped[str | None] = mapped_column(Text)
+    previous_secret_expire_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # When the current run of failed attempts began (NULL after a success); too long a run disables it.
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_reason: Mapped[str] = mapped_column(Text, server_default=text("''"))
+
+    __table_args__ = (Index("ix_webhook_endpoints_user_id_create_time", "user_id", "create_time"),)
+
+
+class WebhookDeliveryRow(Base):
+    """The outbox: one row per (endpoint, job event), written by the job_events_webhooks trigger in the
+    transaction that writes the event (migration 0008). Its id is the webhook-id receivers deduplicate by."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    job_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="CASCADE"))
+    # The job_events row announced: its id is the event's sequence.
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    event_type: Mapped[str] = mapped_column(Text)
+    event_state: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), server_default=text("'PENDING'"))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Like jobs: due at due_time (NULL once finished), held by one sender until locked_until.
+    due_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    end_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("state IN ('PENDING', 'DELIVERED', 'FAILED')", name="state"),
+        UniqueConstraint("endpoint_id", "event_id"),
+        Index("ix_webhook_deliveries_due_time", "due_time", postgresql_where=text("due_time IS NOT NULL")),
+        Index("ix_webhook_deliveries_job_id_event_id", "job_id", "event_id"),
+        Index("ix_webhook_deliveries_endpoint_id_create_time", "endpoint_id", "create_time"),
+    )
+
+
+class WebhookAttemptRow(Base):
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("webhook_deliveries.id", ondelete="CASCADE")
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    latency_seconds: Mapped[float] = mapped_column(Float)
+    next_retry_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_webhook_attempts_delivery_id_id", "delivery_id", "id"),)
+
+
 jobs = cast(Table, JobRow.__table__)
 job_events = cast(Table, JobEventRow.__table__)
 quota_usage = cast(Table, QuotaUsageRow.__table__)
 api_keys = cast(Table, ApiKeyRow.__table__)
+webhook_endpoints = cast(Table, WebhookEndpointRow.__table__)
+webhook_deliveries = cast(Table, WebhookDeliveryRow.__table__)
+webhook_attempts = cast(Table, WebhookAttemptRow.__table__)
 
 
 def job_from_row(row: Any) -> Job:

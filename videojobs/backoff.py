@@ -34,3 +34,18 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
         when = when.replace(tzinfo=UTC)
     reference = datetime.fromtimestamp(now if now is not None else time.time(), UTC)
     return max(0.0, (when - reference).total_seconds())
+
+
+def shortened_jitter(attempt: int, *, base: float, cap: float, spread: float = 0.2) -> float:
+    """Exponential backoff, min(cap, base * 2^(attempt-1)), shortened at random by up to `spread` of itself.
+
+    For schedules that must last about as long as documented (webhook retries: about a day), where full
+    jitter would halve the total on average; the spread still keeps many failures from retrying together.
+    """
+    ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
+    return float(ceiling * (1.0 - random.uniform(0.0, spread)))
+
+
+def schedule_ceilings(attempts: int, *, base: float, cap: float) -> list[float]:
+    """The longest wait before each retry of `shortened_jitter`'s schedule (attempts - 1 waits)."""
+    return [min(cap, base * 2 ** (n - 1)) for n in range(1, attempts)]

@@ -92,3 +92,20 @@ class Reason(enum.StrEnum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     DAILY_QUOTA_EXCEEDED = "DAILY_QUOTA_EXCEEDED"
     ACTIVE_JOBS_LIMIT = "ACTIVE_JOBS_LIMIT"
+
+
+class WebhookEventType(enum.StrEnum):
+    """The events outbound webhooks announce (Standard Webhooks `type`). A terminal state has its own type;
+    STATE_CHANGED subscribes to every state change (terminal ones still arrive under their own type)."""
+
+    COMPLETED = "video.completed"
+    FAILED = "video.failed"
+    CONTENT_VIOLATION = "video.content_violation"
+    CANCELLED = "video.cancelled"
+    STATE_CHANGED = "video.state_changed"
+
+
+class WebhookDeliveryState(enum.StrEnum):
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"

@@ -11,6 +11,9 @@ Every hop of a fetch is checked before any connection is made:
   header and TLS SNI/certificate check still on the name), so a second DNS answer cannot swap it;
 - redirects are followed by hand, at most `max_redirects`, each target checked again; headers the caller
   supplied are dropped when a redirect leaves the original origin.
+`SafeFetcher.post` (outbound webhooks) makes the same checks for one request that never follows a redirect and
+reads at most a few bytes of the answer. With `loopback_only`, `allow_local` allows loopback alone: private
+ranges stay refused and plain http is accepted only towards loopback addresses.
 Refusals are INVALID_ARGUMENT on the caller's field (`SafeFetcher.field`, e.g. `source_uri`), reason
 URL_NOT_ALLOWED; an unreachable source is UNAVAILABLE (SOURCE_UNAVAILABLE); its own refusals are
 NOT_FOUND / FAILED_PRECONDITION.
@@ -49,6 +52,11 @@ class FetchPolicy:
     max_redirects: int = 5
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
+    loopback_only: bool = False
+
+    @property
+    def allow_private(self) -> bool:
+        return self.allow_local and not self.loopback_only
 
 
 def refused(field: str, why: str) -> errors.InvalidArgument:
@@ -61,12 +69,13 @@ def too_large(size: int, limit: int) -> errors.FailedPrecondition:
     )
 
 
-def address_problem(ip: IPAddress, *, allow_local: bool) -> str | None:
-    """Why connecting to `ip` is refused, or None."""
+def address_problem(ip: IPAddress, *, allow_local: bool, allow_private: bool | None = None) -> str | None:
+    """Why connecting to `ip` is refused, or None. `allow_private` defaults to `allow_local`."""
+    private_ok = allow_local if allow_private is None else allow_private
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
         if embedded is not None:
-            return address_problem(embedded, allow_local=allow_local)
+            return address_problem(embedded, allow_local=allow_local, allow_private=private_ok)
     if ip.is_link_local:
         return f"{ip} is a link-local address (e.g. the cloud metadata server)"
     if ip.is_loopback:  # before "reserved": ::1 sits in the reserved ::/8
@@ -74,7 +83,7 @@ def address_problem(ip: IPAddress, *, allow_local: bool) -> str | None:
     if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
         return f"{ip} is not a unicast address"
     if ip.is_private or not ip.is_global:
-        return None if allow_local else f"{ip} is a private or non-public address"
+        return None if private_ok else f"{ip} is a private or non-public address"
     return None
 
 
@@ -151,20 +160,27 @@ class SafeFetcher:
             answers = [ipaddress.ip_address(a.split("%")[0]) for a in found]
         if not answers:
             raise refused(self.field, f"{host!r} has no address")
+        name = "" if literal is not None else f"{host!r} resolves to "
         for ip in answers:
-            problem = address_problem(ip, allow_local=self.policy.allow_local)
+            problem = address_problem(
+                ip, allow_local=self.policy.allow_local, allow_private=self.policy.allow_private
+            )
             if problem:
-                name = "" if literal is not None else f"{host!r} resolves to "
                 raise refused(self.field, f"{name}{problem}")
+            if url.scheme == "http" and self.policy.loopback_only and not ip.is_loopback:
+                raise refused(self.field, f"{name}{ip}: plain http is allowed only to a loopback address")
         return answers[0]
 
-    async def _send(self, url: httpx.URL, headers: Mapping[str, str]) -> httpx.Response:
+    async def _send(
+        self, url: httpx.URL, headers: Mapping[str, str], method: str = "GET", content: bytes | None = None
+    ) -> httpx.Response:
         ip = await self.address_for(url)
         host_header = url.host if url.port is None else f"{url.host}:{url.port}"
         pinned = url.copy_with(host=str(ip))
         request = self.client.build_request(
-            "GET",
+            method,
             pinned,
+            content=content,
             headers={**headers, "Host": host_header, "Accept-Encoding": "identity"},
             extensions={"sni_hostname": url.host} if url.scheme == "https" else {},
         )
@@ -206,6 +222,22 @@ class SafeFetcher:
         try:
             _check_status(response)
             yield response
+        finally:
+            await response.aclose()
+
+    async def post(
+        self, url: str, headers: Mapping[str, str], content: bytes, *, body_limit: int
+    ) -> tuple[int, bytes]:
+        """(status, at most `body_limit` bytes of the body) of one POST after the checks above. A redirect is
+        an answer like any other (never followed); a body longer than the limit is cut, not refused."""
+        response = await self._send(self.check_url(url), headers, "POST", content)
+        try:
+            body = bytearray()
+            async for piece in iter_body(response, 4096):
+                body += piece
+                if len(body) >= body_limit:
+                    break
+            return response.status_code, bytes(body[:body_limit])
         finally:
             await response.aclose()
 

@@ -90,6 +90,46 @@ class JobServiceStub:
                 request_serializer=videojobs_dot_v1_dot_job__service__pb2.AuthenticateApiKeyRequest.SerializeToString,
                 response_deserializer=videojobs_dot_v1_dot_job__service__pb2.AuthenticateApiKeyResponse.FromString,
                 _registered_method=True)
+        self.CreateWebhookEndpoint = channel.unary_unary(
+                '/videojobs.v1.JobService/CreateWebhookEndpoint',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.CreateWebhookEndpointRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.WebhookEndpointWithSecret.FromString,
+                _registered_method=True)
+        self.ListWebhookEndpoints = channel.unary_unary(
+                '/videojobs.v1.JobService/ListWebhookEndpoints',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.ListWebhookEndpointsRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.ListWebhookEndpointsResponse.FromString,
+                _registered_method=True)
+        self.GetWebhookEndpoint = channel.unary_unary(
+                '/videojobs.v1.JobService/GetWebhookEndpoint',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.GetWebhookEndpointRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.WebhookEndpoint.FromString,
+                _registered_method=True)
+        self.UpdateWebhookEndpoint = channel.unary_unary(
+                '/videojobs.v1.JobService/UpdateWebhookEndpoint',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.UpdateWebhookEndpointRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.WebhookEndpoint.FromString,
+                _registered_method=True)
+        self.DeleteWebhookEndpoint = channel.unary_unary(
+                '/videojobs.v1.JobService/DeleteWebhookEndpoint',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.DeleteWebhookEndpointRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.RotateWebhookSecret = channel.unary_unary(
+                '/videojobs.v1.JobService/RotateWebhookSecret',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.RotateWebhookSecretRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.WebhookEndpointWithSecret.FromString,
+                _registered_method=True)
+        self.ListWebhookDeliveries = channel.unary_unary(
+                '/videojobs.v1.JobService/ListWebhookDeliveries',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.ListWebhookDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.RedeliverWebhook = channel.unary_unary(
+                '/videojobs.v1.JobService/RedeliverWebhook',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.RedeliverWebhookRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.WebhookDelivery.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -171,6 +211,61 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateWebhookEndpoint(self, request, context):
+        """Outbound webhooks (Standard Webhooks). Every request's user_id is for admins acting for another user;
+        empty (or the caller's own id) acts for the caller.
+        A new endpoint; its signing secret is in the response, and never shown again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhookEndpoints(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWebhookEndpoint(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateWebhookEndpoint(self, request, context):
+        """Only the fields set change; enabled=true re-enables an endpoint disabled after failures.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWebhookEndpoint(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateWebhookSecret(self, request, context):
+        """A new secret (shown once); the previous one signs too until previous_secret_expire_time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhookDeliveries(self, request, context):
+        """Deliveries to an endpoint or for a job, newest event first, with every attempt.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedeliverWebhook(self, request, context):
+        """Send a delivery again now, with the same webhook-id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -228,6 +323,46 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.AuthenticateApiKey,
                     request_deserializer=videojobs_dot_v1_dot_job__service__pb2.AuthenticateApiKeyRequest.FromString,
                     response_serializer=videojobs_dot_v1_dot_job__service__pb2.AuthenticateApiKeyResponse.SerializeToString,
+            ),
+            'CreateWebhookEndpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWebhookEndpoint,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.CreateWebhookEndpointRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.WebhookEndpointWithSecret.SerializeToString,
+            ),
+            'ListWebhookEndpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookEndpoints,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.ListWebhookEndpointsRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.ListWebhookEndpointsResponse.SerializeToString,
+            ),
+            'GetWebhookEndpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWebhookEndpoint,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.GetWebhookEndpointRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.WebhookEndpoint.SerializeToString,
+            ),
+            'UpdateWebhookEndpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateWebhookEndpoint,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.UpdateWebhookEndpointRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.WebhookEndpoint.SerializeToString,
+            ),
+            'DeleteWebhookEndpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWebhookEndpoint,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.DeleteWebhookEndpointRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'RotateWebhookSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateWebhookSecret,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.RotateWebhookSecretRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.WebhookEndpointWithSecret.SerializeToString,
+            ),
+            'ListWebhookDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookDeliveries,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.ListWebhookDeliveriesRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.ListWebhookDeliveriesResponse.SerializeToString,
+            ),
+            'RedeliverWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeliverWebhook,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.RedeliverWebhookRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.WebhookDelivery.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -527,6 +662,222 @@ class JobService:
             '/videojobs.v1.JobService/AuthenticateApiKey',
             videojobs_dot_v1_dot_job__service__pb2.AuthenticateApiKeyRequest.SerializeToString,
             videojobs_dot_v1_dot_job__service__pb2.AuthenticateApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWebhookEndpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/CreateWebhookEndpoint',
+            videojobs_dot_v1_dot_job__service__pb2.CreateWebhookEndpointRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.WebhookEndpointWithSecret.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookEndpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/ListWebhookEndpoints',
+            videojobs_dot_v1_dot_job__service__pb2.ListWebhookEndpointsRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.ListWebhookEndpointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWebhookEndpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/GetWebhookEndpoint',
+            videojobs_dot_v1_dot_job__service__pb2.GetWebhookEndpointRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.WebhookEndpoint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateWebhookEndpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/UpdateWebhookEndpoint',
+            videojobs_dot_v1_dot_job__service__pb2.UpdateWebhookEndpointRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.WebhookEndpoint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWebhookEndpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/DeleteWebhookEndpoint',
+            videojobs_dot_v1_dot_job__service__pb2.DeleteWebhookEndpointRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateWebhookSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/RotateWebhookSecret',
+            videojobs_dot_v1_dot_job__service__pb2.RotateWebhookSecretRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.WebhookEndpointWithSecret.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/ListWebhookDeliveries',
+            videojobs_dot_v1_dot_job__service__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.ListWebhookDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeliverWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/RedeliverWebhook',
+            videojobs_dot_v1_dot_job__service__pb2.RedeliverWebhookRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.WebhookDelivery.FromString,
             options,
             channel_credentials,
             insecure,

@@ -54,6 +54,22 @@ class JobServiceStub:
     """Provider news from webhooks; unknown provider job ids are ignored."""
     AuthenticateApiKey: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.AuthenticateApiKeyRequest, _job_service_pb2.AuthenticateApiKeyResponse]
     """Internal, for the gateway: who does this API key belong to."""
+    CreateWebhookEndpoint: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.CreateWebhookEndpointRequest, _job_service_pb2.WebhookEndpointWithSecret]
+    """Outbound webhooks (Standard Webhooks). Every request's user_id is for admins acting for another user;
+    empty (or the caller's own id) acts for the caller.
+    A new endpoint; its signing secret is in the response, and never shown again.
+    """
+    ListWebhookEndpoints: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.ListWebhookEndpointsRequest, _job_service_pb2.ListWebhookEndpointsResponse]
+    GetWebhookEndpoint: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.GetWebhookEndpointRequest, _job_service_pb2.WebhookEndpoint]
+    UpdateWebhookEndpoint: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.UpdateWebhookEndpointRequest, _job_service_pb2.WebhookEndpoint]
+    """Only the fields set change; enabled=true re-enables an endpoint disabled after failures."""
+    DeleteWebhookEndpoint: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.DeleteWebhookEndpointRequest, _empty_pb2.Empty]
+    RotateWebhookSecret: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.RotateWebhookSecretRequest, _job_service_pb2.WebhookEndpointWithSecret]
+    """A new secret (shown once); the previous one signs too until previous_secret_expire_time."""
+    ListWebhookDeliveries: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.ListWebhookDeliveriesRequest, _job_service_pb2.ListWebhookDeliveriesResponse]
+    """Deliveries to an endpoint or for a job, newest event first, with every attempt."""
+    RedeliverWebhook: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.RedeliverWebhookRequest, _job_service_pb2.WebhookDelivery]
+    """Send a delivery again now, with the same webhook-id."""
 
 @_typing.type_check_only
 class JobServiceAsyncStub(JobServiceStub):
@@ -80,6 +96,22 @@ class JobServiceAsyncStub(JobServiceStub):
     """Provider news from webhooks; unknown provider job ids are ignored."""
     AuthenticateApiKey: _aio.UnaryUnaryMultiCallable[_job_service_pb2.AuthenticateApiKeyRequest, _job_service_pb2.AuthenticateApiKeyResponse]  # type: ignore[assignment]
     """Internal, for the gateway: who does this API key belong to."""
+    CreateWebhookEndpoint: _aio.UnaryUnaryMultiCallable[_job_service_pb2.CreateWebhookEndpointRequest, _job_service_pb2.WebhookEndpointWithSecret]  # type: ignore[assignment]
+    """Outbound webhooks (Standard Webhooks). Every request's user_id is for admins acting for another user;
+    empty (or the caller's own id) acts for the caller.
+    A new endpoint; its signing secret is in the response, and never shown again.
+    """
+    ListWebhookEndpoints: _aio.UnaryUnaryMultiCallable[_job_service_pb2.ListWebhookEndpointsRequest, _job_service_pb2.ListWebhookEndpointsResponse]  # type: ignore[assignment]
+    GetWebhookEndpoint: _aio.UnaryUnaryMultiCallable[_job_service_pb2.GetWebhookEndpointRequest, _job_service_pb2.WebhookEndpoint]  # type: ignore[assignment]
+    UpdateWebhookEndpoint: _aio.UnaryUnaryMultiCallable[_job_service_pb2.UpdateWebhookEndpointRequest, _job_service_pb2.WebhookEndpoint]  # type: ignore[assignment]
+    """Only the fields set change; enabled=true re-enables an endpoint disabled after failures."""
+    DeleteWebhookEndpoint: _aio.UnaryUnaryMultiCallable[_job_service_pb2.DeleteWebhookEndpointRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    RotateWebhookSecret: _aio.UnaryUnaryMultiCallable[_job_service_pb2.RotateWebhookSecretRequest, _job_service_pb2.WebhookEndpointWithSecret]  # type: ignore[assignment]
+    """A new secret (shown once); the previous one signs too until previous_secret_expire_time."""
+    ListWebhookDeliveries: _aio.UnaryUnaryMultiCallable[_job_service_pb2.ListWebhookDeliveriesRequest, _job_service_pb2.ListWebhookDeliveriesResponse]  # type: ignore[assignment]
+    """Deliveries to an endpoint or for a job, newest event first, with every attempt."""
+    RedeliverWebhook: _aio.UnaryUnaryMultiCallable[_job_service_pb2.RedeliverWebhookRequest, _job_service_pb2.WebhookDelivery]  # type: ignore[assignment]
+    """Send a delivery again now, with the same webhook-id."""
 
 class JobServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -169,5 +201,69 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_job_service_pb2.AuthenticateApiKeyResponse, _abc.Awaitable[_job_service_pb2.AuthenticateApiKeyResponse]]:
         """Internal, for the gateway: who does this API key belong to."""
+
+    @_abc_1.abstractmethod
+    def CreateWebhookEndpoint(
+        self,
+        request: _job_service_pb2.CreateWebhookEndpointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.WebhookEndpointWithSecret, _abc.Awaitable[_job_service_pb2.WebhookEndpointWithSecret]]:
+        """Outbound webhooks (Standard Webhooks). Every request's user_id is for admins acting for another user;
+        empty (or the caller's own id) acts for the caller.
+        A new endpoint; its signing secret is in the response, and never shown again.
+        """
+
+    @_abc_1.abstractmethod
+    def ListWebhookEndpoints(
+        self,
+        request: _job_service_pb2.ListWebhookEndpointsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.ListWebhookEndpointsResponse, _abc.Awaitable[_job_service_pb2.ListWebhookEndpointsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetWebhookEndpoint(
+        self,
+        request: _job_service_pb2.GetWebhookEndpointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.WebhookEndpoint, _abc.Awaitable[_job_service_pb2.WebhookEndpoint]]: ...
+
+    @_abc_1.abstractmethod
+    def UpdateWebhookEndpoint(
+        self,
+        request: _job_service_pb2.UpdateWebhookEndpointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.WebhookEndpoint, _abc.Awaitable[_job_service_pb2.WebhookEndpoint]]:
+        """Only the fields set change; enabled=true re-enables an endpoint disabled after failures."""
+
+    @_abc_1.abstractmethod
+    def DeleteWebhookEndpoint(
+        self,
+        request: _job_service_pb2.DeleteWebhookEndpointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]: ...
+
+    @_abc_1.abstractmethod
+    def RotateWebhookSecret(
+        self,
+        request: _job_service_pb2.RotateWebhookSecretRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.WebhookEndpointWithSecret, _abc.Awaitable[_job_service_pb2.WebhookEndpointWithSecret]]:
+        """A new secret (shown once); the previous one signs too until previous_secret_expire_time."""
+
+    @_abc_1.abstractmethod
+    def ListWebhookDeliveries(
+        self,
+        request: _job_service_pb2.ListWebhookDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.ListWebhookDeliveriesResponse, _abc.Awaitable[_job_service_pb2.ListWebhookDeliveriesResponse]]:
+        """Deliveries to an endpoint or for a job, newest event first, with every attempt."""
+
+    @_abc_1.abstractmethod
+    def RedeliverWebhook(
+        self,
+        request: _job_service_pb2.RedeliverWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.WebhookDelivery, _abc.Awaitable[_job_service_pb2.WebhookDelivery]]:
+        """Send a delivery again now, with the same webhook-id."""
 
 def add_JobServiceServicer_to_server(servicer: JobServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,193 @@
+"""The webhook senders: claim due deliveries from the outbox, send each once (signed, with a timeout, through
+the SSRF-safe fetcher, never following a redirect), and record the attempt: delivered on 2xx; otherwise
+retried with exponential backoff for about a day, then failed. 410 Gone disables the endpoint.
+
+Runs in every worker replica beside the job worker; replicas coordinate only through SKIP LOCKED claims and
+leases (webhook_queries). A replica that dies mid-send leaves a lease that lapses, and the delivery is sent
+again with the same webhook-id: at least once, and receivers deduplicate by that id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from job_service import convert
+from job_service.domain import Job, webhook_id
+from job_service.metrics import JobMetrics
+from job_service.webhook_queries import Claimed, Outcome, WebhookQueries
+from job_service.webhook_signing import SecretBox, signature_header
+from videojobs import errors
+from videojobs.backoff import shortened_jitter
+from videojobs.job_json import job_json
+from videojobs.logs import get_logger
+from videojobs.safe_fetch import SafeFetcher
+
+log = get_logger(__name__)
+
+SignUrls = Callable[[list[Job]], Awaitable[list[Job]]]
+USER_AGENT = "videojobs-webhooks/1"
+
+
+@dataclass(frozen=True)
+class SenderOptions:
+    concurrency: int = 8
+    timeout_seconds: float = 10.0
+    retry_base_seconds: float = 15.0
+    retry_max_seconds: float = 21600.0
+    max_attempts: int = 15
+    disable_after: timedelta = timedelta(days=5)
+    lease_seconds: float = 60.0
+    poll_seconds: float = 1.0
+    response_max_bytes: int = 4096
+
+
+def payload(claimed: Claimed, job: Job) -> dict[str, Any]:
+    """Standard Webhooks' envelope: `type`, `timestamp` (of the event) and `data`, the job as
+    `GET /v1/videos/{id}` shows it now; `sequence` orders a job's events and `state` is the one this event
+    reports (the job may have moved on by the time a retry is sent)."""
+    return {
+        "type": claimed.event_type,
+        "timestamp": claimed.event_time.isoformat(),
+        "sequence": claimed.sequence,
+        "state": claimed.event_state.value,
+        "data": job_json(convert.job_to_proto(job)),
+    }
+
+
+class WebhookSender:
+    def __init__(
+        self,
+        queries: WebhookQueries,
+        fetcher: SafeFetcher,
+        box: SecretBox,
+        sign_urls: SignUrls,
+        options: SenderOptions,
+        metrics: JobMetrics,
+    ) -> None:
+        self._queries = queries
+        self._fetcher = fetcher
+        self._box = box
+        self._sign_urls = sign_urls
+        self._options = options
+        self._metrics = metrics
+        self._running: set[asyncio.Task[None]] = set()
+        self._slot_freed = asyncio.Event()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        log.info("webhook sender started", concurrency=self._options.concurrency)
+        try:
+            while not stopping.is_set():
+                free = self._options.concurrency - len(self._running)
+                claimed: list[Claimed] = []
+                if free > 0:
+                    try:
+                        claimed = await self._queries.claim(free, self._options.lease_seconds)
+                    except errors.Unavailable:
+                        log.warning("cannot claim webhook deliveries: database unavailable")
+                for item in claimed:
+                    task = asyncio.create_task(self._deliver(item), name=f"webhook-{item.delivery_id}")
+                    self._running.add(task)
+                    task.add_done_callback(self._finished)
+                if claimed and len(claimed) == free:
+                    continue
+                self._slot_freed.clear()
+                waiters = [
+                    asyncio.ensure_future(stopping.wait()),
+                    asyncio.ensure_future(self._slot_freed.wait()),
+                ]
+                await asyncio.wait(
+                    waiters, timeout=self._options.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                )
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            if self._running:
+                _, pending = await asyncio.wait(self._running, timeout=self._options.timeout_seconds)
+                for task in pending:
+                    task.cancel()
+            log.info("webhook sender stopped")
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._slot_freed.set()
+
+    async def _deliver(self, claimed: Claimed) -> None:
+        renewing = asyncio.create_task(self._keep_lease(claimed))
+        try:
+            try:
+                outcome = await self._attempt(claimed)
+            except Exception as error:  # a bug or a database hiccup must not lose the delivery: retry it
+                log.exception("webhook delivery crashed", delivery_id=str(claimed.delivery_id))
+                outcome = self._failed(claimed, None, f"internal error: {type(error).__name__}", 0.0)
+            disabled = await self._queries.record(claimed, outcome, self._options.disable_after)
+        except errors.Unavailable:
+            log.warning(
+                "cannot record a webhook attempt; it is sent again", delivery_id=str(claimed.delivery_id)
+            )
+            return
+        finally:
+            renewing.cancel()
+        self._metrics.webhook_attempted(outcome.delivered, outcome.retry_in is not None)
+        if disabled is not None:
+            log.warning("webhook endpoint disabled", endpoint_id=str(claimed.endpoint_id), reason=disabled)
+
+    async def _attempt(self, claimed: Claimed) -> Outcome:
+        job = (await self._sign_urls([claimed.job]))[0]
+        body = json.dumps(payload(claimed, job), separators=(",", ":")).encode()
+        message_id = webhook_id(claimed.delivery_id)
+        timestamp = int(time.time())
+        secrets = [self._box.open(sealed) for sealed in claimed.sealed_secrets]
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": message_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature_header(secrets, message_id, timestamp, body),
+        }
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._options.timeout_seconds):
+                status, _answer = await self._fetcher.post(
+                    claimed.url, headers, body, body_limit=self._options.response_max_bytes
+                )
+        except TimeoutError:
+            error = f"no answer within {self._options.timeout_seconds:g} s"
+            return self._failed(claimed, None, error, time.perf_counter() - started)
+        except errors.ServiceError as failure:  # refused by the SSRF checks, unreachable, TLS
+            return self._failed(claimed, None, failure.message, time.perf_counter() - started)
+        latency = time.perf_counter() - started
+        log.info(
+            "webhook sent",
+            delivery_id=str(claimed.delivery_id),
+            endpoint_id=str(claimed.endpoint_id),
+            status=status,
+            attempt=claimed.attempt,
+        )
+        if 200 <= status < 300:
+            return Outcome(status, "", latency, delivered=True, retry_in=None)
+        if status == 410:
+            return Outcome(status, "410 Gone", latency, delivered=False, retry_in=None, gone=True)
+        return self._failed(claimed, status, f"answered {status}", latency)
+
+    def _failed(self, claimed: Claimed, status: int | None, error: str, latency: float) -> Outcome:
+        options = self._options
+        retry_in = None
+        if claimed.attempt < options.max_attempts:
+            retry_in = shortened_jitter(
+                claimed.attempt, base=options.retry_base_seconds, cap=options.retry_max_seconds
+            )
+        return Outcome(status, error, latency, delivered=False, retry_in=retry_in)
+
+    async def _keep_lease(self, claimed: Claimed) -> None:
+        while True:
+            await asyncio.sleep(self._options.lease_seconds / 3)
+            with contextlib.suppress(errors.Unavailable):
+                if not await self._queries.renew(claimed, self._options.lease_seconds):
+                    return

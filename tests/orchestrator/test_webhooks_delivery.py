@@ -1,0 +1,232 @@
+"""Outbound webhooks through the whole pipeline: real receivers on loopback, signatures checked with the
+Standard Webhooks library, retries with the same webhook-id, redelivery, rotation and what is visible."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from provider_service.fakes import FalFake
+from tests.support.grpc_client import metadata
+from tests.support.pipeline import Pipeline, StartPipeline
+from tests.support.webhook_receiver import webhook_receiver
+from videojobs.v1 import job_service_pb2
+
+# Retries in tens of milliseconds, senders that look often.
+FAST_WEBHOOKS: dict[str, Any] = {
+    "webhook_retry_base_seconds": 0.05,
+    "webhook_retry_max_seconds": 0.2,
+    "webhook_poll_seconds": 0.05,
+    "webhook_timeout_seconds": 5.0,
+}
+LIFECYCLE = ["PENDING", "SUBMITTING", "PROCESSING", "FINALIZING", "COMPLETED"]
+
+
+async def register(
+    stack: Pipeline, url: str, event_types: list[str], user: str = "alice"
+) -> job_service_pb2.WebhookEndpointWithSecret:
+    request = job_service_pb2.CreateWebhookEndpointRequest(url=url, event_types=event_types)
+    return await stack.stub.CreateWebhookEndpoint(request, metadata=metadata(user))
+
+
+async def deliveries(
+    stack: Pipeline, job_id: str, user: str = "alice"
+) -> list[job_service_pb2.WebhookDelivery]:
+    request = job_service_pb2.ListWebhookDeliveriesRequest(job_id=job_id, page_size=100)
+    return list((await stack.stub.ListWebhookDeliveries(request, metadata=metadata(user))).deliveries)
+
+
+async def settled(
+    stack: Pipeline, job_id: str, count: int, user: str = "alice", within: float = 30.0
+) -> list[job_service_pb2.WebhookDelivery]:
+    """The job's `count` deliveries once none is pending (the last answer may still be being recorded)."""
+    async with asyncio.timeout(within):
+        while True:
+            found = await deliveries(stack, job_id, user)
+            if len(found) == count and all(d.state != "PENDING" for d in found):
+                return found
+            await asyncio.sleep(0.05)
+
+
+async def endpoint_once(
+    stack: Pipeline, endpoint_id: str, done: Any, within: float = 30.0
+) -> job_service_pb2.WebhookEndpoint:
+    """The endpoint once `done(endpoint)` holds."""
+    request = job_service_pb2.GetWebhookEndpointRequest(id=endpoint_id)
+    async with asyncio.timeout(within):
+        while True:
+            got = await stack.stub.GetWebhookEndpoint(request, metadata=metadata("alice"))
+            if done(got):
+                return got
+            await asyncio.sleep(0.05)
+
+
+async def test_a_job_lifecycle_sends_exactly_the_subscribed_events_in_order_and_signed(
+    start_stack: StartPipeline, fal_fake: FalFake
+) -> None:
+    stack = await start_stack(providers={"fal": fal_fake}, **FAST_WEBHOOKS)
+    with webhook_receiver() as every_change, webhook_receiver() as outcomes:
+        all_changes = await register(stack, every_change.url, ["video.state_changed"])
+        finished = await register(stack, outcomes.url, ["video.completed", "video.failed"])
+        assert all_changes.secret.startswith("whsec_")
+        job = (await stack.create(providers=["fal"])).job
+        done = await stack.wait(job.id)
+        assert done.state == job_service_pb2.COMPLETED
+
+        received = await every_change.wait_for(len(LIFECYCLE))
+        payloads = every_change.verified(all_changes.secret)
+        assert [p["state"] for p in payloads] == LIFECYCLE
+        assert [p["type"] for p in payloads] == ["video.state_changed"] * 4 + ["video.completed"]
+        sequences = [p["sequence"] for p in payloads]
+        assert sequences == sorted(set(sequences))
+        assert len({r.webhook_id for r in received}) == len(LIFECYCLE)
+        assert all(p["data"]["id"] == job.id for p in payloads)
+        # The job as GET /v1/videos/{id} shows it, with freshly signed links.
+        completed = payloads[-1]["data"]
+        assert completed["state"] == "COMPLETED"
+        assert completed["video_url"].startswith("http")
+        assert completed["video_uri"] == done.video_uri
+
+        (only,) = await outcomes.wait_for(1)
+        assert only.verify(finished.secret)["type"] == "video.completed"
+        assert only.verify(finished.secret)["sequence"] == sequences[-1]
+
+    listed = await settled(stack, job.id, len(LIFECYCLE) + 1)
+    assert {d.state for d in listed} == {"DELIVERED"}
+    assert all(d.attempts == 1 and d.attempt_log[0].status_code == 200 for d in listed)
+    assert {d.webhook_id for d in listed} >= {r.webhook_id for r in received}
+
+
+async def test_a_cancelled_job_announces_video_cancelled_and_others_get_nothing(
+    start_stack: StartPipeline, fal_fake: FalFake
+) -> None:
+    fal_fake.script.polls_to_finish = 1000
+    stack = await start_stack(providers={"fal": fal_fake}, **FAST_WEBHOOKS)
+    with webhook_receiver() as receiver:
+        endpoint = await register(stack, receiver.url, ["video.cancelled"])
+        job = (await stack.create(providers=["fal"])).job
+        await stack.wait(job.id, until={job_service_pb2.PROCESSING})
+        await stack.stub.CancelJob(job_service_pb2.CancelJobRequest(id=job.id), metadata=metadata("alice"))
+        (cancelled,) = await receiver.wait_for(1)
+        payload = cancelled.verify(endpoint.secret)
+        assert payload["type"] == "video.cancelled"
+        assert payload["data"]["state"] == "CANCELLED"
+        # bob's job is not announced to alice's endpoint (nor is any other event of alice's).
+        other = (await stack.create(user="bob", providers=["fal"])).job
+        await stack.stub.CancelJob(job_service_pb2.CancelJobRequest(id=other.id), metadata=metadata("bob"))
+    assert stack.sql("SELECT count(*) FROM webhook_deliveries")[0][0] == 1
+
+
+async def test_a_failing_receiver_gets_the_same_webhook_id_until_it_answers_2xx(
+    start_stack: StartPipeline, fal_fake: FalFake
+) -> None:
+    stack = await start_stack(providers={"fal": fal_fake}, **FAST_WEBHOOKS)
+    with webhook_receiver(statuses=[500, 500, 500]) as receiver:
+        endpoint = await register(stack, receiver.url, ["video.completed"])
+        job = (await stack.create(providers=["fal"])).job
+        received = await receiver.wait_for(4)
+        assert len({r.webhook_id for r in received}) == 1
+        assert all(r.verify(endpoint.secret)["type"] == "video.completed" for r in received)
+    (delivery,) = await settled(stack, job.id, 1)
+    assert delivery.state == "DELIVERED"
+    assert delivery.attempts == 4
+    assert [a.status_code for a in delivery.attempt_log] == [500, 500, 500, 200]
+    assert all(a.HasField("next_retry_time") for a in delivery.attempt_log[:3])
+    assert not delivery.attempt_log[3].HasField("next_retry_time")
+    assert all(a.latency_seconds > 0 for a in delivery.attempt_log)
+    # A success ends the endpoint's failing run.
+    got = await stack.stub.GetWebhookEndpoint(
+        job_service_pb2.GetWebhookEndpointRequest(id=endpoint.endpoint.id), metadata=metadata("alice")
+    )
+    assert not got.HasField("failing_since")
+
+
+async def test_retries_are_bounded_then_the_delivery_fails_and_can_be_redelivered(
+    start_stack: StartPipeline, fal_fake: FalFake
+) -> None:
+    stack = await start_stack(providers={"fal": fal_fake}, webhook_max_attempts=3, **FAST_WEBHOOKS)
+    with webhook_receiver(statuses=[503] * 3) as receiver:
+        await register(stack, receiver.url, ["video.completed"])
+        job = (await stack.create(providers=["fal"])).job
+        first = await receiver.wait_for(3)
+        (delivery,) = await settled(stack, job.id, 1)
+        assert delivery.state == "FAILED"
+        assert delivery.last_status_code == 503
+        redelivered = await stack.stub.RedeliverWebhook(
+            job_service_pb2.RedeliverWebhookRequest(id=delivery.id), metadata=metadata("alice")
+        )
+        assert redelivered.state == "PENDING"
+        again = await receiver.wait_for(4)
+        assert again[3].webhook_id == first[0].webhook_id
+    # Another user cannot see or redeliver it.
+    assert await deliveries(stack, job.id, user="bob") == []
+
+
+async def test_410_gone_disables_the_endpoint_with_a_visible_reason(
+    start_stack: StartPipeline, fal_fake: FalFake
+) -> None:
+    stack = await start_stack(providers={"fal": fal_fake}, **FAST_WEBHOOKS)
+    with webhook_receiver(statuses=[410]) as receiver:
+        endpoint = await register(stack, receiver.url, ["video.completed"])
+        job = (await stack.create(providers=["fal"])).job
+        await receiver.wait_for(1)
+        await stack.wait(job.id)
+        got = await endpoint_once(stack, endpoint.endpoint.id, lambda e: e.HasField("disabled_time"))
+        assert "410" in got.disabled_reason
+        # A disabled endpoint is sent nothing more.
+        second = (await stack.create(providers=["fal"])).job
+        await stack.wait(second.id)
+        assert len(receiver.received) == 1
+    assert await deliveries(stack, second.id) == []
+
+
+async def test_a_failing_run_longer_than_the_limit_disables_the_endpoint(
+    start_stack: StartPipeline, fal_fake: FalFake
+) -> None:
+    stack = await start_stack(providers={"fal": fal_fake}, **FAST_WEBHOOKS)
+    with webhook_receiver(statuses=[500] * 100) as receiver:
+        endpoint = await register(stack, receiver.url, ["video.completed"])
+        # The endpoint has been failing for six days already.
+        stack.sql(
+            "UPDATE webhook_endpoints SET failing_since = now() - interval '6 days' WHERE id = %s",
+            endpoint.endpoint.id,
+        )
+        job = (await stack.create(providers=["fal"])).job
+        await receiver.wait_for(1)
+        got = await endpoint_once(stack, endpoint.endpoint.id, lambda e: e.HasField("disabled_time"))
+        assert "every delivery failed since" in got.disabled_reason
+        assert "answered 500" in got.disabled_reason
+    (delivery,) = await settled(stack, job.id, 1)
+    assert delivery.state == "FAILED"
+
+
+async def test_after_a_rotation_deliveries_carry_both_signatures_until_the_overlap_ends(
+    start_stack: StartPipeline, fal_fake: FalFake
+) -> None:
+    stack = await start_stack(providers={"fal": fal_fake}, **FAST_WEBHOOKS)
+    with webhook_receiver() as receiver:
+        created = await register(stack, receiver.url, ["video.completed"])
+        rotated = await stack.stub.RotateWebhookSecret(
+            job_service_pb2.RotateWebhookSecretRequest(id=created.endpoint.id), metadata=metadata("alice")
+        )
+        assert rotated.secret != created.secret
+        assert rotated.endpoint.HasField("previous_secret_expire_time")
+        await stack.create(providers=["fal"])
+        (during,) = await receiver.wait_for(1)
+        assert len(during.headers["webhook-signature"].split(" ")) == 2
+        during.verify(rotated.secret)
+        during.verify(created.secret)
+
+        stack.sql(
+            "UPDATE webhook_endpoints SET previous_secret_expire_time = now() WHERE id = %s",
+            created.endpoint.id,
+        )
+        await stack.create(providers=["fal"])
+        received = await receiver.wait_for(2)
+        after = received[1]
+        assert len(after.headers["webhook-signature"].split(" ")) == 1
+        after.verify(rotated.secret)
+    # Secrets are stored encrypted, never in clear.
+    (stored,) = stack.sql("SELECT secret, previous_secret FROM webhook_endpoints")
+    for secret in (rotated.secret, created.secret):
+        assert secret.removeprefix("whsec_") not in "".join(stored)

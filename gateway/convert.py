@@ -225,3 +225,60 @@ def models_json(reply: provider_service_pb2.ListModelsResponse) -> dict[str, Any
             for provider in reply.providers
         ],
     }
+
+
+# --- outbound webhooks ------------------------------------------------------------------------------------
+
+
+def _stamp(message: Any, name: str) -> str | None:
+    return timestamp_json(getattr(message, name), message.HasField(name))
+
+
+def webhook_endpoint_json(endpoint: job_service_pb2.WebhookEndpoint) -> dict[str, Any]:
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "event_types": list(endpoint.event_types),
+        "description": endpoint.description,
+        "create_time": _stamp(endpoint, "create_time"),
+        "update_time": _stamp(endpoint, "update_time"),
+        "failing_since": _stamp(endpoint, "failing_since"),
+        "enabled": not endpoint.HasField("disabled_time"),
+        "disabled_time": _stamp(endpoint, "disabled_time"),
+        "disabled_reason": endpoint.disabled_reason,
+        "previous_secret_expire_time": _stamp(endpoint, "previous_secret_expire_time"),
+    }
+
+
+def webhook_secret_json(reply: job_service_pb2.WebhookEndpointWithSecret) -> dict[str, Any]:
+    return {**webhook_endpoint_json(reply.endpoint), "secret": reply.secret}
+
+
+def webhook_delivery_json(delivery: job_service_pb2.WebhookDelivery) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "webhook_id": delivery.webhook_id,
+        "endpoint_id": delivery.endpoint_id,
+        "job_id": delivery.job_id,
+        "event_type": delivery.event_type,
+        "sequence": delivery.sequence,
+        "event_state": job_service_pb2.JobState.Name(delivery.event_state),
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "next_attempt_time": _stamp(delivery, "next_attempt_time"),
+        "last_status_code": delivery.last_status_code or None,
+        "last_error": delivery.last_error,
+        "create_time": _stamp(delivery, "create_time"),
+        "end_time": _stamp(delivery, "end_time"),
+        "attempt_log": [
+            {
+                "attempt": attempt.attempt,
+                "time": _stamp(attempt, "time"),
+                "status_code": attempt.status_code or None,
+                "error": attempt.error,
+                "latency_seconds": attempt.latency_seconds,
+                "next_retry_time": _stamp(attempt, "next_retry_time"),
+            }
+            for attempt in delivery.attempt_log
+        ],
+    }

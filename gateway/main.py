@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from gateway import exception_handlers
 from gateway.metrics import Metrics
 from gateway.middleware import GatewayMiddleware
-from gateway.routers import compat, dashboard, models, ops, quota, videos, webhooks
+from gateway.routers import compat, dashboard, models, ops, quota, videos, webhook_endpoints, webhooks
 from gateway.settings import GatewaySettings
 from gateway.state import open_state
 
@@ -40,7 +40,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     exception_handlers.install(app)
-    for module in (videos, models, quota, webhooks, compat, ops):
+    for module in (videos, models, quota, webhooks, webhook_endpoints, compat, ops):
         app.include_router(module.router)
     app.include_router(dashboard.router_for(settings))
     app.add_middleware(GatewayMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)

@@ -287,3 +287,87 @@ class ProblemOut(BaseModel):
     errors: list[dict[str, str]] | None = None
     retry_after_seconds: int | None = None
     request_id: str
+
+
+# --- outbound webhooks ------------------------------------------------------------------------------------
+
+EVENT_TYPES_HELP = (
+    "video.completed, video.failed, video.content_violation, video.cancelled; video.state_changed for every "
+    "state change"
+)
+
+
+class CreateWebhookEndpoint(BaseModel):
+    """POST /v1/webhooks."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    url: Text = Field(max_length=2048, description="https (plain http only to loopback, in development)")
+    event_types: list[Text] = Field(min_length=1, max_length=16, description=EVENT_TYPES_HELP)
+    description: Text = Field(default="", max_length=500)
+
+
+class UpdateWebhookEndpoint(BaseModel):
+    """PATCH /v1/webhooks/{id}: only the fields present change."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    url: Text | None = Field(default=None, max_length=2048)
+    event_types: list[Text] | None = Field(default=None, min_length=1, max_length=16)
+    description: Text | None = Field(default=None, max_length=500)
+    enabled: bool | None = Field(
+        default=None, description="true re-enables an endpoint disabled after failures"
+    )
+
+
+class WebhookEndpointOut(BaseModel):
+    id: str
+    url: str
+    event_types: list[str]
+    description: str
+    create_time: str | None
+    update_time: str | None
+    failing_since: str | None = Field(description="set while every attempt since then has failed")
+    enabled: bool
+    disabled_time: str | None
+    disabled_reason: str = Field(description="why it was disabled (410 Gone, failing too long, by you)")
+    previous_secret_expire_time: str | None = Field(
+        description="after a rotation: until then deliveries carry a signature with the old secret too"
+    )
+
+
+class WebhookEndpointWithSecretOut(WebhookEndpointOut):
+    secret: str = Field(description="whsec_...; shown only in this response")
+
+
+class WebhookEndpointListOut(BaseModel):
+    endpoints: list[WebhookEndpointOut]
+
+
+class WebhookAttemptOut(BaseModel):
+    attempt: int
+    time: str | None
+    status_code: int | None = Field(description="null when no HTTP answer came (see error)")
+    error: str
+    latency_seconds: float
+    next_retry_time: str | None
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: str
+    webhook_id: str = Field(description="the webhook-id header, the same on every attempt")
+    endpoint_id: str
+    job_id: str
+    event_type: str
+    sequence: int
+    event_state: str
+    state: str = Field(description="PENDING, DELIVERED or FAILED")
+    attempts: int
+    next_attempt_time: str | None
+    last_status_code: int | None
+    last_error: str
+    create_time: str | None
+    end_time: str | None
+    attempt_log: list[WebhookAttemptOut]
+
+
+class WebhookDeliveryListOut(BaseModel):
+    deliveries: list[WebhookDeliveryOut]

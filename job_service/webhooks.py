@@ -16,7 +16,14 @@ from job_service.webhook_queries import WebhookQueries
 from job_service.webhook_signing import SecretBox, new_secret
 from videojobs.context import Caller
 from videojobs.contract import WebhookEventType
-from videojobs.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from videojobs.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
 from videojobs.logs import get_logger
 from videojobs.safe_fetch import SafeFetcher
 
@@ -80,7 +87,10 @@ class Webhooks:
         if len(url) > MAX_URL_CHARS:
             raise InvalidArgument.field("url", f"at most {MAX_URL_CHARS} characters")
         parsed = self._fetcher.check_url(url)
-        await self._fetcher.address_for(parsed)
+        try:
+            await self._fetcher.address_for(parsed)
+        except Unavailable:
+            raise InvalidArgument.field("url", f"the host {parsed.host!r} does not resolve") from None
         return str(parsed)
 
     async def create(

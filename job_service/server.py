@@ -44,7 +44,7 @@ from job_service.worker import Worker, WorkerOptions
 from videojobs.clients import internal_channel
 from videojobs.logs import configure_logging, get_logger
 from videojobs.message_limits import GRPC_MAX_MESSAGE_BYTES
-from videojobs.safe_fetch import FetchPolicy, SafeFetcher, create_client
+from videojobs.safe_fetch import FetchPolicy, Resolver, SafeFetcher, create_client, system_resolver
 from videojobs.server import GrpcServer
 from videojobs.server import create_server as create_grpc_server
 from videojobs.startup import wait_for
@@ -225,7 +225,7 @@ def create_upkeep(
     return Upkeep(MaintenanceQueries(engine), sweeper, retention, options, metrics)
 
 
-def webhook_fetcher(settings: JobServiceSettings) -> SafeFetcher:
+def webhook_fetcher(settings: JobServiceSettings, resolver: Resolver = system_resolver) -> SafeFetcher:
     """Where webhooks may go: https to public addresses; in development also loopback (http too)."""
     policy = FetchPolicy(
         allow_local=settings.environment == "development",
@@ -234,7 +234,7 @@ def webhook_fetcher(settings: JobServiceSettings) -> SafeFetcher:
         connect_timeout=min(5.0, settings.webhook_timeout_seconds),
         read_timeout=settings.webhook_timeout_seconds,
     )
-    return SafeFetcher(policy, create_client(policy), field="url")
+    return SafeFetcher(policy, create_client(policy), resolver, field="url")
 
 
 def webhook_sender_options(settings: JobServiceSettings) -> SenderOptions:

@@ -3,62 +3,20 @@ Standard Webhooks library, retries with the same webhook-id, redelivery, rotatio
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 from provider_service.fakes import FalFake
 from tests.support.grpc_client import metadata
-from tests.support.pipeline import Pipeline, StartPipeline
-from tests.support.webhook_receiver import webhook_receiver
+from tests.support.pipeline import StartPipeline
+from tests.support.webhooks import (
+    FAST_WEBHOOKS,
+    deliveries,
+    endpoint_once,
+    register,
+    settled,
+    webhook_receiver,
+)
 from videojobs.v1 import job_service_pb2
 
-# Retries in tens of milliseconds, senders that look often.
-FAST_WEBHOOKS: dict[str, Any] = {
-    "webhook_retry_base_seconds": 0.05,
-    "webhook_retry_max_seconds": 0.2,
-    "webhook_poll_seconds": 0.05,
-    "webhook_timeout_seconds": 5.0,
-}
 LIFECYCLE = ["PENDING", "SUBMITTING", "PROCESSING", "FINALIZING", "COMPLETED"]
-
-
-async def register(
-    stack: Pipeline, url: str, event_types: list[str], user: str = "alice"
-) -> job_service_pb2.WebhookEndpointWithSecret:
-    request = job_service_pb2.CreateWebhookEndpointRequest(url=url, event_types=event_types)
-    return await stack.stub.CreateWebhookEndpoint(request, metadata=metadata(user))
-
-
-async def deliveries(
-    stack: Pipeline, job_id: str, user: str = "alice"
-) -> list[job_service_pb2.WebhookDelivery]:
-    request = job_service_pb2.ListWebhookDeliveriesRequest(job_id=job_id, page_size=100)
-    return list((await stack.stub.ListWebhookDeliveries(request, metadata=metadata(user))).deliveries)
-
-
-async def settled(
-    stack: Pipeline, job_id: str, count: int, user: str = "alice", within: float = 30.0
-) -> list[job_service_pb2.WebhookDelivery]:
-    """The job's `count` deliveries once none is pending (the last answer may still be being recorded)."""
-    async with asyncio.timeout(within):
-        while True:
-            found = await deliveries(stack, job_id, user)
-            if len(found) == count and all(d.state != "PENDING" for d in found):
-                return found
-            await asyncio.sleep(0.05)
-
-
-async def endpoint_once(
-    stack: Pipeline, endpoint_id: str, done: Any, within: float = 30.0
-) -> job_service_pb2.WebhookEndpoint:
-    """The endpoint once `done(endpoint)` holds."""
-    request = job_service_pb2.GetWebhookEndpointRequest(id=endpoint_id)
-    async with asyncio.timeout(within):
-        while True:
-            got = await stack.stub.GetWebhookEndpoint(request, metadata=metadata("alice"))
-            if done(got):
-                return got
-            await asyncio.sleep(0.05)
 
 
 async def test_a_job_lifecycle_sends_exactly_the_subscribed_events_in_order_and_signed(

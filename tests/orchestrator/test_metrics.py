@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -11,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from provider_service.fakes import FalFake, RunwayFake, VeoFake
 from provider_service.fakes.base import Fault
 from tests.support.pipeline import StartPipeline
+from tests.support.webhooks import FAST_WEBHOOKS, register, settled, webhook_receiver
 from videojobs.v1 import job_service_pb2
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -29,6 +31,16 @@ async def scrape(port: int) -> Samples:
 
 def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def scrape_when(port: int, done: Callable[[Samples], bool], within: float = 10.0) -> Samples:
+    """The first scrape for which `done` holds (gauges are sampled every few tens of milliseconds)."""
+    async with asyncio.timeout(within):
+        while True:
+            samples = await scrape(port)
+            if done(samples):
+                return samples
+            await asyncio.sleep(0.05)
 
 
 async def test_a_scripted_run_shows_exact_counts(
@@ -92,3 +104,52 @@ async def test_a_scripted_run_shows_exact_counts(
         value(m, "videojobs_provider_call_errors_total", provider="runway", call="submit", code="UNAVAILABLE")
         == 0
     )
+
+
+async def test_webhook_deliveries_are_counted_by_outcome_and_the_outbox_is_sampled(
+    start_stack: StartPipeline, fal_fake: FalFake
+) -> None:
+    fal_fake.script.polls_to_finish = 1000  # the job stays PROCESSING: nothing further is announced
+    stack = await start_stack(
+        providers={"fal": fal_fake},
+        metrics_port=0,
+        metrics_sample_seconds=0.05,
+        webhook_max_attempts=2,
+        **FAST_WEBHOOKS,
+    )
+    port = stack.services[0].metrics_port
+    with webhook_receiver() as receiver:
+        await register(stack, receiver.url, ["video.state_changed"])
+    # Now a URL every attempt refuses.
+    stack.sql("UPDATE webhook_endpoints SET url = 'https://10.0.0.1/hooks'")
+    job = (await stack.create(providers=["fal"])).job
+    await stack.wait(job.id, until={job_service_pb2.PROCESSING})
+    # PENDING, SUBMITTING and PROCESSING announced; each tried twice, then failed.
+    await settled(stack, job.id, 3)
+    m = await scrape_when(
+        port, lambda m: value(m, "videojobs_webhook_deliveries_total", outcome="failed") == 3
+    )
+    m = await scrape_when(port, lambda m: value(m, "videojobs_webhook_queue") == 0)
+    assert value(m, "videojobs_webhook_deliveries_total", outcome="retry") == 3
+    assert value(m, "videojobs_webhook_deliveries_total", outcome="failed") == 3
+    assert value(m, "videojobs_webhook_deliveries_total", outcome="delivered") == 0
+    assert value(m, "videojobs_webhook_oldest_pending_seconds") == 0
+
+
+async def test_the_webhook_outbox_gauges_show_depth_and_age_of_what_waits(start_stack: StartPipeline) -> None:
+    stack = await start_stack(metrics_port=0, metrics_sample_seconds=0.05)
+    with webhook_receiver() as receiver:
+        await register(stack, receiver.url, ["video.state_changed"])
+    # Rows from the trigger, due far in the future: waiting, never sent during this test.
+    stack.sql(
+        "INSERT INTO jobs (id, user_id, spec, state, quota_day, create_time) "
+        "VALUES (gen_random_uuid(), 'alice', '{}', 'PENDING', current_date, now())"
+    )
+    stack.sql("INSERT INTO job_events (job_id, type, state) SELECT id, 'created', 'PENDING' FROM jobs")
+    stack.sql(
+        "UPDATE webhook_deliveries SET due_time = now() + interval '1 hour', "
+        "create_time = now() - interval '90 seconds'"
+    )
+    port = stack.services[0].metrics_port
+    m = await scrape_when(port, lambda m: value(m, "videojobs_webhook_queue") == 1)
+    assert value(m, "videojobs_webhook_oldest_pending_seconds") >= 90

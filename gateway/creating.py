@@ -27,11 +27,12 @@ async def create(
     *,
     allow_duplicate: bool = False,
     field_name: FieldNames = spec_field,
+    webhook_url: str = "",
 ) -> job_service_pb2.CreateJobResponse:
     """CreateJob for the authenticated user; errors become Problems (field names as the route's clients
     sent them)."""
     request = job_service_pb2.CreateJobRequest(
-        client_request_id=key, spec=spec, allow_duplicate=allow_duplicate
+        client_request_id=key, spec=spec, allow_duplicate=allow_duplicate, webhook_url=webhook_url
     )
     try:
         reply = await call.jobs.CreateJob(request, **call.options)
@@ -58,8 +59,9 @@ async def create_job(
     spec: common_pb2.VideoSpec,
     *,
     allow_duplicate: bool = False,
+    webhook_url: str = "",
 ) -> JSONResponse:
     """POST /v1/videos: 201 with the new job; 200 with the same body for a replay of the same key; 200 with
     the existing job plus `duplicate_of` and `reason` for a keyless duplicate."""
-    reply = await create(call, key, spec, allow_duplicate=allow_duplicate)
+    reply = await create(call, key, spec, allow_duplicate=allow_duplicate, webhook_url=webhook_url)
     return JSONResponse(created_json(reply), status_code=status_code(reply), headers=created_headers(reply))

@@ -52,6 +52,11 @@ class CreateVideo(VideoFields):
     model_config = ConfigDict(extra="forbid", strict=True)
     client_request_id: Text | None = Field(default=None, description="idempotency key (see Idempotency-Key)")
     allow_duplicate: bool = Field(default=False, description=ALLOW_DUPLICATE)
+    webhook_url: Text = Field(
+        default="",
+        max_length=2048,
+        description="told this job's outcome, signed with your signing secret (GET /v1/webhook-secret)",
+    )
 
 
 class LegacyGenerate(VideoFields):
@@ -336,6 +341,10 @@ class WebhookEndpointOut(BaseModel):
 
 class WebhookEndpointWithSecretOut(WebhookEndpointOut):
     secret: str = Field(description="whsec_...; shown only in this response")
+
+
+class WebhookSigningSecretOut(BaseModel):
+    secret: str = Field(description="whsec_...; signs the deliveries to your creates' webhook_url")
 
 
 class WebhookEndpointListOut(BaseModel):

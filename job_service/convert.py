@@ -231,6 +231,7 @@ def webhook_endpoint_to_proto(endpoint: WebhookEndpoint) -> job_service_pb2.Webh
         disabled_time=_timestamp(endpoint.disabled_time),
         disabled_reason=endpoint.disabled_reason,
         previous_secret_expire_time=_timestamp(endpoint.previous_secret_expire_time),
+        job_id=str(endpoint.job_id) if endpoint.job_id else "",
     )
 
 

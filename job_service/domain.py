@@ -245,6 +245,8 @@ class WebhookEndpoint:
     disabled_reason: str = ""
     # Until then, deliveries are also signed with the secret before the last rotation.
     previous_secret_expire_time: datetime | None = None
+    # Set for a create's one-off webhook_url: it gets only that job's events.
+    job_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)

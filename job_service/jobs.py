@@ -29,6 +29,7 @@ from job_service.metrics import JobMetrics
 from job_service.peers import CallFailed, Peers, peer_error
 from job_service.signed_urls import SignedUrl, SignedUrls
 from job_service.validation import check_client_request_id, normalize_spec
+from job_service.webhooks import Webhooks
 from videojobs.context import Caller
 from videojobs.contract import PROVIDERS
 from videojobs.errors import (
@@ -72,7 +73,9 @@ class Jobs:
         metrics: JobMetrics | None = None,
         dedupe_window_seconds: int = 60,
         image_buckets: Sequence[str] = (),
+        webhooks: Webhooks | None = None,
     ) -> None:
+        self._webhooks = webhooks
         self._metrics = metrics or JobMetrics()
         self._queries = queries
         self._keys = keys
@@ -86,10 +89,17 @@ class Jobs:
         self._image_buckets = frozenset(image_buckets)
 
     async def create(
-        self, caller: Caller, client_request_id: str, spec: VideoSpec, *, allow_duplicate: bool = False
+        self,
+        caller: Caller,
+        client_request_id: str,
+        spec: VideoSpec,
+        *,
+        allow_duplicate: bool = False,
+        webhook_url: str = "",
     ) -> CreateOutcome:
         """A new job, or the existing one this request repeats: the job made with the same key, or without a
-        key, the user's unfinished or recent job with the same spec (unless `allow_duplicate`)."""
+        key, the user's unfinished or recent job with the same spec (unless `allow_duplicate`). A
+        `webhook_url` is told this new job's outcome (a repeated request adds none)."""
         key = check_client_request_id(client_request_id)
         normalized = normalize_spec(spec, self._default_providers, image_buckets=self._image_buckets)
         now = utc_now()
@@ -104,12 +114,22 @@ class Jobs:
         log.info(
             "creating job", job_id=str(new.id), client_request_id=key, providers=list(normalized.providers)
         )
+        webhooks = self._webhooks if webhook_url else None
+        one_off = (
+            None if webhooks is None else await webhooks.add_job_webhook(caller.user_id, new.id, webhook_url)
+        )
+        returned = None
         try:
             outcome = await self._queries.create_job(new, self._limits, self._dedupe_window)
+            returned = outcome.job.id
         except DailyLimitReached as reached:
             raise self._daily_limit_error(caller, reached.used, now) from None
         except ActiveLimitReached as reached:
             raise self._active_limit_error(caller, reached.active) from None
+        finally:
+            # Refused, replayed or a duplicate: no new job to tell about.
+            if webhooks is not None and one_off is not None and returned != new.id:
+                await webhooks.drop_job_webhook(caller.user_id, one_off)
         if outcome.reason is CreateReason.REPLAYED and outcome.job.spec != normalized:
             raise AlreadyExists(
                 "client_request_id was already used for a different request; use a new key for a new video",

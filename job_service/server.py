@@ -286,6 +286,12 @@ def create_server(
     )
     queries = JobQueries(engine, pool)
     hub = EventHub(database.libpq_url(engine.url), queries)
+    box = SecretBox.from_setting(settings.webhook_secret_keys.get_secret_value())
+    fetcher = webhook_fetcher(settings)
+    webhook_queries = WebhookQueries(engine)
+    webhooks = Webhooks(
+        webhook_queries, box, fetcher, secret_overlap_seconds=settings.webhook_secret_overlap_seconds
+    )
     jobs = Jobs(
         queries,
         ApiKeyQueries(engine),
@@ -303,14 +309,9 @@ def create_server(
         metrics=metrics,
         dedupe_window_seconds=settings.dedupe_window_seconds,
         image_buckets=settings.image_buckets,
+        webhooks=webhooks,
     )
     hub.decorate = jobs.event_with_urls
-    box = SecretBox.from_setting(settings.webhook_secret_keys.get_secret_value())
-    fetcher = webhook_fetcher(settings)
-    webhook_queries = WebhookQueries(engine)
-    webhooks = Webhooks(
-        webhook_queries, box, fetcher, secret_overlap_seconds=settings.webhook_secret_overlap_seconds
-    )
     worker = upkeep = leases = sender = None
     if settings.worker_enabled if run_worker is None else run_worker:
         options = WorkerOptions(

@@ -30,6 +30,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
             request.client_request_id,
             convert.spec_from_proto(request.spec),
             allow_duplicate=request.allow_duplicate,
+            webhook_url=request.webhook_url,
         )
         return convert.create_outcome_to_proto(result)
 
@@ -102,6 +103,12 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         return job_service_pb2.WebhookEndpointWithSecret(
             endpoint=convert.webhook_endpoint_to_proto(endpoint), secret=secret
         )
+
+    async def GetWebhookSigningSecret(
+        self, request: job_service_pb2.GetWebhookSigningSecretRequest, context: Context
+    ) -> job_service_pb2.WebhookSigningSecret:
+        secret = await self._webhooks.signing_secret(current_caller(), request.user_id)
+        return job_service_pb2.WebhookSigningSecret(secret=secret)
 
     async def ListWebhookEndpoints(
         self, request: job_service_pb2.ListWebhookEndpointsRequest, context: Context

@@ -211,8 +211,24 @@ class WebhookEndpointRow(Base):
     failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     disabled_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     disabled_reason: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    # Set for a create's one-off webhook_url: this job's events only. No foreign key: the row is written
+    # before the job (migration 0008 says why).
+    job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
-    __table_args__ = (Index("ix_webhook_endpoints_user_id_create_time", "user_id", "create_time"),)
+    __table_args__ = (
+        Index("ix_webhook_endpoints_user_id_create_time", "user_id", "create_time"),
+        Index("ix_webhook_endpoints_job_id", "job_id", postgresql_where=text("job_id IS NOT NULL")),
+    )
+
+
+class WebhookSigningSecretRow(Base):
+    """A user's own signing secret, for the one-off webhook_url of their creates (encrypted like the rest)."""
+
+    __tablename__ = "webhook_signing_secrets"
+
+    user_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    secret: Mapped[str] = mapped_column(Text)
+    create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class WebhookDeliveryRow(Base):
@@ -274,6 +290,7 @@ api_keys = cast(Table, ApiKeyRow.__table__)
 webhook_endpoints = cast(Table, WebhookEndpointRow.__table__)
 webhook_deliveries = cast(Table, WebhookDeliveryRow.__table__)
 webhook_attempts = cast(Table, WebhookAttemptRow.__table__)
+webhook_signing_secrets = cast(Table, WebhookSigningSecretRow.__table__)
 
 
 def job_from_row(row: Any) -> Job:

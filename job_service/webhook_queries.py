@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from job_service.database import database_errors
@@ -35,6 +36,7 @@ from job_service.tables import (
     webhook_attempts,
     webhook_deliveries,
     webhook_endpoints,
+    webhook_signing_secrets,
 )
 from videojobs.contract import WebhookDeliveryState
 
@@ -114,6 +116,7 @@ def endpoint_from_row(row: Any) -> WebhookEndpoint:
         disabled_time=row.disabled_time,
         disabled_reason=row.disabled_reason,
         previous_secret_expire_time=row.previous_secret_expire_time,
+        job_id=row.job_id,
     )
 
 
@@ -156,7 +159,13 @@ class WebhookQueries:
 
     @database_errors
     async def create_endpoint(
-        self, user_id: str, url: str, event_types: Sequence[str], description: str, sealed_secret: str
+        self,
+        user_id: str,
+        url: str,
+        event_types: Sequence[str],
+        description: str,
+        sealed_secret: str,
+        job_id: uuid.UUID | None = None,
     ) -> WebhookEndpoint:
         async with self._engine.begin() as conn:
             row = (
@@ -169,6 +178,7 @@ class WebhookQueries:
                         event_types=list(event_types),
                         description=description,
                         secret=sealed_secret,
+                        job_id=job_id,
                     )
                     .returning(*webhook_endpoints.c)
                 )
@@ -180,7 +190,7 @@ class WebhookQueries:
         async with self._autocommit.connect() as conn:
             rows = await conn.execute(
                 select(webhook_endpoints)
-                .where(webhook_endpoints.c.user_id == user_id)
+                .where(webhook_endpoints.c.user_id == user_id, webhook_endpoints.c.job_id.is_(None))
                 .order_by(webhook_endpoints.c.create_time, webhook_endpoints.c.id)
             )
             return [endpoint_from_row(row) for row in rows]
@@ -224,6 +234,17 @@ class WebhookQueries:
             if row is not None and patch.enabled is False:
                 await _fail_pending(conn, endpoint_id, "the endpoint was disabled by its owner")
         return endpoint_from_row(row) if row else None
+
+    @database_errors
+    async def signing_secret(self, user_id: str, sealed_if_new: str) -> str:
+        """The user's sealed signing secret, made from `sealed_if_new` on first use."""
+        table = webhook_signing_secrets
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                pg_insert(table).values(user_id=user_id, secret=sealed_if_new).on_conflict_do_nothing()
+            )
+            sealed = await conn.scalar(select(table.c.secret).where(table.c.user_id == user_id))
+        return str(sealed)
 
     @database_errors
     async def delete_endpoint(self, user_id: str, endpoint_id: uuid.UUID) -> bool:

@@ -111,6 +111,31 @@ class Webhooks:
         log.info("webhook endpoint created", endpoint_id=str(endpoint.id), event_types=list(types))
         return endpoint, secret
 
+    async def signing_secret(self, caller: Caller, user_id: str) -> str:
+        """The user's own signing secret (made on first use), which signs the one-off `webhook_url` of their
+        creates. Unlike an endpoint's, it can be read again: an app needs it wherever it verifies."""
+        sealed = await self._queries.signing_secret(acting_for(caller, user_id), self._box.seal(new_secret()))
+        return self._box.open(sealed)
+
+    async def add_job_webhook(self, user_id: str, job_id: uuid.UUID, url: str) -> uuid.UUID:
+        """A one-off endpoint for one job's outcome (its terminal event), signed with the user's signing
+        secret; written before the job exists so that no event of it can be missed."""
+        try:
+            checked = await self.check_url(url)
+        except InvalidArgument as refused:
+            raise InvalidArgument(
+                [FieldViolation("webhook_url", v.description) for v in refused.violations],
+                reason=refused.reason,
+            ) from None
+        sealed = await self._queries.signing_secret(user_id, self._box.seal(new_secret()))
+        terminal = [t for t in EVENT_TYPES if t != WebhookEventType.STATE_CHANGED]
+        endpoint = await self._queries.create_endpoint(user_id, checked, terminal, "", sealed, job_id=job_id)
+        return endpoint.id
+
+    async def drop_job_webhook(self, user_id: str, endpoint_id: uuid.UUID) -> None:
+        """A one-off endpoint whose create made no job (a replay, a duplicate, a refusal)."""
+        await self._queries.delete_endpoint(user_id, endpoint_id)
+
     async def endpoints(self, caller: Caller, user_id: str) -> list[WebhookEndpoint]:
         return await self._queries.list_endpoints(acting_for(caller, user_id))
 

@@ -59,7 +59,9 @@ async def create_video(
     body: CreateVideo, call: UserCallDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     key = choose_key(idempotency_key, body.client_request_id)
-    return await create_job(call, key, spec_from_body(body), allow_duplicate=body.allow_duplicate)
+    return await create_job(
+        call, key, spec_from_body(body), allow_duplicate=body.allow_duplicate, webhook_url=body.webhook_url
+    )
 
 
 @router.get("", response_model=JobListOut, responses=ERRORS, summary="The caller's jobs, newest first")

@@ -23,6 +23,7 @@ from gateway.schemas import (
     WebhookEndpointListOut,
     WebhookEndpointOut,
     WebhookEndpointWithSecretOut,
+    WebhookSigningSecretOut,
 )
 from videojobs.v1 import job_service_pb2
 
@@ -128,6 +129,18 @@ async def job_deliveries(job_id: JobId, call: UserCallDep, page_size: PageSize =
     request = job_service_pb2.ListWebhookDeliveriesRequest(job_id=job_id, page_size=page_size)
     reply = await call.jobs.ListWebhookDeliveries(request, **call.options)
     return JSONResponse({"deliveries": [webhook_delivery_json(delivery) for delivery in reply.deliveries]})
+
+
+@router.get(
+    "/v1/webhook-secret",
+    response_model=WebhookSigningSecretOut,
+    responses=ERRORS,
+    summary="Your signing secret (made on first use), for the webhook_url of your creates",
+)
+async def signing_secret(call: UserCallDep) -> JSONResponse:
+    request = job_service_pb2.GetWebhookSigningSecretRequest()
+    reply = await call.jobs.GetWebhookSigningSecret(request, **call.options)
+    return JSONResponse({"secret": reply.secret})
 
 
 @router.post(

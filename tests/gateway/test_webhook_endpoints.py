@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 from job_service.settings import JobServiceSettings
 from tests.support.gateway import Stack
 from tests.support.grpc_client import metadata
+from tests.support.postgres import Sql
 from tests.support.services import job_service_running, job_settings, target
 from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
 
@@ -153,3 +154,25 @@ async def test_production_refuses_private_link_local_and_loopback_endpoints(
 def test_production_refuses_the_development_secret_key(database_url: str) -> None:
     with pytest.raises(ValueError, match="WEBHOOK_SECRET_KEYS"):
         job_settings(database_url, environment="production", internal_token="a-real-internal-token")
+
+
+async def test_a_create_may_carry_a_webhook_url_for_that_job_only(alice: httpx.AsyncClient, sql: Sql) -> None:
+    secret = (await alice.get("/v1/webhook-secret")).json()["secret"]
+    assert secret.startswith("whsec_")
+    assert (await alice.get("/v1/webhook-secret")).json()["secret"] == secret  # the same on every read
+
+    refused = await alice.post(
+        "/v1/videos", json={"prompt": "a paper boat", "webhook_url": "https://10.0.0.1/h"}
+    )
+    assert refused.status_code == 400, refused.text
+    assert [error["field"] for error in refused.json()["errors"]] == ["webhook_url"]
+
+    body = {"prompt": "a paper boat", "webhook_url": HOOK}
+    job = (await alice.post("/v1/videos", json=body)).json()
+    duplicate = await alice.post("/v1/videos", json=body)  # keyless repeat: the same job, no second hook
+    assert duplicate.json()["duplicate_of"] == job["id"]
+    await alice.post(f"/v1/videos/{job['id']}/cancel")
+    (delivery,) = (await alice.get(f"/v1/videos/{job['id']}/webhooks")).json()["deliveries"]
+    assert delivery["event_type"] == "video.cancelled"
+    assert (await alice.get("/v1/webhooks")).json()["endpoints"] == []
+    assert sql("SELECT count(*) FROM webhook_endpoints") == [(1,)]

@@ -14,7 +14,7 @@ from tests.support.webhooks import (
     settled,
     webhook_receiver,
 )
-from videojobs.v1 import job_service_pb2
+from videojobs.v1 import common_pb2, job_service_pb2
 
 LIFECYCLE = ["PENDING", "SUBMITTING", "PROCESSING", "FINALIZING", "COMPLETED"]
 
@@ -188,3 +188,36 @@ async def test_after_a_rotation_deliveries_carry_both_signatures_until_the_overl
     (stored,) = stack.sql("SELECT secret, previous_secret FROM webhook_endpoints")
     for secret in (rotated.secret, created.secret):
         assert secret.removeprefix("whsec_") not in "".join(stored)
+
+
+async def test_a_create_with_a_webhook_url_is_told_its_outcome_signed_with_the_users_secret(
+    start_stack: StartPipeline, fal_fake: FalFake
+) -> None:
+    stack = await start_stack(providers={"fal": fal_fake}, **FAST_WEBHOOKS)
+    alice = metadata("alice")
+    secret = (
+        await stack.stub.GetWebhookSigningSecret(
+            job_service_pb2.GetWebhookSigningSecretRequest(), metadata=alice
+        )
+    ).secret
+    with webhook_receiver() as receiver:
+        request = job_service_pb2.CreateJobRequest(
+            client_request_id="one-off",
+            spec=common_pb2.VideoSpec(prompt="a paper boat", providers=["fal"]),
+            webhook_url=receiver.url,
+        )
+        created = await stack.stub.CreateJob(request, metadata=alice)
+        replay = await stack.stub.CreateJob(request, metadata=alice)  # the same key: nothing new to tell
+        assert not replay.created
+        (told,) = await receiver.wait_for(1)
+        payload = told.verify(secret)
+        assert payload["type"] == "video.completed"
+        assert payload["data"]["id"] == created.job.id
+        (delivery,) = await settled(stack, created.job.id, 1)
+        assert delivery.state == "DELIVERED"
+    # It is that job's alone: not among the user's endpoints, and one row only despite the replay.
+    listed = await stack.stub.ListWebhookEndpoints(
+        job_service_pb2.ListWebhookEndpointsRequest(), metadata=alice
+    )
+    assert list(listed.endpoints) == []
+    assert stack.sql("SELECT job_id::text FROM webhook_endpoints") == [(created.job.id,)]

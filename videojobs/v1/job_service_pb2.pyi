@@ -232,11 +232,17 @@ class CreateJobRequest(_message.Message):
     CLIENT_REQUEST_ID_FIELD_NUMBER: _builtins.int
     SPEC_FIELD_NUMBER: _builtins.int
     ALLOW_DUPLICATE_FIELD_NUMBER: _builtins.int
+    WEBHOOK_URL_FIELD_NUMBER: _builtins.int
     client_request_id: _builtins.str
     """The idempotency key chosen by the client (a UUID per user action). Up to 200 characters."""
     allow_duplicate: _builtins.bool
     """Without a key: make a new job even when an unfinished or recent job of this user has the same spec.
     Ignored with a key (the key decides).
+    """
+    webhook_url: _builtins.str
+    """Told this job's outcome (video.completed, .failed, .content_violation, .cancelled), signed with the
+    user's signing secret (GetWebhookSigningSecret); checked like an endpoint's URL. A create that returns an
+    existing job adds none.
     """
     @_builtins.property
     def spec(self) -> _common_pb2.VideoSpec: ...
@@ -246,10 +252,11 @@ class CreateJobRequest(_message.Message):
         client_request_id: _builtins.str = ...,
         spec: _common_pb2.VideoSpec | None = ...,
         allow_duplicate: _builtins.bool = ...,
+        webhook_url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["spec", b"spec"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_duplicate", b"allow_duplicate", "client_request_id", b"client_request_id", "spec", b"spec"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_duplicate", b"allow_duplicate", "client_request_id", b"client_request_id", "spec", b"spec", "webhook_url", b"webhook_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -638,11 +645,14 @@ class WebhookEndpoint(_message.Message):
     DISABLED_TIME_FIELD_NUMBER: _builtins.int
     DISABLED_REASON_FIELD_NUMBER: _builtins.int
     PREVIOUS_SECRET_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     user_id: _builtins.str
     url: _builtins.str
     description: _builtins.str
     disabled_reason: _builtins.str
+    job_id: _builtins.str
+    """Set for a create's one-off webhook_url: that job's events only (never listed)."""
     @_builtins.property
     def event_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """video.completed, video.failed, video.content_violation, video.cancelled, video.state_changed (every
@@ -679,14 +689,54 @@ class WebhookEndpoint(_message.Message):
         disabled_time: _timestamp_pb2.Timestamp | None = ...,
         disabled_reason: _builtins.str = ...,
         previous_secret_expire_time: _timestamp_pb2.Timestamp | None = ...,
+        job_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "disabled_time", b"disabled_time", "failing_since", b"failing_since", "previous_secret_expire_time", b"previous_secret_expire_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "disabled_reason", b"disabled_reason", "disabled_time", b"disabled_time", "event_types", b"event_types", "failing_since", b"failing_since", "id", b"id", "previous_secret_expire_time", b"previous_secret_expire_time", "update_time", b"update_time", "url", b"url", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "disabled_reason", b"disabled_reason", "disabled_time", b"disabled_time", "event_types", b"event_types", "failing_since", b"failing_since", "id", b"id", "job_id", b"job_id", "previous_secret_expire_time", b"previous_secret_expire_time", "update_time", b"update_time", "url", b"url", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WebhookEndpoint: _TypeAlias = WebhookEndpoint  # noqa: Y015
+
+@_typing.final
+class GetWebhookSigningSecretRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetWebhookSigningSecretRequest: _TypeAlias = GetWebhookSigningSecretRequest  # noqa: Y015
+
+@_typing.final
+class WebhookSigningSecret(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SECRET_FIELD_NUMBER: _builtins.int
+    secret: _builtins.str
+    """whsec_..."""
+    def __init__(
+        self,
+        *,
+        secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["secret", b"secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WebhookSigningSecret: _TypeAlias = WebhookSigningSecret  # noqa: Y015
 
 @_typing.final
 class WebhookEndpointWithSecret(_message.Message):

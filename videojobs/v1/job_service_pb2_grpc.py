@@ -130,6 +130,11 @@ class JobServiceStub:
                 request_serializer=videojobs_dot_v1_dot_job__service__pb2.RedeliverWebhookRequest.SerializeToString,
                 response_deserializer=videojobs_dot_v1_dot_job__service__pb2.WebhookDelivery.FromString,
                 _registered_method=True)
+        self.GetWebhookSigningSecret = channel.unary_unary(
+                '/videojobs.v1.JobService/GetWebhookSigningSecret',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.GetWebhookSigningSecretRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.WebhookSigningSecret.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -266,6 +271,13 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetWebhookSigningSecret(self, request, context):
+        """The user's own signing secret (made on first use), which signs CreateJobRequest.webhook_url deliveries.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -363,6 +375,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.RedeliverWebhook,
                     request_deserializer=videojobs_dot_v1_dot_job__service__pb2.RedeliverWebhookRequest.FromString,
                     response_serializer=videojobs_dot_v1_dot_job__service__pb2.WebhookDelivery.SerializeToString,
+            ),
+            'GetWebhookSigningSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWebhookSigningSecret,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.GetWebhookSigningSecretRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.WebhookSigningSecret.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -878,6 +895,33 @@ class JobService:
             '/videojobs.v1.JobService/RedeliverWebhook',
             videojobs_dot_v1_dot_job__service__pb2.RedeliverWebhookRequest.SerializeToString,
             videojobs_dot_v1_dot_job__service__pb2.WebhookDelivery.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWebhookSigningSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/GetWebhookSigningSecret',
+            videojobs_dot_v1_dot_job__service__pb2.GetWebhookSigningSecretRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.WebhookSigningSecret.FromString,
             options,
             channel_credentials,
             insecure,

@@ -70,6 +70,8 @@ class JobServiceStub:
     """Deliveries to an endpoint or for a job, newest event first, with every attempt."""
     RedeliverWebhook: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.RedeliverWebhookRequest, _job_service_pb2.WebhookDelivery]
     """Send a delivery again now, with the same webhook-id."""
+    GetWebhookSigningSecret: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.GetWebhookSigningSecretRequest, _job_service_pb2.WebhookSigningSecret]
+    """The user's own signing secret (made on first use), which signs CreateJobRequest.webhook_url deliveries."""
 
 @_typing.type_check_only
 class JobServiceAsyncStub(JobServiceStub):
@@ -112,6 +114,8 @@ class JobServiceAsyncStub(JobServiceStub):
     """Deliveries to an endpoint or for a job, newest event first, with every attempt."""
     RedeliverWebhook: _aio.UnaryUnaryMultiCallable[_job_service_pb2.RedeliverWebhookRequest, _job_service_pb2.WebhookDelivery]  # type: ignore[assignment]
     """Send a delivery again now, with the same webhook-id."""
+    GetWebhookSigningSecret: _aio.UnaryUnaryMultiCallable[_job_service_pb2.GetWebhookSigningSecretRequest, _job_service_pb2.WebhookSigningSecret]  # type: ignore[assignment]
+    """The user's own signing secret (made on first use), which signs CreateJobRequest.webhook_url deliveries."""
 
 class JobServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -265,5 +269,13 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_job_service_pb2.WebhookDelivery, _abc.Awaitable[_job_service_pb2.WebhookDelivery]]:
         """Send a delivery again now, with the same webhook-id."""
+
+    @_abc_1.abstractmethod
+    def GetWebhookSigningSecret(
+        self,
+        request: _job_service_pb2.GetWebhookSigningSecretRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.WebhookSigningSecret, _abc.Awaitable[_job_service_pb2.WebhookSigningSecret]]:
+        """The user's own signing secret (made on first use), which signs CreateJobRequest.webhook_url deliveries."""
 
 def add_JobServiceServicer_to_server(servicer: JobServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -16,6 +16,10 @@ down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# A create's one-off `webhook_url` is an endpoint row of that job alone (job_id set), written before the
+# job so that none of its events can miss it; so it has no foreign key (a create that made no job deletes
+# it again).
+#
 # The transactional outbox: a delivery row per subscribed endpoint, written by the same INSERT that writes
 # the job event, whichever code path (a step, a cancel, create_job(), retry_job(), ...) writes it, so an
 # event can neither be lost nor be announced without having happened. Only events that change the job's
@@ -50,7 +54,7 @@ BEGIN
     INSERT INTO webhook_deliveries (id, endpoint_id, job_id, event_id, event_type, event_state)
     SELECT gen_random_uuid(), e.id, NEW.job_id, NEW.id, v_type, NEW.state
     FROM webhook_endpoints e
-    WHERE e.user_id = v_user AND e.disabled_time IS NULL
+    WHERE e.user_id = v_user AND e.disabled_time IS NULL AND (e.job_id IS NULL OR e.job_id = NEW.job_id)
         AND (v_type = ANY (e.event_types) OR 'video.state_changed' = ANY (e.event_types));
     RETURN NULL;
 END $$
@@ -78,7 +82,21 @@ def upgrade() -> None:
         sa.Column("failing_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("disabled_time", sa.DateTime(timezone=True), nullable=True),
         sa.Column("disabled_reason", sa.Text(), server_default=sa.text("''"), nullable=False),
+        sa.Column("job_id", sa.UUID(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_webhook_endpoints"),
+    )
+    op.create_index(
+        "ix_webhook_endpoints_job_id",
+        "webhook_endpoints",
+        ["job_id"],
+        postgresql_where=sa.text("job_id IS NOT NULL"),
+    )
+    op.create_table(
+        "webhook_signing_secrets",
+        sa.Column("user_id", sa.Text(), nullable=False),
+        sa.Column("secret", sa.Text(), nullable=False),
+        sa.Column("create_time", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("user_id", name="pk_webhook_signing_secrets"),
     )
     op.create_index(
         "ix_webhook_endpoints_user_id_create_time", "webhook_endpoints", ["user_id", "create_time"]
@@ -153,4 +171,5 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION job_events_webhooks")
     op.drop_table("webhook_attempts")
     op.drop_table("webhook_deliveries")
+    op.drop_table("webhook_signing_secrets")
     op.drop_table("webhook_endpoints")

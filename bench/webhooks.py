@@ -85,12 +85,13 @@ async def drain(url: str, settings: JobServiceSettings, concurrency: int, expect
     stopping = asyncio.Event()
     started = time.perf_counter()
     running = asyncio.create_task(sender.run(stopping))
-    with psycopg.connect(url, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         while True:
-            row = conn.execute("SELECT count(*) FROM webhook_deliveries WHERE state = 'DELIVERED'").fetchone()
+            cursor = await conn.execute("SELECT count(*) FROM webhook_deliveries WHERE state = 'DELIVERED'")
+            row = await cursor.fetchone()
             if row is not None and row[0] >= expected:
                 break
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
     stopping.set()
     await running

@@ -9,7 +9,8 @@ import time
 import pytest
 
 from job_service.policy import Policy
-from videojobs.backoff import full_jitter, retry_after_seconds
+from job_service.settings import JobServiceSettings
+from videojobs.backoff import full_jitter, retry_after_seconds, schedule_ceilings, shortened_jitter
 
 
 def test_retry_after_accepts_seconds_and_http_dates() -> None:
@@ -40,3 +41,22 @@ def test_the_orchestrator_backs_off_with_full_jitter_but_never_sooner_than_asked
     assert min(waits) < 0.2
     assert 3.8 < max(waits) <= 4.0
     assert all(policy.backoff(3, 30.0) == 30.0 for _ in range(100))
+
+
+def test_the_default_webhook_schedule_lasts_about_a_day_as_documented() -> None:
+    defaults = JobServiceSettings.model_fields
+    base = defaults["webhook_retry_base_seconds"].default
+    cap = defaults["webhook_retry_max_seconds"].default
+    attempts = defaults["webhook_max_attempts"].default
+    ceilings = schedule_ceilings(attempts, base=base, cap=cap)
+    assert ceilings[:3] == [15, 30, 60]
+    assert ceilings[-3:] == [21600, 21600, 21600]
+    hours = sum(ceilings) / 3600
+    assert 26 < hours < 27  # the README: the last attempt 21 to 27 h after the first
+    assert 21 < hours * 0.8 < 22
+
+
+def test_shortened_jitter_stays_within_a_fifth_below_the_ceiling() -> None:
+    waits = [shortened_jitter(4, base=15, cap=21600) for _ in range(500)]
+    assert all(0.8 * 120 <= wait <= 120 for wait in waits)
+    assert max(waits) - min(waits) > 10  # spread, not a constant

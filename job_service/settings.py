@@ -116,7 +116,7 @@ class JobServiceSettings(CommonSettings):
     retention_interval_seconds: float = Field(default=3600.0, ge=0, description="0 turns retention off.")
     retention_batch: int = Field(default=100, ge=1, description="Jobs one retention round handles at most.")
 
-    # Outbound webhooks (docs/decisions/0010-outbound-webhooks-outbox.md). Senders run in worker replicas.
+    # Outbound webhooks (docs/decisions/0011-outbound-webhooks-outbox.md). Senders run in worker replicas.
     webhook_secret_keys: SecretStr = Field(
         default=SecretStr(DEV_SECRET_KEY),
         description="Fernet keys (comma-separated, newest first) that encrypt webhook secrets at rest.",

@@ -163,6 +163,8 @@ def test_secrets_go_only_where_they_are_needed(overlay: str) -> None:
     for key in ("FAL_KEY", "RUNWAYML_API_SECRET", "GEMINI_API_KEY"):
         assert holders[key] == {"provider"}, key
     assert holders["VIDEOJOBS_JWT_SECRET"] == {"gateway"}
+    # job_service's settings (which the migration reads too) refuse to start without real keys in production.
+    assert holders["VIDEOJOBS_WEBHOOK_SECRET_KEYS"] == {"job", "worker", "migrate"}
 
 
 @pytest.mark.parametrize("overlay", sorted(OVERLAYS))

@@ -5,7 +5,8 @@
 Senders claim due deliveries like workers claim jobs: SKIP LOCKED, a lease with a fresh token, and every
 later write conditioned on the token, so a sender whose lease lapsed cannot overwrite what its successor did.
 A delivery waits while an earlier event of the same job is still pending for the same endpoint, so each
-endpoint receives a job's events in sequence order.
+endpoint receives a job's events in sequence order. Nothing is sent to a disabled endpoint: its waiting
+deliveries end FAILED when it is disabled, and so does one in flight then, once its attempt is recorded.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, select, text, update
+from sqlalchemy import Row, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -52,6 +53,9 @@ CLAIM = text(
     WHERE id IN (
         SELECT d.id FROM webhook_deliveries d
         WHERE d.due_time <= now() AND (d.locked_until IS NULL OR d.locked_until < now())
+            AND EXISTS (
+                SELECT 1 FROM webhook_endpoints w WHERE w.id = d.endpoint_id AND w.disabled_time IS NULL
+            )
             AND NOT EXISTS (
                 SELECT 1 FROM webhook_deliveries e
                 WHERE e.job_id = d.job_id AND e.endpoint_id = d.endpoint_id AND e.event_id < d.event_id
@@ -452,7 +456,10 @@ async def _endpoint_health(
             )
         )
     ).first()
-    if row is None or row.disabled_time is not None:
+    if row is None:
+        return None
+    if row.disabled_time is not None:  # disabled while this attempt was in flight: no retry either
+        await _fail_pending(conn, endpoint_id, "the endpoint is disabled")
         return None
     if outcome.gone:
         reason = "the endpoint answered 410 Gone"
@@ -472,13 +479,13 @@ async def _endpoint_health(
 
 async def _fail_pending(conn: AsyncConnection, endpoint_id: uuid.UUID, why: str) -> None:
     """A disabled endpoint's waiting deliveries end as failed (each can be redelivered once it is enabled);
-    one being sent right now finishes on its own."""
+    one being sent right now ends so when its attempt is recorded."""
     await conn.execute(
         update(webhook_deliveries)
         .where(
             webhook_deliveries.c.endpoint_id == endpoint_id,
             webhook_deliveries.c.state == PENDING,
-            webhook_deliveries.c.lease_token.is_(None),
+            or_(webhook_deliveries.c.lease_token.is_(None), webhook_deliveries.c.locked_until < func.now()),
         )
         .values(state=FAILED, due_time=None, end_time=func.now(), last_error=why)
     )

@@ -221,3 +221,18 @@ async def test_a_create_with_a_webhook_url_is_told_its_outcome_signed_with_the_u
     )
     assert list(listed.endpoints) == []
     assert stack.sql("SELECT job_id::text FROM webhook_endpoints") == [(created.job.id,)]
+
+
+async def test_disabling_an_endpoint_ends_its_retries(start_stack: StartPipeline, fal_fake: FalFake) -> None:
+    stack = await start_stack(providers={"fal": fal_fake}, **FAST_WEBHOOKS)
+    with webhook_receiver(statuses=[500] * 1000) as receiver:
+        endpoint = await register(stack, receiver.url, ["video.completed"])
+        job = (await stack.create(providers=["fal"])).job
+        await receiver.wait_for(2)  # retrying
+        disable = job_service_pb2.UpdateWebhookEndpointRequest(id=endpoint.endpoint.id, enabled=False)
+        await stack.stub.UpdateWebhookEndpoint(disable, metadata=metadata("alice"))
+        (delivery,) = await settled(stack, job.id, 1)
+        assert delivery.state == "FAILED"
+        assert "disabled" in delivery.last_error
+        # Every request the receiver got is one logged attempt; none came after the delivery ended.
+        assert len(receiver.received) == len(delivery.attempt_log)

@@ -5,7 +5,6 @@ delivered at least once."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import signal
@@ -17,7 +16,7 @@ from provider_service.fakes import FalFake, VeoFake
 from provider_service.local_http import Request, Response
 from tests.support.cli import BIN
 from tests.support.pipeline import TERMINAL, Pipeline, StartPipeline
-from tests.support.webhooks import register, webhook_receiver
+from tests.support.webhooks import delivered, register, webhook_receiver
 from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2
 
@@ -136,16 +135,13 @@ async def test_sigkilled_workers_lose_no_webhook_and_repeat_one_only_with_its_we
                 expected
             )
             received = await receiver.wait_until(
-                lambda got: {json.loads(r.body)["sequence"] for r in got} >= expected, within=120
+                lambda got: set(delivered(got, endpoint.secret)) >= expected, within=120
             )
         finally:
             for worker in workers:
                 worker.send_signal(signal.SIGKILL)
                 await worker.wait()
 
-    ids_by_sequence: dict[int, set[str]] = {}
-    for item in received:
-        payload = item.verify(endpoint.secret)
-        ids_by_sequence.setdefault(payload["sequence"], set()).add(item.webhook_id)
+    ids_by_sequence = delivered(received, endpoint.secret)
     assert set(ids_by_sequence) == expected  # every event, and nothing else
     assert all(len(ids) == 1 for ids in ids_by_sequence.values())  # a repeat always has the same webhook-id

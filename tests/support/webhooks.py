@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from provider_service.local_http import Drop, LocalHttpServer, Request, Response
 from tests.support.grpc_client import metadata
@@ -81,6 +82,19 @@ class Receiver:
     def verified(self, secret: str) -> list[Any]:
         with self._changed:
             return [received.verify(secret) for received in self.received]
+
+
+def delivered(received: list[Received], secret: str) -> dict[int, set[str]]:
+    """The webhook-ids that arrived whole and verified, by event sequence. A request whose sender was killed
+    while sending it arrives cut off: it fails verification, as at a real receiver, and is left out."""
+    found: dict[int, set[str]] = {}
+    for item in received:
+        try:
+            payload = item.verify(secret)
+        except WebhookVerificationError:
+            continue
+        found.setdefault(payload["sequence"], set()).add(item.webhook_id)
+    return found
 
 
 def scripted(statuses: list[int]) -> Callable[[Request], Response]:

@@ -110,6 +110,9 @@ async def test_sigkilled_workers_lose_no_webhook_and_repeat_one_only_with_its_we
         "VIDEOJOBS_WEBHOOK_RETRY_BASE_SECONDS": "0.05",
         "VIDEOJOBS_WEBHOOK_RETRY_MAX_SECONDS": "0.5",
         "VIDEOJOBS_WEBHOOK_CONCURRENCY": "4",
+        # Small pools: this test may run beside the other one, and both share one test Postgres.
+        "VIDEOJOBS_DB_POOL_SIZE": "4",
+        "VIDEOJOBS_DB_MAX_OVERFLOW": "6",
     }
     rng = random.Random(17)
     with webhook_receiver(answer=slow_answer) as receiver:

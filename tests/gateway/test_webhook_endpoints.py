@@ -132,7 +132,7 @@ async def test_an_admin_manages_any_users_endpoints_over_grpc_and_a_user_cannot(
 async def test_production_refuses_private_link_local_and_loopback_endpoints(
     database_url: str, url: str
 ) -> None:
-    token = "a-real-internal-token"
+    token = "a-real-internal-token-of-at-least-32-chars"
     settings: JobServiceSettings = job_settings(
         database_url,
         environment="production",
@@ -153,7 +153,7 @@ async def test_production_refuses_private_link_local_and_loopback_endpoints(
 
 def test_production_refuses_the_development_secret_key(database_url: str) -> None:
     with pytest.raises(ValueError, match="WEBHOOK_SECRET_KEYS"):
-        job_settings(database_url, environment="production", internal_token="a-real-internal-token")
+        job_settings(database_url, environment="production", internal_token="x" * 32)
 
 
 async def test_a_create_may_carry_a_webhook_url_for_that_job_only(alice: httpx.AsyncClient, sql: Sql) -> None:

@@ -24,7 +24,7 @@ async def test_in_production_a_name_resolving_to_a_private_address_is_refused_at
     settings = job_settings(
         database_url,
         environment="production",
-        internal_token="a-real-internal-token",
+        internal_token="a-real-internal-token-of-at-least-32-chars",
         webhook_secret_keys=Fernet.generate_key().decode(),
     )
     fetcher = webhook_fetcher(settings, static_resolver({"hooks.example.com": [address]}))

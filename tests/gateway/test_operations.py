@@ -134,13 +134,13 @@ async def test_readyz_is_503_while_postgres_is_frozen_and_200_once_it_answers(da
     """job_service pings Postgres (through a proxy the test freezes, as SIGSTOP would) and reports its API
     not serving; the gateway's /readyz says so within a few seconds, and recovers."""
     proxy, proxied = await postgres_proxy(database_url)
-    job = {"ready_probe_interval_seconds": 0.2, "ready_probe_timeout_seconds": 0.5}
+    job = {"ready_probe_interval_seconds": 0.2, "ready_probe_timeout_seconds": 1.0}
     try:
         async with (
             stack_running(proxied, job) as stack,
             httpx.AsyncClient(base_url=stack.url, timeout=10) as client,
         ):
-            assert (await client.get("/readyz")).status_code == 200
+            await readyz_until(client, 200)  # a ping late under load may report not ready for a moment
             proxy.freeze()
             started = asyncio.get_running_loop().time()
             frozen = await readyz_until(client, 503)

@@ -202,3 +202,94 @@ class RetentionQueries:
                 delete(jobs).where(jobs.c.id.in_(list(ids)), jobs.c.deleted_time.is_not(None))
             )
         return int(result.rowcount)
+
+
+@dataclass(frozen=True)
+class MissingThumbnail:
+    """A live COMPLETED job that has its video and no thumbnail."""
+
+    id: uuid.UUID
+    user_id: str
+    video_uri: str
+    end_time: datetime
+    attempts: int
+    error: str | None
+
+
+_MISSING_THUMBNAIL = (
+    jobs.c.state == JobState.COMPLETED.value,
+    jobs.c.thumbnail_uri.is_(None),
+    jobs.c.video_uri.is_not(None),
+    jobs.c.deleted_time.is_(None),
+)
+
+
+class ThumbnailQueries:
+    """The thumbnail backfill's reads and writes (the partial index ix_jobs_missing_thumbnail serves them)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @database_errors
+    async def missing(self, limit: int, *, max_attempts: int | None = None) -> list[MissingThumbnail]:
+        """The oldest such jobs; with `max_attempts`, only those tried fewer times than that."""
+        query = (
+            select(
+                jobs.c.id,
+                jobs.c.user_id,
+                jobs.c.video_uri,
+                jobs.c.end_time,
+                jobs.c.thumbnail_attempts,
+                jobs.c.thumbnail_error,
+            )
+            .where(*_MISSING_THUMBNAIL)
+            .order_by(jobs.c.end_time, jobs.c.id)
+            .limit(limit)
+        )
+        if max_attempts is not None:
+            query = query.where(jobs.c.thumbnail_attempts < max_attempts)
+        async with self._autocommit.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            MissingThumbnail(
+                row.id, row.user_id, row.video_uri, row.end_time, row.thumbnail_attempts, row.thumbnail_error
+            )
+            for row in rows
+        ]
+
+    @database_errors
+    async def record(self, job: MissingThumbnail, thumbnail_uri: str) -> bool:
+        """Give the job its thumbnail, with a `thumbnail_added` event, unless it changed since it was read
+        (deleted, expired, retried, or given one meanwhile). Whether it was recorded."""
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job.id, jobs.c.video_uri == job.video_uri, *_MISSING_THUMBNAIL)
+                    .values(thumbnail_uri=thumbnail_uri, thumbnail_error=None)
+                    .returning(jobs.c.id)
+                )
+            ).first()
+            if row is None:
+                return False
+            await conn.execute(
+                job_events.insert().values(
+                    job_id=job.id,
+                    type="thumbnail_added",
+                    state=JobState.COMPLETED.value,
+                    message="thumbnail made after the job completed",
+                    detail={"thumbnail_uri": thumbnail_uri, "attempts": job.attempts + 1},
+                )
+            )
+        return True
+
+    @database_errors
+    async def failed(self, job: MissingThumbnail, error: str) -> None:
+        """Count one more failed try and keep its error."""
+        async with self._autocommit.connect() as conn:
+            await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job.id, *_MISSING_THUMBNAIL)
+                .values(thumbnail_attempts=jobs.c.thumbnail_attempts + 1, thumbnail_error=error)
+            )

@@ -90,6 +90,11 @@ class JobMetrics:
             "videojobs_retention_deleted", "What periodic retention removed: objects, expired, purged jobs.",
             ["what"], registry=r,
         )  # fmt: skip
+        self.thumbnails_backfilled = Counter(
+            "videojobs_thumbnails_backfilled",
+            "Background tries at the missing thumbnail of a completed job, by result: made, failed, skipped.",
+            ["result"], registry=r,
+        )  # fmt: skip
 
         self.webhook_deliveries = Counter(
             "videojobs_webhook_deliveries",

@@ -251,7 +251,7 @@ class Orchestrator:
         try:
             stored_uri, leftovers = await self._store_video(item, result)
             video = await self._storage.probe(stored_uri)
-            thumbnail = await self._storage.thumbnail(stored_uri, thumbnail_key(item))
+            thumbnail_uri, thumbnail_failed = await self._thumbnail(item, stored_uri)
             await self._storage.delete(leftovers)
         except CallFailed as failure:
             if failure.transient:
@@ -259,22 +259,52 @@ class Orchestrator:
             else:
                 await self._unusable_output(item, failure)
             return
-        values = {"video_uri": stored_uri, "thumbnail_uri": thumbnail.uri, "video": _video_json(video)}
+        values: dict[str, Any] = {
+            "video_uri": stored_uri,
+            "thumbnail_uri": thumbnail_uri,
+            "video": _video_json(video),
+            # A new attempt's thumbnail starts with a fresh bound of background tries.
+            "thumbnail_attempts": 0,
+            "thumbnail_error": thumbnail_failed,
+        }
+        message, detail = "video stored", {}
+        if thumbnail_failed is not None:
+            message = "video stored; no thumbnail yet (it is made again in the background)"
+            detail = {"thumbnail_error": thumbnail_failed}
         done = await self._leases.apply(
             item,
             Transition(
-                JobState.COMPLETED, values, due_in=None, event="state_changed", message="video stored"
+                JobState.COMPLETED,
+                values,
+                due_in=None,
+                event="state_changed",
+                message=message,
+                detail=detail,
             ),
         )
         if done is None:
             current = await self._leases.current(item.job.id)
             if current is not None and current.state is JobState.CANCELLED:
                 # A late success after a cancel stores nothing.
-                await self._storage.delete([stored_uri, thumbnail.uri])
+                await self._storage.delete([uri for uri in (stored_uri, thumbnail_uri) if uri])
             return
         log.info(
             "upload completed", job_id=str(item.job.id), video_uri=stored_uri, size_bytes=video.size_bytes
         )
+
+    async def _thumbnail(self, item: WorkItem, video_uri: str) -> tuple[str | None, str | None]:
+        """(thumbnail URI, None), or (None, why) when it could not be made: a job that has its video is not
+        failed for its thumbnail; the backfill (job_service/thumbnails.py) makes it later."""
+        try:
+            return (await self._storage.thumbnail(video_uri, thumbnail_key(item))).uri, None
+        except CallFailed as failure:
+            log.warning(
+                "thumbnail failed; completing without it",
+                job_id=str(item.job.id),
+                code=failure.code,
+                reason=failure.reason,
+            )
+            return None, failure.summary
 
     async def _unusable_output(self, item: WorkItem, failure: CallFailed) -> None:
         """The provider said it succeeded but gave nothing we can store (missing, not a video, too large,

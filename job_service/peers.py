@@ -78,6 +78,12 @@ class CallFailed(Exception):
     def transient(self) -> bool:
         return self.code in TRANSIENT_CODES
 
+    @property
+    def summary(self) -> str:
+        """e.g. "INVALID_ARGUMENT: ..." or "FAILED_PRECONDITION NOT_A_VIDEO: ...", for a stored detail."""
+        reason = "" if self.reason == self.code else f" {self.reason}"
+        return f"{self.code}{reason}: {self.message}"
+
 
 def peer_error(failure: CallFailed) -> ServiceError:
     """A peer's failure as our own answer to the caller: transient stays retryable, the rest is ours."""

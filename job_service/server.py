@@ -24,7 +24,7 @@ from job_service.job_queries import JobQueries
 from job_service.jobs import Jobs
 from job_service.key_queries import ApiKeyQueries
 from job_service.lease_queries import LeaseQueries
-from job_service.maintenance_queries import MaintenanceQueries, RetentionQueries
+from job_service.maintenance_queries import MaintenanceQueries, RetentionQueries, ThumbnailQueries
 from job_service.metrics import JobMetrics, serve_metrics
 from job_service.orchestrator import Orchestrator
 from job_service.peers import Peers, ProviderClient, StorageClient
@@ -35,6 +35,7 @@ from job_service.servicer import JobServicer
 from job_service.settings import JobServiceSettings
 from job_service.signed_urls import SignedUrls
 from job_service.sweep import Sweeper
+from job_service.thumbnails import ThumbnailBackfill
 from job_service.upkeep import Upkeep, UpkeepOptions
 from job_service.webhook_queries import WebhookQueries
 from job_service.webhook_sender import SenderOptions, WebhookSender
@@ -219,10 +220,19 @@ def create_upkeep(
         sweep_batch=settings.sweep_batch,
         retention_interval_seconds=settings.retention_interval_seconds,
         retention_batch=settings.retention_batch,
+        thumbnail_interval_seconds=settings.thumbnail_interval_seconds,
+        thumbnail_batch=settings.thumbnail_batch,
     )
     sweeper = create_sweeper(settings, engine, peers.storage)
     retention = create_retention(settings, engine, peers.storage)
-    return Upkeep(MaintenanceQueries(engine), sweeper, retention, options, metrics)
+    thumbnails = create_backfill(settings, engine, peers.storage)
+    return Upkeep(MaintenanceQueries(engine), sweeper, retention, options, metrics, thumbnails)
+
+
+def create_backfill(
+    settings: JobServiceSettings, engine: AsyncEngine, storage: StorageClient
+) -> ThumbnailBackfill:
+    return ThumbnailBackfill(ThumbnailQueries(engine), storage, max_attempts=settings.thumbnail_max_attempts)
 
 
 def webhook_fetcher(settings: JobServiceSettings, resolver: Resolver = system_resolver) -> SafeFetcher:

@@ -116,6 +116,15 @@ class JobServiceSettings(CommonSettings):
     retention_interval_seconds: float = Field(default=3600.0, ge=0, description="0 turns retention off.")
     retention_batch: int = Field(default=100, ge=1, description="Jobs one retention round handles at most.")
 
+    # Thumbnail backfill: completed jobs whose thumbnail failed get one made later (in worker replicas).
+    thumbnail_interval_seconds: float = Field(
+        default=300.0, ge=0, description="How often missing thumbnails are made again; 0 turns it off."
+    )
+    thumbnail_batch: int = Field(default=20, ge=1, description="Jobs one backfill round tries at most.")
+    thumbnail_max_attempts: int = Field(
+        default=5, ge=1, description="Background tries per job before it is left to the admin command."
+    )
+
     # Outbound webhooks (docs/decisions/0011-outbound-webhooks-outbox.md). Senders run in worker replicas.
     webhook_secret_keys: SecretStr = Field(
         default=SecretStr(DEV_SECRET_KEY),

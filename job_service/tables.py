@@ -109,6 +109,9 @@ class JobRow(Base):
     )
     # The create asked for a new job even if it duplicates another; the duplicate clean-up leaves it alone.
     allow_duplicate: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # A COMPLETED job whose thumbnail could not be made: background tries so far (bounded) and the last error.
+    thumbnail_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    thumbnail_error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint(f"state IN ({_STATES_SQL})", name="state"),
@@ -140,6 +143,16 @@ class JobRow(Base):
             "spec_fingerprint",
             text("create_time DESC"),
             postgresql_where=text("deleted_time IS NULL"),
+        ),
+        # The thumbnail backfill's scan: completed jobs with a video and no thumbnail, oldest first.
+        Index(
+            "ix_jobs_missing_thumbnail",
+            "end_time",
+            "id",
+            postgresql_where=text(
+                "state = 'COMPLETED' AND thumbnail_uri IS NULL AND video_uri IS NOT NULL "
+                "AND deleted_time IS NULL"
+            ),
         ),
         # Webhooks find their job by the provider's id.
         Index(

@@ -1,4 +1,5 @@
-"""Periodic upkeep inside worker processes: the orphan sweep and retention, each run by one replica at a time.
+"""Periodic upkeep inside worker processes: the orphan sweep, retention and the thumbnail backfill, each
+run by one replica at a time.
 
 Every replica wakes up on each task's interval and tries that task's session-level advisory lock; the one
 that gets it runs a round, the others skip it. A round works one bounded batch, so a huge backlog is worked
@@ -17,6 +18,7 @@ from job_service.maintenance_queries import MaintenanceQueries
 from job_service.metrics import JobMetrics
 from job_service.retention import Retention, RetentionReport
 from job_service.sweep import Sweeper, SweepReport
+from job_service.thumbnails import BackfillReport, Outcome, ThumbnailBackfill
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)
@@ -24,6 +26,7 @@ log = get_logger(__name__)
 # Any constants work; they only have to be the same for every replica (and the admin CLI).
 SWEEP_LOCK_ID = 0x766A7377  # "vjsw"
 RETENTION_LOCK_ID = 0x766A7274  # "vjrt"
+THUMBNAIL_LOCK_ID = 0x766A7468  # "vjth"
 
 
 class UpkeepBusy(Exception):
@@ -51,12 +54,21 @@ async def retention_once(queries: MaintenanceQueries, retention: Retention, *, b
         return await retention.run_batch(batch)
 
 
+async def thumbnails_once(
+    queries: MaintenanceQueries, backfill: ThumbnailBackfill, *, batch: int
+) -> BackfillReport:
+    async with exclusive(queries, THUMBNAIL_LOCK_ID, "the thumbnail backfill"):
+        return await backfill.run_batch(batch)
+
+
 @dataclass(frozen=True)
 class UpkeepOptions:
     sweep_interval_seconds: float
     sweep_batch: int
     retention_interval_seconds: float = 0.0
     retention_batch: int = 100
+    thumbnail_interval_seconds: float = 0.0
+    thumbnail_batch: int = 20
 
 
 class Upkeep:
@@ -67,10 +79,12 @@ class Upkeep:
         retention: Retention,
         options: UpkeepOptions,
         metrics: JobMetrics,
+        thumbnails: ThumbnailBackfill | None = None,
     ) -> None:
         self._queries = queries
         self._sweeper = sweeper
         self._retention = retention
+        self._thumbnails = thumbnails
         self._options = options
         self._metrics = metrics
 
@@ -83,6 +97,12 @@ class Upkeep:
         if self._options.retention_interval_seconds > 0 and self._retention.policy.active:
             loops.append(
                 self._every(self._options.retention_interval_seconds, self._expire, stopping, "retention")
+            )
+        if self._options.thumbnail_interval_seconds > 0 and self._thumbnails is not None:
+            loops.append(
+                self._every(
+                    self._options.thumbnail_interval_seconds, self._backfill, stopping, "thumbnail backfill"
+                )
             )
         await asyncio.gather(*loops)
 
@@ -124,3 +144,17 @@ class Upkeep:
         self._metrics.retention_deleted.labels("job_purged").inc(report.purged)
         if report.expired or report.purged:
             log.info("retention", expired=report.expired, deleted=len(report.deleted), purged=report.purged)
+
+    async def _backfill(self) -> None:
+        assert self._thumbnails is not None
+        report = await thumbnails_once(self._queries, self._thumbnails, batch=self._options.thumbnail_batch)
+        for outcome in Outcome:
+            if count := report.count(outcome):
+                self._metrics.thumbnails_backfilled.labels(outcome.value).inc(count)
+        if report.results:
+            log.info(
+                "thumbnail backfill",
+                made=report.count(Outcome.MADE),
+                failed=report.count(Outcome.FAILED),
+                skipped=report.count(Outcome.SKIPPED),
+            )

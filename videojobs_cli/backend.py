@@ -33,7 +33,7 @@ async def backend(**overrides: Any) -> AsyncIterator[Backend]:
     engine = create_engine(settings, await asyncio.to_thread(database_url, settings))
     channel = storage_channel(settings)
     try:
-        storage = StorageClient(channel, settings.rpc_timeout_seconds, settings.rpc_timeout_seconds)
+        storage = StorageClient(channel, settings.rpc_timeout_seconds, settings.finalize_rpc_timeout_seconds)
         yield Backend(settings, engine, storage, MaintenanceQueries(engine))
     finally:
         await channel.close()

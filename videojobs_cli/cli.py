@@ -13,6 +13,7 @@ import click
 from videojobs.identity import user_id_problem
 from videojobs_cli.admin import admin
 from videojobs_cli.admin_duplicates import duplicates
+from videojobs_cli.admin_thumbnails import thumbnails
 
 # The quick start runs curl and grpcurl as subprocesses beside gRPC threads; gRPC's fork handlers are for
 # children that use gRPC themselves, which ours never do. Must be set before grpc is imported.
@@ -194,4 +195,5 @@ def up(exit_after_demo: bool, any_ports: bool) -> None:
 
 
 admin.add_command(duplicates)
+admin.add_command(thumbnails)
 main.add_command(admin)

@@ -33,11 +33,16 @@ class _KeyStore(Protocol):
 
 async def mint_for(store: _KeyStore, user_id: str, *, admin: bool = False) -> str:
     """Mint a key for a user and store its hash; the key itself is returned once and never kept."""
+    return (await mint_with_id(store, user_id, admin=admin))[1]
+
+
+async def mint_with_id(store: _KeyStore, user_id: str, *, admin: bool = False) -> tuple[uuid.UUID, str]:
+    """`mint_for`, also returning the stored key's id (to list or revoke it by)."""
     problem = user_id_problem(user_id)
     if problem:
         raise InvalidArgument.field("user_id", problem)
     key = mint()
-    await store.add_api_key(
+    key_id = await store.add_api_key(
         fingerprint(key), display_prefix(key), user_id, ADMIN_ROLE if admin else USER_ROLE
     )
-    return key
+    return key_id, key

@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from job_service.domain import (
+    ApiKey,
     CreateOutcome,
     CreateReason,
     Job,
     JobEvent,
+    JobFilter,
     JobState,
     ListedObject,
     ProviderStatus,
@@ -272,4 +274,29 @@ def webhook_delivery_to_proto(delivery: WebhookDelivery) -> job_service_pb2.Webh
         create_time=_timestamp(delivery.create_time),
         end_time=_timestamp(delivery.end_time),
         attempt_log=[webhook_attempt_to_proto(attempt) for attempt in delivery.attempt_log],
+    )
+
+
+def api_key_to_proto(key: ApiKey) -> job_service_pb2.ApiKey:
+    return job_service_pb2.ApiKey(
+        id=str(key.id),
+        user_id=key.user_id,
+        role=key.role,
+        prefix=key.prefix,
+        create_time=_timestamp(key.create_time),
+        revoke_time=_timestamp(key.revoke_time),
+    )
+
+
+def job_filter_from_proto(request: job_service_pb2.AdminListJobsRequest) -> JobFilter:
+    since = None
+    if request.HasField("since"):
+        if request.since.seconds < 0 or not 0 <= request.since.nanos < 1_000_000_000:
+            raise InvalidArgument.field("since", "must be a time after 1970-01-01")
+        since = request.since.ToDatetime(tzinfo=UTC)
+    return JobFilter(
+        user_id=request.user_id or None,
+        states=states_from_proto(request.states),
+        provider=request.provider or None,
+        since=since,
     )

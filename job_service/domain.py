@@ -163,6 +163,39 @@ class Page:
 
 
 @dataclass(frozen=True)
+class JobFilter:
+    """What an admin listing keeps: every field None or empty means "any"."""
+
+    user_id: str | None = None
+    states: frozenset[JobState] = frozenset()
+    provider: str | None = None
+    since: datetime | None = None
+
+    def scope(self) -> str:
+        """The filter beyond the states, for binding a page token to it."""
+        since = self.since.isoformat() if self.since else ""
+        return f"user={self.user_id or ''};provider={self.provider or ''};since={since}"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key as listed (never the key itself: only its hash is stored)."""
+
+    id: uuid.UUID
+    user_id: str
+    role: str
+    prefix: str
+    create_time: datetime
+    revoke_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class KeyPage:
+    keys: list[ApiKey] = field(default_factory=list)
+    next_page_token: str = ""
+
+
+@dataclass(frozen=True)
 class JobEvent:
     """One row of a job's history; `sequence` increases with every event of the job."""
 

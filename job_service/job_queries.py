@@ -28,6 +28,7 @@ from job_service.domain import (
     Cursor,
     Job,
     JobEvent,
+    JobFilter,
     JobState,
     Limits,
     NewJob,
@@ -165,6 +166,33 @@ class JobQueries:
         query = query.order_by(jobs.c.create_time.desc(), jobs.c.id.desc()).limit(limit)
         async with self._autocommit.connect() as conn:
             return [job_from_row(row) for row in await conn.execute(query)]
+
+    @database_errors
+    async def admin_list_jobs(self, wanted: JobFilter, after: Cursor | None, limit: int) -> list[Job]:
+        """Every user's visible jobs that match, newest first (the admin listing)."""
+        query = select(jobs).where(jobs.c.deleted_time.is_(None))
+        if wanted.user_id:
+            query = query.where(jobs.c.user_id == wanted.user_id)
+        if wanted.states:
+            query = query.where(jobs.c.state.in_([state.value for state in wanted.states]))
+        if wanted.provider:
+            query = query.where(jobs.c.provider == wanted.provider)
+        if wanted.since is not None:
+            query = query.where(jobs.c.create_time >= wanted.since)
+        if after is not None:
+            query = query.where(tuple_(jobs.c.create_time, jobs.c.id) < tuple_(after.create_time, after.id))
+        query = query.order_by(jobs.c.create_time.desc(), jobs.c.id.desc()).limit(limit)
+        async with self._autocommit.connect() as conn:
+            return [job_from_row(row) for row in await conn.execute(query)]
+
+    @database_errors
+    async def job_owner(self, job_id: uuid.UUID) -> str | None:
+        """Whose visible job this is (None: no such job), for admin calls that act as its owner would."""
+        async with self._autocommit.connect() as conn:
+            owner = await conn.scalar(
+                select(jobs.c.user_id).where(jobs.c.id == job_id, jobs.c.deleted_time.is_(None))
+            )
+        return str(owner) if owner is not None else None
 
     @database_errors
     async def cancel(self, user_id: str, job_id: uuid.UUID) -> Cancelled | None:

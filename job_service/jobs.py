@@ -169,9 +169,9 @@ class Jobs:
         return (await self.with_urls([job]))[0]
 
     async def _owned(self, caller: Caller, job_id: str) -> Job:
-        job = await self._queries.get_job(caller.user_id, _job_id(job_id))
+        job = await self._queries.get_job(caller.user_id, job_id_of(job_id))
         if job is None:
-            raise _not_found(job_id)
+            raise not_found(job_id)
         return job
 
     async def with_urls(self, jobs: list[Job]) -> list[Job]:
@@ -212,7 +212,7 @@ class Jobs:
         """Cancel a job in any unfinished state. One no provider saw gets its quota unit back; one a
         provider runs is cancelled there too (best effort). A worker mid-step finds its lease gone and
         undoes what it just did (cancels the provider job it started, deletes what it stored)."""
-        parsed = _job_id(job_id)
+        parsed = job_id_of(job_id)
         cancelled = await self._queries.cancel(caller.user_id, parsed)
         if cancelled is None:
             job = await self._owned(caller, job_id)
@@ -234,9 +234,9 @@ class Jobs:
     async def retry(self, caller: Caller, job_id: str) -> Job:
         """A FAILED or CANCELLED job starts over (same id, next attempt), taking a quota unit."""
         now = utc_now()
-        result = await self._queries.retry(caller.user_id, _job_id(job_id), now.date(), self._limits)
+        result = await self._queries.retry(caller.user_id, job_id_of(job_id), now.date(), self._limits)
         if result.outcome == "not_found":
-            raise _not_found(job_id)
+            raise not_found(job_id)
         if result.outcome == "not_retryable":
             state = result.job.state.value if result.job else "active"
             raise FailedPrecondition(
@@ -274,7 +274,7 @@ class Jobs:
         """The current state (or the events after `after_sequence`), then each change until terminal."""
         if after_sequence < 0:
             raise InvalidArgument.field("after_sequence", "must not be negative")
-        parsed = _job_id(job_id)
+        parsed = job_id_of(job_id)
         async with self._hub.subscribe(parsed) as queue:
             job = await self.get(caller, job_id)
             if after_sequence:
@@ -355,14 +355,14 @@ class Jobs:
         return Caller(user_id=owner.user_id, role=owner.role)
 
 
-def _job_id(value: str) -> uuid.UUID:
+def job_id_of(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
         raise InvalidArgument.field("id", "must be a job id (UUID)") from None
 
 
-def _not_found(job_id: str) -> NotFound:
+def not_found(job_id: str) -> NotFound:
     # Another user's job looks exactly like a missing one: existence is not revealed.
     return NotFound(f"job {job_id} not found", reason="JOB_NOT_FOUND", metadata={"job_id": job_id})
 

@@ -21,17 +21,19 @@ def page_size(requested: int) -> int:
     return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
-def _fingerprint(states: Collection[JobState]) -> str:
-    """Identifies the filter, so a token cannot be replayed against a different query (AIP-158)."""
-    return hashlib.sha256(",".join(sorted(states)).encode()).hexdigest()[:16]
+def _fingerprint(states: Collection[JobState], scope: str) -> str:
+    """Identifies the filter, so a token cannot be replayed against a different query (AIP-158). `scope`
+    is the rest of the filter (admin listings), empty for a user's own listing."""
+    text = ",".join(sorted(states)) + (f"|{scope}" if scope else "")
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def encode(cursor: Cursor, states: Collection[JobState]) -> str:
-    payload = {"t": cursor.create_time.isoformat(), "i": str(cursor.id), "f": _fingerprint(states)}
+def encode(cursor: Cursor, states: Collection[JobState], scope: str = "") -> str:
+    payload = {"t": cursor.create_time.isoformat(), "i": str(cursor.id), "f": _fingerprint(states, scope)}
     return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode(token: str, states: Collection[JobState]) -> Cursor | None:
+def decode(token: str, states: Collection[JobState], scope: str = "") -> Cursor | None:
     if not token:
         return None
     try:
@@ -42,6 +44,6 @@ def decode(token: str, states: Collection[JobState]) -> Cursor | None:
         raise InvalidArgument.field("page_token", "is not a token this service issued") from error
     if cursor.create_time.tzinfo is None:
         raise InvalidArgument.field("page_token", "is not a token this service issued")
-    if fingerprint != _fingerprint(states):
+    if fingerprint != _fingerprint(states, scope):
         raise InvalidArgument.field("page_token", "was issued for a different filter; start again without it")
     return cursor

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from job_service import database
+from job_service.admin import AdminJobs
 from job_service.domain import Limits
 from job_service.event_hub import EventHub
 from job_service.job_queries import JobQueries
@@ -295,6 +296,7 @@ def create_server(
         statement_timeout_ms=settings.db_statement_timeout_ms,
     )
     queries = JobQueries(engine, pool)
+    keys = ApiKeyQueries(engine)
     hub = EventHub(database.libpq_url(engine.url), queries)
     box = SecretBox.from_setting(settings.webhook_secret_keys.get_secret_value())
     fetcher = webhook_fetcher(settings)
@@ -304,7 +306,7 @@ def create_server(
     )
     jobs = Jobs(
         queries,
-        ApiKeyQueries(engine),
+        keys,
         peers,
         hub,
         limits=Limits(daily_limit=settings.daily_limit, max_active=settings.max_active),
@@ -356,12 +358,11 @@ def create_server(
         webhook_fetcher=fetcher,
     )
     if serve_grpc:
+        servicer = JobServicer(jobs, webhooks, AdminJobs(jobs, queries, keys))
         service.grpc = create_grpc_server(
             settings,
             address=settings.address,
-            register=lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(
-                JobServicer(jobs, webhooks), s
-            ),
+            register=lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(servicer, s),
             service_names=[SERVICE_NAME],
         )
         service.readiness = DatabaseReadiness(

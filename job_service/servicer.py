@@ -9,6 +9,7 @@ import grpc
 from google.protobuf import empty_pb2
 
 from job_service import convert
+from job_service.admin import AdminJobs
 from job_service.jobs import Jobs
 from job_service.webhooks import Webhooks
 from videojobs.context import current_admin, current_caller
@@ -18,9 +19,10 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class JobServicer(job_service_pb2_grpc.JobServiceServicer):
-    def __init__(self, jobs: Jobs, webhooks: Webhooks) -> None:
+    def __init__(self, jobs: Jobs, webhooks: Webhooks, admin: AdminJobs) -> None:
         self._jobs = jobs
         self._webhooks = webhooks
+        self._admin = admin
 
     async def CreateJob(
         self, request: job_service_pb2.CreateJobRequest, context: Context
@@ -87,6 +89,67 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     ) -> job_service_pb2.Quota:
         current_admin()
         return convert.quota_to_proto(await self._jobs.reset_quota(request.user_id))
+
+    # -- admin ---------------------------------------------------------------------------------------------
+
+    async def AdminListJobs(
+        self, request: job_service_pb2.AdminListJobsRequest, context: Context
+    ) -> job_service_pb2.ListJobsResponse:
+        current_admin()
+        page = await self._admin.list(
+            convert.job_filter_from_proto(request), request.page_size, request.page_token
+        )
+        return job_service_pb2.ListJobsResponse(
+            jobs=[convert.job_to_proto(job) for job in page.jobs], next_page_token=page.next_page_token
+        )
+
+    async def AdminGetJob(
+        self, request: job_service_pb2.GetJobRequest, context: Context
+    ) -> job_service_pb2.Job:
+        current_admin()
+        return convert.job_to_proto(await self._admin.get(request.id))
+
+    async def AdminCancelJob(
+        self, request: job_service_pb2.CancelJobRequest, context: Context
+    ) -> job_service_pb2.Job:
+        current_admin()
+        return convert.job_to_proto(await self._admin.cancel(request.id))
+
+    async def AdminRetryJob(
+        self, request: job_service_pb2.RetryJobRequest, context: Context
+    ) -> job_service_pb2.Job:
+        current_admin()
+        return convert.job_to_proto(await self._admin.retry(request.id))
+
+    async def AdminGetQuota(
+        self, request: job_service_pb2.AdminGetQuotaRequest, context: Context
+    ) -> job_service_pb2.Quota:
+        current_admin()
+        return convert.quota_to_proto(await self._admin.quota(request.user_id))
+
+    async def CreateApiKey(
+        self, request: job_service_pb2.CreateApiKeyRequest, context: Context
+    ) -> job_service_pb2.CreateApiKeyResponse:
+        current_admin()
+        key, secret = await self._admin.create_key(request.user_id, admin=request.admin)
+        return job_service_pb2.CreateApiKeyResponse(key=convert.api_key_to_proto(key), api_key=secret)
+
+    async def ListApiKeys(
+        self, request: job_service_pb2.ListApiKeysRequest, context: Context
+    ) -> job_service_pb2.ListApiKeysResponse:
+        current_admin()
+        page = await self._admin.list_keys(
+            request.user_id, request.include_revoked, request.page_size, request.page_token
+        )
+        return job_service_pb2.ListApiKeysResponse(
+            keys=[convert.api_key_to_proto(key) for key in page.keys], next_page_token=page.next_page_token
+        )
+
+    async def RevokeApiKey(
+        self, request: job_service_pb2.RevokeApiKeyRequest, context: Context
+    ) -> job_service_pb2.ApiKey:
+        current_admin()
+        return convert.api_key_to_proto(await self._admin.revoke_key(request.key_id))
 
     async def AuthenticateApiKey(
         self, request: job_service_pb2.AuthenticateApiKeyRequest, context: Context

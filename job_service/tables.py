@@ -132,6 +132,13 @@ class JobRow(Base):
             text("id DESC"),
             postgresql_where=text("deleted_time IS NULL"),
         ),
+        # The admin listing (every user's jobs): newest first, keyset paging on (create_time, id).
+        Index(
+            "ix_jobs_create_time_id",
+            text("create_time DESC"),
+            text("id DESC"),
+            postgresql_where=text("deleted_time IS NULL"),
+        ),
         # The active-job limit counts these.
         Index("ix_jobs_user_id_active", "user_id", postgresql_where=text(f"state IN ({ACTIVE_STATES_SQL})")),
         # Workers claim due jobs in due order.

@@ -2,8 +2,17 @@
 
 - Results go to stdout: a table for people by default, one JSON document with `--json` for scripts.
   Logs and progress bars go to stderr, so piping stdout never captures them.
-- Anything that deletes is a dry run unless `--apply` is given: the run reports what it would do.
-- Every run ends with a summary (counts), in the table output and under "summary" in JSON.
+- Anything that scans and deletes (sweep, retention, duplicates) or makes in bulk (thumbnails) is a dry run
+  unless `--apply` is given: the run reports what it would do. A command that names the one thing it acts on
+  (`jobs cancel ID`, `quota reset --user`, `keys revoke KEY_ID`) acts at once, as its gRPC method does.
+- Every run ends with a summary, in the table output and under "summary" in JSON. A listing prints
+  {"items": [...], "summary": {...}}; a command about one thing (`jobs show`, `quota show`, ...) prints
+  {"item": {...}, "summary": {...}}, the item as the gRPC method returned it (field names as in the proto).
+- Exit status: 0 done, 1 failed (a failed call prints its gRPC code, message and field errors on stderr),
+  2 a usage error.
+
+Commands on the bucket and the database (sweep, retention, duplicates, thumbnails) work on job_service's own
+database and storage client (backend.py); the others call job_service over gRPC as an admin (admin_rpc.py).
 
 Kept light to import (no grpc, no SQLAlchemy at module level): `videojobs` loads it for every command.
 """
@@ -75,6 +84,27 @@ def emit(
     stdout.print(", ".join(f"{key}: {_cell(value)}" for key, value in summary.items()))
 
 
+def emit_record(
+    record: Mapping[str, Any],
+    fields: Sequence[str],
+    summary: Mapping[str, Any],
+    *,
+    as_json: bool,
+    title: str,
+) -> None:
+    """The result of a command about one thing: `fields` of it as a two-column table, or all of it as JSON."""
+    if as_json:
+        click.echo(json.dumps({"item": dict(record), "summary": dict(summary)}, indent=2, default=str))
+        return
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    for name in fields:
+        table.add_row(name, _cell(record.get(name)))
+    stdout.print(table)
+    stdout.print(", ".join(f"{key}: {_cell(value)}" for key, value in summary.items()))
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -84,8 +114,9 @@ def _cell(value: Any) -> str:
 
 
 @contextmanager
-def progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr (only on a terminal); yields `advance(n)`."""
+def progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (only on a terminal; total None: a count without an end); yields
+    `advance(n)`."""
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),

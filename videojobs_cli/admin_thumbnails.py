@@ -1,5 +1,5 @@
-"""`videojobs admin thumbnails`: make the missing thumbnails of completed jobs (what the workers' backfill does a
-bounded batch at a time), on the admin group's conventions (admin.py)."""
+"""`videojobs admin thumbnails`: make the missing thumbnails of completed jobs (what the workers' backfill
+does a bounded batch at a time), on the admin group's conventions (admin.py)."""
 
 from __future__ import annotations
 

@@ -13,6 +13,9 @@ import click
 from videojobs.identity import user_id_problem
 from videojobs_cli.admin import admin
 from videojobs_cli.admin_duplicates import duplicates
+from videojobs_cli.admin_jobs import jobs
+from videojobs_cli.admin_keys import keys as admin_keys
+from videojobs_cli.admin_quota import quota
 from videojobs_cli.admin_thumbnails import thumbnails
 
 # The quick start runs curl and grpcurl as subprocesses beside gRPC threads; gRPC's fork handlers are for
@@ -196,4 +199,7 @@ def up(exit_after_demo: bool, any_ports: bool) -> None:
 
 admin.add_command(duplicates)
 admin.add_command(thumbnails)
+admin.add_command(jobs)
+admin.add_command(quota)
+admin.add_command(admin_keys)
 main.add_command(admin)

@@ -80,6 +80,46 @@ class JobServiceStub:
                 request_serializer=videojobs_dot_v1_dot_job__service__pb2.ResetQuotaRequest.SerializeToString,
                 response_deserializer=videojobs_dot_v1_dot_job__service__pb2.Quota.FromString,
                 _registered_method=True)
+        self.AdminListJobs = channel.unary_unary(
+                '/videojobs.v1.JobService/AdminListJobs',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.AdminListJobsRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
+        self.AdminGetJob = channel.unary_unary(
+                '/videojobs.v1.JobService/AdminGetJob',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.Job.FromString,
+                _registered_method=True)
+        self.AdminCancelJob = channel.unary_unary(
+                '/videojobs.v1.JobService/AdminCancelJob',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.CancelJobRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.Job.FromString,
+                _registered_method=True)
+        self.AdminRetryJob = channel.unary_unary(
+                '/videojobs.v1.JobService/AdminRetryJob',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.RetryJobRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.Job.FromString,
+                _registered_method=True)
+        self.AdminGetQuota = channel.unary_unary(
+                '/videojobs.v1.JobService/AdminGetQuota',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.AdminGetQuotaRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.Quota.FromString,
+                _registered_method=True)
+        self.CreateApiKey = channel.unary_unary(
+                '/videojobs.v1.JobService/CreateApiKey',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.CreateApiKeyRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.CreateApiKeyResponse.FromString,
+                _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/videojobs.v1.JobService/ListApiKeys',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.ListApiKeysResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiKey = channel.unary_unary(
+                '/videojobs.v1.JobService/RevokeApiKey',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.RevokeApiKeyRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.ApiKey.FromString,
+                _registered_method=True)
         self.ReportProviderEvent = channel.unary_unary(
                 '/videojobs.v1.JobService/ReportProviderEvent',
                 request_serializer=videojobs_dot_v1_dot_job__service__pb2.ReportProviderEventRequest.SerializeToString,
@@ -197,6 +237,61 @@ class JobServiceServicer:
 
     def ResetQuota(self, request, context):
         """Admin only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdminListJobs(self, request, context):
+        """Admin only (`videojobs admin`): every user's jobs, newest first, filtered by user, states, provider and
+        creation time (AIP-158 paging; a token is bound to its filter).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdminGetJob(self, request, context):
+        """Admin only: GetJob, CancelJob and RetryJob on any user's job (a retry takes the owner's quota unit).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdminCancelJob(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdminRetryJob(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdminGetQuota(self, request, context):
+        """Admin only: any user's quota.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateApiKey(self, request, context):
+        """Admin only: API keys for the HTTP gateway. The key itself is returned once, by CreateApiKey; only its
+        hash is stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiKey(self, request, context):
+        """Idempotent: revoking a revoked key returns it unchanged.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -325,6 +420,46 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.ResetQuota,
                     request_deserializer=videojobs_dot_v1_dot_job__service__pb2.ResetQuotaRequest.FromString,
                     response_serializer=videojobs_dot_v1_dot_job__service__pb2.Quota.SerializeToString,
+            ),
+            'AdminListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdminListJobs,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.AdminListJobsRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'AdminGetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdminGetJob,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.GetJobRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.Job.SerializeToString,
+            ),
+            'AdminCancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdminCancelJob,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.CancelJobRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.Job.SerializeToString,
+            ),
+            'AdminRetryJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdminRetryJob,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.RetryJobRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.Job.SerializeToString,
+            ),
+            'AdminGetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdminGetQuota,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.AdminGetQuotaRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.Quota.SerializeToString,
+            ),
+            'CreateApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiKey,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.CreateApiKeyRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.CreateApiKeyResponse.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.ListApiKeysResponse.SerializeToString,
+            ),
+            'RevokeApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiKey,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.RevokeApiKeyRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.ApiKey.SerializeToString,
             ),
             'ReportProviderEvent': grpc.unary_unary_rpc_method_handler(
                     servicer.ReportProviderEvent,
@@ -625,6 +760,222 @@ class JobService:
             '/videojobs.v1.JobService/ResetQuota',
             videojobs_dot_v1_dot_job__service__pb2.ResetQuotaRequest.SerializeToString,
             videojobs_dot_v1_dot_job__service__pb2.Quota.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdminListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/AdminListJobs',
+            videojobs_dot_v1_dot_job__service__pb2.AdminListJobsRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdminGetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/AdminGetJob',
+            videojobs_dot_v1_dot_job__service__pb2.GetJobRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdminCancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/AdminCancelJob',
+            videojobs_dot_v1_dot_job__service__pb2.CancelJobRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdminRetryJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/AdminRetryJob',
+            videojobs_dot_v1_dot_job__service__pb2.RetryJobRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdminGetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/AdminGetQuota',
+            videojobs_dot_v1_dot_job__service__pb2.AdminGetQuotaRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.Quota.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/CreateApiKey',
+            videojobs_dot_v1_dot_job__service__pb2.CreateApiKeyRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.CreateApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/ListApiKeys',
+            videojobs_dot_v1_dot_job__service__pb2.ListApiKeysRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.ListApiKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/RevokeApiKey',
+            videojobs_dot_v1_dot_job__service__pb2.RevokeApiKeyRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.ApiKey.FromString,
             options,
             channel_credentials,
             insecure,

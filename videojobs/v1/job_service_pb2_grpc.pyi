@@ -50,6 +50,23 @@ class JobServiceStub:
     GetQuota: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.GetQuotaRequest, _job_service_pb2.Quota]
     ResetQuota: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.ResetQuotaRequest, _job_service_pb2.Quota]
     """Admin only."""
+    AdminListJobs: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.AdminListJobsRequest, _job_service_pb2.ListJobsResponse]
+    """Admin only (`videojobs admin`): every user's jobs, newest first, filtered by user, states, provider and
+    creation time (AIP-158 paging; a token is bound to its filter).
+    """
+    AdminGetJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.GetJobRequest, _job_service_pb2.Job]
+    """Admin only: GetJob, CancelJob and RetryJob on any user's job (a retry takes the owner's quota unit)."""
+    AdminCancelJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.CancelJobRequest, _job_service_pb2.Job]
+    AdminRetryJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.RetryJobRequest, _job_service_pb2.Job]
+    AdminGetQuota: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.AdminGetQuotaRequest, _job_service_pb2.Quota]
+    """Admin only: any user's quota."""
+    CreateApiKey: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.CreateApiKeyRequest, _job_service_pb2.CreateApiKeyResponse]
+    """Admin only: API keys for the HTTP gateway. The key itself is returned once, by CreateApiKey; only its
+    hash is stored.
+    """
+    ListApiKeys: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.ListApiKeysRequest, _job_service_pb2.ListApiKeysResponse]
+    RevokeApiKey: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.RevokeApiKeyRequest, _job_service_pb2.ApiKey]
+    """Idempotent: revoking a revoked key returns it unchanged."""
     ReportProviderEvent: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.ReportProviderEventRequest, _empty_pb2.Empty]
     """Provider news from webhooks; unknown provider job ids are ignored."""
     AuthenticateApiKey: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.AuthenticateApiKeyRequest, _job_service_pb2.AuthenticateApiKeyResponse]
@@ -94,6 +111,23 @@ class JobServiceAsyncStub(JobServiceStub):
     GetQuota: _aio.UnaryUnaryMultiCallable[_job_service_pb2.GetQuotaRequest, _job_service_pb2.Quota]  # type: ignore[assignment]
     ResetQuota: _aio.UnaryUnaryMultiCallable[_job_service_pb2.ResetQuotaRequest, _job_service_pb2.Quota]  # type: ignore[assignment]
     """Admin only."""
+    AdminListJobs: _aio.UnaryUnaryMultiCallable[_job_service_pb2.AdminListJobsRequest, _job_service_pb2.ListJobsResponse]  # type: ignore[assignment]
+    """Admin only (`videojobs admin`): every user's jobs, newest first, filtered by user, states, provider and
+    creation time (AIP-158 paging; a token is bound to its filter).
+    """
+    AdminGetJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.GetJobRequest, _job_service_pb2.Job]  # type: ignore[assignment]
+    """Admin only: GetJob, CancelJob and RetryJob on any user's job (a retry takes the owner's quota unit)."""
+    AdminCancelJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.CancelJobRequest, _job_service_pb2.Job]  # type: ignore[assignment]
+    AdminRetryJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.RetryJobRequest, _job_service_pb2.Job]  # type: ignore[assignment]
+    AdminGetQuota: _aio.UnaryUnaryMultiCallable[_job_service_pb2.AdminGetQuotaRequest, _job_service_pb2.Quota]  # type: ignore[assignment]
+    """Admin only: any user's quota."""
+    CreateApiKey: _aio.UnaryUnaryMultiCallable[_job_service_pb2.CreateApiKeyRequest, _job_service_pb2.CreateApiKeyResponse]  # type: ignore[assignment]
+    """Admin only: API keys for the HTTP gateway. The key itself is returned once, by CreateApiKey; only its
+    hash is stored.
+    """
+    ListApiKeys: _aio.UnaryUnaryMultiCallable[_job_service_pb2.ListApiKeysRequest, _job_service_pb2.ListApiKeysResponse]  # type: ignore[assignment]
+    RevokeApiKey: _aio.UnaryUnaryMultiCallable[_job_service_pb2.RevokeApiKeyRequest, _job_service_pb2.ApiKey]  # type: ignore[assignment]
+    """Idempotent: revoking a revoked key returns it unchanged."""
     ReportProviderEvent: _aio.UnaryUnaryMultiCallable[_job_service_pb2.ReportProviderEventRequest, _empty_pb2.Empty]  # type: ignore[assignment]
     """Provider news from webhooks; unknown provider job ids are ignored."""
     AuthenticateApiKey: _aio.UnaryUnaryMultiCallable[_job_service_pb2.AuthenticateApiKeyRequest, _job_service_pb2.AuthenticateApiKeyResponse]  # type: ignore[assignment]
@@ -189,6 +223,71 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_job_service_pb2.Quota, _abc.Awaitable[_job_service_pb2.Quota]]:
         """Admin only."""
+
+    @_abc_1.abstractmethod
+    def AdminListJobs(
+        self,
+        request: _job_service_pb2.AdminListJobsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.ListJobsResponse, _abc.Awaitable[_job_service_pb2.ListJobsResponse]]:
+        """Admin only (`videojobs admin`): every user's jobs, newest first, filtered by user, states, provider and
+        creation time (AIP-158 paging; a token is bound to its filter).
+        """
+
+    @_abc_1.abstractmethod
+    def AdminGetJob(
+        self,
+        request: _job_service_pb2.GetJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.Job, _abc.Awaitable[_job_service_pb2.Job]]:
+        """Admin only: GetJob, CancelJob and RetryJob on any user's job (a retry takes the owner's quota unit)."""
+
+    @_abc_1.abstractmethod
+    def AdminCancelJob(
+        self,
+        request: _job_service_pb2.CancelJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.Job, _abc.Awaitable[_job_service_pb2.Job]]: ...
+
+    @_abc_1.abstractmethod
+    def AdminRetryJob(
+        self,
+        request: _job_service_pb2.RetryJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.Job, _abc.Awaitable[_job_service_pb2.Job]]: ...
+
+    @_abc_1.abstractmethod
+    def AdminGetQuota(
+        self,
+        request: _job_service_pb2.AdminGetQuotaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.Quota, _abc.Awaitable[_job_service_pb2.Quota]]:
+        """Admin only: any user's quota."""
+
+    @_abc_1.abstractmethod
+    def CreateApiKey(
+        self,
+        request: _job_service_pb2.CreateApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.CreateApiKeyResponse, _abc.Awaitable[_job_service_pb2.CreateApiKeyResponse]]:
+        """Admin only: API keys for the HTTP gateway. The key itself is returned once, by CreateApiKey; only its
+        hash is stored.
+        """
+
+    @_abc_1.abstractmethod
+    def ListApiKeys(
+        self,
+        request: _job_service_pb2.ListApiKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.ListApiKeysResponse, _abc.Awaitable[_job_service_pb2.ListApiKeysResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RevokeApiKey(
+        self,
+        request: _job_service_pb2.RevokeApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.ApiKey, _abc.Awaitable[_job_service_pb2.ApiKey]]:
+        """Idempotent: revoking a revoked key returns it unchanged."""
 
     @_abc_1.abstractmethod
     def ReportProviderEvent(

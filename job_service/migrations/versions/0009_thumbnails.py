@@ -1,5 +1,6 @@
 """Thumbnail backfill: a completed job whose thumbnail could not be made keeps its video and is retried in
 the background; these count the tries and keep the last error, and an index finds the jobs still missing one.
+Also an index for the admin listing of every user's jobs, newest first.
 
 Revision ID: 0009
 Revises: 0006
@@ -30,9 +31,16 @@ def upgrade() -> None:
             "state = 'COMPLETED' AND thumbnail_uri IS NULL AND video_uri IS NOT NULL AND deleted_time IS NULL"
         ),
     )
+    op.create_index(
+        "ix_jobs_create_time_id",
+        "jobs",
+        [sa.text("create_time DESC"), sa.text("id DESC")],
+        postgresql_where=sa.text("deleted_time IS NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_jobs_create_time_id", table_name="jobs")
     op.drop_index("ix_jobs_missing_thumbnail", table_name="jobs")
     op.drop_column("jobs", "thumbnail_error")
     op.drop_column("jobs", "thumbnail_attempts")

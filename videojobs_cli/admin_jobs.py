@@ -111,7 +111,9 @@ def jobs() -> None:
 @click.option(
     "--state", "states", multiple=True, type=click.Choice(STATES, case_sensitive=False), help="Repeatable."
 )
-@click.option("--provider", type=click.Choice(PROVIDERS), help="Only jobs last run on this provider.")
+@click.option(
+    "--provider", type=click.Choice([str(p) for p in PROVIDERS]), help="Only jobs last run on this provider."
+)
 @click.option("--since", type=Since(), help="Only jobs created since: an ISO time, or a duration ago (24h).")
 @click.option("--page-size", type=click.IntRange(1, 100), default=20, show_default=True)
 @click.option("--page-token", default="", help="Go on from the next_page_token of an earlier run.")

@@ -5,6 +5,7 @@
 - `videos/{user}/{job}.mp4`, `thumbnails/{user}/{job}.jpg`: orphans when no live job of that user has that
   id, or when the job is terminal and does not point at them (a relocation whose job then failed). `{user}`
   is the user's `key_segment` (videojobs.identity), never the raw id, exactly as the orchestrator names it.
+  Not the thumbnail of a COMPLETED job that has none recorded: the thumbnail backfill (thumbnails.py) records it.
 - A live COMPLETED job whose stored video is missing is reported, never "fixed": its row is the record
   an operator needs to decide what to do.
 
@@ -20,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from job_service.domain import ListedObject
+from job_service.domain import JobState, ListedObject
 from job_service.maintenance_queries import JobOutputs, MaintenanceQueries
 from job_service.peers import StorageClient
 from videojobs.identity import key_segment
@@ -94,6 +95,9 @@ def orphan_reason(
         return None  # whatever its folder: objects stored before key_segment named the raw user id
     if user not in (key_segment(job.user_id), job.user_id):
         return "job of another user"
+    unrecorded = kind is OrphanKind.THUMBNAIL and not used and user == key_segment(job.user_id)
+    if unrecorded and job.state is JobState.COMPLETED and job.video_uri:
+        return None  # the thumbnail backfill adopts it (CreateThumbnail returns an existing object)
     if job.state.terminal:
         return f"job {job.state.value} does not use it"
     return None

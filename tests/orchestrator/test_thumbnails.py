@@ -171,17 +171,26 @@ async def test_admin_thumbnails_fills_seeded_gaps_and_a_second_run_does_nothing(
         stack.sql("UPDATE jobs SET thumbnail_uri = NULL WHERE id = %s RETURNING id", job.id)
     hidden = gaps[1]
     stack.sql("UPDATE jobs SET deleted_time = now() WHERE id = %s RETURNING id", hidden.id)
+    # A thumbnail that was written but never recorded (its call timed out): the sweep leaves it to the
+    # backfill, which records it instead of making another.
+    adopted = await completed(stack)
+    stack.sql("UPDATE jobs SET thumbnail_uri = NULL WHERE id = %s RETURNING id", adopted.id)
+    swept = report(await admin(stack, "sweep", "--grace-seconds", "0", "--json"))
+    assert [(item["kind"], item["job_id"]) for item in swept["items"]] == [("video", hidden.id)]
     names = stack.names()
 
     dry = report(await admin(stack, "thumbnails", "--json"))
-    assert [row["job_id"] for row in dry["items"]] == [gaps[0].id]  # a deleted job gets none
+    assert [row["job_id"] for row in dry["items"]] == [gaps[0].id, adopted.id]  # a deleted job gets none
     assert stack.names() == names  # a dry run makes nothing
 
     applied = report(await admin(stack, "thumbnails", "--apply", "--json"))
-    assert applied["summary"]["made"] == 1
+    assert applied["summary"]["made"] == 2
     assert applied["summary"]["mode"] == "applied"
-    assert [row["action"] for row in applied["items"]] == ["made"]
-    assert stack.names("thumbnails/") == sorted(f"thumbnails/alice/{job.id}.jpg" for job in (gaps[0], whole))
+    assert [row["action"] for row in applied["items"]] == ["made", "made"]
+    assert (await stack.get(adopted.id)).thumbnail_uri == adopted.thumbnail_uri
+    assert stack.names("thumbnails/") == sorted(
+        f"thumbnails/alice/{job.id}.jpg" for job in (gaps[0], whole, adopted)
+    )
     assert (await stack.get(gaps[0].id)).thumbnail_uri.endswith(f"/thumbnails/alice/{gaps[0].id}.jpg")
 
     again = await admin(stack, "thumbnails", "--apply")
@@ -190,4 +199,6 @@ async def test_admin_thumbnails_fills_seeded_gaps_and_a_second_run_does_nothing(
     assert again.stdout.splitlines()[-1] == (
         "missing: 0, gave_up: 0, made: 0, failed: 0, skipped: 0, mode: applied"
     )
-    assert stack.names("thumbnails/") == sorted(f"thumbnails/alice/{job.id}.jpg" for job in (gaps[0], whole))
+    assert stack.names("thumbnails/") == sorted(
+        f"thumbnails/alice/{job.id}.jpg" for job in (gaps[0], whole, adopted)
+    )

@@ -106,6 +106,14 @@ async def test_a_failed_thumbnail_completes_the_job_and_the_workers_make_it_late
     assert stack.events(job.id)[-2:] == [("state_changed", "COMPLETED"), ("thumbnail_added", "COMPLETED")]
     [(error,)] = stack.sql("SELECT thumbnail_error FROM jobs WHERE id = %s", job.id)
     assert error is None
+    registry = stack.jobs.metrics.registry
+    async with asyncio.timeout(5):  # counted when the round ends, just after the row is written
+        while True:
+            if registry.get_sample_value("videojobs_thumbnails_backfilled_total", {"result": "made"}) == 1:
+                break
+            await asyncio.sleep(0.02)
+    failed = registry.get_sample_value("videojobs_thumbnails_backfilled_total", {"result": "failed"})
+    assert failed == thumbnails.refused - 1  # every refusal but the one in FINALIZING was a backfill try
 
 
 async def test_the_workers_try_a_job_a_bounded_number_of_times_then_leave_it_to_the_admin_command(
@@ -183,7 +191,10 @@ async def test_admin_thumbnails_fills_seeded_gaps_and_a_second_run_does_nothing(
     assert [row["job_id"] for row in dry["items"]] == [gaps[0].id, adopted.id]  # a deleted job gets none
     assert stack.names() == names  # a dry run makes nothing
 
-    applied = report(await admin(stack, "thumbnails", "--apply", "--json"))
+    on_a_terminal = {"TTY_COMPATIBLE": "1", "NO_COLOR": "1"}
+    run = await admin(stack, "thumbnails", "--apply", "--json", env=on_a_terminal)
+    assert "making thumbnails" in run.stderr  # the progress bar, on stderr only
+    applied = report(run)
     assert applied["summary"]["made"] == 2
     assert applied["summary"]["mode"] == "applied"
     assert [row["action"] for row in applied["items"]] == ["made", "made"]

@@ -3,6 +3,10 @@ does a bounded batch at a time), on the admin group's conventions (admin.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -10,8 +14,10 @@ import click
 from videojobs_cli.admin import emit, json_option, progress, run
 
 if TYPE_CHECKING:
+    from job_service.maintenance_queries import MaintenanceQueries
     from job_service.thumbnails import BackfillReport
 
+LOCK_WAIT_SECONDS = 15.0
 COLUMNS = ["job_id", "user_id", "end_time", "attempts", "action", "detail"]
 
 
@@ -44,7 +50,8 @@ async def _thumbnails(apply: bool, limit: int | None) -> tuple[list[dict[str, An
         report: BackfillReport | None = None
         if apply:
             # The workers' backfill takes the same lock: one of the two at a time makes a job's thumbnail.
-            async with parts.maintenance.exclusive(THUMBNAIL_LOCK_ID) as held:
+            # Their rounds are short, so wait a little for one to end rather than refuse at once.
+            async with _exclusive_within(parts.maintenance, THUMBNAIL_LOCK_ID, LOCK_WAIT_SECONDS) as held:
                 if not held:
                     raise click.ClickException(
                         "the thumbnail backfill is running on a worker right now; try again later"
@@ -84,3 +91,15 @@ async def _thumbnails(apply: bool, limit: int | None) -> tuple[list[dict[str, An
         "mode": "applied" if apply else "dry run (use --apply to make them)",
     }
     return rows, summary
+
+
+@asynccontextmanager
+async def _exclusive_within(queries: MaintenanceQueries, lock_id: int, seconds: float) -> AsyncIterator[bool]:
+    """The advisory lock, tried every 0.2 s for up to `seconds`; yields whether it is held."""
+    deadline = time.monotonic() + seconds
+    while True:
+        async with queries.exclusive(lock_id) as held:
+            if held or time.monotonic() >= deadline:
+                yield held
+                return
+        await asyncio.sleep(0.2)

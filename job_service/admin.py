@@ -18,11 +18,10 @@ from job_service.key_queries import ApiKeyQueries
 from videojobs.context import Caller
 from videojobs.contract import PROVIDERS
 from videojobs.errors import FieldViolation, InvalidArgument, NotFound
+from videojobs.identity import MAX_USER_ID_CHARS, user_id_problem
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)
-
-MAX_USER_ID_CHARS = 200
 
 
 class AdminJobs:
@@ -108,6 +107,7 @@ class AdminJobs:
 def _user_id(value: str) -> str:
     if not value:
         raise InvalidArgument.field("user_id", "is required")
-    if len(value) > MAX_USER_ID_CHARS:
-        raise InvalidArgument.field("user_id", f"must be at most {MAX_USER_ID_CHARS} characters")
+    problem = user_id_problem(value)
+    if problem:
+        raise InvalidArgument.field("user_id", problem)
     return value

@@ -5,7 +5,8 @@
 - `videos/{user}/{job}.mp4`, `thumbnails/{user}/{job}.jpg`: orphans when no live job of that user has that
   id, or when the job is terminal and does not point at them (a relocation whose job then failed). `{user}`
   is the user's `key_segment` (videojobs.identity), never the raw id, exactly as the orchestrator names it.
-  Not the thumbnail of a COMPLETED job that has none recorded: the thumbnail backfill (thumbnails.py) records it.
+  Not the thumbnail of a COMPLETED job that has none recorded: the thumbnail backfill (thumbnails.py)
+  records it.
 - A live COMPLETED job whose stored video is missing is reported, never "fixed": its row is the record
   an operator needs to decide what to do.
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from job_service.maintenance_queries import MissingThumbnail, ThumbnailQueries
 from job_service.peers import CallFailed, StorageClient
+from videojobs.identity import key_segment
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)
@@ -29,7 +30,7 @@ PLAN_LIMIT = 10_000
 
 def thumbnail_key(user_id: str, job_id: str) -> str:
     """The same key the orchestrator gives a thumbnail (the bucket layout of docs/api.md)."""
-    return f"thumbnails/{user_id}/{job_id}.jpg"
+    return f"thumbnails/{key_segment(user_id)}/{job_id}.jpg"
 
 
 class Outcome(enum.StrEnum):

@@ -1,6 +1,7 @@
-"""How `videojobs admin` calls job_service over gRPC: as an admin (the internal token, `x-user-id` naming the
-operator, `x-user-role: admin`), with a deadline on every call, and a failed call told on stderr (its code,
-message and field violations) with exit status 1. Settings come from the environment, like the services'."""
+"""How `videojobs admin` calls job_service over gRPC: as an admin (the internal token, `x-user-id-bin` naming
+the operator, `x-user-role: admin`), with a deadline on every call, and a failed call told on stderr (its
+code, message and field violations) with exit status 1. Settings come from the environment, like the
+services'."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ class AdminSettings(CommonSettings):
 @dataclass(frozen=True)
 class JobServiceCalls:
     stub: JobServiceAsyncStub
-    metadata: tuple[tuple[str, str], ...]
+    metadata: tuple[tuple[str, str | bytes], ...]
     timeout: float
 
     async def __call__(self, method: Callable[..., Any], request: Any) -> Any:
@@ -42,6 +43,7 @@ class JobServiceCalls:
 
 @asynccontextmanager
 async def job_service() -> AsyncIterator[JobServiceCalls]:
+    from videojobs import identity
     from videojobs.clients import internal_channel
     from videojobs.v1 import job_service_pb2_grpc
 
@@ -50,7 +52,7 @@ async def job_service() -> AsyncIterator[JobServiceCalls]:
     try:
         yield JobServiceCalls(
             job_service_pb2_grpc.JobServiceStub(channel),
-            (("x-user-id", settings.admin_user), ("x-user-role", "admin")),
+            (identity.metadata(settings.admin_user), ("x-user-role", "admin")),
             settings.admin_rpc_timeout_seconds,
         )
     finally:

@@ -17,8 +17,10 @@ from provider_service.sim.server import SimProvider
 from tests.orchestrator.test_sweep import admin
 from tests.support.pipeline import Pipeline, StartPipeline
 from videojobs import errors
+from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2
 
+ALICE = key_segment("alice")
 MAX_2 = {"VIDEOJOBS_THUMBNAIL_MAX_ATTEMPTS": "2"}
 
 
@@ -75,7 +77,7 @@ async def test_a_failed_thumbnail_completes_the_job_and_the_workers_make_it_late
 
     job = await completed(stack)
 
-    assert job.video_uri == f"gs://{stack.bucket.name}/videos/alice/{job.id}.mp4"
+    assert job.video_uri == f"gs://{stack.bucket.name}/videos/{ALICE}/{job.id}.mp4"
     assert job.video_url
     assert job.video.size_bytes > 0
     assert (job.thumbnail_uri, job.thumbnail_url) == ("", "")
@@ -100,9 +102,9 @@ async def test_a_failed_thumbnail_completes_the_job_and_the_workers_make_it_late
     thumbnails.broken = False
 
     job = await until_thumbnail(stack, job.id)
-    assert job.thumbnail_uri == f"gs://{stack.bucket.name}/thumbnails/alice/{job.id}.jpg"
+    assert job.thumbnail_uri == f"gs://{stack.bucket.name}/thumbnails/{ALICE}/{job.id}.jpg"
     assert job.thumbnail_url
-    assert stack.names("thumbnails/") == [f"thumbnails/alice/{job.id}.jpg"]
+    assert stack.names("thumbnails/") == [f"thumbnails/{ALICE}/{job.id}.jpg"]
     assert stack.events(job.id)[-2:] == [("state_changed", "COMPLETED"), ("thumbnail_added", "COMPLETED")]
     [(error,)] = stack.sql("SELECT thumbnail_error FROM jobs WHERE id = %s", job.id)
     assert error is None
@@ -162,7 +164,7 @@ async def test_the_workers_try_a_job_a_bounded_number_of_times_then_leave_it_to_
     thumbnails.broken = False
     fixed = report(await admin(stack, "thumbnails", "--apply", "--json"))
     assert fixed["summary"]["made"] == 1
-    assert fixed["items"][0]["detail"] == f"gs://{stack.bucket.name}/thumbnails/alice/{job.id}.jpg"
+    assert fixed["items"][0]["detail"] == f"gs://{stack.bucket.name}/thumbnails/{ALICE}/{job.id}.jpg"
     assert (await stack.get(job.id)).thumbnail_url
 
 
@@ -175,7 +177,7 @@ async def test_admin_thumbnails_fills_seeded_gaps_and_a_second_run_does_nothing(
     jobs = [await completed(stack) for _ in range(3)]
     gaps, whole = jobs[:2], jobs[2]
     for job in gaps:  # as a job finished before the backfill existed, or whose thumbnail was lost
-        stack.bucket.blob(f"thumbnails/alice/{job.id}.jpg").delete()
+        stack.bucket.blob(f"thumbnails/{ALICE}/{job.id}.jpg").delete()
         stack.sql("UPDATE jobs SET thumbnail_uri = NULL WHERE id = %s RETURNING id", job.id)
     hidden = gaps[1]
     stack.sql("UPDATE jobs SET deleted_time = now() WHERE id = %s RETURNING id", hidden.id)
@@ -200,9 +202,9 @@ async def test_admin_thumbnails_fills_seeded_gaps_and_a_second_run_does_nothing(
     assert [row["action"] for row in applied["items"]] == ["made", "made"]
     assert (await stack.get(adopted.id)).thumbnail_uri == adopted.thumbnail_uri
     assert stack.names("thumbnails/") == sorted(
-        f"thumbnails/alice/{job.id}.jpg" for job in (gaps[0], whole, adopted)
+        f"thumbnails/{ALICE}/{job.id}.jpg" for job in (gaps[0], whole, adopted)
     )
-    assert (await stack.get(gaps[0].id)).thumbnail_uri.endswith(f"/thumbnails/alice/{gaps[0].id}.jpg")
+    assert (await stack.get(gaps[0].id)).thumbnail_uri.endswith(f"/thumbnails/{ALICE}/{gaps[0].id}.jpg")
 
     again = await admin(stack, "thumbnails", "--apply")
     assert again.returncode == 0, again.stderr
@@ -211,5 +213,5 @@ async def test_admin_thumbnails_fills_seeded_gaps_and_a_second_run_does_nothing(
         "missing: 0, gave_up: 0, made: 0, failed: 0, skipped: 0, mode: applied"
     )
     assert stack.names("thumbnails/") == sorted(
-        f"thumbnails/alice/{job.id}.jpg" for job in (gaps[0], whole, adopted)
+        f"thumbnails/{ALICE}/{job.id}.jpg" for job in (gaps[0], whole, adopted)
     )

@@ -93,6 +93,8 @@ class Job:
     urls_expire_time: datetime | None = None
     # A completed job whose links could not be signed in time (storage_service out of reach).
     urls_unavailable: bool = False
+    # GetJob's reason a PENDING job is held back by a provider limit ("waiting for a runway slot, 3 ahead").
+    waiting: str = ""
 
 
 @dataclass(frozen=True)

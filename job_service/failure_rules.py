@@ -33,6 +33,7 @@ log = get_logger(__name__)
 
 _CLEAR_PROVIDER_RUN = {
     "provider_job_id": None,
+    "throttled_since": None,
     "step_attempts": 0,
     "unknown_submits": 0,
     "poll_count": 0,

@@ -25,6 +25,7 @@ from job_service.domain import (
 from job_service.event_hub import EventHub
 from job_service.job_queries import ActiveLimitReached, DailyLimitReached, JobQueries
 from job_service.key_queries import ApiKeyQueries
+from job_service.limit_queries import LimitQueries
 from job_service.metrics import JobMetrics
 from job_service.peers import CallFailed, Peers, peer_error
 from job_service.signed_urls import SignedUrl, SignedUrls
@@ -74,6 +75,7 @@ class Jobs:
         dedupe_window_seconds: int = 60,
         image_buckets: Sequence[str] = (),
         webhooks: Webhooks | None = None,
+        provider_limits: LimitQueries | None = None,
     ) -> None:
         self._webhooks = webhooks
         self._metrics = metrics or JobMetrics()
@@ -87,6 +89,7 @@ class Jobs:
         self._active_retry = active_limit_retry_seconds
         self._dedupe_window = dedupe_window_seconds
         self._image_buckets = frozenset(image_buckets)
+        self._provider_limits = provider_limits
 
     async def create(
         self,
@@ -166,6 +169,8 @@ class Jobs:
 
     async def get(self, caller: Caller, job_id: str) -> Job:
         job = await self._owned(caller, job_id)
+        if job.state is JobState.PENDING and self._provider_limits is not None:
+            return replace(job, waiting=await self._provider_limits.waiting_reason(job.id))
         return (await self.with_urls([job]))[0]
 
     async def _owned(self, caller: Caller, job_id: str) -> Job:

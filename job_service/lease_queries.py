@@ -21,15 +21,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from job_service.database import database_errors
 from job_service.domain import Job, JobState
 from job_service.job_queries import refund_quota
+from job_service.limit_queries import LimitQueries
 from job_service.metrics import JobMetrics
 from job_service.tables import job_events, job_from_row, jobs
 
+# Jobs past submission (and SUBMITTING ones, which already hold their provider slot). PENDING jobs are
+# claimed by LimitQueries.claim_waiting, within the provider limits and in fair order.
 CLAIM = text(
     """
     UPDATE jobs SET locked_until = now() + make_interval(secs => :lease), lease_token = gen_random_uuid()
     WHERE id IN (
         SELECT id FROM jobs
-        WHERE due_time <= now() AND (locked_until IS NULL OR locked_until < now())
+        WHERE due_time <= now() AND (locked_until IS NULL OR locked_until < now()) AND state <> 'PENDING'
         ORDER BY due_time
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
@@ -58,6 +61,8 @@ class WorkItem:
     provider_news: Mapping[str, Any] | None
     # When the job entered its current state (database clock).
     state_time: datetime
+    # Since when its submissions have been answered 429 (None: the last one was not).
+    throttled_since: datetime | None = None
 
     @property
     def provider(self) -> str:
@@ -79,6 +84,7 @@ def _item(row: Row[Any]) -> WorkItem:
         provider_result=row.provider_result,
         provider_news=row.provider_news,
         state_time=row.state_time,
+        throttled_since=row.throttled_since,
     )
 
 
@@ -110,16 +116,22 @@ DUE_QUEUE = text(
 
 
 class LeaseQueries:
-    def __init__(self, engine: AsyncEngine, metrics: JobMetrics | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, metrics: JobMetrics | None = None, limits: LimitQueries | None = None
+    ) -> None:
         self._engine = engine
         self._metrics = metrics
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.limits = limits or LimitQueries(engine, ())
 
     @database_errors
     async def claim(self, limit: int, lease_seconds: float) -> list[WorkItem]:
+        """Due jobs: steps of started jobs first (they free provider slots), then submissions."""
         async with self._autocommit.connect() as conn:
-            rows = await conn.execute(CLAIM, {"limit": limit, "lease": lease_seconds})
-            return [_item(row) for row in rows]
+            rows = list(await conn.execute(CLAIM, {"limit": limit, "lease": lease_seconds}))
+        if len(rows) < limit:
+            rows += await self.limits.claim_waiting(limit - len(rows), lease_seconds)
+        return [_item(row) for row in rows]
 
     @database_errors
     async def renew(self, item: WorkItem, lease_seconds: float) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from job_service.domain import JobError, JobState, ProviderStatus, VideoInfo
@@ -121,6 +122,7 @@ class Orchestrator:
                     "unknown_submits": 0,
                     "step_attempts": 0,
                     "poll_count": 0,
+                    "throttled_since": None,
                 },
                 due_in=self._policy.poll_delay(0),
                 event="state_changed",
@@ -162,10 +164,41 @@ class Orchestrator:
             state = JobState.SUBMITTING if item.unknown_submits > 1 else JobState.PENDING
             await self._rules.wait_for_peer(item, failure, state, extra=not_started)
             return
+        if failure.reason == Reason.PROVIDER_THROTTLED and not self._throttled_too_long(item):
+            await self._throttled(item, failure, not_started)
+            return
         if failure.transient:
             await self._rules.retry_later(item, failure, JobState.PENDING, extra=not_started)
             return
         await self._rules.fallback(item, JobError(failure.reason, failure.message, retryable=False))
+
+    def _throttled_too_long(self, item: WorkItem) -> bool:
+        """Past `max_throttled_seconds` of 429s the provider counts as down (step attempts, then the next)."""
+        if item.throttled_since is None:
+            return False
+        waited = (datetime.now(UTC) - item.throttled_since).total_seconds()
+        return waited > self._policy.max_throttled_seconds
+
+    async def _throttled(self, item: WorkItem, failure: CallFailed, not_started: Mapping[str, Any]) -> None:
+        """A 429 says our rate there is too high, not that this job is at fault: every replica holds back
+        submissions to the provider for a while (a shared not_before), and the job waits its turn again
+        without spending a step attempt or falling back, for at most `max_throttled_seconds`."""
+        wait = failure.retry_after if failure.retry_after is not None else self._policy.throttle_wait_seconds
+        # Afterwards, one submission per pace for a while: the wait it asked for says when one more is
+        # welcome, not that a burst is.
+        pace = max(wait, self._policy.throttle_wait_seconds)
+        await self._leases.limits.throttled(item.provider, wait, pace)
+        await self._leases.apply(
+            item,
+            Transition(
+                JobState.PENDING,
+                {**not_started, "throttled_since": item.throttled_since or datetime.now(UTC)},
+                due_in=wait,
+                event="throttled",
+                message=f"{item.provider} is rate limiting us; submitting again in {wait:.0f}s",
+                detail={"provider": item.provider, "wait_seconds": wait},
+            ),
+        )
 
     # -- processing ----------------------------------------------------------------------------------
 

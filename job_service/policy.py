@@ -21,6 +21,11 @@ class Policy:
     job_deadline_seconds: float = 3600.0
     provider_retry_attempts: int = 1
     peer_wait_max_seconds: float = 30.0
+    # How long every replica holds back submissions to a provider that answered 429 without saying how long,
+    # and the least pace of its submissions afterwards (one per this long, for a limits window).
+    throttle_wait_seconds: float = 5.0
+    # 429s for longer than this count like any transient failure (the provider is as good as down).
+    max_throttled_seconds: float = 900.0
 
     def poll_delay(self, polls_done: int) -> float:
         """Soon at first (short jobs finish fast), then 1.5x per poll up to the maximum."""

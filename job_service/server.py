@@ -25,6 +25,8 @@ from job_service.job_queries import JobQueries
 from job_service.jobs import Jobs
 from job_service.key_queries import ApiKeyQueries
 from job_service.lease_queries import LeaseQueries
+from job_service.limit_queries import LimitQueries
+from job_service.limits import ProviderLimit, parse_scope
 from job_service.maintenance_queries import MaintenanceQueries, RetentionQueries, ThumbnailQueries
 from job_service.metrics import JobMetrics, serve_metrics
 from job_service.orchestrator import Orchestrator
@@ -201,7 +203,18 @@ def policy(settings: JobServiceSettings) -> Policy:
         job_deadline_seconds=settings.job_deadline_seconds,
         provider_retry_attempts=settings.provider_retry_attempts,
         peer_wait_max_seconds=settings.peer_wait_max_seconds,
+        throttle_wait_seconds=settings.throttle_wait_seconds,
+        max_throttled_seconds=settings.max_throttled_seconds,
     )
+
+
+def provider_limits(settings: JobServiceSettings, engine: AsyncEngine) -> LimitQueries:
+    limits = [
+        ProviderLimit(provider, model, setting.max_in_flight, setting.submits_per_minute)
+        for scope, setting in sorted(settings.limits.items())
+        for provider, model in [parse_scope(scope)]
+    ]
+    return LimitQueries(engine, limits, settings.limit_window_seconds)
 
 
 def create_sweeper(settings: JobServiceSettings, engine: AsyncEngine, storage: StorageClient) -> Sweeper:
@@ -297,6 +310,7 @@ def create_server(
     )
     queries = JobQueries(engine, pool)
     keys = ApiKeyQueries(engine)
+    limit_queries = provider_limits(settings, engine)
     hub = EventHub(database.libpq_url(engine.url), queries)
     box = SecretBox.from_setting(settings.webhook_secret_keys.get_secret_value())
     fetcher = webhook_fetcher(settings)
@@ -322,6 +336,7 @@ def create_server(
         dedupe_window_seconds=settings.dedupe_window_seconds,
         image_buckets=settings.image_buckets,
         webhooks=webhooks,
+        provider_limits=limit_queries,
     )
     hub.decorate = jobs.event_with_urls
     worker = upkeep = leases = sender = None
@@ -331,7 +346,7 @@ def create_server(
             lease_seconds=settings.lease_seconds,
             idle_poll_seconds=settings.idle_poll_seconds,
         )
-        leases = LeaseQueries(engine, metrics)
+        leases = LeaseQueries(engine, metrics, limit_queries)
         worker = Worker(leases, Orchestrator(leases, peers, policy(settings)), hub, options)
         upkeep = create_upkeep(settings, engine, peers, metrics)
         sending = webhook_sender_options(settings)

@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from typing import Self
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from job_service.webhook_signing import DEV_SECRET_KEY
 from videojobs.contract import PROVIDERS
 from videojobs.settings import CommonSettings
+
+_SCOPE = re.compile(r"^([a-z]+)(?:/([\w.:/-]{1,200}))?$")
+
+
+class ProviderLimitSetting(BaseModel):
+    """One entry of VIDEOJOBS_LIMITS; an unset field does not limit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_in_flight: int | None = Field(
+        default=None, ge=1, description="Jobs submitted and not finished there."
+    )
+    submits_per_minute: int | None = Field(default=None, ge=1, description="Submissions per minute there.")
+
+
+# What the providers' entry tiers allow (README, "Provider limits"): Vertex Veo about 10 requests a minute per
+# project and model; Runway a few tasks at once (more are queued as THROTTLED); fal 10 concurrent requests.
+DEFAULT_LIMITS: dict[str, ProviderLimitSetting] = {
+    "veo": ProviderLimitSetting(submits_per_minute=10),
+    "runway": ProviderLimitSetting(max_in_flight=2),
+    "fal": ProviderLimitSetting(max_in_flight=10),
+}
 
 
 class JobServiceSettings(CommonSettings):
@@ -84,6 +107,24 @@ class JobServiceSettings(CommonSettings):
     )
     peer_wait_max_seconds: float = Field(
         default=30.0, gt=0, description="Longest wait between tries while our own service is out of reach."
+    )
+    # Provider limits, enforced across all replicas (job_service/limits.py). JSON keyed by provider or
+    # "provider/model", e.g. {"runway": {"max_in_flight": 4}, "veo/veo-3.1-generate-001":
+    # {"submits_per_minute": 5}}; setting it replaces the defaults ({} for no limits).
+    limits: dict[str, ProviderLimitSetting] = Field(
+        default_factory=lambda: dict(DEFAULT_LIMITS),
+        description="Per-provider (or provider/model) max_in_flight and submits_per_minute.",
+    )
+    limit_window_seconds: float = Field(
+        default=60.0, gt=0, description="The window submits_per_minute is counted over (scaled to it)."
+    )
+    throttle_wait_seconds: float = Field(
+        default=5.0, gt=0, description="Submissions to a provider that answered 429 pause this long."
+    )
+    max_throttled_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="A job answered 429 for longer spends step attempts (then falls back) as if down.",
     )
 
     # Prometheus /metrics of this process (API and worker metrics alike); off unless a port is given, so
@@ -164,6 +205,17 @@ class JobServiceSettings(CommonSettings):
         unknown = set(value) - set(PROVIDERS)
         if unknown or not value:
             raise ValueError(f"default_providers must be a non-empty subset of {', '.join(PROVIDERS)}")
+        return value
+
+    @field_validator("limits")
+    @classmethod
+    def _known_scopes(cls, value: dict[str, ProviderLimitSetting]) -> dict[str, ProviderLimitSetting]:
+        for scope in value:
+            match = _SCOPE.match(scope)
+            if match is None or match.group(1) not in PROVIDERS:
+                raise ValueError(
+                    f"limits keys are a provider ({', '.join(PROVIDERS)}) or provider/model: {scope!r}"
+                )
         return value
 
     @property

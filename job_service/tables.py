@@ -112,6 +112,12 @@ class JobRow(Base):
     # A COMPLETED job whose thumbnail could not be made: background tries so far (bounded) and the last error.
     thumbnail_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     thumbnail_error: Mapped[str | None] = mapped_column(Text)
+    # Since when this PENDING job has been held back because its provider is at a limit (limit_queries.py);
+    # cleared when a worker claims it.
+    waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Since when this job's submissions have been answered 429 (cleared once one is accepted or on fallback);
+    # a 429 spends no step attempt until `max_throttled_seconds` have passed.
+    throttled_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint(f"state IN ({_STATES_SQL})", name="state"),
@@ -194,6 +200,34 @@ class QuotaUsageRow(Base):
     used: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (CheckConstraint("used >= 0", name="used"),)
+
+
+class ProviderSubmitRow(Base):
+    """Submissions claimed per provider and model, for the submits-per-minute limits. Rows older than the
+    limits' window are deleted by the next claim."""
+
+    __tablename__ = "provider_submits"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    provider: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    submit_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_provider_submits_provider_submit_time", "provider", "submit_time"),)
+
+
+class ProviderBackoffRow(Base):
+    """A provider that answered 429 gets no submissions from any replica until not_before, then, for one
+    limits window after the 429, at most one every `spacing_seconds` (the wait the 429 asked for)."""
+
+    __tablename__ = "provider_backoff"
+
+    provider: Mapped[str] = mapped_column(Text, primary_key=True)
+    not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    throttles: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    spacing_seconds: Mapped[float] = mapped_column(Float)
+    last_throttle: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_submit: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ApiKeyRow(Base):
@@ -311,6 +345,8 @@ webhook_endpoints = cast(Table, WebhookEndpointRow.__table__)
 webhook_deliveries = cast(Table, WebhookDeliveryRow.__table__)
 webhook_attempts = cast(Table, WebhookAttemptRow.__table__)
 webhook_signing_secrets = cast(Table, WebhookSigningSecretRow.__table__)
+provider_submits = cast(Table, ProviderSubmitRow.__table__)
+provider_backoff = cast(Table, ProviderBackoffRow.__table__)
 
 
 def job_from_row(row: Any) -> Job:

@@ -14,7 +14,8 @@ Status, result and cancel calls are safe to repeat: any transient failure (timeo
 429, 5xx, an unparseable body) is retried with exponential backoff and full jitter, at most `attempts` times,
 never waiting longer than `max_wait` inside one call. A provider that keeps failing, or asks (Retry-After) for
 a longer wait than that, becomes UNAVAILABLE with RetryInfo, so the caller schedules the next try instead of
-an RPC hanging on it.
+an RPC hanging on it. When the last answer was a 429 the ErrorInfo reason is PROVIDER_THROTTLED (job_service
+then holds back every submission to that provider, not just this one).
 """
 
 from __future__ import annotations
@@ -54,10 +55,19 @@ class RetryPolicy:
 class TransientFailure(Exception):
     """A failure worth trying again; `not_accepted` when the provider certainly did not take the request."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, not_accepted: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        not_accepted: bool = False,
+        throttled: bool = False,
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.not_accepted = not_accepted
+        # HTTP 429: the caller should slow down towards this provider, not just retry this request.
+        self.throttled = throttled
 
 
 class MalformedResponse(TransientFailure):
@@ -227,6 +237,7 @@ class ProviderHttp:
                 f"HTTP {status}",
                 retry_after=self._retry_after(response),
                 not_accepted=status in _NOT_ACCEPTED_STATUSES,
+                throttled=status == 429,
             )
         try:
             return parse(response)
@@ -249,7 +260,7 @@ class ProviderHttp:
         delay = exc.retry_after if exc.retry_after is not None else self.policy.fallback_retry_after
         return errors.Unavailable(
             f"{self.provider} is unavailable: {exc}",
-            reason=PROVIDER_UNAVAILABLE,
+            reason=Reason.PROVIDER_THROTTLED if exc.throttled else PROVIDER_UNAVAILABLE,
             metadata={"provider": self.provider},
             retry_after=delay,
         )

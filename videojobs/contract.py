@@ -82,6 +82,8 @@ class Reason(enum.StrEnum):
     UNSUPPORTED_SPEC = "UNSUPPORTED_SPEC"  # this provider cannot honour the spec: try the next one
     CONTENT_VIOLATION = "CONTENT_VIOLATION"
     PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
+    # The provider answered 429: our rate or concurrency there is too high (not this request's fault).
+    PROVIDER_THROTTLED = "PROVIDER_THROTTLED"
     # storage_service -> job_service
     NOT_A_VIDEO = "NOT_A_VIDEO"
     OUTPUT_NOT_FOUND = "OUTPUT_NOT_FOUND"

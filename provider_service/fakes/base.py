@@ -8,6 +8,8 @@
     fake.fail_always("status", Fault("503"))   # a provider that stays down
     fake.fail_randomly(0.3, endpoints=("status",), kinds=("500", "429", "hang"), seed=7)
     fake.submissions, fake.polls[job_id], fake.calls["status"], fake.jobs
+    fake.script.submit_rate = (2, 1.0)         # 2 submissions a second at most, 429 beyond (fake.throttled)
+    fake.running, fake.max_running             # jobs accepted and not finished, now and at most so far
     fake.stop()
 
 Fault kinds: an HTTP status ("429", "500", "502", "503", "504") answered in the provider's error shape;
@@ -23,6 +25,7 @@ import abc
 import io
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,6 +76,8 @@ class Script:
     random_kinds: tuple[str, ...] = ("500", "429", "hang")
     random_retry_after: float | None = None
     rng: random.Random = field(default_factory=random.Random)
+    # (submissions, seconds): accept at most that many submissions in any such window; 429 with Retry-After.
+    submit_rate: tuple[int, float] | None = None
 
     def take(self, endpoint: str) -> Fault | None:
         if self.queued.get(endpoint):
@@ -118,6 +123,9 @@ class FakeProvider(abc.ABC):
         self.polls: Counter[str] = Counter()
         self.cancels: Counter[str] = Counter()
         self.refused: list[Any] = []  # request bodies refused as invalid (the real API would refuse them too)
+        self.submit_times: list[float] = []  # time.monotonic() of each accepted submission
+        self.throttled = 0  # submissions answered 429 by the rate limit
+        self.max_running = 0
         self.server = LocalHttpServer(self._handle)
 
     # -- lifecycle ---------------------------------------------------------------------------------------
@@ -174,12 +182,30 @@ class FakeProvider(abc.ABC):
     def submissions(self) -> int:
         return len(self.jobs)
 
+    @property
+    def running(self) -> int:
+        """Jobs accepted and not finished (no final state answered yet, not cancelled)."""
+        with self.lock:
+            return sum(not job.finished for job in self.jobs.values())
+
     def new_job(self, job_id: str, body: dict[str, Any]) -> FakeJob:
         with self.lock:
             outcome = self.script.outcomes.pop(0) if self.script.outcomes else self.script.outcome
             job = FakeJob(job_id, body, outcome, self.script.polls_to_finish)
             self.jobs[job_id] = job
+            self.submit_times.append(time.monotonic())
+            self.max_running = max(self.max_running, self.running)
             return job
+
+    def _over_rate(self) -> float | None:
+        """Seconds until the rate limit admits a submission, or None if it admits one now."""
+        if self.script.submit_rate is None:
+            return None
+        count, window = self.script.submit_rate
+        recent = [t for t in self.submit_times if t > time.monotonic() - window]
+        if len(recent) < count:
+            return None
+        return recent[-count] + window - time.monotonic()
 
     def answer_poll(self, job: FakeJob) -> None:
         """Count one answered status poll; the job reaches its outcome after `polls_to_finish` of them."""
@@ -209,6 +235,11 @@ class FakeProvider(abc.ABC):
             self.calls[endpoint] += 1
             fault = self.script.take(endpoint)
             hang = self.script.hang_seconds
+            wait = self._over_rate() if endpoint == "submit" and fault is None else None
+            if wait is not None:
+                self.throttled += 1
+        if wait is not None:
+            return self.error_response(429, max(wait, 0.001))
         if fault is None:
             return handler(request)
         if fault.kind.isdigit():

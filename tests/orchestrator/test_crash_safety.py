@@ -39,6 +39,7 @@ def _worker_env(stack: Pipeline, database_url: str) -> dict[str, str]:
         "VIDEOJOBS_SUBMIT_UNKNOWN_WAIT_SECONDS": "0.2",
         "VIDEOJOBS_MAX_UNKNOWN_SUBMITS": "3",
         "VIDEOJOBS_WORKER_CONCURRENCY": "8",
+        "VIDEOJOBS_LIMITS": "{}",
     }
 
 

@@ -54,7 +54,12 @@ async def test_all_providers_down_fails_and_gives_the_quota_unit_back(
 ) -> None:
     fal_fake.fail_always("submit", Fault("503"))
     runway_fake.fail_always("submit", Fault("429", retry_after=0.01))
-    stack = await start_stack(providers={"fal": fal_fake, "runway": runway_fake})
+    # A provider answering nothing but 429 counts as down once its 429s outlast max_throttled_seconds.
+    stack = await start_stack(
+        providers={"fal": fal_fake, "runway": runway_fake},
+        throttle_wait_seconds=0.05,
+        max_throttled_seconds=0.3,
+    )
     created = await stack.create(providers=["fal", "runway"])
     assert await _used_today(stack) == 1
     job = await stack.wait(created.job.id)

@@ -60,6 +60,8 @@ FAST_JOBS: dict[str, Any] = {
     "finalize_rpc_timeout_seconds": 20.0,
     "daily_limit": 1000,
     "max_active": 200,
+    # No provider limits unless a test sets them (tests/orchestrator/test_provider_limits.py).
+    "limits": {},
 }
 
 

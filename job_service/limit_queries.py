@@ -1,0 +1,310 @@
+"""The SQL of provider limits and fair share (job_service/limits.py has the rules as plain values).
+
+Race-free across replicas: every claim of PENDING jobs runs in one transaction under one advisory lock, and
+counts what holds a slot from the jobs rows themselves (a claimed PENDING job, SUBMITTING, PROCESSING), so
+two replicas can never both take the last slot, and a replica that dies frees its slots when its leases
+lapse (there is no counter to leak).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, func, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from job_service.database import database_errors
+from job_service.domain import JobState
+from job_service.limits import (
+    Blocked,
+    Candidate,
+    Cap,
+    ProviderLimit,
+    Usage,
+    blocked,
+    pick,
+    provider_room,
+    waiting_message,
+)
+from job_service.tables import job_events, jobs, provider_backoff, provider_submits
+
+# pg_advisory_xact_lock key of "claiming PENDING jobs" (an arbitrary constant, the same in every replica).
+CLAIM_LOCK = 0x76_6A_73_6C_6F_74  # "vjslot"
+
+_PROVIDER = "spec->'providers'->>provider_index"
+_MODEL = "coalesce(spec->>'model', '')"
+# A job holds a slot at its provider from its claim for submission until the provider finished it.
+_HOLDING = "(state IN ('SUBMITTING', 'PROCESSING') OR (state = 'PENDING' AND locked_until >= now()))"
+_WAITING = "state = 'PENDING' AND due_time <= now() AND (locked_until IS NULL OR locked_until < now())"
+
+USAGE = text(
+    f"""
+    SELECT l.scope,
+        (SELECT count(*) FROM jobs WHERE {_HOLDING} AND {_PROVIDER} = l.provider
+            AND (l.model = '' OR {_MODEL} = l.model)) AS in_flight,
+        (SELECT count(*) FROM provider_submits s WHERE s.provider = l.provider
+            AND (l.model = '' OR s.model = l.model)
+            AND s.submit_time > now() - make_interval(secs => :window)) AS recent
+    FROM jsonb_to_recordset(CAST(:limits AS jsonb)) AS l(scope text, provider text, model text)
+    """
+)
+
+# Providers that answered 429 lately: paused until not_before, then paced (one submission per spacing) for
+# one window after the 429.
+PACE = text(
+    """
+    SELECT provider,
+        not_before > now() OR coalesce(last_submit > now() - make_interval(secs => spacing_seconds), false)
+            AS paused
+    FROM provider_backoff
+    WHERE not_before > now() OR last_throttle > now() - make_interval(secs => :window)
+    """
+)
+
+# The waiting jobs in fair order: `turn` is how many jobs of the same user at the same provider hold a slot
+# or wait ahead of this one; the lowest turn goes first, then the oldest.
+_FAIR_ORDER = f"""
+    waiting AS (
+        SELECT id, user_id, due_time, {_PROVIDER} AS provider, {_MODEL} AS model FROM jobs WHERE {_WAITING}
+    ),
+    holding AS (
+        SELECT user_id, {_PROVIDER} AS provider, count(*) AS n FROM jobs WHERE {_HOLDING} GROUP BY 1, 2
+    ),
+    fair AS (
+        SELECT w.id, w.provider, w.model, w.due_time,
+            row_number() OVER (PARTITION BY w.user_id, w.provider ORDER BY w.due_time, w.id) - 1
+                + coalesce(h.n, 0) AS turn
+        FROM waiting w LEFT JOIN holding h USING (user_id, provider)
+        WHERE NOT EXISTS (
+            SELECT 1 FROM jsonb_to_recordset(CAST(:blocked AS jsonb)) AS b(provider text, model text)
+            WHERE b.provider = w.provider AND (b.model = '' OR b.model = w.model)
+        )
+    )
+"""
+
+# At most the provider's room per provider, so one saturated provider's queue never crowds out the others.
+CANDIDATES = text(
+    f"""
+    WITH {_FAIR_ORDER},
+    placed AS (
+        SELECT *, row_number() OVER (PARTITION BY provider ORDER BY turn, due_time, id) AS place FROM fair
+    )
+    SELECT id, provider, model FROM placed
+    WHERE place <= coalesce((CAST(:room AS jsonb)->>provider)::bigint, :limit)
+    ORDER BY turn, due_time, id
+    LIMIT :limit
+    """
+)
+
+# How many waiting jobs of the same scope come before this one in fair order.
+AHEAD = text(
+    f"""
+    WITH {_FAIR_ORDER}
+    SELECT count(*) FROM fair o, fair me
+    WHERE me.id = :id AND o.provider = me.provider AND (:model = '' OR o.model = me.model)
+        AND (o.turn, o.due_time, o.id) < (me.turn, me.due_time, me.id)
+    """
+)
+
+MARK_WAITING = text(
+    f"""
+    UPDATE jobs SET waiting_since = now()
+    FROM jsonb_to_recordset(CAST(:blocked AS jsonb)) AS b(provider text, model text, why text)
+    WHERE {_WAITING} AND waiting_since IS NULL
+        AND b.provider = {_PROVIDER} AND (b.model = '' OR b.model = {_MODEL})
+    RETURNING jobs.id, b.provider, b.why
+    """
+)
+
+THROTTLED = text(
+    """
+    INSERT INTO provider_backoff AS b (provider, not_before, throttles, spacing_seconds, last_throttle)
+    VALUES (:provider, now() + make_interval(secs => :seconds), 1, :pace, now())
+    ON CONFLICT (provider) DO UPDATE
+    SET not_before = greatest(b.not_before, excluded.not_before), throttles = b.throttles + 1,
+        spacing_seconds = excluded.spacing_seconds, last_throttle = now()
+    """
+)
+
+
+@dataclass(frozen=True)
+class _Now:
+    """What holds submissions back at this moment."""
+
+    usages: list[Usage]
+    # Providers taking no submission now (paused after a 429, or paced and just submitted to).
+    paused: list[str]
+    # Providers paced after a 429 that may take one submission now.
+    pacing: list[str]
+
+
+class LimitQueries:
+    def __init__(
+        self, engine: AsyncEngine, limits: Sequence[ProviderLimit], window_seconds: float = 60.0
+    ) -> None:
+        self._engine = engine
+        self._limits = tuple(limits)
+        self._window = window_seconds
+        self._limits_json = json.dumps(
+            [
+                {"scope": limit.scope, "provider": limit.provider, "model": limit.model}
+                for limit in self._limits
+            ]
+        )
+        self._rated = {limit.provider for limit in self._limits if limit.submits_per_minute is not None}
+
+    @property
+    def limits(self) -> tuple[ProviderLimit, ...]:
+        return self._limits
+
+    @database_errors
+    async def claim_waiting(self, count: int, lease_seconds: float) -> list[Row[Any]]:
+        """Claim up to `count` PENDING due jobs for submission, in fair order, within every limit; mark the
+        ones held back as waiting (a `waiting` event each, once per wait)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
+            now = await self._now(conn)
+            caps = [
+                Cap(usage.limit.provider, usage.limit.model, usage.room(self._window)) for usage in now.usages
+            ] + [Cap(provider, "", 1) for provider in now.pacing]
+            params = {
+                "blocked": _blocked_json(blocked(now.usages, now.paused, self._window)),
+                "room": json.dumps(provider_room(caps)),
+                "limit": count,
+            }
+            candidates = [
+                Candidate(row.id, row.provider, row.model) for row in await conn.execute(CANDIDATES, params)
+            ]
+            chosen = pick(candidates, caps, count)
+            claimed = await self._claim(conn, chosen, lease_seconds)
+            await self._record_submits(conn, chosen)
+            paced = sorted({c.provider for c in chosen if c.provider in now.pacing})
+            if paced:
+                await conn.execute(
+                    update(provider_backoff)
+                    .where(provider_backoff.c.provider.in_(paced))
+                    .values(last_submit=func.now())
+                )
+            # What is held back now includes the scopes this claim just filled.
+            after = [
+                Usage(usage.limit, usage.in_flight + taken, usage.recent_submits + taken)
+                for usage in now.usages
+                for taken in [sum(usage.limit.applies_to(c.provider, c.model) for c in chosen)]
+            ]
+            now_blocked = blocked(after, now.paused + paced, self._window)
+            if now_blocked:
+                await self._mark_waiting(conn, now_blocked)
+        return claimed
+
+    async def _now(self, conn: AsyncConnection) -> _Now:
+        usages: list[Usage] = []
+        if self._limits:
+            rows = {
+                row.scope: row
+                for row in await conn.execute(USAGE, {"limits": self._limits_json, "window": self._window})
+            }
+            usages = [
+                Usage(limit, int(rows[limit.scope].in_flight), int(rows[limit.scope].recent))
+                for limit in self._limits
+            ]
+        pace = list(await conn.execute(PACE, {"window": self._window}))
+        return _Now(
+            usages,
+            paused=[row.provider for row in pace if row.paused],
+            pacing=[row.provider for row in pace if not row.paused],
+        )
+
+    async def _claim(
+        self, conn: AsyncConnection, chosen: Sequence[Candidate], lease_seconds: float
+    ) -> list[Row[Any]]:
+        if not chosen:
+            return []
+        result = await conn.execute(
+            update(jobs)
+            .where(
+                jobs.c.id.in_([candidate.id for candidate in chosen]),
+                jobs.c.state == JobState.PENDING.value,
+                (jobs.c.locked_until.is_(None)) | (jobs.c.locked_until < func.now()),
+            )
+            .values(
+                locked_until=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds),
+                lease_token=func.gen_random_uuid(),
+                waiting_since=None,
+            )
+            .returning(*jobs.c)
+        )
+        return list(result)
+
+    async def _record_submits(self, conn: AsyncConnection, chosen: Sequence[Candidate]) -> None:
+        if not self._rated:
+            return
+        rated = [{"provider": c.provider, "model": c.model} for c in chosen if c.provider in self._rated]
+        await conn.execute(
+            provider_submits.delete().where(
+                provider_submits.c.submit_time
+                < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, self._window)
+            )
+        )
+        if rated:
+            await conn.execute(insert(provider_submits), rated)
+
+    async def _mark_waiting(self, conn: AsyncConnection, now_blocked: Sequence[Blocked]) -> None:
+        marked = list(await conn.execute(MARK_WAITING, {"blocked": _blocked_json(now_blocked)}))
+        if marked:
+            await conn.execute(
+                insert(job_events),
+                [
+                    {
+                        "job_id": row.id,
+                        "type": "waiting",
+                        "state": JobState.PENDING.value,
+                        "message": waiting_message(row.provider, row.why, 0),
+                        "detail": {"provider": row.provider, "reason": row.why},
+                    }
+                    for row in marked
+                ],
+            )
+
+    @database_errors
+    async def throttled(self, provider: str, seconds: float, pace_seconds: float) -> None:
+        """The provider answered 429: no replica submits to it for `seconds` (extending a longer wait), then
+        at most one submission per `pace_seconds` until a limits window has passed without a 429."""
+        async with self._engine.begin() as conn:
+            await conn.execute(THROTTLED, {"provider": provider, "seconds": seconds, "pace": pace_seconds})
+
+    @database_errors
+    async def waiting_reason(self, job_id: uuid.UUID) -> str:
+        """Why a PENDING job has not started, e.g. "waiting for a runway slot, 12 ahead"; "" if it is not held
+        back by a limit now."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        f"SELECT {_PROVIDER} AS provider, {_MODEL} AS model FROM jobs "
+                        f"WHERE id = :id AND waiting_since IS NOT NULL AND {_WAITING}"
+                    ),
+                    {"id": job_id},
+                )
+            ).first()
+            if row is None:
+                return ""
+            now = await self._now(conn)
+            mine = [
+                scope
+                for scope in blocked(now.usages, now.paused, self._window)
+                if scope.provider == row.provider and scope.model in ("", row.model)
+            ]
+            if not mine:
+                return ""
+            scope = mine[0]
+            ahead = await conn.scalar(AHEAD, {"id": job_id, "model": scope.model, "blocked": "[]"})
+        return waiting_message(row.provider, scope.why, int(ahead or 0))
+
+
+def _blocked_json(scopes: Sequence[Blocked]) -> str:
+    return json.dumps([{"provider": s.provider, "model": s.model, "why": s.why} for s in scopes])

@@ -1,0 +1,149 @@
+"""Provider limits and fair share, as plain values: which waiting jobs may be submitted now.
+
+A limit applies to a provider, or to one model of it (`spec.model`), and caps
+  - max_in_flight: jobs holding a slot there (claimed for submission, SUBMITTING or PROCESSING);
+  - submits_per_minute: submissions claimed within the window (`window_seconds`, 60 unless shortened).
+A provider that answered 429 takes no submissions until its shared `not_before`, and for one window after
+the 429 at most one per the wait it asked for: the cap was too high, so we go at the pace it told us
+(limit_queries.py keeps this per provider, for every replica).
+
+Fair share: waiting jobs are offered in order of their *turn*, how many jobs of the same user at the same
+provider are in flight or waiting ahead of them, then age. A user with 500 queued jobs has turns 0..499 (plus
+what is in flight), a user with one job has turn 0: the next free slot goes to whoever has least.
+
+The SQL (counting, ordering, claiming under one advisory lock) is in limit_queries.py.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+# A cap that never binds, for limits that set only some of their fields.
+UNLIMITED = 1 << 30
+
+
+@dataclass(frozen=True)
+class ProviderLimit:
+    provider: str
+    # "" applies to every model of the provider.
+    model: str = ""
+    max_in_flight: int | None = None
+    submits_per_minute: int | None = None
+
+    @property
+    def scope(self) -> str:
+        return f"{self.provider}/{self.model}" if self.model else self.provider
+
+    def applies_to(self, provider: str, model: str) -> bool:
+        return self.provider == provider and (not self.model or self.model == model)
+
+    def submits_per_window(self, window_seconds: float) -> int | None:
+        """The rate as submissions allowed in one window (at least one, so a short window still admits)."""
+        if self.submits_per_minute is None:
+            return None
+        return max(1, math.floor(self.submits_per_minute * window_seconds / 60.0))
+
+
+def parse_scope(scope: str) -> tuple[str, str]:
+    """ "runway" -> ("runway", ""); "runway/gen4_turbo" -> ("runway", "gen4_turbo")."""
+    provider, _, model = scope.partition("/")
+    return provider, model
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a limit's scope holds right now."""
+
+    limit: ProviderLimit
+    in_flight: int
+    recent_submits: int
+
+    def room(self, window_seconds: float) -> int:
+        free = UNLIMITED
+        if self.limit.max_in_flight is not None:
+            free = min(free, self.limit.max_in_flight - self.in_flight)
+        per_window = self.limit.submits_per_window(window_seconds)
+        if per_window is not None:
+            free = min(free, per_window - self.recent_submits)
+        return max(free, 0)
+
+
+@dataclass(frozen=True)
+class Cap:
+    """Free capacity of one scope (a limit, or a provider's pace after a 429) for this claim."""
+
+    provider: str
+    model: str
+    room: int
+
+    def applies_to(self, provider: str, model: str) -> bool:
+        return self.provider == provider and (not self.model or self.model == model)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A PENDING job due for submission, in fair order."""
+
+    id: uuid.UUID
+    provider: str
+    model: str
+
+
+def pick(candidates: Iterable[Candidate], caps: Sequence[Cap], count: int) -> list[Candidate]:
+    """The first `count` candidates (in the given, fair, order) that fit in every cap applying to them;
+    a job takes one unit of each of its caps."""
+    left = [cap.room for cap in caps]
+    chosen: list[Candidate] = []
+    for candidate in candidates:
+        if len(chosen) >= count:
+            break
+        mine = [i for i, cap in enumerate(caps) if cap.applies_to(candidate.provider, candidate.model)]
+        if any(left[i] <= 0 for i in mine):
+            continue
+        for i in mine:
+            left[i] -= 1
+        chosen.append(candidate)
+    return chosen
+
+
+def provider_room(caps: Sequence[Cap]) -> dict[str, int]:
+    """The least room of each provider's provider-wide caps (model caps are left to `pick`)."""
+    room: dict[str, int] = {}
+    for cap in caps:
+        if not cap.model:
+            room[cap.provider] = min(room.get(cap.provider, UNLIMITED), cap.room)
+    return room
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A scope that takes no submission now, and why."""
+
+    provider: str
+    model: str
+    why: str  # "slot" | "rate" | "backoff"
+
+
+def blocked(usages: Sequence[Usage], backed_off: Iterable[str], window_seconds: float) -> list[Blocked]:
+    """The scopes at a limit: in-flight cap reached, window's submissions used up, or backing off."""
+    found = [Blocked(provider, "", "backoff") for provider in sorted(set(backed_off))]
+    for usage in usages:
+        limit = usage.limit
+        if usage.room(window_seconds) > 0:
+            continue
+        full = limit.max_in_flight is not None and usage.in_flight >= limit.max_in_flight
+        found.append(Blocked(limit.provider, limit.model, "slot" if full else "rate"))
+    return found
+
+
+def waiting_message(provider: str, why: str, ahead: int) -> str:
+    """What GetJob shows for a job held back by a limit, e.g. "waiting for a runway slot, 12 ahead"."""
+    wait = {
+        "slot": f"waiting for a {provider} slot",
+        "rate": f"waiting for {provider}'s submission rate limit",
+        "backoff": f"waiting: {provider} asked us to slow down",
+    }[why]
+    return f"{wait}, {ahead} ahead" if ahead else wait

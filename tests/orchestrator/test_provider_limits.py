@@ -1,0 +1,160 @@
+"""Provider limits across replicas (VIDEOJOBS_LIMITS), the shared back-off after a 429, and fair share.
+
+A job held back by a limit stays PENDING (with a reason GetJob shows): it spends no step attempt and never
+falls back. The fakes count what they see: jobs running at once, submissions and when, 429s answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+from provider_service.fakes import FalFake, RunwayFake
+from tests.support.pipeline import Pipeline, StartPipeline
+from videojobs.v1 import job_service_pb2
+
+COMPLETED = job_service_pb2.COMPLETED
+
+
+async def _create_many(stack: Pipeline, count: int, user: str = "alice", **spec: Any) -> list[str]:
+    replies = await asyncio.gather(*(stack.create(user=user, **spec) for _ in range(count)))
+    return [reply.job.id for reply in replies]
+
+
+def _events_of_type(stack: Pipeline, kind: str) -> int:
+    return int(stack.sql("SELECT count(*) FROM job_events WHERE type = %s", kind)[0][0])
+
+
+async def test_a_burst_never_has_more_in_flight_than_the_cap_across_two_replicas(
+    start_stack: StartPipeline, runway_fake: RunwayFake, fal_fake: FalFake
+) -> None:
+    runway_fake.script.polls_to_finish = 2
+    stack = await start_stack(
+        providers={"runway": runway_fake, "fal": fal_fake},
+        replicas=2,
+        limits={"runway": {"max_in_flight": 2}},
+    )
+    ids = await _create_many(stack, 16, providers=["runway", "fal"])
+    jobs = [await stack.wait(job_id, within=90) for job_id in ids]
+    assert [job.state for job in jobs] == [COMPLETED] * 16
+    assert runway_fake.max_running == 2
+    assert runway_fake.submissions == 16
+    assert fal_fake.submissions == 0
+    assert _events_of_type(stack, "fallback") == 0
+    assert _events_of_type(stack, "throttled") == 0
+    # Held-back jobs said so once each, and waiting cost them nothing.
+    assert _events_of_type(stack, "waiting") >= 10
+    assert stack.sql("SELECT max(step_attempts), max(unknown_submits) FROM jobs") == [(0, 0)]
+
+
+async def test_a_per_model_limit_caps_that_model_only(
+    start_stack: StartPipeline, runway_fake: RunwayFake
+) -> None:
+    runway_fake.script.polls_to_finish = 2
+    stack = await start_stack(
+        providers={"runway": runway_fake}, limits={"runway/gen4.5": {"max_in_flight": 1}}
+    )
+    capped = await _create_many(stack, 4, providers=["runway"], model="gen4.5")
+    free = await _create_many(stack, 4, providers=["runway"], model="veo3.1_fast")
+    for job_id in capped + free:
+        assert (await stack.wait(job_id, within=60)).state == COMPLETED
+    models = [str(job.input.get("model")) for job in runway_fake.jobs.values()]
+    assert sorted(models) == ["gen4.5"] * 4 + ["veo3.1_fast"] * 4
+    waited = stack.sql("SELECT DISTINCT detail->>'provider' FROM job_events WHERE type = 'waiting'")
+    assert waited == [("runway",)]
+    aleph_waits = stack.sql(
+        "SELECT count(*) FROM job_events e JOIN jobs j ON j.id = e.job_id "
+        "WHERE e.type = 'waiting' AND j.spec->>'model' = 'veo3.1_fast'"
+    )
+    assert aleph_waits == [(0,)]
+
+
+async def test_get_job_says_what_a_held_back_job_waits_for(
+    start_stack: StartPipeline, runway_fake: RunwayFake
+) -> None:
+    runway_fake.script.polls_to_finish = 10_000  # the first job keeps its slot for the whole test
+    stack = await start_stack(providers={"runway": runway_fake}, limits={"runway": {"max_in_flight": 1}})
+    first, second, third = [(await stack.create(providers=["runway"])).job.id for _ in range(3)]
+    await stack.wait(first, until={job_service_pb2.PROCESSING})
+    async with asyncio.timeout(10):
+        while True:  # the next claim marks it
+            job = await stack.get(third)
+            if job.waiting:
+                break
+            await asyncio.sleep(0.05)
+    assert job.state == job_service_pb2.PENDING
+    assert job.waiting == "waiting for a runway slot, 1 ahead"
+    assert (await stack.get(second)).waiting == "waiting for a runway slot"
+    assert (await stack.get(first)).waiting == ""
+    assert runway_fake.submissions == 1
+    messages = stack.sql("SELECT message FROM job_events WHERE job_id = %s AND type = 'waiting'", third)
+    assert messages == [("waiting for a runway slot",)]
+
+
+async def test_submits_per_minute_is_respected_across_replicas(
+    start_stack: StartPipeline, runway_fake: RunwayFake
+) -> None:
+    runway_fake.script.polls_to_finish = 1
+    # 60 a minute over a 1 s window: one submission in any second.
+    stack = await start_stack(
+        providers={"runway": runway_fake},
+        replicas=2,
+        limits={"runway": {"submits_per_minute": 60}},
+        limit_window_seconds=1.0,
+    )
+    ids = await _create_many(stack, 5, providers=["runway"])
+    for job_id in ids:
+        assert (await stack.wait(job_id, within=60)).state == COMPLETED
+    times = runway_fake.submit_times
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert len(times) == 5
+    assert min(gaps) > 0.9, gaps
+    assert _events_of_type(stack, "waiting") >= 3
+
+
+async def test_a_429_holds_back_every_replica_and_costs_no_attempts(
+    start_stack: StartPipeline, runway_fake: RunwayFake, fal_fake: FalFake
+) -> None:
+    """Our cap is set too high for the account: the provider's 429s pause submissions for everyone."""
+    runway_fake.script.polls_to_finish = 1
+    runway_fake.script.submit_rate = (1, 1.0)
+    stack = await start_stack(
+        providers={"runway": runway_fake, "fal": fal_fake},
+        replicas=2,
+        limits={"runway": {"max_in_flight": 3}},
+        throttle_wait_seconds=1.0,
+        step_max_attempts=2,
+    )
+    ids = await _create_many(stack, 8, providers=["runway", "fal"])
+    jobs = [await stack.wait(job_id, within=90) for job_id in ids]
+    assert [job.state for job in jobs] == [COMPLETED] * 8
+    assert fal_fake.submissions == 0
+    assert _events_of_type(stack, "fallback") == 0
+    # The first 429s paused the provider for every replica, which then went at the pace it asked for:
+    # a few 429s in all, not a retry storm per job.
+    assert 1 <= runway_fake.throttled <= 4
+    assert stack.sql("SELECT max(step_attempts) FROM jobs") == [(0,)]
+    throttled_jobs = stack.sql("SELECT count(DISTINCT job_id) FROM job_events WHERE type = 'throttled'")
+    assert throttled_jobs[0][0] <= runway_fake.throttled
+
+
+async def test_one_users_batch_does_not_delay_anothers_single_job(
+    start_stack: StartPipeline, runway_fake: RunwayFake
+) -> None:
+    runway_fake.script.polls_to_finish = 2
+    stack = await start_stack(
+        providers={"runway": runway_fake}, replicas=2, limits={"runway": {"max_in_flight": 2}}
+    )
+    batch = await _create_many(stack, 30, user="alice", providers=["runway"])
+    single = (await stack.create(user="bob", providers=["runway"])).job.id
+    bob = await stack.wait(single, user="bob", within=60)
+    assert bob.state == COMPLETED
+    order = list(runway_fake.jobs)
+    # Alice's first two took the free slots; Bob's job had one of the next two.
+    assert order.index(bob.provider_job_id) <= 3
+    alice_done = [await stack.get(job_id) for job_id in batch]
+    assert sum(job.state == COMPLETED for job in alice_done) < 30
+    for job_id in batch:
+        assert (await stack.wait(job_id, within=120)).state == COMPLETED
+    assert runway_fake.max_running == 2

@@ -78,8 +78,14 @@ async def test_retry_delay_comes_from_the_error_body(
             stub.GetGenerationStatus,
             pb.GetGenerationStatusRequest(provider="veo", provider_job_id=job.provider_job_id),
         )
-    for failure, seconds, nanos in ((refused, 30, 0), (down, 12, 500_000_000)):
+    for failure, seconds, nanos, reason in (
+        (refused, 30, 0, "PROVIDER_THROTTLED"),  # a 429: job_service slows down towards veo
+        (down, 12, 500_000_000, "PROVIDER_UNAVAILABLE"),
+    ):
         assert failure.code == grpc.StatusCode.UNAVAILABLE
+        info = failure.detail(error_details_pb2.ErrorInfo)
+        assert info is not None
+        assert info.reason == reason
         retry = failure.detail(error_details_pb2.RetryInfo)
         assert retry is not None
         assert (retry.retry_delay.seconds, retry.retry_delay.nanos) == (seconds, nanos)

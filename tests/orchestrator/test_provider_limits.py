@@ -11,6 +11,7 @@ import itertools
 from typing import Any
 
 from provider_service.fakes import FalFake, RunwayFake
+from tests.support.grpc_client import metadata
 from tests.support.pipeline import Pipeline, StartPipeline
 from videojobs.v1 import job_service_pb2
 
@@ -74,7 +75,9 @@ async def test_get_job_says_what_a_held_back_job_waits_for(
     start_stack: StartPipeline, runway_fake: RunwayFake
 ) -> None:
     runway_fake.script.polls_to_finish = 10_000  # the first job keeps its slot for the whole test
-    stack = await start_stack(providers={"runway": runway_fake}, limits={"runway": {"max_in_flight": 1}})
+    stack = await start_stack(
+        providers={"runway": runway_fake}, limits={"runway": {"max_in_flight": 1}}, gateway={}
+    )
     first, second, third = [(await stack.create(providers=["runway"])).job.id for _ in range(3)]
     await stack.wait(first, until={job_service_pb2.PROCESSING})
     async with asyncio.timeout(10):
@@ -87,9 +90,19 @@ async def test_get_job_says_what_a_held_back_job_waits_for(
     assert job.waiting == "waiting for a runway slot, 1 ahead"
     assert (await stack.get(second)).waiting == "waiting for a runway slot"
     assert (await stack.get(first)).waiting == ""
+    async with await stack.client("alice") as http:
+        body = (await http.get(f"/v1/videos/{third}")).json()
+    assert (body["state"], body["waiting"]) == ("PENDING", "waiting for a runway slot, 1 ahead")
     assert runway_fake.submissions == 1
     messages = stack.sql("SELECT message FROM job_events WHERE job_id = %s AND type = 'waiting'", third)
     assert messages == [("waiting for a runway slot",)]
+    # Watchers (WatchJob, and SSE through the gateway) get the event too.
+    request = job_service_pb2.WatchJobRequest(id=third, after_sequence=1)
+    async with asyncio.timeout(10):
+        async for event in stack.stub.WatchJob(request, metadata=metadata("alice")):
+            if event.type == "waiting":
+                break
+    assert (event.state, event.message) == (job_service_pb2.PENDING, "waiting for a runway slot")
 
 
 async def test_submits_per_minute_is_respected_across_replicas(

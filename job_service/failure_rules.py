@@ -40,7 +40,7 @@ _CLEAR_PROVIDER_RUN = {
     "provider_result": None,
     "provider_news": None,
 }
-_CLEAR_PROVIDER = {**_CLEAR_PROVIDER_RUN, "provider_retries": 0}
+_CLEAR_PROVIDER = {**_CLEAR_PROVIDER_RUN, "provider_retries": 0, "waiting_since": None}
 
 
 class FailureRules:

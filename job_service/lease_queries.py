@@ -63,6 +63,8 @@ class WorkItem:
     state_time: datetime
     # Since when its submissions have been answered 429 (None: the last one was not).
     throttled_since: datetime | None = None
+    # Set only on a job claimed because it waited for a provider limit past max_queue_seconds.
+    waiting_since: datetime | None = None
 
     @property
     def provider(self) -> str:
@@ -85,6 +87,7 @@ def _item(row: Row[Any]) -> WorkItem:
         provider_news=row.provider_news,
         state_time=row.state_time,
         throttled_since=row.throttled_since,
+        waiting_since=row.waiting_since,
     )
 
 

@@ -121,6 +121,22 @@ MARK_WAITING = text(
     """
 )
 
+CLAIM_OVERDUE = text(
+    f"""
+    UPDATE jobs SET locked_until = now() + make_interval(secs => :lease), lease_token = gen_random_uuid()
+    WHERE id IN (
+        SELECT id FROM jobs
+        JOIN jsonb_to_recordset(CAST(:queues AS jsonb)) AS q(provider text, model text, seconds float8)
+            ON q.provider = {_PROVIDER} AND (q.model = '' OR q.model = {_MODEL})
+        WHERE {_WAITING} AND waiting_since < now() - make_interval(secs => q.seconds)
+            AND jsonb_array_length(spec->'providers') > provider_index + 1
+        ORDER BY waiting_since
+        LIMIT :limit
+    )
+    RETURNING *
+    """
+)
+
 THROTTLED = text(
     """
     INSERT INTO provider_backoff AS b (provider, not_before, throttles, spacing_seconds, last_throttle)
@@ -169,6 +185,8 @@ class LimitQueries:
         async with self._engine.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
             now = await self._now(conn)
+            overdue = await self._claim_overdue(conn, now, count, lease_seconds)
+            count -= len(overdue)
             caps = [
                 Cap(usage.limit.provider, usage.limit.model, usage.room(self._window)) for usage in now.usages
             ] + [Cap(provider, "", 1) for provider in now.pacing]
@@ -199,7 +217,26 @@ class LimitQueries:
             now_blocked = blocked(after, now.paused + paced, self._window)
             if now_blocked:
                 await self._mark_waiting(conn, now_blocked)
-        return claimed
+        return overdue + claimed
+
+    async def _claim_overdue(
+        self, conn: AsyncConnection, now: _Now, count: int, lease_seconds: float
+    ) -> list[Row[Any]]:
+        """Jobs that waited longer than their limit's max_queue_seconds and have a next provider, claimed
+        with `waiting_since` kept: the orchestrator moves them on (fallback on saturation, opt-in)."""
+        queues = [
+            {"provider": scope.provider, "model": scope.model, "seconds": limit.max_queue_seconds}
+            for scope in blocked(now.usages, now.paused, self._window)
+            for limit in self._limits
+            if limit.max_queue_seconds is not None
+            and (limit.provider, limit.model) == (scope.provider, scope.model)
+        ]
+        if not queues or count <= 0:
+            return []
+        rows = await conn.execute(
+            CLAIM_OVERDUE, {"queues": json.dumps(queues), "limit": count, "lease": lease_seconds}
+        )
+        return list(rows)
 
     async def _now(self, conn: AsyncConnection) -> _Now:
         usages: list[Usage] = []

@@ -32,6 +32,8 @@ class ProviderLimit:
     model: str = ""
     max_in_flight: int | None = None
     submits_per_minute: int | None = None
+    # Opt-in: a job held back longer than this moves on to its next provider (if it has one).
+    max_queue_seconds: float | None = None
 
     @property
     def scope(self) -> str:

@@ -71,6 +71,12 @@ class Orchestrator:
     # -- submission -------------------------------------------------------------------------------
 
     async def _submit(self, item: WorkItem) -> None:
+        if item.waiting_since is not None:
+            # Held back by a limit past its max_queue_seconds (limit_queries.py): the next provider.
+            waited = (datetime.now(UTC) - item.waiting_since).total_seconds()
+            message = f"{item.provider} had no free slot for {waited:.0f}s"
+            await self._rules.fallback(item, JobError("PROVIDER_SATURATED", message, retryable=True))
+            return
         if item.job.state is JobState.SUBMITTING and item.unknown_submits >= self._policy.max_unknown_submits:
             error = JobError(
                 Reason.SUBMIT_OUTCOME_UNKNOWN, "the provider never confirmed the submission", True

@@ -210,7 +210,9 @@ def policy(settings: JobServiceSettings) -> Policy:
 
 def provider_limits(settings: JobServiceSettings, engine: AsyncEngine) -> LimitQueries:
     limits = [
-        ProviderLimit(provider, model, setting.max_in_flight, setting.submits_per_minute)
+        ProviderLimit(
+            provider, model, setting.max_in_flight, setting.submits_per_minute, setting.max_queue_seconds
+        )
         for scope, setting in sorted(settings.limits.items())
         for provider, model in [parse_scope(scope)]
     ]

@@ -23,6 +23,9 @@ class ProviderLimitSetting(BaseModel):
         default=None, ge=1, description="Jobs submitted and not finished there."
     )
     submits_per_minute: int | None = Field(default=None, ge=1, description="Submissions per minute there.")
+    max_queue_seconds: float | None = Field(
+        default=None, ge=0, description="Opt-in: a job held back longer moves on to its next provider."
+    )
 
 
 # What the providers' entry tiers allow (README, "Provider limits"): Vertex Veo about 10 requests a minute per

@@ -171,3 +171,27 @@ async def test_one_users_batch_does_not_delay_anothers_single_job(
     for job_id in batch:
         assert (await stack.wait(job_id, within=120)).state == COMPLETED
     assert runway_fake.max_running == 2
+
+
+async def test_fallback_on_saturation_is_opt_in_after_max_queue_seconds(
+    start_stack: StartPipeline, runway_fake: RunwayFake, fal_fake: FalFake
+) -> None:
+    runway_fake.script.polls_to_finish = 10_000  # the first job keeps runway's only slot
+    stack = await start_stack(
+        providers={"runway": runway_fake, "fal": fal_fake},
+        limits={"runway": {"max_in_flight": 1, "max_queue_seconds": 0.5}},
+    )
+    first = (await stack.create(providers=["runway", "fal"])).job.id
+    await stack.wait(first, until={job_service_pb2.PROCESSING})
+    later = await _create_many(stack, 2, providers=["runway", "fal"])
+    for job_id in later:
+        job = await stack.wait(job_id, within=30)
+        assert (job.state, job.provider) == (COMPLETED, "fal")
+    assert runway_fake.submissions == 1
+    details = stack.sql("SELECT detail FROM job_events WHERE type = 'fallback' ORDER BY id")
+    assert [detail["error_code"] for (detail,) in details] == ["PROVIDER_SATURATED"] * 2
+    waited = stack.sql(
+        "SELECT min(f.create_time - w.create_time) FROM job_events f "
+        "JOIN job_events w ON w.job_id = f.job_id AND w.type = 'waiting' WHERE f.type = 'fallback'"
+    )
+    assert waited[0][0].total_seconds() >= 0.5

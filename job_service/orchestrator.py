@@ -29,8 +29,10 @@ from job_service.failure_rules import FailureRules
 from job_service.lease_queries import LeaseQueries, Transition, WorkItem
 from job_service.peers import CallFailed, Peers
 from job_service.policy import Policy
+from job_service.poll_schedule import LearnedPolls
 from videojobs.contract import TERMINAL_GENERATION_STATES, Reason
 from videojobs.effective import EffectiveSpec
+from videojobs.errors import Unavailable
 from videojobs.identity import key_segment
 from videojobs.logs import get_logger
 
@@ -46,12 +48,34 @@ def thumbnail_key(item: WorkItem) -> str:
 
 
 class Orchestrator:
-    def __init__(self, leases: LeaseQueries, peers: Peers, policy: Policy) -> None:
+    def __init__(
+        self, leases: LeaseQueries, peers: Peers, policy: Policy, polls: LearnedPolls | None = None
+    ) -> None:
         self._leases = leases
         self._providers = peers.providers
         self._storage = peers.storage
         self._policy = policy
         self._rules = FailureRules(leases, peers.providers, policy)
+        self._polls = polls
+
+    async def _poll_delay(self, item: WorkItem, polls_done: int, *, elapsed: float | None = None) -> float:
+        """Seconds until the next status poll (poll_schedule.py; today's schedule without history)."""
+        if self._polls is None:
+            return self._policy.poll_delay(polls_done)
+        if elapsed is None:
+            elapsed = (datetime.now(UTC) - item.state_time).total_seconds()
+        try:
+            return await self._polls.next_delay(item.provider, item.job.spec.model, elapsed, polls_done)
+        except Unavailable:
+            return self._policy.poll_delay(polls_done)
+
+    async def _record_generation_time(self, item: WorkItem) -> None:
+        if self._polls is None:
+            return
+        try:
+            await self._polls.record(item.provider, item.job.spec.model, item.state_time)
+        except Unavailable:  # only the schedule's history misses one sample
+            log.warning("generation time not recorded", job_id=str(item.job.id))
 
     def incoming_prefix(self, item: WorkItem) -> str:
         return f"gs://{self._policy.bucket}/incoming/{item.job.id}/"
@@ -130,7 +154,7 @@ class Orchestrator:
                     "poll_count": 0,
                     "throttled_since": None,
                 },
-                due_in=self._policy.poll_delay(0),
+                due_in=await self._poll_delay(item, 0, elapsed=0.0),
                 event="state_changed",
                 message=f"{item.provider} job started" + (f": {_asked(effective)}" if effective else ""),
                 detail={"provider": item.provider, "provider_job_id": provider_job_id, "effective": asked},
@@ -227,9 +251,10 @@ class Orchestrator:
         )
         if status.state in ("QUEUED", "RUNNING", "STATE_UNSPECIFIED"):
             values = {"poll_count": item.poll_count + 1, "step_attempts": 0, "provider_news": None}
-            due = self._policy.poll_delay(item.poll_count + 1)
+            due = await self._poll_delay(item, item.poll_count + 1)
             await self._leases.apply(item, Transition(JobState.PROCESSING, values, due_in=due))
         elif status.state == "SUCCEEDED":
+            await self._record_generation_time(item)
             if status.inline_video:
                 stored = await self._store_inline(item, status)
                 if stored is None:
@@ -242,7 +267,7 @@ class Orchestrator:
                     {"provider_result": status.to_json(), "step_attempts": 0},
                     event="state_changed",
                     message=f"{item.provider} finished; storing the video",
-                    detail={"outputs": len(status.output_uris)},
+                    detail={"outputs": len(status.output_uris), "polls": item.poll_count + 1},
                 ),
             )
         elif status.state == "CONTENT_VIOLATION":

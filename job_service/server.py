@@ -21,6 +21,7 @@ from job_service import database
 from job_service.admin import AdminJobs
 from job_service.domain import Limits
 from job_service.event_hub import EventHub
+from job_service.generation_time_queries import GenerationTimeQueries
 from job_service.job_queries import JobQueries
 from job_service.jobs import Jobs
 from job_service.key_queries import ApiKeyQueries
@@ -32,6 +33,7 @@ from job_service.metrics import JobMetrics, serve_metrics
 from job_service.orchestrator import Orchestrator
 from job_service.peers import Peers, ProviderClient, StorageClient
 from job_service.policy import Policy
+from job_service.poll_schedule import LearnedPolls, PollSchedule
 from job_service.readiness import DatabaseReadiness
 from job_service.retention import Retention, RetentionPolicy
 from job_service.servicer import JobServicer
@@ -208,6 +210,14 @@ def policy(settings: JobServiceSettings) -> Policy:
     )
 
 
+def learned_polls(settings: JobServiceSettings, engine: AsyncEngine) -> LearnedPolls | None:
+    if not settings.poll_learning:
+        return None
+    schedule = PollSchedule(policy(settings), settings.poll_near_seconds, settings.poll_min_samples)
+    times = GenerationTimeQueries(engine)
+    return LearnedPolls(schedule, times.typical, times.record, settings.poll_refresh_seconds)
+
+
 def provider_limits(settings: JobServiceSettings, engine: AsyncEngine) -> LimitQueries:
     limits = [
         ProviderLimit(
@@ -349,7 +359,8 @@ def create_server(
             idle_poll_seconds=settings.idle_poll_seconds,
         )
         leases = LeaseQueries(engine, metrics, limit_queries)
-        worker = Worker(leases, Orchestrator(leases, peers, policy(settings)), hub, options)
+        orchestrator = Orchestrator(leases, peers, policy(settings), learned_polls(settings, engine))
+        worker = Worker(leases, orchestrator, hub, options)
         upkeep = create_upkeep(settings, engine, peers, metrics)
         sending = webhook_sender_options(settings)
         sender = WebhookSender(webhook_queries, fetcher, box, jobs.with_urls, sending, metrics)

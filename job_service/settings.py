@@ -95,6 +95,17 @@ class JobServiceSettings(CommonSettings):
     idle_poll_seconds: float = Field(default=1.0, gt=0, description="Claim check when no event woke us.")
     poll_initial_seconds: float = Field(default=2.0, gt=0, description="First provider status poll.")
     poll_max_seconds: float = Field(default=30.0, gt=0, description="Polls slow down to this.")
+    poll_learning: bool = Field(
+        default=True,
+        description="Poll on a schedule learned from recent generation times (poll_schedule.py).",
+    )
+    poll_near_seconds: float = Field(
+        default=2.0, gt=0, description="Learned schedule: poll interval between the p10 and p90 times."
+    )
+    poll_min_samples: int = Field(
+        default=10, ge=1, description="Generation times of a provider and model before learning applies."
+    )
+    poll_refresh_seconds: float = Field(default=60.0, gt=0, description="Learned times reload this often.")
     retry_base_seconds: float = Field(default=1.0, gt=0, description="Backoff after a transient error.")
     retry_max_seconds: float = Field(default=60.0, gt=0)
     step_max_attempts: int = Field(default=5, ge=1, description="Transient failures before fallback.")

@@ -230,6 +230,22 @@ class ProviderBackoffRow(Base):
     last_submit: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class GenerationTimeRow(Base):
+    """How long a provider took per generation (accepted to finished, as polled), for the poll schedule."""
+
+    __tablename__ = "generation_times"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    provider: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    seconds: Mapped[float] = mapped_column(Float)
+    finish_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_generation_times_provider_model_finish_time", "provider", "model", "finish_time"),
+    )
+
+
 class ApiKeyRow(Base):
     __tablename__ = "api_keys"
 
@@ -347,6 +363,7 @@ webhook_attempts = cast(Table, WebhookAttemptRow.__table__)
 webhook_signing_secrets = cast(Table, WebhookSigningSecretRow.__table__)
 provider_submits = cast(Table, ProviderSubmitRow.__table__)
 provider_backoff = cast(Table, ProviderBackoffRow.__table__)
+generation_times = cast(Table, GenerationTimeRow.__table__)
 
 
 def job_from_row(row: Any) -> Job:

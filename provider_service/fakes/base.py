@@ -9,6 +9,7 @@
     fake.fail_randomly(0.3, endpoints=("status",), kinds=("500", "429", "hang"), seed=7)
     fake.submissions, fake.polls[job_id], fake.calls["status"], fake.jobs
     fake.script.submit_rate = (2, 1.0)         # 2 submissions a second at most, 429 beyond (fake.throttled)
+    fake.script.durations = (2.0, 4.0)         # jobs finish 2-4 s after submission, whatever the polls
     fake.running, fake.max_running             # jobs accepted and not finished, now and at most so far
     fake.stop()
 
@@ -56,10 +57,23 @@ class FakeJob:
     polls_answered: int = 0
     cancelled: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    # Set when the script gives durations: the job finishes this long after it was created (time.time()),
+    # however often it is polled.
+    seconds: float | None = None
+    created: float = field(default_factory=time.time)
 
     @property
     def finished(self) -> bool:
-        return self.cancelled or self.polls_answered > self.polls_to_finish
+        if self.cancelled:
+            return True
+        if self.seconds is not None:
+            return time.time() >= self.finish_time
+        return self.polls_answered > self.polls_to_finish
+
+    @property
+    def finish_time(self) -> float:
+        """When a job with a duration finished (time.time())."""
+        return self.created + (self.seconds or 0.0)
 
 
 @dataclass
@@ -78,6 +92,8 @@ class Script:
     rng: random.Random = field(default_factory=random.Random)
     # (submissions, seconds): accept at most that many submissions in any such window; 429 with Retry-After.
     submit_rate: tuple[int, float] | None = None
+    # (low, high): each job runs for a random time in this range (seconds) instead of `polls_to_finish` polls.
+    durations: tuple[float, float] | None = None
 
     def take(self, endpoint: str) -> Fault | None:
         if self.queued.get(endpoint):
@@ -192,6 +208,8 @@ class FakeProvider(abc.ABC):
         with self.lock:
             outcome = self.script.outcomes.pop(0) if self.script.outcomes else self.script.outcome
             job = FakeJob(job_id, body, outcome, self.script.polls_to_finish)
+            if self.script.durations is not None:
+                job.seconds = self.script.rng.uniform(*self.script.durations)
             self.jobs[job_id] = job
             self.submit_times.append(time.monotonic())
             self.max_running = max(self.max_running, self.running)

@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from job_service.limits import (
     UNLIMITED,
-    Cap,
     Candidate,
+    Cap,
     ProviderLimit,
     Usage,
     blocked,

@@ -1,5 +1,6 @@
 """Provider limits shared by every replica: the submissions of the last window, a provider's back-off after
-a 429, and since when a job has been waiting for a slot (limit_queries.py reads and writes them).
+a 429, since when a job has been waiting for a slot or answered 429 (limit_queries.py reads and writes
+them); and how long generations took, for the poll schedule (generation_time_queries.py).
 
 Revision ID: 0011
 Revises: 0007
@@ -41,9 +42,25 @@ def upgrade() -> None:
         sa.Column("last_submit", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("provider", name="pk_provider_backoff"),
     )
+    op.create_table(
+        "generation_times",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=True), nullable=False),
+        sa.Column("provider", sa.Text(), nullable=False),
+        sa.Column("model", sa.Text(), server_default=sa.text("''"), nullable=False),
+        sa.Column("seconds", sa.Float(), nullable=False),
+        sa.Column("finish_time", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_generation_times"),
+    )
+    op.create_index(
+        "ix_generation_times_provider_model_finish_time",
+        "generation_times",
+        ["provider", "model", "finish_time"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_generation_times_provider_model_finish_time", table_name="generation_times")
+    op.drop_table("generation_times")
     op.drop_table("provider_backoff")
     op.drop_index("ix_provider_submits_provider_submit_time", table_name="provider_submits")
     op.drop_table("provider_submits")

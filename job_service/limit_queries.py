@@ -137,6 +137,18 @@ CLAIM_OVERDUE = text(
     """
 )
 
+# Per provider: jobs waiting for submission, how long the oldest has waited, jobs holding a slot.
+BACKLOG = text(
+    f"""
+    SELECT {_PROVIDER} AS provider,
+        count(*) FILTER (WHERE {_WAITING}) AS waiting,
+        coalesce(EXTRACT(EPOCH FROM now() - min(due_time) FILTER (WHERE {_WAITING})), 0) AS oldest,
+        count(*) FILTER (WHERE {_HOLDING}) AS in_flight
+    FROM jobs WHERE state IN ('PENDING', 'SUBMITTING', 'PROCESSING')
+    GROUP BY 1
+    """
+)
+
 THROTTLED = text(
     """
     INSERT INTO provider_backoff AS b (provider, not_before, throttles, spacing_seconds, last_throttle)
@@ -306,6 +318,13 @@ class LimitQueries:
                     for row in marked
                 ],
             )
+
+    @database_errors
+    async def backlog(self) -> dict[str, tuple[int, float, int]]:
+        """provider -> (jobs waiting for submission, oldest wait in seconds, jobs holding a slot)."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(BACKLOG)
+            return {row.provider: (int(row.waiting), float(row.oldest), int(row.in_flight)) for row in rows}
 
     @database_errors
     async def throttled(self, provider: str, seconds: float, pace_seconds: float) -> None:

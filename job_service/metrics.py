@@ -18,6 +18,7 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from job_service.domain import CreateReason, JobState
+from videojobs.contract import PROVIDERS
 from videojobs.errors import Unavailable
 from videojobs.logs import get_logger
 
@@ -82,6 +83,23 @@ class JobMetrics:
             "videojobs_oldest_due_seconds", "How long the longest-waiting due job has waited (sampled).",
             registry=r,
         )  # fmt: skip
+        self.waiting_jobs = Gauge(
+            "videojobs_waiting_jobs", "PENDING jobs due for submission, not claimed, per provider (sampled).",
+            ["provider"], registry=r,
+        )  # fmt: skip
+        self.oldest_waiting = Gauge(
+            "videojobs_oldest_waiting_seconds", "How long the oldest of them has waited (sampled).",
+            ["provider"], registry=r,
+        )  # fmt: skip
+        self.in_flight = Gauge(
+            "videojobs_in_flight_jobs",
+            "Jobs holding a slot at their provider: claimed to submit, SUBMITTING or PROCESSING (sampled).",
+            ["provider"], registry=r,
+        )  # fmt: skip
+        self.throttles = Counter(
+            "videojobs_provider_throttles", "Submissions answered 429 (the provider is paused for all).",
+            ["provider"], registry=r,
+        )  # fmt: skip
         self.swept_objects = Counter(
             "videojobs_swept_objects", "Objects the orphan sweep deleted, by kind.", ["kind"], registry=r
         )
@@ -129,6 +147,8 @@ class JobMetrics:
             self.state_duration.labels(before.job.state.value).observe(max(spent, 0.0))
         if transition.event == "fallback":
             self.fallbacks.labels(before.provider, after.provider).inc()
+        if transition.event == "throttled":
+            self.throttles.labels(before.provider).inc()
         if state.terminal:
             self.finished(state, before.provider, after.job.create_time, after.job.end_time)
 
@@ -172,6 +192,16 @@ class JobMetrics:
             else:
                 self.due_jobs.set(depth)
                 self.oldest_due.set(oldest)
+            try:
+                backlog = await leases.limits.backlog()
+            except Unavailable:
+                log.warning("cannot sample the provider backlog: database unavailable")
+            else:
+                for provider in PROVIDERS:
+                    waiting, oldest_waiting, in_flight = backlog.get(provider, (0, 0.0, 0))
+                    self.waiting_jobs.labels(provider).set(waiting)
+                    self.oldest_waiting.labels(provider).set(oldest_waiting)
+                    self.in_flight.labels(provider).set(in_flight)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), interval)
 

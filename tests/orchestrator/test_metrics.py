@@ -6,31 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
-
 from provider_service.fakes import FalFake, RunwayFake, VeoFake
 from provider_service.fakes.base import Fault
+from tests.support.metrics import scrape, value
 from tests.support.pipeline import StartPipeline
 from tests.support.webhooks import FAST_WEBHOOKS, register, settled, webhook_receiver
 from videojobs.v1 import job_service_pb2
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-async def scrape(port: int) -> Samples:
-    async with httpx.AsyncClient() as client:
-        response = await client.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
-    assert response.status_code == 200
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 async def scrape_when(port: int, done: Callable[[Samples], bool], within: float = 10.0) -> Samples:

@@ -218,7 +218,7 @@ class LimitQueries:
                 await conn.execute(
                     update(provider_backoff)
                     .where(provider_backoff.c.provider.in_(paced))
-                    .values(last_submit=func.now())
+                    .values(last_submit=func.clock_timestamp())
                 )
             # What is held back now includes the scopes this claim just filled.
             after = [
@@ -292,6 +292,9 @@ class LimitQueries:
     async def _record_submits(self, conn: AsyncConnection, chosen: Sequence[Candidate]) -> None:
         if not self._rated:
             return
+        # The wall clock, not now(): that is when this transaction began, before it waited for the lock, and
+        # an early time would let the window admit the next submission early. (Reads compare with now(),
+        # which only counts more.)
         rated = [{"provider": c.provider, "model": c.model} for c in chosen if c.provider in self._rated]
         await conn.execute(
             provider_submits.delete().where(
@@ -300,7 +303,7 @@ class LimitQueries:
             )
         )
         if rated:
-            await conn.execute(insert(provider_submits), rated)
+            await conn.execute(insert(provider_submits).values(submit_time=func.clock_timestamp()), rated)
 
     async def _mark_waiting(self, conn: AsyncConnection, now_blocked: Sequence[Blocked]) -> None:
         marked = list(await conn.execute(MARK_WAITING, {"blocked": _blocked_json(now_blocked)}))

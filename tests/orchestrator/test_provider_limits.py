@@ -121,12 +121,12 @@ async def test_submits_per_minute_is_respected_across_replicas(
     start_stack: StartPipeline, runway_fake: RunwayFake
 ) -> None:
     runway_fake.script.polls_to_finish = 1
-    # 60 a minute over a 1 s window: one submission in any second.
+    # 30 a minute over a 2 s window: one submission in any 2 s.
     stack = await start_stack(
         providers={"runway": runway_fake},
         replicas=2,
-        limits={"runway": {"submits_per_minute": 60}},
-        limit_window_seconds=1.0,
+        limits={"runway": {"submits_per_minute": 30}},
+        limit_window_seconds=2.0,
     )
     ids = await _create_many(stack, 5, providers=["runway"])
     for job_id in ids:
@@ -134,7 +134,8 @@ async def test_submits_per_minute_is_respected_across_replicas(
     times = runway_fake.submit_times
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert len(times) == 5
-    assert min(gaps) > 0.9, gaps
+    # Counted when claimed; the submissions reach the fake a few (loaded) milliseconds later.
+    assert min(gaps) > 1.7, gaps
     assert _events_of_type(stack, "waiting") >= 3
 
 

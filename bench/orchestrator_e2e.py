@@ -144,6 +144,8 @@ async def stack(url: str, fal: FalFake, replicas: int, poll_seconds: float) -> A
         "VIDEOJOBS_POLL_INITIAL_SECONDS": poll_seconds,
         "VIDEOJOBS_POLL_MAX_SECONDS": poll_seconds,
         "VIDEOJOBS_IDLE_POLL_SECONDS": 0.1,
+        # The orchestrator's own cost, so no provider limits (fal's default caps 10 in flight).
+        "VIDEOJOBS_LIMITS": "{}",
     }
     storage = (
         [VIDEOJOBS, "serve", "storage"],

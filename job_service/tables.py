@@ -149,6 +149,13 @@ class JobRow(Base):
         Index("ix_jobs_user_id_active", "user_id", postgresql_where=text(f"state IN ({ACTIVE_STATES_SQL})")),
         # Workers claim due jobs in due order.
         Index("ix_jobs_due_time", "due_time", postgresql_where=text("due_time IS NOT NULL")),
+        # Steps of started jobs are claimed apart from submissions: jobs waiting for a provider slot stay due
+        # (and oldest), and this claim must not wade through them.
+        Index(
+            "ix_jobs_due_time_started",
+            "due_time",
+            postgresql_where=text("due_time IS NOT NULL AND state <> 'PENDING'"),
+        ),
         # Duplicate lookups: a create without a key, and the clean-up's scan.
         Index(
             "ix_jobs_user_id_spec_fingerprint_create_time",

@@ -21,6 +21,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column("jobs", sa.Column("waiting_since", sa.DateTime(timezone=True), nullable=True))
     op.add_column("jobs", sa.Column("throttled_since", sa.DateTime(timezone=True), nullable=True))
+    op.create_index(
+        "ix_jobs_due_time_started",
+        "jobs",
+        ["due_time"],
+        postgresql_where=sa.text("due_time IS NOT NULL AND state <> 'PENDING'"),
+    )
     op.create_table(
         "provider_submits",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=True), nullable=False),
@@ -64,5 +70,6 @@ def downgrade() -> None:
     op.drop_table("provider_backoff")
     op.drop_index("ix_provider_submits_provider_submit_time", table_name="provider_submits")
     op.drop_table("provider_submits")
+    op.drop_index("ix_jobs_due_time_started", table_name="jobs")
     op.drop_column("jobs", "throttled_since")
     op.drop_column("jobs", "waiting_since")

@@ -26,7 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,9 +119,15 @@ class Running:
 
 
 @asynccontextmanager
-async def stack(url: str, fal: FalFake, replicas: int, poll_seconds: float) -> AsyncIterator[Running]:
+async def stack(
+    url: str,
+    fal: FalFake,
+    replicas: int,
+    poll_seconds: float,
+    job_settings: Mapping[str, object] | None = None,
+) -> AsyncIterator[Running]:
     """Storage, job API and worker processes around an in-process provider_service; yields their ports and
-    a CPU meter over every process of the run."""
+    a CPU meter over every process of the run. `job_settings`: more job_service environment."""
     ports = [gcs_emulator.free_port() for _ in range(3)]
     storage_port, job_port, provider_port = ports
     settings = ProviderServiceSettings(
@@ -146,6 +152,7 @@ async def stack(url: str, fal: FalFake, replicas: int, poll_seconds: float) -> A
         "VIDEOJOBS_IDLE_POLL_SECONDS": 0.1,
         # The orchestrator's own cost, so no provider limits (fal's default caps 10 in flight).
         "VIDEOJOBS_LIMITS": "{}",
+        **(job_settings or {}),
     }
     storage = (
         [VIDEOJOBS, "serve", "storage"],

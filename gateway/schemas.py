@@ -165,7 +165,7 @@ class JobOut(BaseModel):
     create_time: str | None
     update_time: str | None
     end_time: str | None
-    waiting: str = Field(
+    queue_reason: str = Field(
         default="",
         description='why a PENDING job is held back by a provider limit, e.g. "waiting for a runway slot, '
         '12 ahead" (GET of one job only)',

@@ -93,7 +93,7 @@ def job_to_proto(job: Job) -> job_service_pb2.Job:
         urls_expire_time=_timestamp(job.urls_expire_time),
         waiting_for=job.waiting_for or "",
         urls_unavailable=job.urls_unavailable,
-        waiting=job.waiting,
+        queue_reason=job.queue_reason,
     )
     if job.video is not None:
         message.video.CopyFrom(video_info_to_proto(job.video))

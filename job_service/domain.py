@@ -94,7 +94,7 @@ class Job:
     # A completed job whose links could not be signed in time (storage_service out of reach).
     urls_unavailable: bool = False
     # GetJob's reason a PENDING job is held back by a provider limit ("waiting for a runway slot, 3 ahead").
-    waiting: str = ""
+    queue_reason: str = ""
 
 
 @dataclass(frozen=True)

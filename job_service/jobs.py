@@ -170,7 +170,7 @@ class Jobs:
     async def get(self, caller: Caller, job_id: str) -> Job:
         job = await self._owned(caller, job_id)
         if job.state is JobState.PENDING and self._provider_limits is not None:
-            return replace(job, waiting=await self._provider_limits.waiting_reason(job.id))
+            return replace(job, queue_reason=await self._provider_limits.waiting_reason(job.id))
         return (await self.with_urls([job]))[0]
 
     async def _owned(self, caller: Caller, job_id: str) -> Job:

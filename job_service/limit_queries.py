@@ -193,7 +193,7 @@ class LimitQueries:
     @database_errors
     async def claim_waiting(self, count: int, lease_seconds: float) -> list[Row[Any]]:
         """Claim up to `count` PENDING due jobs for submission, in fair order, within every limit; mark the
-        ones held back as waiting (a `waiting` event each, once per wait)."""
+        ones held back as waiting (a `queued` event each, once per wait)."""
         async with self._engine.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
             now = await self._now(conn)
@@ -313,7 +313,7 @@ class LimitQueries:
                 [
                     {
                         "job_id": row.id,
-                        "type": "waiting",
+                        "type": "queued",
                         "state": JobState.PENDING.value,
                         "message": waiting_message(row.provider, row.why, 0),
                         "detail": {"provider": row.provider, "reason": row.why},

@@ -42,7 +42,7 @@ def job_json(job: job_service_pb2.Job) -> dict[str, Any]:
         "urls_expire_time": timestamp_json(job.urls_expire_time, job.HasField("urls_expire_time")),
         "urls_unavailable": job.urls_unavailable,
         "waiting_for": job.waiting_for,
-        "waiting": job.waiting,
+        "queue_reason": job.queue_reason,
         "video": (
             {
                 "duration_seconds": job.video.duration_seconds,

@@ -46,7 +46,7 @@ async def test_a_burst_never_has_more_in_flight_than_the_cap_across_two_replicas
     assert _events_of_type(stack, "fallback") == 0
     assert _events_of_type(stack, "throttled") == 0
     # Held-back jobs said so once each, and waiting cost them nothing.
-    assert _events_of_type(stack, "waiting") >= 10
+    assert _events_of_type(stack, "queued") >= 10
     assert stack.sql("SELECT max(step_attempts), max(unknown_submits) FROM jobs") == [(0, 0)]
 
 
@@ -63,11 +63,11 @@ async def test_a_per_model_limit_caps_that_model_only(
         assert (await stack.wait(job_id, within=60)).state == COMPLETED
     models = [str(job.input.get("model")) for job in runway_fake.jobs.values()]
     assert sorted(models) == ["gen4.5"] * 4 + ["veo3.1_fast"] * 4
-    waited = stack.sql("SELECT DISTINCT detail->>'provider' FROM job_events WHERE type = 'waiting'")
+    waited = stack.sql("SELECT DISTINCT detail->>'provider' FROM job_events WHERE type = 'queued'")
     assert waited == [("runway",)]
     aleph_waits = stack.sql(
         "SELECT count(*) FROM job_events e JOIN jobs j ON j.id = e.job_id "
-        "WHERE e.type = 'waiting' AND j.spec->>'model' = 'veo3.1_fast'"
+        "WHERE e.type = 'queued' AND j.spec->>'model' = 'veo3.1_fast'"
     )
     assert aleph_waits == [(0,)]
 
@@ -88,24 +88,24 @@ async def test_get_job_says_what_a_held_back_job_waits_for(
     async with asyncio.timeout(10):
         while True:  # the next claim marks it
             job = await stack.get(third)
-            if job.waiting:
+            if job.queue_reason:
                 break
             await asyncio.sleep(0.05)
     assert job.state == job_service_pb2.PENDING
-    assert job.waiting == "waiting for a runway slot, 1 ahead"
-    assert (await stack.get(second)).waiting == "waiting for a runway slot"
-    assert (await stack.get(first)).waiting == ""
+    assert job.queue_reason == "waiting for a runway slot, 1 ahead"
+    assert (await stack.get(second)).queue_reason == "waiting for a runway slot"
+    assert (await stack.get(first)).queue_reason == ""
     async with await stack.client("alice") as http:
         body = (await http.get(f"/v1/videos/{third}")).json()
-    assert (body["state"], body["waiting"]) == ("PENDING", "waiting for a runway slot, 1 ahead")
+    assert (body["state"], body["queue_reason"]) == ("PENDING", "waiting for a runway slot, 1 ahead")
     assert runway_fake.submissions == 1
-    messages = stack.sql("SELECT message FROM job_events WHERE job_id = %s AND type = 'waiting'", third)
+    messages = stack.sql("SELECT message FROM job_events WHERE job_id = %s AND type = 'queued'", third)
     assert messages == [("waiting for a runway slot",)]
     # Watchers (WatchJob, and SSE through the gateway) get the event too.
     request = job_service_pb2.WatchJobRequest(id=third, after_sequence=1)
     async with asyncio.timeout(10):
         async for event in stack.stub.WatchJob(request, metadata=metadata("alice")):
-            if event.type == "waiting":
+            if event.type == "queued":
                 break
     assert (event.state, event.message) == (job_service_pb2.PENDING, "waiting for a runway slot")
     # The backlog as Prometheus sees it.
@@ -136,7 +136,7 @@ async def test_submits_per_minute_is_respected_across_replicas(
     assert len(times) == 5
     # Counted when claimed; the submissions reach the fake a few (loaded) milliseconds later.
     assert min(gaps) > 1.7, gaps
-    assert _events_of_type(stack, "waiting") >= 3
+    assert _events_of_type(stack, "queued") >= 3
 
 
 async def test_a_429_holds_back_every_replica_and_costs_no_attempts(
@@ -210,6 +210,6 @@ async def test_fallback_on_saturation_is_opt_in_after_max_queue_seconds(
     assert [detail["error_code"] for (detail,) in details] == ["PROVIDER_SATURATED"] * 2
     waited = stack.sql(
         "SELECT min(f.create_time - w.create_time) FROM job_events f "
-        "JOIN job_events w ON w.job_id = f.job_id AND w.type = 'waiting' WHERE f.type = 'fallback'"
+        "JOIN job_events w ON w.job_id = f.job_id AND w.type = 'queued' WHERE f.type = 'fallback'"
     )
     assert waited[0][0].total_seconds() >= 0.5

@@ -106,7 +106,7 @@ class Job(_message.Message):
     EFFECTIVE_FIELD_NUMBER: _builtins.int
     WAITING_FOR_FIELD_NUMBER: _builtins.int
     URLS_UNAVAILABLE_FIELD_NUMBER: _builtins.int
-    WAITING_FIELD_NUMBER: _builtins.int
+    QUEUE_REASON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     user_id: _builtins.str
     client_request_id: _builtins.str
@@ -129,7 +129,7 @@ class Job(_message.Message):
     """True when the job is COMPLETED but video_url and thumbnail_url could not be signed in time (storage_service
     out of reach): the job is returned without them. Read it again later for links.
     """
-    waiting: _builtins.str
+    queue_reason: _builtins.str
     """Why a PENDING job has not been submitted yet, when a provider limit holds it back, e.g. "waiting for a
     runway slot, 12 ahead". Filled in by GetJob only; empty otherwise.
     """
@@ -178,11 +178,11 @@ class Job(_message.Message):
         effective: _common_pb2.EffectiveSpec | None = ...,
         waiting_for: _builtins.str = ...,
         urls_unavailable: _builtins.bool = ...,
-        waiting: _builtins.str = ...,
+        queue_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "effective", b"effective", "end_time", b"end_time", "error", b"error", "spec", b"spec", "update_time", b"update_time", "urls_expire_time", b"urls_expire_time", "video", b"video"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "client_request_id", b"client_request_id", "create_time", b"create_time", "effective", b"effective", "end_time", b"end_time", "error", b"error", "id", b"id", "provider", b"provider", "provider_job_id", b"provider_job_id", "spec", b"spec", "state", b"state", "thumbnail_uri", b"thumbnail_uri", "thumbnail_url", b"thumbnail_url", "update_time", b"update_time", "urls_expire_time", b"urls_expire_time", "urls_unavailable", b"urls_unavailable", "user_id", b"user_id", "video", b"video", "video_uri", b"video_uri", "video_url", b"video_url", "waiting", b"waiting", "waiting_for", b"waiting_for"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "client_request_id", b"client_request_id", "create_time", b"create_time", "effective", b"effective", "end_time", b"end_time", "error", b"error", "id", b"id", "provider", b"provider", "provider_job_id", b"provider_job_id", "queue_reason", b"queue_reason", "spec", b"spec", "state", b"state", "thumbnail_uri", b"thumbnail_uri", "thumbnail_url", b"thumbnail_url", "update_time", b"update_time", "urls_expire_time", b"urls_expire_time", "urls_unavailable", b"urls_unavailable", "user_id", b"user_id", "video", b"video", "video_uri", b"video_uri", "video_url", b"video_url", "waiting_for", b"waiting_for"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

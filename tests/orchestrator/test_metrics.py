@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from provider_service.fakes import FalFake, RunwayFake, VeoFake
 from provider_service.fakes.base import Fault
-from tests.support.metrics import scrape, value
+from tests.support.metrics import Samples, scrape, value
 from tests.support.pipeline import StartPipeline
 from tests.support.webhooks import FAST_WEBHOOKS, register, settled, webhook_receiver
 from videojobs.v1 import job_service_pb2

@@ -103,7 +103,8 @@ async def test_workers_run_retention_one_replica_at_a_time(
     )
     jobs = await completed(stack, 3)
     with psycopg.connect(stack.database_url, autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (RETENTION_LOCK_ID,))
+        # In a thread: a replica in this event loop may hold the lock right now, and must run to let go.
+        await asyncio.to_thread(holder.execute, "SELECT pg_advisory_lock(%s)", (RETENTION_LOCK_ID,))
         await asyncio.to_thread(
             stack.sql, "UPDATE jobs SET end_time = now() - interval '40 days' RETURNING id"
         )

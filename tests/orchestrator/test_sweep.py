@@ -140,7 +140,8 @@ async def test_the_workers_sweep_one_replica_at_a_time(
     )
     # While an operator holds the sweep lock, no replica sweeps, and the CLI refuses a second --apply.
     with psycopg.connect(stack.database_url, autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (SWEEP_LOCK_ID,))
+        # In a thread: a replica in this event loop may hold the lock right now, and must run to let go.
+        await asyncio.to_thread(holder.execute, "SELECT pg_advisory_lock(%s)", (SWEEP_LOCK_ID,))
         for _ in range(5):
             put(stack, f"incoming/{uuid.uuid4()}/sample_0.mp4")
         await asyncio.sleep(0.5)

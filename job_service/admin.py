@@ -9,12 +9,15 @@ an operator's retry takes a unit of the owner's daily quota (reset it first with
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from job_service import apikeys, paging
 from job_service.domain import ApiKey, Cursor, Job, JobFilter, KeyPage, Page, Quota
 from job_service.job_queries import JobQueries
 from job_service.jobs import Jobs, job_id_of, not_found
 from job_service.key_queries import ApiKeyQueries
+from job_service.limit_queries import LimitQueries
+from job_service.limits import ProviderQueue
 from videojobs.context import Caller
 from videojobs.contract import PROVIDERS
 from videojobs.errors import FieldViolation, InvalidArgument, NotFound
@@ -25,10 +28,11 @@ log = get_logger(__name__)
 
 
 class AdminJobs:
-    def __init__(self, jobs: Jobs, queries: JobQueries, keys: ApiKeyQueries) -> None:
+    def __init__(self, jobs: Jobs, queries: JobQueries, keys: ApiKeyQueries, limits: LimitQueries) -> None:
         self._jobs = jobs
         self._queries = queries
         self._keys = keys
+        self._limits = limits
 
     async def list(self, wanted: JobFilter, page_size: int, page_token: str) -> Page:
         violations = []
@@ -65,6 +69,9 @@ class AdminJobs:
         if user_id is None:
             raise not_found(job_id)
         return Caller(user_id=user_id)
+
+    async def queue_stats(self) -> Sequence[ProviderQueue]:
+        return await self._limits.queue_stats(PROVIDERS)
 
     async def quota(self, user_id: str) -> Quota:
         return await self._jobs.quota(_user_id(user_id))

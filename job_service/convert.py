@@ -28,6 +28,7 @@ from job_service.domain import (
     WebhookEndpoint,
     WebhookEndpointPatch,
 )
+from job_service.limits import ProviderQueue
 from videojobs.effective import EffectiveSpec
 from videojobs.errors import InvalidArgument
 from videojobs.public_errors import mask, public_message
@@ -71,6 +72,32 @@ def _timestamp(value: datetime | None) -> Timestamp | None:
     stamp = Timestamp()
     stamp.FromDatetime(value)
     return stamp
+
+
+def queue_stats_to_proto(queues: Iterable[ProviderQueue]) -> job_service_pb2.QueueStats:
+    return job_service_pb2.QueueStats(
+        providers=[
+            job_service_pb2.ProviderQueue(
+                provider=queue.provider,
+                waiting=queue.waiting,
+                in_flight=queue.in_flight,
+                oldest_wait_seconds=queue.oldest_wait_seconds,
+                limits=[
+                    job_service_pb2.QueueLimit(
+                        scope=limit.scope,
+                        max_in_flight=limit.max_in_flight,
+                        submits_per_minute=limit.submits_per_minute,
+                        max_queue_seconds=limit.max_queue_seconds,
+                    )
+                    for limit in queue.limits
+                ],
+                throttles_last_hour=queue.throttles_last_hour,
+                next_submit_time=_timestamp(queue.next_submit_time),
+                blocked=queue.blocked,
+            )
+            for queue in queues
+        ]
+    )
 
 
 def job_to_proto(job: Job) -> job_service_pb2.Job:

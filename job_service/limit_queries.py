@@ -25,6 +25,7 @@ from job_service.limits import (
     Candidate,
     Cap,
     ProviderLimit,
+    ProviderQueue,
     Usage,
     blocked,
     pick,
@@ -146,6 +147,26 @@ BACKLOG = text(
         count(*) FILTER (WHERE {_HOLDING}) AS in_flight
     FROM jobs WHERE state IN ('PENDING', 'SUBMITTING', 'PROCESSING')
     GROUP BY 1
+    """
+)
+
+# Per provider, for `videojobs admin queue`: 429s in the last hour (the "throttled" job events), and when the
+# shared back-off lets it take a submission again (NULL: now).
+QUEUE_TIMES = text(
+    """
+    SELECT p.provider,
+        (SELECT count(*) FROM job_events e WHERE e.type = 'throttled' AND e.detail->>'provider' = p.provider
+            AND e.create_time > now() - interval '1 hour') AS throttles,
+        (SELECT CASE
+            WHEN b.not_before > now() THEN b.not_before
+            WHEN b.last_throttle > now() - make_interval(secs => :window)
+                AND b.last_submit + make_interval(secs => b.spacing_seconds) > now()
+                THEN b.last_submit + make_interval(secs => b.spacing_seconds)
+         END FROM provider_backoff b WHERE b.provider = p.provider) AS backoff_until,
+        (SELECT min(s.submit_time) + make_interval(secs => :window) FROM provider_submits s
+            WHERE s.provider = p.provider AND s.submit_time > now() - make_interval(secs => :window))
+            AS window_frees
+    FROM unnest(CAST(:providers AS text[])) AS p(provider)
     """
 )
 
@@ -328,6 +349,43 @@ class LimitQueries:
         async with self._engine.connect() as conn:
             rows = await conn.execute(BACKLOG)
             return {row.provider: (int(row.waiting), float(row.oldest), int(row.in_flight)) for row in rows}
+
+    @database_errors
+    async def queue_stats(self, providers: Sequence[str]) -> list[ProviderQueue]:
+        """What waits at each of `providers` and what holds it back, as every replica sees it."""
+        async with self._engine.connect() as conn:
+            backlog = {row.provider: row for row in await conn.execute(BACKLOG)}
+            now = await self._now(conn)
+            times = {
+                row.provider: row
+                for row in await conn.execute(
+                    QUEUE_TIMES, {"providers": list(providers), "window": self._window}
+                )
+            }
+        scopes = blocked(now.usages, now.paused, self._window)
+        found = []
+        for provider in providers:
+            queued = backlog.get(provider)
+            mine = [scope for scope in scopes if scope.provider == provider]
+            timing = times[provider]
+            # A full provider-wide rate limit frees when its oldest submission in the window leaves it; a full
+            # slot has no known time (it frees when a job finishes).
+            rate_full = any(scope.why == "rate" and not scope.model for scope in mine)
+            candidates = [timing.backoff_until] + ([timing.window_frees] if rate_full else [])
+            next_submit = max((t for t in candidates if t is not None), default=None)
+            found.append(
+                ProviderQueue(
+                    provider=provider,
+                    waiting=int(queued.waiting) if queued else 0,
+                    in_flight=int(queued.in_flight) if queued else 0,
+                    oldest_wait_seconds=float(queued.oldest) if queued else 0.0,
+                    limits=tuple(limit for limit in self._limits if limit.provider == provider),
+                    throttles_last_hour=int(timing.throttles),
+                    next_submit_time=next_submit,
+                    blocked=tuple(f"{scope.model or provider}: {scope.why}" for scope in mine),
+                )
+            )
+        return found
 
     @database_errors
     async def throttled(self, provider: str, seconds: float, pace_seconds: float) -> None:

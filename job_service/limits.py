@@ -20,6 +20,7 @@ import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 # A cap that never binds, for limits that set only some of their fields.
 UNLIMITED = 1 << 30
@@ -139,6 +140,23 @@ def blocked(usages: Sequence[Usage], backed_off: Iterable[str], window_seconds: 
         full = limit.max_in_flight is not None and usage.in_flight >= limit.max_in_flight
         found.append(Blocked(limit.provider, limit.model, "slot" if full else "rate"))
     return found
+
+
+@dataclass(frozen=True)
+class ProviderQueue:
+    """One provider's backlog and what holds it back (`videojobs admin queue`)."""
+
+    provider: str
+    waiting: int
+    in_flight: int
+    oldest_wait_seconds: float
+    limits: tuple[ProviderLimit, ...]
+    throttles_last_hour: int
+    # When a submission is allowed again after a 429 or a full provider-wide rate; None: now, or when a slot
+    # frees (see `blocked`).
+    next_submit_time: datetime | None
+    # The scopes at a limit now, e.g. "runway: slot", "gen4_turbo: rate".
+    blocked: tuple[str, ...]
 
 
 def waiting_message(provider: str, why: str, ahead: int) -> str:

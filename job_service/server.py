@@ -386,7 +386,7 @@ def create_server(
         webhook_fetcher=fetcher,
     )
     if serve_grpc:
-        servicer = JobServicer(jobs, webhooks, AdminJobs(jobs, queries, keys))
+        servicer = JobServicer(jobs, webhooks, AdminJobs(jobs, queries, keys, limit_queries))
         service.grpc = create_grpc_server(
             settings,
             address=settings.address,

@@ -121,6 +121,12 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         current_admin()
         return convert.job_to_proto(await self._admin.retry(request.id))
 
+    async def GetQueueStats(
+        self, request: job_service_pb2.GetQueueStatsRequest, context: Context
+    ) -> job_service_pb2.QueueStats:
+        current_admin()
+        return convert.queue_stats_to_proto(await self._admin.queue_stats())
+
     async def AdminGetQuota(
         self, request: job_service_pb2.AdminGetQuotaRequest, context: Context
     ) -> job_service_pb2.Quota:

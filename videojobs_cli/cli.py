@@ -15,6 +15,7 @@ from videojobs_cli.admin import admin
 from videojobs_cli.admin_duplicates import duplicates
 from videojobs_cli.admin_jobs import jobs
 from videojobs_cli.admin_keys import keys as admin_keys
+from videojobs_cli.admin_queue import queue
 from videojobs_cli.admin_quota import quota
 from videojobs_cli.admin_thumbnails import thumbnails
 
@@ -201,5 +202,6 @@ admin.add_command(duplicates)
 admin.add_command(thumbnails)
 admin.add_command(jobs)
 admin.add_command(quota)
+admin.add_command(queue)
 admin.add_command(admin_keys)
 main.add_command(admin)

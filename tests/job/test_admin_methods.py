@@ -24,6 +24,7 @@ async def test_every_admin_method_refuses_a_user(stub: JobStub) -> None:
         (stub.AdminCancelJob, job_service_pb2.CancelJobRequest(id="00000000-0000-4000-8000-000000000000")),
         (stub.AdminRetryJob, job_service_pb2.RetryJobRequest(id="00000000-0000-4000-8000-000000000000")),
         (stub.AdminGetQuota, job_service_pb2.AdminGetQuotaRequest(user_id="alice")),
+        (stub.GetQueueStats, job_service_pb2.GetQueueStatsRequest()),
         (stub.CreateApiKey, job_service_pb2.CreateApiKeyRequest(user_id="alice")),
         (stub.ListApiKeys, job_service_pb2.ListApiKeysRequest()),
         (

@@ -1211,6 +1211,138 @@ class AdminGetQuotaRequest(_message.Message):
 Global___AdminGetQuotaRequest: _TypeAlias = AdminGetQuotaRequest  # noqa: Y015
 
 @_typing.final
+class GetQueueStatsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetQueueStatsRequest: _TypeAlias = GetQueueStatsRequest  # noqa: Y015
+
+@_typing.final
+class QueueStats(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def providers(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProviderQueue]:
+        """Every provider, in the contract's order."""
+
+    def __init__(
+        self,
+        *,
+        providers: _abc.Iterable[Global___ProviderQueue] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["providers", b"providers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueueStats: _TypeAlias = QueueStats  # noqa: Y015
+
+@_typing.final
+class ProviderQueue(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    WAITING_FIELD_NUMBER: _builtins.int
+    IN_FLIGHT_FIELD_NUMBER: _builtins.int
+    OLDEST_WAIT_SECONDS_FIELD_NUMBER: _builtins.int
+    LIMITS_FIELD_NUMBER: _builtins.int
+    THROTTLES_LAST_HOUR_FIELD_NUMBER: _builtins.int
+    NEXT_SUBMIT_TIME_FIELD_NUMBER: _builtins.int
+    BLOCKED_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    waiting: _builtins.int
+    """PENDING jobs due for submission and not claimed."""
+    in_flight: _builtins.int
+    """Jobs holding a slot there: claimed for submission, SUBMITTING or PROCESSING."""
+    oldest_wait_seconds: _builtins.float
+    """How long the oldest waiting job has been due; 0 when none waits."""
+    throttles_last_hour: _builtins.int
+    """429 answers in the last hour."""
+    @_builtins.property
+    def limits(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueueLimit]:
+        """The limits configured for the provider and its models (VIDEOJOBS_LIMITS)."""
+
+    @_builtins.property
+    def next_submit_time(self) -> _timestamp_pb2.Timestamp:
+        """When a submission is allowed again after a 429 or a full provider-wide rate limit; unset means now, or
+        when a slot frees (see blocked).
+        """
+
+    @_builtins.property
+    def blocked(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The scopes at a limit now, as "scope: reason" (reason slot, rate or backoff), e.g. "runway: slot"."""
+
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        waiting: _builtins.int = ...,
+        in_flight: _builtins.int = ...,
+        oldest_wait_seconds: _builtins.float = ...,
+        limits: _abc.Iterable[Global___QueueLimit] | None = ...,
+        throttles_last_hour: _builtins.int = ...,
+        next_submit_time: _timestamp_pb2.Timestamp | None = ...,
+        blocked: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["next_submit_time", b"next_submit_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocked", b"blocked", "in_flight", b"in_flight", "limits", b"limits", "next_submit_time", b"next_submit_time", "oldest_wait_seconds", b"oldest_wait_seconds", "provider", b"provider", "throttles_last_hour", b"throttles_last_hour", "waiting", b"waiting"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProviderQueue: _TypeAlias = ProviderQueue  # noqa: Y015
+
+@_typing.final
+class QueueLimit(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCOPE_FIELD_NUMBER: _builtins.int
+    MAX_IN_FLIGHT_FIELD_NUMBER: _builtins.int
+    SUBMITS_PER_MINUTE_FIELD_NUMBER: _builtins.int
+    MAX_QUEUE_SECONDS_FIELD_NUMBER: _builtins.int
+    scope: _builtins.str
+    """"runway" or "runway/gen4_turbo"."""
+    max_in_flight: _builtins.int
+    submits_per_minute: _builtins.int
+    max_queue_seconds: _builtins.float
+    def __init__(
+        self,
+        *,
+        scope: _builtins.str = ...,
+        max_in_flight: _builtins.int | None = ...,
+        submits_per_minute: _builtins.int | None = ...,
+        max_queue_seconds: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_in_flight", b"_max_in_flight", "_max_queue_seconds", b"_max_queue_seconds", "_submits_per_minute", b"_submits_per_minute", "max_in_flight", b"max_in_flight", "max_queue_seconds", b"max_queue_seconds", "submits_per_minute", b"submits_per_minute"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_in_flight", b"_max_in_flight", "_max_queue_seconds", b"_max_queue_seconds", "_submits_per_minute", b"_submits_per_minute", "max_in_flight", b"max_in_flight", "max_queue_seconds", b"max_queue_seconds", "scope", b"scope", "submits_per_minute", b"submits_per_minute"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__max_in_flight: _TypeAlias = _typing.Literal["max_in_flight"]  # noqa: Y015
+    _WhichOneofArgType__max_in_flight: _TypeAlias = _typing.Literal["_max_in_flight", b"_max_in_flight"]  # noqa: Y015
+    _WhichOneofReturnType__max_queue_seconds: _TypeAlias = _typing.Literal["max_queue_seconds"]  # noqa: Y015
+    _WhichOneofArgType__max_queue_seconds: _TypeAlias = _typing.Literal["_max_queue_seconds", b"_max_queue_seconds"]  # noqa: Y015
+    _WhichOneofReturnType__submits_per_minute: _TypeAlias = _typing.Literal["submits_per_minute"]  # noqa: Y015
+    _WhichOneofArgType__submits_per_minute: _TypeAlias = _typing.Literal["_submits_per_minute", b"_submits_per_minute"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_in_flight) -> _WhichOneofReturnType__max_in_flight | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_queue_seconds) -> _WhichOneofReturnType__max_queue_seconds | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__submits_per_minute) -> _WhichOneofReturnType__submits_per_minute | None: ...
+
+Global___QueueLimit: _TypeAlias = QueueLimit  # noqa: Y015
+
+@_typing.final
 class ApiKey(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -105,6 +105,11 @@ class JobServiceStub:
                 request_serializer=videojobs_dot_v1_dot_job__service__pb2.AdminGetQuotaRequest.SerializeToString,
                 response_deserializer=videojobs_dot_v1_dot_job__service__pb2.Quota.FromString,
                 _registered_method=True)
+        self.GetQueueStats = channel.unary_unary(
+                '/videojobs.v1.JobService/GetQueueStats',
+                request_serializer=videojobs_dot_v1_dot_job__service__pb2.GetQueueStatsRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_job__service__pb2.QueueStats.FromString,
+                _registered_method=True)
         self.CreateApiKey = channel.unary_unary(
                 '/videojobs.v1.JobService/CreateApiKey',
                 request_serializer=videojobs_dot_v1_dot_job__service__pb2.CreateApiKeyRequest.SerializeToString,
@@ -271,6 +276,14 @@ class JobServiceServicer:
 
     def AdminGetQuota(self, request, context):
         """Admin only: any user's quota.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetQueueStats(self, request, context):
+        """Admin only (`videojobs admin queue`): per provider, the jobs waiting for submission, the configured
+        limits and what holds submissions back now (as every replica sees it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -445,6 +458,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.AdminGetQuota,
                     request_deserializer=videojobs_dot_v1_dot_job__service__pb2.AdminGetQuotaRequest.FromString,
                     response_serializer=videojobs_dot_v1_dot_job__service__pb2.Quota.SerializeToString,
+            ),
+            'GetQueueStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQueueStats,
+                    request_deserializer=videojobs_dot_v1_dot_job__service__pb2.GetQueueStatsRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_job__service__pb2.QueueStats.SerializeToString,
             ),
             'CreateApiKey': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateApiKey,
@@ -895,6 +913,33 @@ class JobService:
             '/videojobs.v1.JobService/AdminGetQuota',
             videojobs_dot_v1_dot_job__service__pb2.AdminGetQuotaRequest.SerializeToString,
             videojobs_dot_v1_dot_job__service__pb2.Quota.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQueueStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.JobService/GetQueueStats',
+            videojobs_dot_v1_dot_job__service__pb2.GetQueueStatsRequest.SerializeToString,
+            videojobs_dot_v1_dot_job__service__pb2.QueueStats.FromString,
             options,
             channel_credentials,
             insecure,

@@ -60,6 +60,10 @@ class JobServiceStub:
     AdminRetryJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.RetryJobRequest, _job_service_pb2.Job]
     AdminGetQuota: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.AdminGetQuotaRequest, _job_service_pb2.Quota]
     """Admin only: any user's quota."""
+    GetQueueStats: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.GetQueueStatsRequest, _job_service_pb2.QueueStats]
+    """Admin only (`videojobs admin queue`): per provider, the jobs waiting for submission, the configured
+    limits and what holds submissions back now (as every replica sees it).
+    """
     CreateApiKey: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.CreateApiKeyRequest, _job_service_pb2.CreateApiKeyResponse]
     """Admin only: API keys for the HTTP gateway. The key itself is returned once, by CreateApiKey; only its
     hash is stored.
@@ -121,6 +125,10 @@ class JobServiceAsyncStub(JobServiceStub):
     AdminRetryJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.RetryJobRequest, _job_service_pb2.Job]  # type: ignore[assignment]
     AdminGetQuota: _aio.UnaryUnaryMultiCallable[_job_service_pb2.AdminGetQuotaRequest, _job_service_pb2.Quota]  # type: ignore[assignment]
     """Admin only: any user's quota."""
+    GetQueueStats: _aio.UnaryUnaryMultiCallable[_job_service_pb2.GetQueueStatsRequest, _job_service_pb2.QueueStats]  # type: ignore[assignment]
+    """Admin only (`videojobs admin queue`): per provider, the jobs waiting for submission, the configured
+    limits and what holds submissions back now (as every replica sees it).
+    """
     CreateApiKey: _aio.UnaryUnaryMultiCallable[_job_service_pb2.CreateApiKeyRequest, _job_service_pb2.CreateApiKeyResponse]  # type: ignore[assignment]
     """Admin only: API keys for the HTTP gateway. The key itself is returned once, by CreateApiKey; only its
     hash is stored.
@@ -263,6 +271,16 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_job_service_pb2.Quota, _abc.Awaitable[_job_service_pb2.Quota]]:
         """Admin only: any user's quota."""
+
+    @_abc_1.abstractmethod
+    def GetQueueStats(
+        self,
+        request: _job_service_pb2.GetQueueStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.QueueStats, _abc.Awaitable[_job_service_pb2.QueueStats]]:
+        """Admin only (`videojobs admin queue`): per provider, the jobs waiting for submission, the configured
+        limits and what holds submissions back now (as every replica sees it).
+        """
 
     @_abc_1.abstractmethod
     def CreateApiKey(

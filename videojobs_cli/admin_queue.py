@@ -1,0 +1,73 @@
+"""`videojobs admin queue`: the backpressure at each provider (jobs waiting, in flight, the oldest wait, the
+configured limits, recent 429s, when a submission is next allowed), through job_service's GetQueueStats, on
+the admin group's conventions (admin.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from videojobs_cli.admin import emit, json_option
+from videojobs_cli.admin_jobs import to_dict
+from videojobs_cli.admin_rpc import job_service, run_rpc
+
+if TYPE_CHECKING:
+    from videojobs.v1 import job_service_pb2
+
+COLUMNS = ["provider", "waiting", "in_flight", "oldest_wait", "limits", "429s_1h", "next_submit", "blocked"]
+
+
+def limit_text(limit: job_service_pb2.QueueLimit) -> str:
+    """ "runway: 2 in flight, 10/min, fallback after 300s"."""
+    parts = []
+    if limit.HasField("max_in_flight"):
+        parts.append(f"{limit.max_in_flight} in flight")
+    if limit.HasField("submits_per_minute"):
+        parts.append(f"{limit.submits_per_minute}/min")
+    if limit.HasField("max_queue_seconds"):
+        parts.append(f"fallback after {limit.max_queue_seconds:g}s")
+    return f"{limit.scope}: {', '.join(parts) or 'no cap'}"
+
+
+def queue_row(queue: job_service_pb2.ProviderQueue) -> dict[str, Any]:
+    if queue.HasField("next_submit_time"):
+        next_submit = queue.next_submit_time.ToDatetime().isoformat(timespec="seconds") + "Z"
+    else:
+        # Without a time, nothing but a full slot can hold it back, and that frees when a job finishes.
+        next_submit = "when a slot frees" if queue.blocked else "now"
+    return {
+        "provider": queue.provider,
+        "waiting": queue.waiting,
+        "in_flight": queue.in_flight,
+        "oldest_wait": f"{queue.oldest_wait_seconds:.0f}s",
+        "limits": "; ".join(limit_text(limit) for limit in queue.limits),
+        "429s_1h": queue.throttles_last_hour,
+        "next_submit": next_submit,
+        "blocked": ", ".join(queue.blocked),
+    }
+
+
+@click.command()
+@json_option
+def queue(as_json: bool) -> None:
+    """Per provider: jobs waiting for submission and in flight, the oldest wait, the limits, 429s in the
+    last hour and when the next submission is allowed."""
+    from videojobs.v1 import job_service_pb2
+
+    async def get() -> job_service_pb2.QueueStats:
+        async with job_service() as call:
+            found: job_service_pb2.QueueStats = await call(
+                call.stub.GetQueueStats, job_service_pb2.GetQueueStatsRequest()
+            )
+            return found
+
+    stats = run_rpc(get())
+    providers = list(stats.providers)
+    summary = {
+        "waiting": sum(p.waiting for p in providers),
+        "in_flight": sum(p.in_flight for p in providers),
+        "providers_blocked": sum(bool(p.blocked) for p in providers),
+    }
+    rows = [to_dict(p) for p in providers] if as_json else [queue_row(p) for p in providers]
+    emit(rows, COLUMNS, summary, as_json=as_json, title="provider queues")

@@ -17,7 +17,7 @@ import psycopg
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import Row, and_, bindparam, func, select, text, tuple_, update
+from sqlalchemy import Row, Text, and_, bindparam, func, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -287,7 +287,8 @@ class JobQueries:
         """Keep a webhook's status for the next PROCESSING step and make the job due now.
 
         Only a PROCESSING job takes news (later steps already know the outcome); the same news twice
-        records nothing new. Returns the job id when the news was recorded.
+        records nothing new. The news keeps `seen_time`, when it arrived. Returns the job id when the news
+        was recorded.
         """
         news_param = bindparam("news", value=dict(news), type_=JSONB)
         async with self._engine.begin() as conn:
@@ -298,9 +299,14 @@ class JobQueries:
                         jobs.c.provider == provider,
                         jobs.c.provider_job_id == provider_job_id,
                         jobs.c.state == JobState.PROCESSING.value,
-                        jobs.c.provider_news.is_distinct_from(news_param),
+                        # Compared without seen_time, which every webhook's news gets anew.
+                        jobs.c.provider_news.op("-")(literal("seen_time", Text)).is_distinct_from(news_param),
                     )
-                    .values(provider_news=news_param, due_time=func.now())
+                    # When we learnt it, for the completion lag metric (metrics.py).
+                    .values(
+                        provider_news=news_param.op("||")(func.jsonb_build_object("seen_time", func.now())),
+                        due_time=func.now(),
+                    )
                     .returning(jobs.c.id, jobs.c.state)
                 )
             ).first()

@@ -12,6 +12,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIServer
 
@@ -53,6 +54,12 @@ class JobMetrics:
         self.state_duration = Histogram(
             "videojobs_job_state_seconds", "Time a job spent in a state, observed when it leaves it.",
             ["state"], buckets=_JOB_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.completion_lag = Histogram(
+            "videojobs_completion_lag_seconds",
+            "From seeing the provider's success (the poll that saw it, or the webhook's arrival) to "
+            "COMPLETED being written: storing, probing, the thumbnail, and any wait for a worker.",
+            ["provider"], buckets=_CALL_BUCKETS, registry=r,
         )  # fmt: skip
         self.provider_calls = Histogram(
             "videojobs_provider_call_seconds", "ProviderService calls by provider and call, errors included.",
@@ -149,6 +156,8 @@ class JobMetrics:
             self.fallbacks.labels(before.provider, after.provider).inc()
         if transition.event == "throttled":
             self.throttles.labels(before.provider).inc()
+        if state is JobState.COMPLETED and before.job.state is JobState.FINALIZING:
+            self.completion_lag.labels(before.provider).observe(_completion_lag(before, after))
         if state.terminal:
             self.finished(state, before.provider, after.job.create_time, after.job.end_time)
 
@@ -204,6 +213,17 @@ class JobMetrics:
                     self.in_flight.labels(provider).set(in_flight)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), interval)
+
+
+def _completion_lag(before: WorkItem, after: WorkItem) -> float:
+    """Seconds from seeing the provider's success to COMPLETED: from the webhook's arrival if one told us
+    (`seen_time`, kept in provider_result), else from entering FINALIZING (the poll that saw it). Both times
+    are the database's."""
+    seen = before.state_time
+    stamp = (before.provider_result or {}).get("seen_time")
+    if isinstance(stamp, str):
+        seen = min(seen, datetime.fromisoformat(stamp))
+    return max((after.state_time - seen).total_seconds(), 0.0)
 
 
 def serve_metrics(metrics: JobMetrics, host: str, port: int) -> WSGIServer:

@@ -255,6 +255,10 @@ class Orchestrator:
             await self._leases.apply(item, Transition(JobState.PROCESSING, values, due_in=due))
         elif status.state == "SUCCEEDED":
             await self._record_generation_time(item)
+            # When a webhook told us, the completion lag counts from its arrival; after a poll, from the
+            # FINALIZING state this step writes (metrics.py).
+            arrived = (item.provider_news or {}).get("seen_time") if news is status else None
+            seen = {"seen_time": arrived} if arrived else {}
             if status.inline_video:
                 stored = await self._store_inline(item, status)
                 if stored is None:
@@ -264,7 +268,7 @@ class Orchestrator:
                 item,
                 Transition(
                     JobState.FINALIZING,
-                    {"provider_result": status.to_json(), "step_attempts": 0},
+                    {"provider_result": {**status.to_json(), **seen}, "step_attempts": 0},
                     event="state_changed",
                     message=f"{item.provider} finished; storing the video",
                     detail={"outputs": len(status.output_uris), "polls": item.poll_count + 1},

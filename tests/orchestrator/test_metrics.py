@@ -4,14 +4,20 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+
+import pytest
 
 from provider_service.fakes import FalFake, RunwayFake, VeoFake
 from provider_service.fakes.base import Fault
+from tests.orchestrator.test_failure_rules import fal_request_id
+from tests.support.grpc_client import metadata
 from tests.support.metrics import Samples, scrape, value
 from tests.support.pipeline import StartPipeline
+from tests.support.providers import provider_stub
 from tests.support.webhooks import FAST_WEBHOOKS, register, settled, webhook_receiver
-from videojobs.v1 import job_service_pb2
+from videojobs.v1 import job_service_pb2, provider_service_pb2
 
 
 async def scrape_when(port: int, done: Callable[[Samples], bool], within: float = 10.0) -> Samples:
@@ -72,6 +78,13 @@ async def test_a_scripted_run_shows_exact_counts(
     expected = {"PENDING": 8, "SUBMITTING": 8, "PROCESSING": 4, "FINALIZING": 3}
     for state, times in expected.items():
         assert value(m, "videojobs_job_state_seconds_count", state=state) == times, state
+
+    # Completion lag: all three runway jobs were seen done by a poll, which wrote FINALIZING, so their lag is
+    # exactly their time in FINALIZING.
+    assert value(m, "videojobs_completion_lag_seconds_count", provider="runway") == 3
+    lag = value(m, "videojobs_completion_lag_seconds_sum", provider="runway")
+    assert lag == pytest.approx(value(m, "videojobs_job_state_seconds_sum", state="FINALIZING"))
+    assert 0 < lag < value(m, "videojobs_job_duration_seconds_sum", state="COMPLETED")
 
     # Provider calls: three submissions to runway, and fal's refusals counted by code.
     assert value(m, "videojobs_provider_call_seconds_count", provider="runway", call="submit") == 3
@@ -134,3 +147,36 @@ async def test_the_webhook_outbox_gauges_show_depth_and_age_of_what_waits(start_
     port = stack.services[0].metrics_port
     m = await scrape_when(port, lambda m: value(m, "videojobs_webhook_queue") == 1)
     assert value(m, "videojobs_webhook_oldest_pending_seconds") >= 90
+
+
+async def test_completion_lag_counts_from_the_webhooks_arrival(
+    start_stack: StartPipeline, fal_fake: FalFake
+) -> None:
+    fal_fake.script.polls_to_finish = 0
+    stack = await start_stack(
+        providers={"fal": fal_fake}, poll_initial_seconds=600, poll_max_seconds=600, metrics_port=0
+    )
+    port = stack.services[0].metrics_port
+    created = await stack.create(providers=["fal"])
+    job = await stack.wait(created.job.id, until={job_service_pb2.PROCESSING})
+    headers, body = fal_fake.signed_webhook(fal_request_id(job))
+    async with provider_stub(stack.provider.port) as providers:
+        parsed = await providers.ParseWebhook(
+            provider_service_pb2.ParseWebhookRequest(provider="fal", headers=headers, body=body),
+            metadata=metadata(),
+        )
+    report = job_service_pb2.ReportProviderEventRequest(
+        provider="fal", provider_job_id=parsed.provider_job_id, status=parsed.status
+    )
+    started = time.monotonic()
+    await stack.stub.ReportProviderEvent(report, metadata=metadata())
+    done = await stack.wait(job.id, within=5)
+    took = time.monotonic() - started
+    assert done.state == job_service_pb2.COMPLETED
+    m = await scrape(port)
+
+    assert value(m, "videojobs_completion_lag_seconds_count", provider="fal") == 1
+    lag = value(m, "videojobs_completion_lag_seconds_sum", provider="fal")
+    # Longer than FINALIZING by the step that took the news from the webhook to FINALIZING; never longer
+    # than from the report to COMPLETED as seen here.
+    assert value(m, "videojobs_job_state_seconds_sum", state="FINALIZING") < lag < took

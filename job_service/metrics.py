@@ -32,6 +32,8 @@ log = get_logger(__name__)
 # From a few seconds (sim) to the one-hour job deadline.
 _JOB_BUCKETS = (1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 _CALL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# Storing a large video can take minutes.
+_LAG_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
 
 class JobMetrics:
@@ -59,7 +61,7 @@ class JobMetrics:
             "videojobs_completion_lag_seconds",
             "From seeing the provider's success (the poll that saw it, or the webhook's arrival) to "
             "COMPLETED being written: storing, probing, the thumbnail, and any wait for a worker.",
-            ["provider"], buckets=_CALL_BUCKETS, registry=r,
+            ["provider"], buckets=_LAG_BUCKETS, registry=r,
         )  # fmt: skip
         self.provider_calls = Histogram(
             "videojobs_provider_call_seconds", "ProviderService calls by provider and call, errors included.",

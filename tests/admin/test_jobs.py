@@ -4,16 +4,14 @@ tables for people, JSON for scripts, errors on stderr and exit codes."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import grpc
 import pytest
 
 from job_service.server import JobService
-from tests.support.cli import Admin
+from tests.support.cli import Admin, document, table
 from tests.support.grpc_client import metadata
 from tests.support.postgres import Sql
 from tests.support.services import target
@@ -57,21 +55,6 @@ async def seeded(job_service: JobService, sql: Sql) -> Seeded:
                 (state, provider, hours, finished, finished, state, created.job.id),
             )
     return Seeded(ids)
-
-
-def document(result: Any) -> dict[str, Any]:
-    assert result.returncode == 0, result.stderr
-    found: dict[str, Any] = json.loads(result.stdout)
-    return found
-
-
-def table(stdout: str) -> list[list[str]]:
-    """The cells of each row of a rich table (header first), as a person reads them."""
-    rows = []
-    for line in re.sub(r"\x1b\[[0-9;]*m", "", stdout).splitlines():
-        if line.startswith(("│", "┃")):
-            rows.append([cell.strip() for cell in re.split(r"[│┃]", line)[1:-1]])
-    return rows
 
 
 async def test_list_shows_every_users_jobs_newest_first_as_a_table(operator: Admin, seeded: Seeded) -> None:

@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 
 from job_service.server import JobService
-from tests.admin.test_jobs import document, table
-from tests.support.cli import Admin
+from tests.support.cli import Admin, document, table
 from tests.support.grpc_client import metadata
 from tests.support.postgres import Sql
 from tests.support.services import target

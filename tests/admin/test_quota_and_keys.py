@@ -13,8 +13,7 @@ import grpc
 import pytest
 
 from job_service.server import JobService
-from tests.admin.test_jobs import table
-from tests.support.cli import Admin
+from tests.support.cli import Admin, table
 from tests.support.grpc_client import metadata
 from tests.support.postgres import Sql
 from tests.support.services import JobStub, target

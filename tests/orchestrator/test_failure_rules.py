@@ -13,16 +13,11 @@ from provider_service.fakes import FalFake, RunwayFake, VeoFake
 from provider_service.fakes.base import Fault
 from tests.support.grpc_client import metadata
 from tests.support.pipeline import Pipeline, StartPipeline
-from tests.support.providers import HANG_TIMEOUT, provider_stub
+from tests.support.providers import HANG_TIMEOUT, fal_request_id, provider_stub
 from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2, provider_service_pb2
 
 ALICE = metadata("alice")
-
-
-def fal_request_id(job: job_service_pb2.Job) -> str:
-    """fal's own request id inside our provider_job_id ("<app>:<request id>")."""
-    return job.provider_job_id.rsplit(":", 1)[-1]
 
 
 async def _used_today(stack: Pipeline) -> int:

@@ -11,11 +11,10 @@ import pytest
 
 from provider_service.fakes import FalFake, RunwayFake, VeoFake
 from provider_service.fakes.base import Fault
-from tests.orchestrator.test_failure_rules import fal_request_id
 from tests.support.grpc_client import metadata
 from tests.support.metrics import Samples, scrape, value
 from tests.support.pipeline import StartPipeline
-from tests.support.providers import provider_stub
+from tests.support.providers import fal_request_id, provider_stub
 from tests.support.webhooks import FAST_WEBHOOKS, register, settled, webhook_receiver
 from videojobs.v1 import job_service_pb2, provider_service_pb2
 

@@ -13,8 +13,7 @@ import pytest
 
 from job_service.upkeep import RETENTION_LOCK_ID
 from provider_service.sim.server import SimProvider
-from tests.orchestrator.test_sweep import admin
-from tests.support.pipeline import Pipeline, StartPipeline
+from tests.support.pipeline import Pipeline, StartPipeline, admin
 from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2
 

@@ -6,46 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 import psycopg
 
 from job_service.upkeep import SWEEP_LOCK_ID
 from provider_service.sim.server import SimProvider
-from tests.support.cli import BIN
-from tests.support.pipeline import Pipeline, StartPipeline
+from tests.support.pipeline import Pipeline, StartPipeline, admin
 from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2
 
 ALICE = key_segment("alice")
-
-
-async def admin(
-    stack: Pipeline, *args: str, env: Mapping[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """`videojobs admin ...` as an operator runs it against this stack (with `env` on top), in a thread: the
-    services it calls run on this test's event loop."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": stack.database_url,
-        "VIDEOJOBS_STORAGE_TARGET": f"127.0.0.1:{stack.storage.port}",
-        "VIDEOJOBS_BUCKET": stack.bucket.name,
-        "VIDEOJOBS_LOG_LEVEL": "WARNING",
-        **(env or {}),
-    }
-    return await asyncio.to_thread(
-        subprocess.run,
-        [str(BIN), "admin", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 async def admin_sweep(stack: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:

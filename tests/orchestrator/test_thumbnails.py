@@ -14,8 +14,7 @@ import pytest
 from job_service.maintenance_queries import ThumbnailQueries
 from job_service.thumbnails import ThumbnailBackfill
 from provider_service.sim.server import SimProvider
-from tests.orchestrator.test_sweep import admin
-from tests.support.pipeline import Pipeline, StartPipeline
+from tests.support.pipeline import Pipeline, StartPipeline, admin
 from videojobs import errors
 from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2

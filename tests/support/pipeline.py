@@ -10,6 +10,8 @@ and backoffs in tens of milliseconds.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from job_service.server import JobService
 from job_service.settings import JobServiceSettings
 from provider_service.server import ProviderService
 from storage_service.server import StorageService
+from tests.support.cli import BIN
 from tests.support.grpc_client import metadata
 from tests.support.postgres import run_sql
 from tests.support.providers import provider_settings
@@ -195,3 +198,27 @@ async def pipeline_running(
         yield Pipeline(
             services, provider_service, storage_service, bucket, database_url, channel, stub, running_gateway
         )
+
+
+async def admin(
+    stack: Pipeline, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`videojobs admin ...` as an operator runs it against this stack (with `env` on top), in a thread: the
+    services it calls run on this test's event loop."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": stack.database_url,
+        "VIDEOJOBS_STORAGE_TARGET": f"127.0.0.1:{stack.storage.port}",
+        "VIDEOJOBS_BUCKET": stack.bucket.name,
+        "VIDEOJOBS_LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    return await asyncio.to_thread(
+        subprocess.run,
+        [str(BIN), "admin", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -24,7 +24,7 @@ from provider_service.sim.server import SimProvider, SimSettings
 from provider_service.sim.server import start as start_sim
 from tests.support.grpc_client import metadata
 from tests.support.services import LOOPBACK, provider_service_running, target
-from videojobs.v1 import provider_service_pb2_grpc
+from videojobs.v1 import job_service_pb2, provider_service_pb2_grpc
 from videojobs_cli.gcs_emulator import GcsEmulator
 
 FAST: dict[str, Any] = {
@@ -128,3 +128,8 @@ def quick_sim(**overrides: Any) -> Iterator[SimProvider]:
 def sim_provider() -> Iterator[SimProvider]:
     with quick_sim() as provider:
         yield provider
+
+
+def fal_request_id(job: job_service_pb2.Job) -> str:
+    """fal's own request id inside our provider_job_id ("<app>:<request id>")."""
+    return job.provider_job_id.rsplit(":", 1)[-1]

@@ -9,21 +9,27 @@ locks: docs/decisions/0002-leases-over-advisory-locks.md.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, select, text, update
+import psycopg
+from psycopg.rows import namedtuple_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from job_service.database import database_errors
 from job_service.domain import Job, JobState
-from job_service.job_queries import refund_quota
 from job_service.limit_queries import LimitQueries
 from job_service.metrics import JobMetrics
-from job_service.tables import job_events, job_from_row, jobs
+from job_service.tables import job_from_row, jobs
 
 # Jobs past submission (and SUBMITTING ones, which already hold their provider slot). PENDING jobs are
 # claimed by LimitQueries.claim_waiting, within the provider limits and in fair order.
@@ -71,7 +77,7 @@ class WorkItem:
         return self.job.spec.providers[self.provider_index]
 
 
-def _item(row: Row[Any]) -> WorkItem:
+def _item(row: Any) -> WorkItem:
     return WorkItem(
         job=job_from_row(row),
         token=row.lease_token,
@@ -118,11 +124,54 @@ DUE_QUEUE = text(
 )
 
 
+# Each step's write runs as one prepared statement on the driver pool (like CreateJob): the compare-and-set
+# UPDATE, and in the same statement (so atomically, in one round trip) the quota refund and the event row,
+# both fed by the updated row. The event insert fires the job_events triggers (NOTIFY, webhook outbox) as
+# before. Steps set a handful of different column sets, so the statements are built once per shape.
+_JOB_COLUMNS = ", ".join(column.name for column in jobs.c)
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+_SQL_TYPES = {column.name: column.type.compile(dialect=_DIALECT) for column in jobs.c}
+_JSONB_COLUMNS = frozenset(column.name for column in jobs.c if isinstance(column.type, JSONB))
+
+
+@functools.lru_cache(maxsize=256)
+def _apply_statement(
+    columns: tuple[str, ...], scheduled: bool, terminal: bool, refund: bool, event: bool
+) -> str:
+    assignments = [f"{column} = %(v_{column})s::{_SQL_TYPES[column]}" for column in columns]
+    assignments.append("due_time = now() + %(due_in)s::interval" if scheduled else "due_time = NULL")
+    if terminal:
+        assignments.append("end_time = now()")
+    statement = f"""
+        WITH updated AS (
+            UPDATE jobs SET {", ".join(assignments)}
+            WHERE id = %(id)s::uuid AND lease_token = %(token)s::uuid AND state = %(expected)s::text
+            RETURNING {_JOB_COLUMNS}
+        )"""
+    if refund:
+        # Give back the quota unit the job took on its quota day (never below zero).
+        statement += """, refund AS (
+            UPDATE quota_usage AS q SET used = q.used - 1 FROM updated AS u
+            WHERE q.user_id = u.user_id AND q.day = u.quota_day AND q.used > 0
+        )"""
+    if event:
+        statement += """, event AS (
+            INSERT INTO job_events (job_id, type, state, message, detail)
+            SELECT id, %(event)s::text, %(state)s::text, %(message)s::text, %(detail)s::jsonb FROM updated
+        )"""
+    return statement + f" SELECT {_JOB_COLUMNS} FROM updated"
+
+
 class LeaseQueries:
     def __init__(
-        self, engine: AsyncEngine, metrics: JobMetrics | None = None, limits: LimitQueries | None = None
+        self,
+        engine: AsyncEngine,
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
+        metrics: JobMetrics | None = None,
+        limits: LimitQueries | None = None,
     ) -> None:
         self._engine = engine
+        self._pool = pool
         self._metrics = metrics
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.limits = limits or LimitQueries(engine, ())
@@ -168,42 +217,37 @@ class LeaseQueries:
         # Whatever a step did, it is no longer waiting for our services unless it says it still is.
         values.setdefault("waiting_for", None)
         values.setdefault("peer_waits", 0)
-        if transition.due_in is None:
-            values["due_time"] = None
-        else:
-            values["due_time"] = func.now() + timedelta(seconds=transition.due_in)
         if not transition.keep_lease:
             values.update(locked_until=None, lease_token=None)
-        if transition.state.terminal:
-            values["end_time"] = func.now()
-        async with self._engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    update(jobs)
-                    .where(
-                        jobs.c.id == item.job.id,
-                        jobs.c.lease_token == item.token,
-                        jobs.c.state == item.job.state.value,
-                    )
-                    .values(**values)
-                    .returning(*jobs.c)
-                )
-            ).first()
-            if row is None:
-                return None
-            if transition.refund:
-                await refund_quota(conn, row.user_id, row.quota_day)
-            if transition.event is not None:
-                await conn.execute(
-                    job_events.insert().values(
-                        job_id=item.job.id,
-                        type=transition.event,
-                        state=transition.state.value,
-                        message=transition.message,
-                        detail=dict(transition.detail),
-                    )
-                )
-        return _item(row)
+        unknown = values.keys() - _SQL_TYPES.keys() | values.keys() & {"due_time", "end_time"}
+        if unknown:
+            raise ValueError(f"a step cannot set {sorted(unknown)}")
+        columns = tuple(sorted(values))
+        statement = _apply_statement(
+            columns,
+            transition.due_in is not None,
+            transition.state.terminal,
+            transition.refund,
+            transition.event is not None,
+        )
+        params: dict[str, Any] = {
+            f"v_{column}": Jsonb(value) if column in _JSONB_COLUMNS and value is not None else value
+            for column, value in values.items()
+        }
+        params.update(id=item.job.id, token=item.token, expected=item.job.state.value)
+        if transition.due_in is not None:
+            params["due_in"] = timedelta(seconds=transition.due_in)
+        if transition.event is not None:
+            params.update(
+                event=transition.event,
+                state=transition.state.value,
+                message=transition.message,
+                detail=Jsonb(dict(transition.detail)),
+            )
+        async with self._pool.connection() as conn, conn.cursor(row_factory=namedtuple_row) as cursor:
+            await cursor.execute(statement, params, prepare=True)
+            row = await cursor.fetchone()
+        return None if row is None else _item(row)
 
     @database_errors
     async def current(self, job_id: uuid.UUID) -> Job | None:

@@ -185,9 +185,7 @@ async def main() -> None:
         engine = database.create_engine(
             url, pool_size=args.jobs + 2, max_overflow=4, statement_timeout_ms=10_000
         )
-        pool = database.create_driver_pool(url, max_size=args.jobs + 2, statement_timeout_ms=10_000)
-        await pool.open()
-        leases = LeaseQueries(engine, pool)
+        leases = LeaseQueries(engine)
         bare = await claimed(url, leases, "no-endpoint", args.jobs)
         hooked = await claimed(url, leases, "one-endpoint", args.jobs)
         with psycopg.connect(url, autocommit=True) as conn:
@@ -199,7 +197,6 @@ async def main() -> None:
             with_one.append(await transitions(leases, hooked, args.seconds))
             bare = [await refreshed(leases, item) for item in bare]
             hooked = [await refreshed(leases, item) for item in hooked]
-        await pool.close()
         await engine.dispose()
         plain, extra = statistics.median(without), statistics.median(with_one)
         print(

@@ -9,17 +9,18 @@ locks: docs/decisions/0002-leases-over-advisory-locks.md.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
@@ -124,7 +125,7 @@ DUE_QUEUE = text(
 )
 
 
-# Each step's write runs as one prepared statement on the driver pool (like CreateJob): the compare-and-set
+# Each step's write runs as one prepared statement on the bare driver (like CreateJob): the compare-and-set
 # UPDATE, and in the same statement (so atomically, in one round trip) the quota refund and the event row,
 # both fed by the updated row. The event insert fires the job_events triggers (NOTIFY, webhook outbox) as
 # before. Steps set a handful of different column sets, so the statements are built once per shape.
@@ -164,14 +165,9 @@ def _apply_statement(
 
 class LeaseQueries:
     def __init__(
-        self,
-        engine: AsyncEngine,
-        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
-        metrics: JobMetrics | None = None,
-        limits: LimitQueries | None = None,
+        self, engine: AsyncEngine, metrics: JobMetrics | None = None, limits: LimitQueries | None = None
     ) -> None:
         self._engine = engine
-        self._pool = pool
         self._metrics = metrics
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.limits = limits or LimitQueries(engine, ())
@@ -244,10 +240,27 @@ class LeaseQueries:
                 message=transition.message,
                 detail=Jsonb(dict(transition.detail)),
             )
-        async with self._pool.connection() as conn, conn.cursor(row_factory=namedtuple_row) as cursor:
+        async with self._driver() as conn, conn.cursor(row_factory=namedtuple_row) as cursor:
             await cursor.execute(statement, params, prepare=True)
             row = await cursor.fetchone()
         return None if row is None else _item(row)
+
+    @contextlib.asynccontextmanager
+    async def _driver(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A connection of the engine's pool as the bare psycopg connection, in autocommit (one statement is
+        its own transaction: no BEGIN/COMMIT round trips). The engine's pool, not the CreateJob driver pool,
+        so a step still holds one connection of the pool the worker is sized for (README, Sizing)."""
+        async with self._engine.connect() as outer:
+            raw = await outer.get_raw_connection()
+            conn = raw.driver_connection
+            assert isinstance(conn, psycopg.AsyncConnection)
+            await conn.set_autocommit(True)
+            try:
+                yield conn
+            finally:
+                # A broken connection is left as it is: the pool discards it when it comes back.
+                if conn.pgconn.transaction_status == TransactionStatus.IDLE:
+                    await conn.set_autocommit(False)
 
     @database_errors
     async def current(self, job_id: uuid.UUID) -> Job | None:

@@ -358,7 +358,7 @@ def create_server(
             lease_seconds=settings.lease_seconds,
             idle_poll_seconds=settings.idle_poll_seconds,
         )
-        leases = LeaseQueries(engine, pool, metrics, limit_queries)
+        leases = LeaseQueries(engine, metrics, limit_queries)
         orchestrator = Orchestrator(leases, peers, policy(settings), learned_polls(settings, engine))
         worker = Worker(leases, orchestrator, hub, options)
         upkeep = create_upkeep(settings, engine, peers, metrics)

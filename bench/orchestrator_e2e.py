@@ -218,7 +218,7 @@ class Throughput:
 async def throughput(url: str, fal: FalFake, replicas: int, jobs: int) -> Throughput:
     """Rates, provider calls per job and CPU per process for `jobs` jobs created at once."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE jobs, job_events, quota_usage")
+        conn.execute("TRUNCATE jobs, job_events, quota_usage CASCADE")  # and the webhook outbox
     calls_before = sum(fal.calls.values())
     async with (
         stack(url, fal, replicas, poll_seconds=0.2) as running,

@@ -2,10 +2,10 @@
 while Postgres does not answer, so the gateway's /readyz and balancers stop sending it work.
 
 A ping (`SELECT 1` on the driver pool, which also needs a free connection) runs every interval; one that
-has not answered within the timeout marks the API not serving at once, without waiting for the ping to
-give up (a frozen server never answers, and a cancelled query waits on its own cancellation). A ping still
-stuck is not duplicated: the next round waits on it again. The overall status ("") is left alone: it is
-what liveness probes read, and restarting a replica does not bring a database back.
+has not answered within the timeout is a miss, and `misses` in a row mark the API not serving, without
+waiting for the ping to give up (a frozen server never answers, and a cancelled query waits on its own
+cancellation). A ping still stuck is not duplicated: the next round waits on it again. The overall status
+("") is left alone: it is what liveness probes read, and restarting a replica does not bring a database back.
 """
 
 from __future__ import annotations
@@ -35,28 +35,36 @@ class DatabaseReadiness:
         *,
         interval: float,
         timeout: float,
+        misses: int = 1,
     ) -> None:
         self._pool = pool
         self._health = health_servicer
         self._service = service
         self._interval = interval
         self._timeout = timeout
+        self._misses = misses
 
     async def run(self, stopping: asyncio.Event) -> None:
         serving = True
+        missed = 0
         ping: asyncio.Task[None] | None = None
         try:
             while not stopping.is_set():
                 if ping is None or ping.done():
                     ping = asyncio.create_task(self._ping(), name="database-ping")
                 done, _ = await asyncio.wait({ping}, timeout=self._timeout)
-                ok = ping in done and _succeeded(ping)
+                missed = 0 if ping in done and _succeeded(ping) else missed + 1
+                ok = missed < self._misses
                 if ok != serving:
                     serving = ok
                     if ok:
                         log.info("database answers again: serving")
                     else:
-                        log.warning("database does not answer: not serving", timeout_seconds=self._timeout)
+                        log.warning(
+                            "database does not answer: not serving",
+                            timeout_seconds=self._timeout,
+                            missed_pings=missed,
+                        )
                     await self._health.set(self._service, SERVING if ok else NOT_SERVING)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), self._interval)

@@ -399,6 +399,7 @@ def create_server(
             SERVICE_NAME,
             interval=settings.ready_probe_interval_seconds,
             timeout=settings.ready_probe_timeout_seconds,
+            misses=settings.ready_probe_misses,
         )
     elif worker is not None and settings.worker_health_port is not None:
         # Health only, for container probes: a worker-only replica has no API of its own.

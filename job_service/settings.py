@@ -150,7 +150,12 @@ class JobServiceSettings(CommonSettings):
         default=2.0, gt=0, description="How often Postgres is pinged."
     )
     ready_probe_timeout_seconds: float = Field(
-        default=1.0, gt=0, description="A ping slower than this makes the API not serving."
+        default=1.0, gt=0, description="A ping slower than this counts as a miss."
+    )
+    # One late ping is a busy process, not a lost database: an overloaded replica must not flap out of
+    # rotation.
+    ready_probe_misses: int = Field(
+        default=3, ge=1, description="Consecutive missed pings that make the API not serving."
     )
 
     # Upkeep (in worker replicas; one replica at a time runs each round).

@@ -134,7 +134,7 @@ async def test_readyz_is_503_while_postgres_is_frozen_and_200_once_it_answers(da
     """job_service pings Postgres (through a proxy the test freezes, as SIGSTOP would) and reports its API
     not serving; the gateway's /readyz says so within a few seconds, and recovers."""
     proxy, proxied = await postgres_proxy(database_url)
-    job = {"ready_probe_interval_seconds": 0.2, "ready_probe_timeout_seconds": 1.0}
+    job = {"ready_probe_interval_seconds": 0.2, "ready_probe_timeout_seconds": 1.0, "ready_probe_misses": 2}
     try:
         async with (
             stack_running(proxied, job) as stack,

@@ -33,9 +33,9 @@ from job_service import database
 from job_service.domain import Job, JobState
 from job_service.lease_queries import LeaseQueries, Transition, WorkItem
 from job_service.metrics import JobMetrics
+from job_service.outbox_queries import OutboxQueries
 from job_service.server import webhook_fetcher, webhook_sender_options
 from job_service.settings import JobServiceSettings
-from job_service.webhook_queries import WebhookQueries
 from job_service.webhook_sender import WebhookSender
 from job_service.webhook_signing import DEV_SECRET_KEY, SecretBox, new_secret
 from provider_service.local_http import LocalHttpServer, Response
@@ -78,7 +78,7 @@ async def drain(url: str, settings: JobServiceSettings, concurrency: int, expect
     engine = database.create_engine(
         url, pool_size=concurrency + 2, max_overflow=4, statement_timeout_ms=10_000
     )
-    queries = WebhookQueries(engine)
+    queries = OutboxQueries(engine)
     fetcher = webhook_fetcher(settings)
     options = webhook_sender_options(settings.model_copy(update={"webhook_concurrency": concurrency}))
     sender = WebhookSender(queries, fetcher, SecretBox([DEV_SECRET_KEY]), unsigned, options, JobMetrics())

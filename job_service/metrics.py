@@ -25,7 +25,7 @@ from videojobs.logs import get_logger
 
 if TYPE_CHECKING:
     from job_service.lease_queries import LeaseQueries, Transition, WorkItem
-    from job_service.webhook_queries import WebhookQueries
+    from job_service.outbox_queries import OutboxQueries
 
 log = get_logger(__name__)
 
@@ -187,7 +187,7 @@ class JobMetrics:
         leases: LeaseQueries,
         interval: float,
         stopping: asyncio.Event,
-        webhooks: WebhookQueries | None = None,
+        webhooks: OutboxQueries | None = None,
     ) -> None:
         """Refresh the due-queue gauges (and the webhook outbox's) every `interval` seconds (a scrape never
         waits on the database)."""

@@ -31,6 +31,7 @@ from job_service.limits import ProviderLimit, parse_scope
 from job_service.maintenance_queries import MaintenanceQueries, RetentionQueries, ThumbnailQueries
 from job_service.metrics import JobMetrics, serve_metrics
 from job_service.orchestrator import Orchestrator
+from job_service.outbox_queries import OutboxQueries
 from job_service.peers import Peers, ProviderClient, StorageClient
 from job_service.policy import Policy
 from job_service.poll_schedule import LearnedPolls, PollSchedule
@@ -85,7 +86,7 @@ class JobService:
     webhooks: Webhooks | None = None
     # Sends outbound webhooks beside the worker (None when the worker is disabled).
     webhook_sender: WebhookSender | None = None
-    webhook_queries: WebhookQueries | None = None
+    outbox: OutboxQueries | None = None
     webhook_fetcher: SafeFetcher | None = None
     _metrics_server: WSGIServer | None = None
     _sampler_task: asyncio.Task[None] | None = None
@@ -124,7 +125,7 @@ class JobService:
             self._sender_task = asyncio.create_task(sending, name="webhook-sender")
         if self.leases is not None:
             sampling = self.metrics.sample_queue(
-                self.leases, self.metrics_sample_seconds, self._stopping, self.webhook_queries
+                self.leases, self.metrics_sample_seconds, self._stopping, self.outbox
             )
             self._sampler_task = asyncio.create_task(sampling, name="queue-sampler")
 
@@ -326,9 +327,9 @@ def create_server(
     hub = EventHub(database.libpq_url(engine.url), queries)
     box = SecretBox.from_setting(settings.webhook_secret_keys.get_secret_value())
     fetcher = webhook_fetcher(settings)
-    webhook_queries = WebhookQueries(engine)
+    outbox = OutboxQueries(engine)
     webhooks = Webhooks(
-        webhook_queries, box, fetcher, secret_overlap_seconds=settings.webhook_secret_overlap_seconds
+        WebhookQueries(engine), box, fetcher, secret_overlap_seconds=settings.webhook_secret_overlap_seconds
     )
     jobs = Jobs(
         queries,
@@ -363,7 +364,7 @@ def create_server(
         worker = Worker(leases, orchestrator, hub, options)
         upkeep = create_upkeep(settings, engine, peers, metrics)
         sending = webhook_sender_options(settings)
-        sender = WebhookSender(webhook_queries, fetcher, box, jobs.with_urls, sending, metrics)
+        sender = WebhookSender(outbox, fetcher, box, jobs.with_urls, sending, metrics)
     channels = (provider_channel, storage)
     service = JobService(
         engine=engine,
@@ -382,7 +383,7 @@ def create_server(
         metrics_sample_seconds=settings.metrics_sample_seconds,
         webhooks=webhooks,
         webhook_sender=sender,
-        webhook_queries=webhook_queries,
+        outbox=outbox,
         webhook_fetcher=fetcher,
     )
     if serve_grpc:

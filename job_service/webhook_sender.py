@@ -3,7 +3,7 @@ the SSRF-safe fetcher, never following a redirect), and record the attempt: deli
 retried with exponential backoff for about a day, then failed. 410 Gone disables the endpoint.
 
 Runs in every worker replica beside the job worker; replicas coordinate only through SKIP LOCKED claims and
-leases (webhook_queries). A replica that dies mid-send leaves a lease that lapses, and the delivery is sent
+leases (outbox_queries). A replica that dies mid-send leaves a lease that lapses, and the delivery is sent
 again with the same webhook-id: at least once, and receivers deduplicate by that id.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 from job_service import convert
 from job_service.domain import Job, webhook_id
 from job_service.metrics import JobMetrics
-from job_service.webhook_queries import Claimed, Outcome, WebhookQueries
+from job_service.outbox_queries import Claimed, OutboxQueries, Outcome
 from job_service.webhook_signing import SecretBox, signature_header
 from videojobs import errors
 from videojobs.backoff import shortened_jitter
@@ -64,7 +64,7 @@ def payload(claimed: Claimed, job: Job) -> dict[str, Any]:
 class WebhookSender:
     def __init__(
         self,
-        queries: WebhookQueries,
+        queries: OutboxQueries,
         fetcher: SafeFetcher,
         box: SecretBox,
         sign_urls: SignUrls,

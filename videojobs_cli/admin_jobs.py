@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from videojobs.contract import PROVIDERS
-from videojobs_cli.admin import emit, emit_record, json_option, progress
+from videojobs_cli.admin import emit, emit_record, json_option
 from videojobs_cli.admin_duplicates import Duration
-from videojobs_cli.admin_rpc import job_service, run_rpc
+from videojobs_cli.admin_rpc import job_service, list_pages, run_rpc
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
@@ -145,19 +145,13 @@ def list_jobs(
         stamp.FromDatetime(since)
         request.since.CopyFrom(stamp)
 
-    async def pages() -> tuple[list[job_service_pb2.Job], str]:
-        found: list[job_service_pb2.Job] = []
-        async with job_service() as call:
-            with progress("listing jobs", None) as advance:
-                while True:
-                    page = await call(call.stub.AdminListJobs, request)
-                    found.extend(page.jobs)
-                    advance(len(page.jobs))
-                    if not every_page or not page.next_page_token:
-                        return found, page.next_page_token
-                    request.page_token = page.next_page_token
-
-    found, next_token = run_rpc(pages())
+    found, next_token = list_pages(
+        lambda call: call.stub.AdminListJobs,
+        request,
+        lambda page: page.jobs,
+        label="listing jobs",
+        every_page=every_page,
+    )
     rows = [job_row(job) for job in found] if not as_json else [to_dict(job) for job in found]
     summary: dict[str, Any] = {"jobs": len(found), "next_page_token": next_token}
     emit(rows, LIST_COLUMNS, summary, as_json=as_json, title="jobs")

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from videojobs_cli.admin import emit, emit_record, json_option, progress
+from videojobs_cli.admin import emit, emit_record, json_option
 from videojobs_cli.admin_jobs import to_dict
-from videojobs_cli.admin_rpc import job_service, run_rpc
+from videojobs_cli.admin_rpc import job_service, list_pages, run_rpc
 
 if TYPE_CHECKING:
     from videojobs.v1 import job_service_pb2
@@ -82,19 +82,13 @@ def list_keys(
         user_id=user_id or "", include_revoked=include_revoked, page_size=page_size, page_token=page_token
     )
 
-    async def pages() -> tuple[list[job_service_pb2.ApiKey], str]:
-        found: list[job_service_pb2.ApiKey] = []
-        async with job_service() as call:
-            with progress("listing keys", None) as advance:
-                while True:
-                    page = await call(call.stub.ListApiKeys, request)
-                    found.extend(page.keys)
-                    advance(len(page.keys))
-                    if not every_page or not page.next_page_token:
-                        return found, page.next_page_token
-                    request.page_token = page.next_page_token
-
-    found, next_token = run_rpc(pages())
+    found, next_token = list_pages(
+        lambda call: call.stub.ListApiKeys,
+        request,
+        lambda page: page.keys,
+        label="listing keys",
+        every_page=every_page,
+    )
     rows = [to_dict(key) for key in found] if as_json else [key_row(key) for key in found]
     summary = {
         "keys": len(found),

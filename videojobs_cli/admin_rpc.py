@@ -5,7 +5,7 @@ services'."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -57,6 +57,33 @@ async def job_service() -> AsyncIterator[JobServiceCalls]:
         )
     finally:
         await channel.close()
+
+
+def list_pages(
+    method: Callable[[JobServiceCalls], Callable[..., Any]],
+    request: Any,
+    items: Callable[[Any], Sequence[_T]],
+    *,
+    label: str,
+    every_page: bool,
+) -> tuple[list[_T], str]:
+    """A paged admin list: the first page, or with `every_page` all of them (a progress bar on a terminal);
+    the items and the next page token ("" at the end). `method(calls)` picks the stub's method."""
+    from videojobs_cli.admin import progress
+
+    async def pages() -> tuple[list[_T], str]:
+        found: list[_T] = []
+        async with job_service() as call:
+            with progress(label, None) as advance:
+                while True:
+                    page = await call(method(call), request)
+                    found.extend(items(page))
+                    advance(len(items(page)))
+                    if not every_page or not page.next_page_token:
+                        return found, page.next_page_token
+                    request.page_token = page.next_page_token
+
+    return run_rpc(pages())
 
 
 def run_rpc(coroutine: Coroutine[Any, Any, _T]) -> _T:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from job_service.database import database_errors
 from job_service.domain import JobState
-from job_service.tables import job_events, jobs
+from job_service.tables import job_events, jobs, webhook_endpoints
 from videojobs.contract import TERMINAL_JOB_STATES
 
 
@@ -194,14 +194,21 @@ class RetentionQueries:
 
     @database_errors
     async def purge(self, ids: Sequence[uuid.UUID]) -> int:
-        """Delete the rows (their events go with them: ON DELETE CASCADE)."""
+        """Delete the rows (their events and deliveries go with them: ON DELETE CASCADE), and the one-off
+        webhook endpoints their creates named, which no foreign key ties to the job (migration 0008)."""
         if not ids:
             return 0
         async with self._engine.begin() as conn:
-            result = await conn.execute(
-                delete(jobs).where(jobs.c.id.in_(list(ids)), jobs.c.deleted_time.is_not(None))
-            )
-        return int(result.rowcount)
+            purged = (
+                await conn.execute(
+                    delete(jobs)
+                    .where(jobs.c.id.in_(list(ids)), jobs.c.deleted_time.is_not(None))
+                    .returning(jobs.c.id)
+                )
+            ).scalars().all()
+            if purged:
+                await conn.execute(delete(webhook_endpoints).where(webhook_endpoints.c.job_id.in_(purged)))
+        return len(purged)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,13 @@ async def test_admin_retention_expires_old_jobs_and_purges_hidden_ones(
         "UPDATE jobs SET deleted_time = now() - interval '10 days' WHERE id = %s RETURNING id",
         hidden.id,
     )
+    for job in (hidden, recent):  # the one-off webhook endpoints their creates would have named
+        await asyncio.to_thread(
+            stack.sql,
+            "INSERT INTO webhook_endpoints (id, user_id, url, event_types, secret, job_id)"
+            " VALUES (gen_random_uuid(), 'alice', 'https://hooks.example.com/', '{}', 'x', %s) RETURNING id",
+            job.id,
+        )
     before = stack.names()
 
     dry = await admin(stack, "retention", "--days", "30", "--purge-days", "7", "--json")
@@ -73,6 +80,8 @@ async def test_admin_retention_expires_old_jobs_and_purges_hidden_ones(
     assert (await stack.get(recent.id)).video_url
     assert stack.sql("SELECT count(*) FROM jobs WHERE id = %s", hidden.id) == [(0,)]
     assert stack.sql("SELECT count(*) FROM job_events WHERE job_id = %s", hidden.id) == [(0,)]
+    endpoints = stack.sql("SELECT job_id::text FROM webhook_endpoints WHERE job_id IS NOT NULL")
+    assert endpoints == [(recent.id,)]  # the purged job's endpoint went with it
 
     again = await admin(stack, "retention", "--days", "30", "--purge-days", "7", "--apply")
     assert again.returncode == 0, again.stderr

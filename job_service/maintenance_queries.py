@@ -200,12 +200,16 @@ class RetentionQueries:
             return 0
         async with self._engine.begin() as conn:
             purged = (
-                await conn.execute(
-                    delete(jobs)
-                    .where(jobs.c.id.in_(list(ids)), jobs.c.deleted_time.is_not(None))
-                    .returning(jobs.c.id)
+                (
+                    await conn.execute(
+                        delete(jobs)
+                        .where(jobs.c.id.in_(list(ids)), jobs.c.deleted_time.is_not(None))
+                        .returning(jobs.c.id)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             if purged:
                 await conn.execute(delete(webhook_endpoints).where(webhook_endpoints.c.job_id.in_(purged)))
         return len(purged)

@@ -1,5 +1,5 @@
-"""An index for the 429s of the last hour per provider (`videojobs admin queue`), which otherwise scanned every
-job event ever written.
+"""An index for the 429s of the last hour per provider (`videojobs admin queue`), which otherwise
+scanned every job event ever written.
 
 Revision ID: 0011
 Revises: 0010

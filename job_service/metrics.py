@@ -71,6 +71,11 @@ class JobMetrics:
             "videojobs_provider_call_errors", "Failed ProviderService calls by provider, call and gRPC code.",
             ["provider", "call", "code"], registry=r,
         )  # fmt: skip
+        self.peer_unavailable = Counter(
+            "videojobs_peer_unavailable", "Calls our own services left unanswered (the job waits), by "
+            "service and call; counted here, not as the provider's errors.",
+            ["peer", "call"], registry=r,
+        )  # fmt: skip
         self.fallbacks = Counter(
             "videojobs_fallbacks", "Moves to the next provider, by the provider left and the one tried next.",
             ["from_provider", "to_provider"], registry=r,
@@ -172,12 +177,18 @@ class JobMetrics:
 
     @asynccontextmanager
     async def provider_call(self, provider: str, call: str) -> AsyncIterator[None]:
-        """Times the call; a failure counts by its gRPC code (the exception's `code`)."""
+        """Times the call; a failure counts by its gRPC code (the exception's `code`), unless it was
+        provider_service itself that did not answer (the exception's `peer`): that is our outage, not the
+        provider's, and must not page whoever watches the providers."""
         start = time.perf_counter()
         try:
             yield
         except Exception as error:
-            self.provider_errors.labels(provider, call, getattr(error, "code", "UNKNOWN")).inc()
+            peer = getattr(error, "peer", "")
+            if peer:
+                self.peer_unavailable.labels(peer, call).inc()
+            else:
+                self.provider_errors.labels(provider, call, getattr(error, "code", "UNKNOWN")).inc()
             raise
         finally:
             self.provider_calls.labels(provider, call).observe(time.perf_counter() - start)

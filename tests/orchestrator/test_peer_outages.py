@@ -11,6 +11,7 @@ from typing import Any
 from provider_service.fakes import FalFake, RunwayFake
 from provider_service.fakes.base import Fault
 from tests.support.grpc_client import metadata
+from tests.support.metrics import scrape, value
 from tests.support.pipeline import Pipeline, StartPipeline
 from tests.support.providers import provider_settings
 from tests.support.services import provider_service_running, storage_service_running
@@ -66,7 +67,9 @@ async def test_provider_service_down_while_jobs_are_processing(
 ) -> None:
     fal_fake.script.polls_to_finish = 1_000_000  # until finish_at_the_provider
     stack = await start_stack(
-        providers={"fal": fal_fake, "runway": runway_fake}, step_max_attempts=STEP_MAX_ATTEMPTS
+        providers={"fal": fal_fake, "runway": runway_fake},
+        step_max_attempts=STEP_MAX_ATTEMPTS,
+        metrics_port=0,
     )
     ids = await create_jobs(stack)
     for job_id in ids:
@@ -83,6 +86,13 @@ async def test_provider_service_down_while_jobs_are_processing(
     assert fal_fake.submissions == JOBS
     assert runway_fake.submissions == 0
     assert len(stack.names("videos/")) == JOBS
+    # Our outage is counted as ours, never as fal failing (which pages whoever watches the providers).
+    samples = await scrape(stack.services[0].metrics_port)
+    assert value(samples, "videojobs_peer_unavailable_total", peer="provider_service", call="status") >= JOBS
+    provider_errors = [
+        key for key, n in samples.items() if key[0] == "videojobs_provider_call_errors_total" and n
+    ]
+    assert provider_errors == []
 
 
 async def test_storage_service_down_while_jobs_are_finalizing(

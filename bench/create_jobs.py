@@ -13,6 +13,11 @@ doing the nearest thing to a create. "vs pq" is CreateJob over it, "replay vs pq
 "empty gRPC/s" is a health check against the same server: the most Python gRPC allows here, so "of floor"
 says how much of the transport's budget a create leaves (the rest of the gap to raw SQL is the transport).
 
+Last, CPU milliseconds per call at --cpu-clients (8) for procrastinate's defer, a create, a replay and an
+empty call, split by process: this one (the clients, or procrastinate itself), job_service, and Postgres (the
+postmaster and every backend, including those that exit during the measurement). On a machine where CPU is
+the limit, a call's rate is the cores over its total, so the totals say what a rate ratio can be.
+
 job_service runs as its own process (as deployed); this process drives it with N concurrent clients.
 The baseline inserts the same row shape with psycopg, N connections, autocommit. Both hit the same
 Postgres (embedded unless DATABASE_URL is set). Each create acts for a fresh user, like many users
@@ -37,9 +42,11 @@ from pathlib import Path
 
 import grpc
 import procrastinate
+import psutil
 import psycopg
 from psycopg import sql
 
+from bench.cpu import CpuMeter, postgres_cpu_seconds
 from job_service import database
 from videojobs.health import check, wait_serving
 from videojobs.settings import DEV_INTERNAL_TOKEN
@@ -220,6 +227,42 @@ def start_service(url: str, port: int, processes: int) -> subprocess.Popen[bytes
     return subprocess.Popen(command, env=env)
 
 
+CPU_CALLS: dict[str, Callable[[str, Connections, int, float], Awaitable[float]]] = {
+    "procrastinate defer": lambda url, _conns, clients, seconds: procrastinate_defers(url, clients, seconds),
+    "CreateJob": lambda _url, conns, clients, seconds: grpc_creates(conns, clients, seconds),
+    "replay": lambda _url, conns, clients, seconds: grpc_replays(conns, clients, seconds),
+    "empty gRPC call": lambda _url, conns, clients, seconds: grpc_floor(conns, clients, seconds),
+}
+
+
+async def cpu_per_call(
+    url: str, conns: Connections, service: subprocess.Popen[bytes], clients: int, seconds: float
+) -> None:
+    """CPU ms per call of each kind, by process (module docstring)."""
+    meter = CpuMeter()
+    meter.add("this process", lambda: [os.getpid()])
+    meter.add("job_service", lambda: [service.pid, *(c.pid for c in psutil.Process(service.pid).children())])
+    postgres = postgres_cpu_seconds(url)
+    print(
+        f"{f'CPU ms per call at {clients} clients':<34}"
+        f" {'this process':>12} {'job_service':>11} {'Postgres':>8} {'total':>6}"
+    )
+    for name, run in CPU_CALLS.items():
+        meter.start()
+        pg_before, started = postgres(), time.perf_counter()
+        calls = await run(url, conns, clients, seconds) * (time.perf_counter() - started)
+        meter.stop()
+        pg = postgres() - pg_before
+        here = meter.spent["this process"] * 1000 / calls
+        # procrastinate never calls job_service: its idle event loop's wake-ups are not the defer's cost.
+        service_ms = 0.0 if name.startswith("procrastinate") else meter.spent["job_service"] * 1000 / calls
+        pg_ms = pg * 1000 / calls
+        print(
+            f"{name:<34} {here:>12.3f} {service_ms:>11.3f} {pg_ms:>8.3f} {here + service_ms + pg_ms:>6.3f}",
+            flush=True,
+        )
+
+
 HEADER = (
     "procs", "clients", "raw insert/s", "procrastinate/s", "CreateJob/s", "vs raw", "vs pq", "replay/s",
     "replay vs pq", "keyless/s", "vs keyed", "duplicate/s", "empty gRPC/s", "floor",
@@ -258,6 +301,8 @@ async def measure_service(
                 f" {m['duplicate']:>11.0f} {m['floor']:>12.0f} {m['create'] / m['floor']:>5.2f}",
                 flush=True,
             )
+        if args.cpu_clients:
+            await cpu_per_call(url, conns, service, args.cpu_clients, args.seconds)
     finally:
         await conns.close()
         service.terminate()
@@ -273,6 +318,7 @@ async def main() -> None:
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--processes", default="1,2", help="job_service processes (serve --processes)")
     parser.add_argument("--port", type=int, default=50151)
+    parser.add_argument("--cpu-clients", type=int, default=8, help="clients for the CPU split (0: none)")
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
 

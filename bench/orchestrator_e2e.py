@@ -26,15 +26,15 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-import psutil
 import psycopg
 
+from bench.cpu import CpuMeter, backend_pids
 from bench.create_jobs import fresh_database
 from provider_service.fakes import FalFake
 from provider_service.server import create_server as create_provider_service
@@ -70,45 +70,6 @@ def processes(*commands: tuple[list[str], dict[str, str]]) -> Iterator[list[subp
             process.terminate()
         for process in started:
             process.wait(timeout=20)
-
-
-class CpuMeter:
-    """CPU seconds spent by named groups of processes between `start()` and `stop()`. A group is a function
-    listing its pids, asked at both ends: a process that appears in between counts from zero."""
-
-    def __init__(self) -> None:
-        self.groups: dict[str, Callable[[], list[int]]] = {}
-        self.spent: dict[str, float] = {}
-        self._before: dict[int, float] = {}
-
-    def add(self, name: str, pids: Callable[[], list[int]]) -> None:
-        self.groups[name] = pids
-
-    @staticmethod
-    def _seconds(pid: int) -> float:
-        try:
-            times = psutil.Process(pid).cpu_times()
-        except psutil.NoSuchProcess:
-            return 0.0
-        return float(times.user + times.system)
-
-    def start(self) -> None:
-        self._before = {pid: self._seconds(pid) for pids in self.groups.values() for pid in pids()}
-
-    def stop(self) -> None:
-        self.spent = {
-            name: sum(self._seconds(pid) - self._before.get(pid, 0.0) for pid in pids())
-            for name, pids in self.groups.items()
-        }
-
-
-def backend_pids(url: str) -> list[int]:
-    """Postgres backends of the benchmark's database (the services' pools keep theirs for the whole run)."""
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchall()
-    return [int(row[0]) for row in rows]
 
 
 @dataclass

@@ -123,7 +123,7 @@ def job_to_proto(job: Job) -> job_service_pb2.Job:
         queue_reason=job.queue_reason,
     )
     if job.video is not None:
-        message.video.CopyFrom(video_info_to_proto(job.video))
+        message.video.CopyFrom(job.video.to_proto())
     if job.effective is not None:
         message.effective.CopyFrom(job.effective.to_proto())
     if job.error is not None:
@@ -183,26 +183,8 @@ def _public_event_message(event: JobEvent) -> str:
     return mask(event.message)
 
 
-def video_info_to_proto(video: VideoInfo) -> common_pb2.VideoInfo:
-    return common_pb2.VideoInfo(
-        duration_seconds=video.duration_seconds,
-        width=video.width,
-        height=video.height,
-        size_bytes=video.size_bytes,
-        content_type=video.content_type,
-        codec=video.codec,
-    )
-
-
 def video_info_from_proto(message: common_pb2.VideoInfo) -> VideoInfo:
-    return VideoInfo(
-        duration_seconds=message.duration_seconds,
-        width=message.width,
-        height=message.height,
-        size_bytes=message.size_bytes,
-        content_type=message.content_type,
-        codec=message.codec,
-    )
+    return VideoInfo.from_proto(message)
 
 
 def provider_status_from_proto(message: provider_service_pb2.GenerationStatus) -> ProviderStatus:

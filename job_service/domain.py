@@ -11,6 +11,7 @@ from typing import Any
 
 from videojobs.contract import JobState as JobState  # the contract's states, re-exported for job_service
 from videojobs.effective import EffectiveSpec
+from videojobs.video_info import VideoInfo as VideoInfo  # re-exported for job_service
 
 
 @dataclass(frozen=True)
@@ -38,16 +39,6 @@ class Submitted:
 
     provider_job_id: str
     effective: EffectiveSpec | None
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    duration_seconds: float
-    width: int
-    height: int
-    size_bytes: int
-    content_type: str
-    codec: str = ""
 
 
 @dataclass(frozen=True)

@@ -25,14 +25,7 @@ def stored_to_proto(obj: StoredObject) -> storage_service_pb2.StoredObject:
 
 
 def video_to_proto(info: VideoInfo) -> common_pb2.VideoInfo:
-    return common_pb2.VideoInfo(
-        duration_seconds=info.duration_seconds,
-        width=info.width,
-        height=info.height,
-        size_bytes=info.size_bytes,
-        content_type=info.content_type,
-        codec=info.codec,
-    )
+    return info.to_proto()
 
 
 def signed_to_proto(urls: Sequence[str], expires: datetime) -> storage_service_pb2.SignUrlsResponse:

@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from videojobs.errors import FieldViolation, InvalidArgument
+from videojobs.video_info import VideoInfo as VideoInfo  # re-exported for storage_service
 
 # Bucket names: lowercase letters, digits, dashes, underscores, dots (GCS naming rules, simplified).
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
@@ -36,16 +37,6 @@ class StoredObject:
     generation: int
     reused: bool = False
     other_candidates: tuple[str, ...] = field(default=())
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    duration_seconds: float
-    width: int
-    height: int
-    codec: str
-    size_bytes: int
-    content_type: str
 
 
 def name_problem(name: str) -> str | None:

@@ -17,7 +17,7 @@ import psycopg
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import Row, Text, and_, bindparam, func, literal, select, text, tuple_, update
+from sqlalchemy import Row, Select, Text, and_, bindparam, func, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -161,11 +161,7 @@ class JobQueries:
         query = select(jobs).where(jobs.c.user_id == user_id, jobs.c.deleted_time.is_(None))
         if states:
             query = query.where(jobs.c.state.in_([state.value for state in states]))
-        if after is not None:
-            query = query.where(tuple_(jobs.c.create_time, jobs.c.id) < tuple_(after.create_time, after.id))
-        query = query.order_by(jobs.c.create_time.desc(), jobs.c.id.desc()).limit(limit)
-        async with self._autocommit.connect() as conn:
-            return [job_from_row(row) for row in await conn.execute(query)]
+        return await self._newest_first(query, after, limit)
 
     @database_errors
     async def admin_list_jobs(self, wanted: JobFilter, after: Cursor | None, limit: int) -> list[Job]:
@@ -179,6 +175,10 @@ class JobQueries:
             query = query.where(jobs.c.provider == wanted.provider)
         if wanted.since is not None:
             query = query.where(jobs.c.create_time >= wanted.since)
+        return await self._newest_first(query, after, limit)
+
+    async def _newest_first(self, query: Select[Any], after: Cursor | None, limit: int) -> list[Job]:
+        """A page of the jobs `query` selects, newest first, beginning after the cursor's job."""
         if after is not None:
             query = query.where(tuple_(jobs.c.create_time, jobs.c.id) < tuple_(after.create_time, after.id))
         query = query.order_by(jobs.c.create_time.desc(), jobs.c.id.desc()).limit(limit)

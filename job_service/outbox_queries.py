@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, text, update
+from sqlalchemy import Row, Update, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from job_service.database import database_errors
@@ -132,12 +132,7 @@ class OutboxQueries:
     async def renew(self, claimed: Claimed, lease_seconds: float) -> bool:
         async with self._autocommit.connect() as conn:
             result = await conn.execute(
-                update(webhook_deliveries)
-                .where(
-                    webhook_deliveries.c.id == claimed.delivery_id,
-                    webhook_deliveries.c.lease_token == claimed.token,
-                )
-                .values(locked_until=func.now() + timedelta(seconds=lease_seconds))
+                _still_held(claimed).values(locked_until=func.now() + timedelta(seconds=lease_seconds))
             )
         return bool(result.rowcount)
 
@@ -150,12 +145,7 @@ class OutboxQueries:
         state = DELIVERED if outcome.delivered else (PENDING if outcome.retry_in is not None else FAILED)
         async with self._engine.begin() as conn:
             moved = await conn.execute(
-                update(webhook_deliveries)
-                .where(
-                    webhook_deliveries.c.id == claimed.delivery_id,
-                    webhook_deliveries.c.lease_token == claimed.token,
-                )
-                .values(
+                _still_held(claimed).values(
                     state=state,
                     due_time=next_time,
                     end_time=None if state == PENDING else func.now(),
@@ -247,4 +237,12 @@ def _claimed(row: Row[Any], claim: Row[Any]) -> Claimed:
         sequence=row.event_id,
         event_time=row.event_time,
         job=job_from_row(row),
+    )
+
+
+def _still_held(claimed: Claimed) -> Update:
+    """An update of the claimed delivery that changes nothing once the sender's lease went to another."""
+    return update(webhook_deliveries).where(
+        webhook_deliveries.c.id == claimed.delivery_id,
+        webhook_deliveries.c.lease_token == claimed.token,
     )

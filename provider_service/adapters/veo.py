@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 from google.protobuf import duration_pb2
+from google.rpc import code_pb2
 
 from provider_service.adapters.base import Adapter, Submission, bad_job_id, unsupported
 from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection
@@ -40,26 +41,27 @@ _VERTEX_OPERATION = re.compile(
 # opaque, but only path-safe characters are ever put into a URL.
 _GEMINI_OPERATION = re.compile(r"^(?!.*\.\.)[\w.-]+(/[\w.-]+)*/operations/[\w.-]+$")
 
-# Every google.rpc.Code a failed operation can carry -> (name, worth retrying). Retryable: the service's
-# trouble (capacity, internal errors, deadlines), not the request's.
-_RPC_CODES: dict[int, tuple[str, bool]] = {
-    1: ("CANCELLED", False),
-    2: ("UNKNOWN", True),
-    3: ("INVALID_ARGUMENT", False),
-    4: ("DEADLINE_EXCEEDED", True),
-    5: ("NOT_FOUND", False),
-    6: ("ALREADY_EXISTS", False),
-    7: ("PERMISSION_DENIED", False),
-    8: ("RESOURCE_EXHAUSTED", True),
-    9: ("FAILED_PRECONDITION", False),
-    10: ("ABORTED", True),
-    11: ("OUT_OF_RANGE", False),
-    12: ("UNIMPLEMENTED", False),
-    13: ("INTERNAL", True),
-    14: ("UNAVAILABLE", True),
-    15: ("DATA_LOSS", True),
-    16: ("UNAUTHENTICATED", False),
-}
+# A failed operation's error.code is a google.rpc.Code. Worth retrying: the service's trouble (capacity,
+# internal errors, deadlines), not the request's.
+_RETRYABLE_CODES = frozenset(
+    {
+        code_pb2.UNKNOWN,
+        code_pb2.DEADLINE_EXCEEDED,
+        code_pb2.RESOURCE_EXHAUSTED,
+        code_pb2.ABORTED,
+        code_pb2.INTERNAL,
+        code_pb2.UNAVAILABLE,
+        code_pb2.DATA_LOSS,
+    }
+)
+
+
+def _rpc_code(number: int) -> tuple[str, bool]:
+    """The code's name and whether it is worth retrying; a code google.rpc does not name (or OK, which no
+    error should carry) counts as the service's trouble."""
+    if number == code_pb2.OK or number not in code_pb2.Code.values():
+        return f"CODE_{number}", True
+    return code_pb2.Code.Name(number), number in _RETRYABLE_CODES
 
 
 def map_operation(operation: Mapping[str, Any], fetch_headers: Mapping[str, str] | None = None) -> Status:
@@ -73,7 +75,7 @@ def map_operation(operation: Mapping[str, Any], fetch_headers: Mapping[str, str]
     error = operation.get("error")
     if isinstance(error, Mapping):
         number = int(error.get("code") or 2)
-        name, retryable = _RPC_CODES.get(number, (f"CODE_{number}", True))
+        name, retryable = _rpc_code(number)
         return failed(f"VEO_{name}", str(error.get("message") or name), retryable=retryable)
     response = operation.get("response")
     if not isinstance(response, Mapping):

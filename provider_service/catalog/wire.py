@@ -107,20 +107,19 @@ def prompt_length(text: str, unit: Literal["characters", "utf16"]) -> int:
     return len(text.encode("utf-16-le")) // 2 if unit == "utf16" else len(text)
 
 
+# In order: a bool is an int to isinstance, so it is asked about first.
+_KINDS: tuple[tuple[type, Kind], ...] = (
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "number"),
+    (str, "string"),
+    (Mapping, "object"),
+    (list, "array"),
+)
+
+
 def _kind_of(value: Any) -> Kind | None:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return None
+    return next((kind for python_type, kind in _KINDS if isinstance(value, python_type)), None)
 
 
 def _kind_matches(value: Any, kinds: Sequence[Kind]) -> bool:

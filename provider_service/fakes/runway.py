@@ -85,12 +85,19 @@ class RunwayFake(FakeProvider):
             for issue in validate(sources.runway_schema(endpoint, model), body)
         ]
 
-    def _retrieve(self, request: Request, task_id: str) -> Response:
+    def _task(self, request: Request, task_id: str) -> FakeJob | Response:
+        """The task a GET or DELETE names, or Runway's answer: the key refused, or no such task."""
         if refused := self._refused(request):
             return refused
         job = self.jobs.get(task_id)
         if job is None or job.extra.get("deleted"):
             return Response.json({"error": "Task not found"}, 404)
+        return job
+
+    def _retrieve(self, request: Request, task_id: str) -> Response:
+        job = self._task(request, task_id)
+        if isinstance(job, Response):
+            return job
         self.answer_poll(job)
         return Response.json(self.task_view(job))
 
@@ -126,11 +133,9 @@ class RunwayFake(FakeProvider):
         }
 
     def _delete(self, request: Request, task_id: str) -> Response:
-        if refused := self._refused(request):
-            return refused
-        job = self.jobs.get(task_id)
-        if job is None or job.extra.get("deleted"):
-            return Response.json({"error": "Task not found"}, 404)
+        job = self._task(request, task_id)
+        if isinstance(job, Response):
+            return job
         with self.lock:
             self.cancels[task_id] += 1
             # Runway's DELETE cancels a task still pending, throttled or running, and deletes a finished

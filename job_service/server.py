@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from wsgiref.simple_server import WSGIServer
 
 import grpc
@@ -57,9 +57,13 @@ from videojobs.server import create_server as create_grpc_server
 from videojobs.startup import wait_for
 from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 log = get_logger(__name__)
 
 SERVICE_NAME = job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name
+Options = TypeVar("Options", bound="DataclassInstance")
 
 
 @dataclass
@@ -193,22 +197,13 @@ def create_engine(settings: JobServiceSettings, url: str) -> AsyncEngine:
     )
 
 
+def _same_named(options: type[Options], settings: JobServiceSettings) -> Options:
+    """`options` filled from the settings of the same names: each of its fields is one of them."""
+    return options(**{option.name: getattr(settings, option.name) for option in fields(options)})
+
+
 def policy(settings: JobServiceSettings) -> Policy:
-    return Policy(
-        bucket=settings.bucket,
-        poll_initial_seconds=settings.poll_initial_seconds,
-        poll_max_seconds=settings.poll_max_seconds,
-        retry_base_seconds=settings.retry_base_seconds,
-        retry_max_seconds=settings.retry_max_seconds,
-        step_max_attempts=settings.step_max_attempts,
-        submit_unknown_wait_seconds=settings.submit_unknown_wait_seconds,
-        max_unknown_submits=settings.max_unknown_submits,
-        job_deadline_seconds=settings.job_deadline_seconds,
-        provider_retry_attempts=settings.provider_retry_attempts,
-        peer_wait_max_seconds=settings.peer_wait_max_seconds,
-        throttle_wait_seconds=settings.throttle_wait_seconds,
-        max_throttled_seconds=settings.max_throttled_seconds,
-    )
+    return _same_named(Policy, settings)
 
 
 def learned_polls(settings: JobServiceSettings, engine: AsyncEngine) -> LearnedPolls | None:
@@ -242,14 +237,7 @@ def create_retention(settings: JobServiceSettings, engine: AsyncEngine, storage:
 def create_upkeep(
     settings: JobServiceSettings, engine: AsyncEngine, peers: Peers, metrics: JobMetrics
 ) -> Upkeep:
-    options = UpkeepOptions(
-        sweep_interval_seconds=settings.sweep_interval_seconds,
-        sweep_batch=settings.sweep_batch,
-        retention_interval_seconds=settings.retention_interval_seconds,
-        retention_batch=settings.retention_batch,
-        thumbnail_interval_seconds=settings.thumbnail_interval_seconds,
-        thumbnail_batch=settings.thumbnail_batch,
-    )
+    options = _same_named(UpkeepOptions, settings)
     sweeper = create_sweeper(settings, engine, peers.storage)
     retention = create_retention(settings, engine, peers.storage)
     thumbnails = create_backfill(settings, engine, peers.storage)

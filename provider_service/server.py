@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,10 +13,11 @@ from provider_service.generations import Generations
 from provider_service.registry import build_registry
 from provider_service.servicer import ProviderServicer
 from provider_service.settings import ProviderServiceSettings
-from videojobs.logs import configure_logging, get_logger
+from videojobs.logs import get_logger
 from videojobs.message_limits import GRPC_MAX_MESSAGE_BYTES
 from videojobs.server import GrpcServer
 from videojobs.server import create_server as create_grpc_server
+from videojobs.service_main import run_until_signalled
 from videojobs.v1 import provider_service_pb2, provider_service_pb2_grpc
 
 log = get_logger(__name__)
@@ -77,12 +77,5 @@ async def running(settings: ProviderServiceSettings) -> AsyncIterator[ProviderSe
         await service.stop()
 
 
-async def serve(settings: ProviderServiceSettings) -> None:
-    async with running(settings) as service:
-        await service.grpc.serve_until_signalled()
-
-
 def main(settings: ProviderServiceSettings | None = None) -> None:
-    settings = settings or ProviderServiceSettings()
-    configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(serve(settings))
+    run_until_signalled(settings or ProviderServiceSettings(), running)

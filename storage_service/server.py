@@ -13,10 +13,11 @@ from storage_service.servicer import StorageServicer
 from storage_service.settings import StorageServiceSettings
 from storage_service.storage import Storage
 from videojobs import safe_fetch
-from videojobs.logs import configure_logging, get_logger
+from videojobs.logs import get_logger
 from videojobs.message_limits import GRPC_MAX_MESSAGE_BYTES
 from videojobs.server import GrpcServer
 from videojobs.server import create_server as create_grpc_server
+from videojobs.service_main import run_until_signalled
 from videojobs.v1 import storage_service_pb2, storage_service_pb2_grpc
 
 log = get_logger(__name__)
@@ -81,12 +82,5 @@ async def running(settings: StorageServiceSettings) -> AsyncIterator[StorageServ
         await service.stop()
 
 
-async def serve(settings: StorageServiceSettings) -> None:
-    async with running(settings) as service:
-        await service.grpc.serve_until_signalled()
-
-
 def main(settings: StorageServiceSettings | None = None) -> None:
-    settings = settings or StorageServiceSettings()
-    configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(serve(settings))
+    run_until_signalled(settings or StorageServiceSettings(), running)

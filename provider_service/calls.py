@@ -84,6 +84,19 @@ def json_object(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
+def body_start(response: httpx.Response) -> str:
+    return response.text[:200]
+
+
+def success_object(
+    provider: str, response: httpx.Response, detail: Callable[[httpx.Response], str] = body_start
+) -> dict[str, Any]:
+    """A success answer's JSON object; an error answer raised as its `rejection`, `detail` saying why."""
+    if response.is_error:
+        raise rejection(provider, response, detail(response))
+    return json_object(response)
+
+
 def rejection(provider: str, response: httpx.Response, detail: str) -> errors.ServiceError:
     """A final (non-transient) error answer, as the domain error the caller should see."""
     status = response.status_code

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from provider_service.adapters.base import Adapter, Submission, bad_job_id, unsupported
-from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection
+from provider_service.calls import MalformedResponse, ProviderHttp, rejection, success_object
 from provider_service.domain import CancelResult, GenerationRequest, State, Status, content_violation, failed
 from videojobs.logs import get_logger
 
@@ -84,9 +84,7 @@ class RunwayAdapter(Adapter):
         endpoint = mapped.mode.endpoint
 
         def task_id(response: httpx.Response) -> str:
-            if response.is_error:
-                raise rejection(self.name, response, _error_text(response))
-            value = json_object(response).get("id")
+            value = success_object(self.name, response, _error_text).get("id")
             if not isinstance(value, str) or not _TASK_ID.match(value):
                 raise MalformedResponse("Runway answered without a task id")
             return value
@@ -101,9 +99,7 @@ class RunwayAdapter(Adapter):
             raise bad_job_id(job_id, self.name)
 
         def mapped(response: httpx.Response) -> Status:
-            if response.is_error:
-                raise rejection(self.name, response, _error_text(response))
-            return map_task(json_object(response))
+            return map_task(success_object(self.name, response, _error_text))
 
         return await self.http.call(
             "GET", f"{self.base_url}/v1/tasks/{job_id}", mapped, headers=self._headers
@@ -120,9 +116,7 @@ class RunwayAdapter(Adapter):
         def task_status(response: httpx.Response) -> str | None:
             if response.status_code == 404:
                 return None
-            if response.is_error:
-                raise rejection(self.name, response, _error_text(response))
-            return str(json_object(response).get("status"))
+            return str(success_object(self.name, response, _error_text).get("status"))
 
         status = await self.http.call("GET", url, task_status, headers=self._headers)
         if status is None:

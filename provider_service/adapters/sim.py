@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from provider_service.adapters.base import Adapter, Submission, bad_job_id
-from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection
+from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection, success_object
 from provider_service.domain import CancelResult, GenerationRequest, State, Status, content_violation, failed
 
 _JOB_ID = re.compile(r"^[\w-]{1,64}$")
@@ -64,9 +64,7 @@ class SimAdapter(Adapter):
         }
 
         def job_id(response: httpx.Response) -> str:
-            if response.is_error:
-                raise rejection(self.name, response, response.text[:200])
-            value = json_object(response).get("id")
+            value = success_object(self.name, response).get("id")
             if not isinstance(value, str) or not _JOB_ID.match(value):
                 raise MalformedResponse("sim answered without an id")
             return value
@@ -79,9 +77,7 @@ class SimAdapter(Adapter):
             raise bad_job_id(job_id, self.name)
 
         def mapped(response: httpx.Response) -> Status:
-            if response.is_error:
-                raise rejection(self.name, response, response.text[:200])
-            return map_generation(json_object(response))
+            return map_generation(success_object(self.name, response))
 
         return await self.http.call("GET", f"{self.base_url}/v1/generations/{job_id}", mapped)
 

@@ -17,7 +17,7 @@ from google.protobuf import duration_pb2
 from google.rpc import code_pb2
 
 from provider_service.adapters.base import Adapter, Submission, bad_job_id, unsupported
-from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection
+from provider_service.calls import MalformedResponse, ProviderHttp, success_object
 from provider_service.domain import (
     CancelResult,
     GenerationRequest,
@@ -213,9 +213,7 @@ class VeoAdapter(Adapter):
             body["instances"][0]["image"] = await self._image(request.image_uri)
 
         def operation_name(response: httpx.Response) -> str:
-            if response.is_error:
-                raise rejection(self.name, response, _error_message(response))
-            name = json_object(response).get("name")
+            name = success_object(self.name, response, _error_message).get("name")
             if not isinstance(name, str) or not self._operation_pattern().match(name):
                 raise MalformedResponse("Veo answered without a usable operation name")
             return name
@@ -235,9 +233,7 @@ class VeoAdapter(Adapter):
         fetch_headers = {"x-goog-api-key": self._api_key} if self.mode == "gemini" and self._api_key else None
 
         def mapped(response: httpx.Response) -> Status:
-            if response.is_error:
-                raise rejection(self.name, response, _error_message(response))
-            return map_operation(json_object(response), fetch_headers)
+            return map_operation(success_object(self.name, response, _error_message), fetch_headers)
 
         if self.mode == "gemini":
             return await self.http.call(

@@ -197,9 +197,12 @@ def create_engine(settings: JobServiceSettings, url: str) -> AsyncEngine:
     )
 
 
-def _same_named(options: type[Options], settings: JobServiceSettings) -> Options:
-    """`options` filled from the settings of the same names: each of its fields is one of them."""
-    return options(**{option.name: getattr(settings, option.name) for option in fields(options)})
+def _same_named(
+    options: type[Options], settings: JobServiceSettings, prefix: str = "", **given: Any
+) -> Options:
+    """`options` filled from the settings named like its fields (after `prefix`), but for those `given`."""
+    names = [option.name for option in fields(options) if option.name not in given]
+    return options(**{name: getattr(settings, prefix + name) for name in names}, **given)
 
 
 def policy(settings: JobServiceSettings) -> Policy:
@@ -263,17 +266,8 @@ def webhook_fetcher(settings: JobServiceSettings, resolver: Resolver = system_re
 
 
 def webhook_sender_options(settings: JobServiceSettings) -> SenderOptions:
-    return SenderOptions(
-        concurrency=settings.webhook_concurrency,
-        timeout_seconds=settings.webhook_timeout_seconds,
-        retry_base_seconds=settings.webhook_retry_base_seconds,
-        retry_max_seconds=settings.webhook_retry_max_seconds,
-        max_attempts=settings.webhook_max_attempts,
-        disable_after=timedelta(days=settings.webhook_disable_after_days),
-        lease_seconds=settings.webhook_lease_seconds,
-        poll_seconds=settings.webhook_poll_seconds,
-        response_max_bytes=settings.webhook_response_max_bytes,
-    )
+    disable_after = timedelta(days=settings.webhook_disable_after_days)
+    return _same_named(SenderOptions, settings, prefix="webhook_", disable_after=disable_after)
 
 
 def storage_channel(settings: JobServiceSettings) -> grpc.aio.Channel:

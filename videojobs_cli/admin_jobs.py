@@ -12,7 +12,7 @@ import click
 from videojobs.contract import PROVIDERS
 from videojobs_cli.admin import emit, emit_record, json_option
 from videojobs_cli.admin_duplicates import Duration
-from videojobs_cli.admin_rpc import job_service, list_pages, run_rpc
+from videojobs_cli.admin_rpc import call_once, list_pages
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
@@ -164,14 +164,8 @@ def show(as_json: bool, job_id: str) -> None:
     """One job of any user, with fresh download links."""
     from videojobs.v1 import job_service_pb2
 
-    async def get() -> job_service_pb2.Job:
-        async with job_service() as call:
-            job: job_service_pb2.Job = await call(
-                call.stub.AdminGetJob, job_service_pb2.GetJobRequest(id=job_id)
-            )
-            return job
-
-    job = run_rpc(get())
+    request = job_service_pb2.GetJobRequest(id=job_id)
+    job: job_service_pb2.Job = call_once(lambda call: call.stub.AdminGetJob, request)
     _emit_job(job, {"state": job_service_pb2.JobState.Name(job.state)}, as_json)
 
 
@@ -183,13 +177,8 @@ def cancel(as_json: bool, job_id: str) -> None:
     provider saw it). A finished job is refused (exit 1)."""
     from videojobs.v1 import job_service_pb2
 
-    async def cancel_job() -> job_service_pb2.Job:
-        async with job_service() as call:
-            request = job_service_pb2.CancelJobRequest(id=job_id)
-            job: job_service_pb2.Job = await call(call.stub.AdminCancelJob, request)
-            return job
-
-    job = run_rpc(cancel_job())
+    request = job_service_pb2.CancelJobRequest(id=job_id)
+    job: job_service_pb2.Job = call_once(lambda call: call.stub.AdminCancelJob, request)
     _emit_job(job, {"result": "cancelled", "state": job_service_pb2.JobState.Name(job.state)}, as_json)
 
 
@@ -201,12 +190,7 @@ def retry(as_json: bool, job_id: str) -> None:
     daily quota; over quota it is refused (exit 1): `quota reset --user` first."""
     from videojobs.v1 import job_service_pb2
 
-    async def retry_job() -> job_service_pb2.Job:
-        async with job_service() as call:
-            request = job_service_pb2.RetryJobRequest(id=job_id)
-            job: job_service_pb2.Job = await call(call.stub.AdminRetryJob, request)
-            return job
-
-    job = run_rpc(retry_job())
+    request = job_service_pb2.RetryJobRequest(id=job_id)
+    job: job_service_pb2.Job = call_once(lambda call: call.stub.AdminRetryJob, request)
     summary = {"result": "retried", "state": job_service_pb2.JobState.Name(job.state), "attempt": job.attempt}
     _emit_job(job, summary, as_json)

@@ -13,7 +13,7 @@ import click
 
 from videojobs_cli.admin import emit, emit_record, json_option
 from videojobs_cli.admin_jobs import to_dict
-from videojobs_cli.admin_rpc import job_service, list_pages, run_rpc
+from videojobs_cli.admin_rpc import call_once, list_pages
 
 if TYPE_CHECKING:
     from videojobs.v1 import job_service_pb2
@@ -41,13 +41,8 @@ def create(as_json: bool, user_id: str, admin_role: bool) -> None:
     """Mint a key. It is printed once (alone on stdout) and stored only as a hash."""
     from videojobs.v1 import job_service_pb2
 
-    async def mint() -> job_service_pb2.CreateApiKeyResponse:
-        async with job_service() as call:
-            request = job_service_pb2.CreateApiKeyRequest(user_id=user_id, admin=admin_role)
-            created: job_service_pb2.CreateApiKeyResponse = await call(call.stub.CreateApiKey, request)
-            return created
-
-    created = run_rpc(mint())
+    request = job_service_pb2.CreateApiKeyRequest(user_id=user_id, admin=admin_role)
+    created: job_service_pb2.CreateApiKeyResponse = call_once(lambda call: call.stub.CreateApiKey, request)
     if as_json:
         record = {**to_dict(created.key), "api_key": created.api_key}
         emit_record(record, FIELDS, {"result": "created"}, as_json=True, title="")
@@ -106,12 +101,7 @@ def revoke(as_json: bool, key_id: str) -> None:
     changes nothing."""
     from videojobs.v1 import job_service_pb2
 
-    async def revoke_key() -> job_service_pb2.ApiKey:
-        async with job_service() as call:
-            request = job_service_pb2.RevokeApiKeyRequest(key_id=key_id)
-            revoked: job_service_pb2.ApiKey = await call(call.stub.RevokeApiKey, request)
-            return revoked
-
-    revoked = run_rpc(revoke_key())
+    request = job_service_pb2.RevokeApiKeyRequest(key_id=key_id)
+    revoked: job_service_pb2.ApiKey = call_once(lambda call: call.stub.RevokeApiKey, request)
     record = to_dict(revoked) if as_json else key_row(revoked)
     emit_record(record, FIELDS, {"result": "revoked"}, as_json=as_json, title=f"API key {revoked.id}")

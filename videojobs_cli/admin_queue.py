@@ -10,7 +10,7 @@ import click
 
 from videojobs_cli.admin import emit, json_option
 from videojobs_cli.admin_jobs import to_dict
-from videojobs_cli.admin_rpc import job_service, run_rpc
+from videojobs_cli.admin_rpc import call_once
 
 if TYPE_CHECKING:
     from videojobs.v1 import job_service_pb2
@@ -55,14 +55,8 @@ def queue(as_json: bool) -> None:
     last hour and when the next submission is allowed."""
     from videojobs.v1 import job_service_pb2
 
-    async def get() -> job_service_pb2.QueueStats:
-        async with job_service() as call:
-            found: job_service_pb2.QueueStats = await call(
-                call.stub.GetQueueStats, job_service_pb2.GetQueueStatsRequest()
-            )
-            return found
-
-    stats = run_rpc(get())
+    request = job_service_pb2.GetQueueStatsRequest()
+    stats: job_service_pb2.QueueStats = call_once(lambda call: call.stub.GetQueueStats, request)
     providers = list(stats.providers)
     summary = {
         "waiting": sum(p.waiting for p in providers),

@@ -9,7 +9,7 @@ import click
 
 from videojobs_cli.admin import emit_record, json_option
 from videojobs_cli.admin_jobs import to_dict
-from videojobs_cli.admin_rpc import job_service, run_rpc
+from videojobs_cli.admin_rpc import call_once
 
 if TYPE_CHECKING:
     from videojobs.v1 import job_service_pb2
@@ -35,13 +35,8 @@ def show(as_json: bool, user_id: str) -> None:
     """Today's usage against the daily limit, and unfinished jobs against the active limit."""
     from videojobs.v1 import job_service_pb2
 
-    async def get() -> job_service_pb2.Quota:
-        async with job_service() as call:
-            request = job_service_pb2.AdminGetQuotaRequest(user_id=user_id)
-            found: job_service_pb2.Quota = await call(call.stub.AdminGetQuota, request)
-            return found
-
-    _emit(run_rpc(get()), "shown", as_json)
+    request = job_service_pb2.AdminGetQuotaRequest(user_id=user_id)
+    _emit(call_once(lambda call: call.stub.AdminGetQuota, request), "shown", as_json)
 
 
 @quota.command("reset")
@@ -51,10 +46,5 @@ def reset(as_json: bool, user_id: str) -> None:
     """Forget the user's usage today (the daily limit starts again); unfinished jobs still count."""
     from videojobs.v1 import job_service_pb2
 
-    async def reset_usage() -> job_service_pb2.Quota:
-        async with job_service() as call:
-            request = job_service_pb2.ResetQuotaRequest(user_id=user_id)
-            found: job_service_pb2.Quota = await call(call.stub.ResetQuota, request)
-            return found
-
-    _emit(run_rpc(reset_usage()), "reset", as_json)
+    request = job_service_pb2.ResetQuotaRequest(user_id=user_id)
+    _emit(call_once(lambda call: call.stub.ResetQuota, request), "reset", as_json)

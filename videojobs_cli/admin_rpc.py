@@ -59,6 +59,17 @@ async def job_service() -> AsyncIterator[JobServiceCalls]:
         await channel.close()
 
 
+def call_once(method: Callable[[JobServiceCalls], Callable[..., Any]], request: Any) -> Any:
+    """One admin call and its reply; `method(calls)` picks the stub's method. A failed call ends the
+    command (run_rpc)."""
+
+    async def once() -> Any:
+        async with job_service() as call:
+            return await call(method(call), request)
+
+    return run_rpc(once())
+
+
 def list_pages(
     method: Callable[[JobServiceCalls], Callable[..., Any]],
     request: Any,

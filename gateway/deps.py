@@ -48,13 +48,14 @@ def rate_limit(state: GatewayState, key: str) -> None:
     limiter = state.limiter
     wait = limiter.acquire(key)
     if wait is not None:
-        state.metrics.rate_limited.inc()
-        raise Problem(
-            429,
-            f"too many requests: at most {limiter.per_second:g}/s (bursts of {limiter.burst})",
-            reason="RATE_LIMITED",
-            retry_after=RateLimiter.retry_after_header(wait),
-        )
+        detail = f"too many requests: at most {limiter.per_second:g}/s (bursts of {limiter.burst})"
+        raise rate_limited(state, wait, detail, reason="RATE_LIMITED")
+
+
+def rate_limited(state: GatewayState, wait: float, detail: str, *, reason: str) -> Problem:
+    """The 429 for a request a limiter refused (`wait` seconds before it would pass), counted in metrics."""
+    state.metrics.rate_limited.inc()
+    return Problem(429, detail, reason=reason, retry_after=RateLimiter.retry_after_header(wait))
 
 
 def client_address(request: Request) -> str:
@@ -81,13 +82,8 @@ def _trusted(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv
 
 
 def _too_many_failures(state: GatewayState, wait: float) -> Problem:
-    state.metrics.rate_limited.inc()
-    return Problem(
-        429,
-        "too many failed authentications from this address; try again later",
-        reason="AUTH_RATE_LIMITED",
-        retry_after=RateLimiter.retry_after_header(wait),
-    )
+    detail = "too many failed authentications from this address; try again later"
+    return rate_limited(state, wait, detail, reason="AUTH_RATE_LIMITED")
 
 
 async def authenticated_call(request: Request) -> UserCall:

@@ -13,9 +13,8 @@ import grpc
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
-from gateway.deps import StateDep, client_address
+from gateway.deps import StateDep, client_address, rate_limited
 from gateway.problems import Problem, from_rpc_error
-from gateway.ratelimit import RateLimiter
 from gateway.routers.videos import ERRORS
 from videojobs.contract import Provider
 from videojobs.v1 import job_service_pb2, provider_service_pb2
@@ -32,13 +31,8 @@ async def provider_webhook(
     # Before the body is read or anything is called: unsigned floods from one address stop here.
     wait = state.webhooks.acquire(client_address(request))
     if wait is not None:
-        state.metrics.rate_limited.inc()
-        raise Problem(
-            429,
-            "too many webhook deliveries from this address",
-            reason="WEBHOOK_RATE_LIMITED",
-            retry_after=RateLimiter.retry_after_header(wait),
-        )
+        detail = "too many webhook deliveries from this address"
+        raise rate_limited(state, wait, detail, reason="WEBHOOK_RATE_LIMITED")
     body = await request.body()
     # Starlette already lower-cases names; repeated headers are joined as HTTP allows.
     headers: dict[str, str] = {}

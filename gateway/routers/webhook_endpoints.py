@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from gateway.convert import webhook_delivery_json, webhook_endpoint_json, webhook_secret_json
-from gateway.deps import UserCallDep
+from gateway.deps import UserCall, UserCallDep
 from gateway.routers.videos import ERRORS, JobId
 from gateway.schemas import (
     CreateWebhookEndpoint,
@@ -115,8 +115,7 @@ async def endpoint_deliveries(
     endpoint_id: EndpointId, call: UserCallDep, page_size: PageSize = 0
 ) -> JSONResponse:
     request = job_service_pb2.ListWebhookDeliveriesRequest(endpoint_id=endpoint_id, page_size=page_size)
-    reply = await call.jobs.ListWebhookDeliveries(request, **call.options)
-    return JSONResponse({"deliveries": [webhook_delivery_json(delivery) for delivery in reply.deliveries]})
+    return await _deliveries(request, call)
 
 
 @router.get(
@@ -127,6 +126,10 @@ async def endpoint_deliveries(
 )
 async def job_deliveries(job_id: JobId, call: UserCallDep, page_size: PageSize = 0) -> JSONResponse:
     request = job_service_pb2.ListWebhookDeliveriesRequest(job_id=job_id, page_size=page_size)
+    return await _deliveries(request, call)
+
+
+async def _deliveries(request: job_service_pb2.ListWebhookDeliveriesRequest, call: UserCall) -> JSONResponse:
     reply = await call.jobs.ListWebhookDeliveries(request, **call.options)
     return JSONResponse({"deliveries": [webhook_delivery_json(delivery) for delivery in reply.deliveries]})
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -20,7 +19,7 @@ from cachetools import TTLCache
 from gateway.problems import INTERNAL_TOKEN_REFUSED, Problem, from_rpc_error
 from gateway.settings import GatewaySettings
 from videojobs import identity
-from videojobs.context import ADMIN_ROLE, USER_ROLE
+from videojobs.context import USER_ROLE, Caller
 from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
 
 # An unknown key is remembered for a moment so a client hammering with a bad key does not reach job_service.
@@ -28,14 +27,8 @@ _REJECTED_TTL_SECONDS = 5.0
 _MAX_TOKEN_CHARS = 8192
 
 
-@dataclass(frozen=True)
-class Principal:
-    user_id: str
-    role: str = USER_ROLE
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == ADMIN_ROLE
+class Principal(Caller):
+    """The authenticated user; job_service sees the same user as its Caller."""
 
     def metadata(self) -> tuple[tuple[str, str | bytes], ...]:
         """The identity job_service acts for; set only here, never taken from the client. The user id

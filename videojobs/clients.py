@@ -44,20 +44,21 @@ def _with_internal_metadata(details: grpc.aio.ClientCallDetails, token: str) -> 
     )
 
 
-class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
+class _InternalMetadata:
+    # grpc.aio files an interceptor under the first kind of call it is an instance of, so each kind of call
+    # needs its own class; they share the token.
     def __init__(self, token: str) -> None:
         self._token = token
 
+
+class _UnaryUnary(_InternalMetadata, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
         return await continuation(_with_internal_metadata(client_call_details, self._token), request)
 
 
-class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):
-    def __init__(self, token: str) -> None:
-        self._token = token
-
+class _UnaryStream(_InternalMetadata, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(
         self, continuation: Callable[..., Any], client_call_details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:

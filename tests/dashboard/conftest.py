@@ -9,13 +9,14 @@ console error (a CSP refusal included) that it did not declare.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright
 
+from provider_service.sim.server import SimProvider
 from tests.support.dashboard import Dashboard, User, chromium_executable, open_dashboard
 from tests.support.gcs import emulator_client, fresh_bucket
 from tests.support.pipeline import Pipeline, pipeline_running
@@ -33,31 +34,40 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-async def stack(
-    request: pytest.FixtureRequest, database_factory: DatabaseFactory, gcs_emulator: GcsEmulator
-) -> AsyncIterator[Pipeline]:
-    """The pipeline shared by a module's tests; a module may set JOB_SETTINGS / SIM_SETTINGS overrides."""
-    job: dict[str, Any] = {"default_providers": ["sim"]} | getattr(request.module, "JOB_SETTINGS", {})
-    sim: dict[str, Any] = {
+def sim(request: pytest.FixtureRequest) -> Iterator[SimProvider]:
+    """The sim provider of a module's pipeline; a module may set SIM_SETTINGS overrides."""
+    settings: dict[str, Any] = {
         "sim_job_seconds": 0.6,
         "sim_slow_seconds": 60,
         "sim_video_seconds": 2,
         "sim_width": 320,
         "sim_height": 180,
     } | getattr(request.module, "SIM_SETTINGS", {})
+    with quick_sim(**settings) as provider:
+        yield provider
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    request: pytest.FixtureRequest,
+    database_factory: DatabaseFactory,
+    gcs_emulator: GcsEmulator,
+    sim: SimProvider,
+) -> AsyncIterator[Pipeline]:
+    """The pipeline shared by a module's tests; a module may set JOB_SETTINGS overrides."""
+    job: dict[str, Any] = {"default_providers": ["sim"]} | getattr(request.module, "JOB_SETTINGS", {})
     database_url = database_factory.create()
     bucket = fresh_bucket(emulator_client(gcs_emulator.url))
     try:
-        with quick_sim(**sim) as provider:
-            async with pipeline_running(
-                database_url,
-                gcs_emulator.url,
-                bucket,
-                providers={"sim_url": provider.public_url},
-                gateway={},
-                **job,
-            ) as pipeline:
-                yield pipeline
+        async with pipeline_running(
+            database_url,
+            gcs_emulator.url,
+            bucket,
+            providers={"sim_url": sim.public_url},
+            gateway={},
+            **job,
+        ) as pipeline:
+            yield pipeline
     finally:
         database_factory.drop(database_url)
 

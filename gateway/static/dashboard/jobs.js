@@ -2,7 +2,7 @@
 
 import { ApiError, StaleSession } from "./api.js";
 import { JobStream } from "./live.js";
-import { STATES, TERMINAL, clockTime, explain, explainFailure } from "./words.js";
+import { STATES, TERMINAL, clockTime, explain, explainFailure, explainWait } from "./words.js";
 
 export const PAGE_SIZE = 12;
 // A browser keeps at most 6 HTTP/1.1 connections per server; streams beyond these few would starve the
@@ -12,6 +12,8 @@ const MAX_STREAMS = 4;
 const URL_MARGIN_MS = 5 * 60 * 1000;
 const MEDIA_RETRY_MS = 30 * 1000;
 const BACKGROUND_RETRY_MS = 30 * 1000;
+// A completed job whose links could not be made (storage briefly out of reach) is read again this often.
+const LINK_RETRY_MS = 5 * 1000;
 
 export class JobList {
   constructor(ids, callbacks) {
@@ -76,6 +78,11 @@ export class JobList {
     for (const job of page.jobs) this.upsert(job);
     if (!this.nextPageToken || this.rows.size <= page.jobs.length) this.setNext(page.next_page_token);
     this.showEmpty();
+    // The list does not say why a job still waits to start (only a read of the job does), nor how many
+    // are ahead of it now.
+    for (const row of this.rows.values()) {
+      if (row.job.state === "PENDING" && !row.refreshing) this.refreshJob(row);
+    }
   }
 
   clear() {
@@ -114,6 +121,10 @@ export class JobList {
       this.callbacks.announce(`“${short(job)}” is now ${STATES[job.state] || job.state}.`);
       if (TERMINAL.has(job.state)) this.callbacks.changed(); // the quota's "in progress" moved
     }
+    // Only a read of one job says why it waits to start; the list and later events leave queue_reason
+    // empty, so the last reason known is kept for as long as the job waits.
+    if (job.state !== "PENDING") row.queueReason = "";
+    else if (job.queue_reason) row.queueReason = job.queue_reason;
     row.job = job;
     this.takeUrls(row, job);
     this.render(row);
@@ -126,7 +137,7 @@ export class JobList {
     const element = this.$.template.content.firstElementChild.cloneNode(true);
     element.id = `job-${job.id}`;
     element.dataset.id = job.id;
-    const row = { job, element, stream: null, streamStatus: "", urls: null, mediaRetry: 0 };
+    const row = { job, element, stream: null, streamStatus: "", urls: null, mediaRetry: 0, queueReason: "" };
     element.querySelector(".thumb").addEventListener("error", () => this.mediaFailed(row));
     const player = element.querySelector(".player");
     player.addEventListener("error", () => this.mediaFailed(row));
@@ -163,11 +174,16 @@ export class JobList {
 
   // Signed URLs change on every read; keep the ones shown until they near expiry, so images do not reload.
   takeUrls(row, job) {
+    const now = this.now();
+    if (job.urls_unavailable) {
+      // Stored, but no links could be made just now: keep those still valid, and ask again soon.
+      row.retryAt = Date.now() + LINK_RETRY_MS;
+      if (row.urls && now < row.urls.expires) return;
+    }
     if (!job.video_url && !job.thumbnail_url) {
       row.urls = null;
       return;
     }
-    const now = this.now();
     if (row.urls && now < row.urls.refreshAt) return;
     const expires = job.urls_expire_time ? Date.parse(job.urls_expire_time) : Infinity;
     // Replaced URL_MARGIN_MS before expiry, or at 80% of a short lifetime.
@@ -188,6 +204,9 @@ export class JobList {
     const live = element.querySelector(".live");
     live.hidden = TERMINAL.has(state) || row.streamStatus !== "reconnecting";
     element.querySelector(".facts").textContent = facts(job, this.now()).join(" · ");
+    const note = element.querySelector(".job-note");
+    note.textContent = explainWait(job, row.queueReason, Boolean(row.urls && row.urls.video));
+    note.hidden = !note.textContent;
     this.renderError(row);
     this.renderMedia(row);
     this.renderActions(row);
@@ -212,7 +231,9 @@ export class JobList {
     const ready = job.state === "COMPLETED" && urls && urls.video;
     placeholder.hidden = Boolean(ready);
     placeholder.classList.toggle("busy", !TERMINAL.has(job.state));
-    placeholder.querySelector(".placeholder-text").textContent = TERMINAL.has(job.state) ? "No video" : `${STATES[job.state]}…`;
+    placeholder.querySelector(".placeholder-text").textContent = job.state === "COMPLETED" && job.urls_unavailable
+      ? "Video stored"
+      : TERMINAL.has(job.state) ? "No video" : `${STATES[job.state]}…`;
     if (!ready) {
       thumbButton.hidden = true;
       player.hidden = true;
@@ -260,9 +281,8 @@ export class JobList {
     const now = this.now();
     for (const row of this.rows.values()) {
       if (!TERMINAL.has(row.job.state)) row.element.querySelector(".facts").textContent = facts(row.job, now).join(" · ");
-      if (row.urls && now >= row.urls.refreshAt && !row.refreshing && Date.now() >= (row.retryAt || 0)) {
-        this.refreshJob(row);
-      }
+      const stale = row.urls ? now >= row.urls.refreshAt : row.job.urls_unavailable;
+      if (stale && !row.refreshing && Date.now() >= (row.retryAt || 0)) this.refreshJob(row);
     }
   }
 
@@ -274,7 +294,7 @@ export class JobList {
     try {
       const job = await session.request(`/v1/videos/${encodeURIComponent(row.job.id)}`);
       if (session !== this.session || !this.rows.has(job.id)) return;
-      row.urls = null; // take the new URLs whatever their age
+      if (!job.urls_unavailable) row.urls = null; // take the new URLs whatever their age
       row.reloadMedia = reload;
       this.upsert(job);
     } catch (error) {
@@ -307,8 +327,11 @@ export class JobList {
     if (row.stream || this.streams() >= MAX_STREAMS) return;
     const session = this.session;
     row.stream = new JobStream(session, row.job.id, {
-      onJob: (job) => {
-        if (session === this.session) this.upsert(job, { live: true });
+      onJob: (job, event) => {
+        if (session !== this.session) return;
+        // A "queued" event's message is why the job waits ("waiting for a runway slot"), without the count.
+        if (event.type === "queued" && !row.queueReason) row.queueReason = event.message;
+        this.upsert(job, { live: true });
       },
       onStatus: (status) => {
         row.streamStatus = status;

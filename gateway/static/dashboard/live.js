@@ -14,7 +14,7 @@ const MAX_DELAY_MS = 30000;
 const SILENCE_MS = 45000;
 
 export class JobStream {
-  // onJob(job, isLive) for every event; onStatus("live" | "reconnecting" | "stopped"); onEnd(reason).
+  // onJob(job, event) for every event; onStatus("live" | "reconnecting" | "stopped"); onEnd(reason).
   constructor(session, jobId, { onJob, onStatus, onEnd }) {
     this.session = session;
     this.jobId = jobId;
@@ -120,7 +120,7 @@ export class JobStream {
           if (event.id) this.lastId = event.id;
           if (event.type === "error" || !event.data) continue;
           const data = JSON.parse(event.data);
-          if (data.job) this.onJob(data.job);
+          if (data.job) this.onJob(data.job, data);
           if (TERMINAL.has(data.state)) return "terminal";
         }
       }

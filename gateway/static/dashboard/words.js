@@ -118,3 +118,33 @@ export function explainFailure(job) {
   }
   return `${why} It did not count towards today's quota.`;
 }
+
+// Why an unfinished job waits, or why a finished one has no link yet: one sentence for the job's row, or "".
+// `queueReason` is the API's own sentence for a job held back by a provider limit ("waiting for a runway slot,
+// 12 ahead"); `hasLinks` whether the row still has working links from an earlier read.
+export function explainWait(job, queueReason, hasLinks) {
+  if (job.state === "COMPLETED") {
+    return job.urls_unavailable && !hasLinks
+      ? "Your video is stored safely, but its link cannot be made right now. It will appear here by itself."
+      : "";
+  }
+  if (TERMINAL.has(job.state)) return "";
+  if (job.waiting_for) return OUR_SERVICES[job.waiting_for] || OUR_SERVICES[""];
+  if (job.state === "PENDING" && queueReason) return explainQueue(queueReason);
+  return "";
+}
+
+// Our own services, named by `waiting_for`: the job waits for them and goes on by itself.
+const OUR_SERVICES = {
+  provider_service:
+    "We cannot reach the video providers for a moment. Nothing is lost: this video carries on by itself when they are back.",
+  storage_service:
+    "Our video storage cannot be reached for a moment. Nothing is lost: this video is saved as soon as it is back.",
+  "": "Part of our service cannot be reached for a moment. Nothing is lost: this video carries on by itself.",
+};
+
+function explainQueue(reason) {
+  const [, what, ahead] = /^(.*?)(?:, (\d+) ahead)?$/s.exec(reason.trim());
+  const count = ahead ? ` (${plural(Number(ahead), "video")} ahead of it)` : "";
+  return `${what.charAt(0).toUpperCase()}${what.slice(1)}${count}. It starts by itself when its turn comes.`;
+}

@@ -49,6 +49,20 @@ def json_option(command: _F) -> _F:
     )(command)
 
 
+def page_options(default_size: int) -> Callable[[_F], _F]:
+    """--page-size, --page-token and --all of a paged listing (admin_rpc.list_pages), in that order."""
+
+    def add(command: _F) -> _F:
+        every_page = "Follow every page (a progress bar on a terminal)."
+        command = click.option("--all", "every_page", is_flag=True, help=every_page)(command)
+        go_on = "Go on from the next_page_token of an earlier run."
+        command = click.option("--page-token", default="", help=go_on)(command)
+        size = click.IntRange(1, 100)
+        return click.option("--page-size", type=size, default=default_size, show_default=True)(command)
+
+    return add
+
+
 def apply_option(command: _F) -> _F:
     return click.option("--apply", is_flag=True, help="Really delete; without it the run only reports.")(
         command

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from videojobs.contract import PROVIDERS
-from videojobs_cli.admin import emit, emit_record, json_option
+from videojobs_cli.admin import emit, emit_record, json_option, page_options
 from videojobs_cli.admin_duplicates import Duration
 from videojobs_cli.admin_rpc import call_once, list_pages
 
@@ -115,9 +115,7 @@ def jobs() -> None:
     "--provider", type=click.Choice([str(p) for p in PROVIDERS]), help="Only jobs last run on this provider."
 )
 @click.option("--since", type=Since(), help="Only jobs created since: an ISO time, or a duration ago (24h).")
-@click.option("--page-size", type=click.IntRange(1, 100), default=20, show_default=True)
-@click.option("--page-token", default="", help="Go on from the next_page_token of an earlier run.")
-@click.option("--all", "every_page", is_flag=True, help="Follow every page (a progress bar on a terminal).")
+@page_options(default_size=20)
 def list_jobs(
     as_json: bool,
     user_id: str | None,

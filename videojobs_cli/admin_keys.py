@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from videojobs_cli.admin import emit, emit_record, json_option
+from videojobs_cli.admin import emit, emit_record, json_option, page_options
 from videojobs_cli.admin_jobs import to_dict
 from videojobs_cli.admin_rpc import call_once, list_pages
 
@@ -59,9 +59,7 @@ def create(as_json: bool, user_id: str, admin_role: bool) -> None:
 @json_option
 @click.option("--user", "user_id", help="Only this user's keys.")
 @click.option("--revoked", "include_revoked", is_flag=True, help="Also revoked keys.")
-@click.option("--page-size", type=click.IntRange(1, 100), default=100, show_default=True)
-@click.option("--page-token", default="", help="Go on from the next_page_token of an earlier run.")
-@click.option("--all", "every_page", is_flag=True, help="Follow every page (a progress bar on a terminal).")
+@page_options(default_size=100)
 def list_keys(
     as_json: bool,
     user_id: str | None,

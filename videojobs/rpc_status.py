@@ -34,34 +34,22 @@ def _duration(seconds: float) -> duration_pb2.Duration:
 
 
 def to_status(error: errors.ServiceError) -> grpc.Status:
-    details = [
-        _pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata))
+    details: list[Message] = [
+        error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata)
     ]
     if isinstance(error, errors.InvalidArgument):
-        details.append(
-            _pack(
-                error_details_pb2.BadRequest(
-                    field_violations=[
-                        error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                        for v in error.violations
-                    ]
-                )
-            )
-        )
+        bad = error_details_pb2.BadRequest
+        fields = [bad.FieldViolation(field=v.field, description=v.description) for v in error.violations]
+        details.append(bad(field_violations=fields))
     if isinstance(error, errors.QuotaExceeded):
-        details.append(
-            _pack(
-                error_details_pb2.QuotaFailure(
-                    violations=[
-                        error_details_pb2.QuotaFailure.Violation(subject=v.subject, description=v.description)
-                        for v in error.violations
-                    ]
-                )
-            )
-        )
+        quota = error_details_pb2.QuotaFailure
+        subjects = [quota.Violation(subject=v.subject, description=v.description) for v in error.violations]
+        details.append(quota(violations=subjects))
     if error.retry_after is not None:
-        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=_duration(error.retry_after))))
-    status = status_pb2.Status(code=getattr(code_pb2, error.code), message=error.message, details=details)
+        details.append(error_details_pb2.RetryInfo(retry_delay=_duration(error.retry_after)))
+    status = status_pb2.Status(
+        code=getattr(code_pb2, error.code), message=error.message, details=[_pack(d) for d in details]
+    )
     return rpc_status.to_status(status)
 
 

@@ -9,7 +9,7 @@ console error (a CSP refusal included) that it did not declare.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -87,6 +87,18 @@ async def new_user(stack: Pipeline, request: pytest.FixtureRequest) -> AsyncIter
     yield make
     for client in clients:
         await client.aclose()
+
+
+@pytest.fixture
+def signed_in(dashboard: Dashboard, new_user: Callable[..., Any]) -> Callable[[str], Awaitable[User]]:
+    """signed_in("alice") -> a new User (as new_user makes them), signed in on the test's dashboard."""
+
+    async def sign_in(name: str) -> User:
+        user: User = await new_user(name)
+        await dashboard.sign_in(user)
+        return user
+
+    return sign_in
 
 
 @pytest.fixture

@@ -10,11 +10,10 @@ from tests.support.dashboard import Dashboard, expect
 
 
 async def test_cancel_retry_and_delete_where_the_state_allows(
-    dashboard: Dashboard, new_user: Callable[..., Any]
+    dashboard: Dashboard, signed_in: Callable[..., Any]
 ) -> None:
-    alice = await new_user("alice")
+    alice = await signed_in("alice")
     page = dashboard.page
-    await dashboard.sign_in(alice)
     await dashboard.create("[sim:slow] a very long sunset")
     row = dashboard.rows().first
     badge = row.locator(".badge")
@@ -51,11 +50,10 @@ async def test_cancel_retry_and_delete_where_the_state_allows(
 
 
 async def test_a_content_violation_is_orange_and_explains_what_to_change(
-    dashboard: Dashboard, new_user: Callable[..., Any]
+    dashboard: Dashboard, signed_in: Callable[..., Any]
 ) -> None:
-    bob = await new_user("bob")
+    await signed_in("bob")
     page = dashboard.page
-    await dashboard.sign_in(bob)
     await dashboard.create("[sim:violation] a street fight")
     row = dashboard.rows().first
     badge = row.locator(".badge")

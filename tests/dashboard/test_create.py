@@ -12,10 +12,9 @@ from tests.support.dashboard import Dashboard, body_of, expect
 
 
 async def test_create_reaches_completed_with_a_thumbnail_and_a_playable_video(
-    dashboard: Dashboard, new_user: Callable[..., Any]
+    dashboard: Dashboard, signed_in: Callable[..., Any]
 ) -> None:
-    alice = await new_user("alice")
-    await dashboard.sign_in(alice)
+    alice = await signed_in("alice")
     page = dashboard.page
 
     await dashboard.create("a paper boat on a rainy street")
@@ -49,10 +48,9 @@ async def test_create_reaches_completed_with_a_thumbnail_and_a_playable_video(
 
 
 async def test_double_and_triple_clicks_make_one_job_each(
-    dashboard: Dashboard, new_user: Callable[..., Any]
+    dashboard: Dashboard, signed_in: Callable[..., Any]
 ) -> None:
-    bob = await new_user("bob")
-    await dashboard.sign_in(bob)
+    bob = await signed_in("bob")
     button = dashboard.page.get_by_role("button", name="Create video")
 
     await dashboard.fill_form("two clicks, one video")
@@ -76,10 +74,9 @@ async def test_double_and_triple_clicks_make_one_job_each(
 
 
 async def test_a_reload_in_the_middle_of_a_create_sends_the_same_request_again(
-    dashboard: Dashboard, new_user: Callable[..., Any]
+    dashboard: Dashboard, signed_in: Callable[..., Any]
 ) -> None:
-    carol = await new_user("carol")
-    await dashboard.sign_in(carol)
+    carol = await signed_in("carol")
     page = dashboard.page
     held = asyncio.Event()
 
@@ -113,10 +110,9 @@ async def test_a_reload_in_the_middle_of_a_create_sends_the_same_request_again(
 
 
 async def test_a_lost_answer_is_sent_again_with_the_same_key_when_the_user_retries(
-    dashboard: Dashboard, new_user: Callable[..., Any]
+    dashboard: Dashboard, signed_in: Callable[..., Any]
 ) -> None:
-    dave = await new_user("dave")
-    await dashboard.sign_in(dave)
+    dave = await signed_in("dave")
     page = dashboard.page
     dashboard.allow_failed_loads("/v1/videos")
     answers: list[int] = []
@@ -148,10 +144,9 @@ async def test_a_lost_answer_is_sent_again_with_the_same_key_when_the_user_retri
 
 
 async def test_editing_after_an_unknown_outcome_is_a_new_video_with_a_new_key(
-    dashboard: Dashboard, new_user: Callable[..., Any]
+    dashboard: Dashboard, signed_in: Callable[..., Any]
 ) -> None:
-    erin = await new_user("erin")
-    await dashboard.sign_in(erin)
+    await signed_in("erin")
     page = dashboard.page
     dashboard.allow_failed_loads("/v1/videos")
     await page.route("**/v1/videos", lambda route: route.abort("connectionreset"), times=1)
@@ -168,10 +163,9 @@ async def test_editing_after_an_unknown_outcome_is_a_new_video_with_a_new_key(
 
 
 async def test_fields_are_checked_and_explained_next_to_them(
-    dashboard: Dashboard, new_user: Callable[..., Any]
+    dashboard: Dashboard, signed_in: Callable[..., Any]
 ) -> None:
-    frank = await new_user("frank")
-    await dashboard.sign_in(frank)
+    frank = await signed_in("frank")
     page = dashboard.page
     prompt = page.get_by_label("Prompt")
 

@@ -60,11 +60,10 @@ async def test_the_main_states_at_1280_and_390_px(dashboard: Dashboard, new_user
 
 
 async def test_every_control_is_labelled_and_the_page_works_by_keyboard(
-    dashboard: Dashboard, new_user: Callable[..., Any]
+    dashboard: Dashboard, signed_in: Callable[..., Any]
 ) -> None:
-    bob = await new_user("bob")
+    await signed_in("bob")
     page = dashboard.page
-    await dashboard.sign_in(bob)
 
     await page.get_by_label("Prompt").focus()
     await page.keyboard.type("a snail racing a tortoise")

@@ -17,10 +17,9 @@ SIM_SETTINGS = {"sim_slow_seconds": 3}
 
 
 async def test_a_stream_that_fails_to_open_is_retried_and_the_row_still_completes(
-    dashboard: Dashboard, new_user: Callable[..., Any]
+    dashboard: Dashboard, signed_in: Callable[..., Any]
 ) -> None:
-    alice = await new_user("alice")
-    await dashboard.sign_in(alice)
+    await signed_in("alice")
     page = dashboard.page
     dashboard.allow_failed_loads("/events")
     await page.route("**/v1/videos/*/events", lambda route: route.abort(), times=1)

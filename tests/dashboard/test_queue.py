@@ -14,10 +14,9 @@ STARTS_BY_ITSELF = "It starts by itself when its turn comes."
 
 
 async def test_a_job_held_back_by_a_provider_limit_says_why_and_how_many_are_ahead(
-    dashboard: Dashboard, new_user: Callable[..., Any]
+    dashboard: Dashboard, signed_in: Callable[..., Any]
 ) -> None:
-    alice = await new_user("alice")
-    await dashboard.sign_in(alice)
+    alice = await signed_in("alice")
     for prompt in ("[sim:slow] a tram at night", "[sim:slow] a kite on a beach", "a heron in the reeds"):
         await dashboard.create(prompt)
         await expect(dashboard.page.get_by_label("Prompt")).to_have_value("")

@@ -75,11 +75,10 @@ async def test_a_bad_key_shows_the_error_and_nothing_of_the_previous_user(
 
 
 async def test_the_key_lasts_as_long_as_the_tab_and_log_out_forgets_it(
-    dashboard: Dashboard, new_user: Callable[..., Any]
+    dashboard: Dashboard, signed_in: Callable[..., Any]
 ) -> None:
-    dave = await new_user("dave")
+    dave = await signed_in("dave")
     page = dashboard.page
-    await dashboard.sign_in(dave)
     await page.get_by_label("Prompt").fill("dave's unsent idea")
 
     await page.reload()

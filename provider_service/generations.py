@@ -16,6 +16,8 @@ from videojobs.logs import get_logger
 log = get_logger(__name__)
 
 MAX_WEBHOOK_BODY = 1_000_000
+# The longest AwaitGeneration: a caller that wants to follow a job longer calls again.
+MAX_AWAIT_SECONDS = 300.0
 
 
 def validate_request(provider: str, request: GenerationRequest) -> GenerationRequest:
@@ -75,6 +77,23 @@ class Generations:
             "generation polled", provider=provider, provider_job_id=provider_job_id, state=status.state.value
         )
         return status
+
+    async def await_finished(self, provider: str, provider_job_id: str, max_wait: float) -> bool:
+        """Whether the provider reported the job finished within `max_wait` seconds (its status stream)."""
+        problems: list[FieldViolation] = []
+        if (unknown := unknown_provider(provider)) is not None:
+            problems.append(unknown)
+        if not provider_job_id.strip():
+            problems.append(FieldViolation("provider_job_id", "is required"))
+        if not 0 < max_wait <= MAX_AWAIT_SECONDS:  # NaN fails too
+            problems.append(
+                FieldViolation("max_wait_seconds", f"must be more than 0 and at most {MAX_AWAIT_SECONDS:g}")
+            )
+        if problems:
+            raise InvalidArgument(problems)
+        finished = await self.registry.get(provider).await_finished(provider_job_id, max_wait)
+        log.debug("generation awaited", provider=provider, provider_job_id=provider_job_id, finished=finished)
+        return finished
 
     async def cancel(self, provider: str, provider_job_id: str) -> CancelResult:
         result = await self._adapter_for_job(provider, provider_job_id).cancel(provider_job_id)

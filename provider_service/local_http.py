@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import ssl
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,8 +36,9 @@ class Request:
 
 @dataclass
 class Response:
-    """An answer. A body of several pieces is streamed (chunked unless the headers give Content-Length);
-    `drop_after` closes the connection once that many body bytes are sent (a server dying mid-body)."""
+    """An answer. A body of several pieces is streamed (chunked unless the headers give Content-Length), each
+    piece sent as it is made; `drop_after` closes the connection once that many body bytes are sent (a server
+    dying mid-body)."""
 
     status: int = 200
     body: bytes | Iterable[bytes] = b""
@@ -135,7 +136,13 @@ class LocalHttpServer:
                 if isinstance(result, Drop):
                     self.close_connection = True
                     return
-                self._answer(result)
+                try:
+                    self._answer(result)
+                except ConnectionError:  # the client left mid-answer (e.g. closed a stream it followed)
+                    self.close_connection = True
+                finally:
+                    if isinstance(result.body, Generator):
+                        result.body.close()  # its cleanup runs now, not when it is collected
 
             def _answer(self, result: Response) -> None:
                 self.send_response(result.status)
@@ -163,6 +170,8 @@ class LocalHttpServer:
                         piece = whole[: max(0, result.drop_after - sent)]
                     if piece:
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                        # Each piece leaves at once: a streamed body (server-sent events) is read as it comes.
+                        self.wfile.flush()
                         sent += len(piece)
                     if len(piece) < len(whole):
                         self.close_connection = True

@@ -33,6 +33,14 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
         status = await self._generations.status(request.provider, request.provider_job_id)
         return convert.status_to_proto(status)
 
+    async def AwaitGeneration(
+        self, request: pb.AwaitGenerationRequest, context: Context
+    ) -> pb.AwaitGenerationResponse:
+        finished = await self._generations.await_finished(
+            request.provider, request.provider_job_id, request.max_wait_seconds
+        )
+        return pb.AwaitGenerationResponse(finished=finished)
+
     async def CancelGeneration(
         self, request: pb.CancelGenerationRequest, context: Context
     ) -> pb.CancelGenerationResponse:

@@ -69,6 +69,15 @@ class Adapter(abc.ABC):
     async def cancel(self, job_id: str) -> CancelResult:
         """Best effort."""
 
+    async def await_finished(self, job_id: str, max_wait: float) -> bool:
+        """Follow the provider's status stream until it reports the job finished (True) or `max_wait`
+        seconds pass (False). UNAVAILABLE when the stream fails or ends early: the caller polls instead."""
+        raise errors.FailedPrecondition(
+            f"{self.name} has no status stream",
+            reason="STATUS_STREAM_NOT_SUPPORTED",
+            metadata={"provider": self.name},
+        )
+
     def parse_webhook(self, headers: Mapping[str, str], body: bytes, url: str) -> WebhookEvent:
         raise errors.FailedPrecondition(
             f"{self.name} does not send webhooks",

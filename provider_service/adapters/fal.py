@@ -1,4 +1,5 @@
-"""fal.ai queue API: submit, status, result, cancel (`Authorization: Key ...`), and signed webhooks.
+"""fal.ai queue API: submit, status (polled, or followed as server-sent events), result, cancel
+(`Authorization: Key ...`), and signed webhooks.
 
 Our job id is `{owner}/{app}:{request_id}`: status, result and cancel live under the model's app (without
 any subpath), and the service keeps no state to remember it in.
@@ -6,6 +7,7 @@ any subpath), and the service keeps no state to remember it in.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Mapping
@@ -13,10 +15,17 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+from httpx_sse import SSEError, aconnect_sse
 
 from provider_service import fal_webhook
 from provider_service.adapters.base import Adapter, Submission, bad_job_id, unsupported
-from provider_service.calls import MalformedResponse, ProviderHttp, json_object, rejection
+from provider_service.calls import (
+    PROVIDER_UNAVAILABLE,
+    MalformedResponse,
+    ProviderHttp,
+    json_object,
+    rejection,
+)
 from provider_service.domain import (
     CancelResult,
     GenerationRequest,
@@ -37,6 +46,9 @@ _JOB_ID = re.compile(r"^((?:(?:workflows|comfy)/)?[\w.-]+/[\w.-]+):([\w.-]+)$")
 _NAMESPACES = ("workflows", "comfy")
 
 CONTENT_POLICY = "content_policy_violation"
+# The status stream carries a comment line this often while nothing changes (fal's docs): a stream quiet for
+# twice as long is a dead connection.
+STREAM_KEEPALIVE_SECONDS = 15.0
 ERROR_TYPE_HEADER = "x-fal-error-type"
 RETRYABLE_HEADER = "x-fal-retryable"
 # Nothing wrong with the request, another attempt may well work: fal's request (infrastructure) error types
@@ -210,6 +222,39 @@ class FalAdapter(Adapter):
             headers=self._headers,
         )
 
+    async def await_finished(self, job_id: str, max_wait: float) -> bool:
+        """Follow `GET .../requests/{id}/status/stream` (each event's data is the status answer; the queue
+        closes the stream after COMPLETED) until COMPLETED or `max_wait`. Not retried: a stream that cannot
+        be opened, breaks or ends early is UNAVAILABLE, and polling covers the job meanwhile."""
+        app, request_id = self._app_and_id(job_id)
+        url = f"{self.queue_url}/{app}/requests/{request_id}/status/stream"
+        connect = self.http.client.timeout.connect
+        timeout = httpx.Timeout(2 * STREAM_KEEPALIVE_SECONDS, connect=connect, pool=connect)
+        try:
+            async with (
+                asyncio.timeout(max_wait),
+                aconnect_sse(
+                    self.http.client, "GET", url, headers=dict(self._headers), timeout=timeout
+                ) as source,
+            ):
+                response = source.response
+                if response.is_error:
+                    await response.aread()
+                    if response.status_code in (408, 429) or response.status_code >= 500:
+                        raise _stream_unavailable(f"HTTP {response.status_code}")
+                    raise rejection(self.name, response, response.text[:200])
+                async for event in source.aiter_sse():
+                    body = json.loads(event.data)
+                    if not isinstance(body, dict):
+                        raise MalformedResponse("a status event that is not a JSON object")
+                    if body.get("status") == "COMPLETED":
+                        return True
+        except TimeoutError:
+            return False
+        except (httpx.TransportError, SSEError, MalformedResponse, ValueError) as exc:
+            raise _stream_unavailable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+        raise _stream_unavailable("the stream ended before COMPLETED")
+
     async def cancel(self, job_id: str) -> CancelResult:
         app, request_id = self._app_and_id(job_id)
 
@@ -290,6 +335,14 @@ def map_result_response(response: httpx.Response, completed: Mapping[str, Any] |
     if status.error is not None and status.state is State.FAILED and hint in ("true", "false"):
         return failed(status.error.code, status.error.message, retryable=hint == "true")
     return status
+
+
+def _stream_unavailable(cause: str) -> errors.Unavailable:
+    return errors.Unavailable(
+        f"fal's status stream failed ({cause[:200]}); poll instead",
+        reason=PROVIDER_UNAVAILABLE,
+        metadata={"provider": "fal"},
+    )
 
 
 def _submit_rejection(response: httpx.Response) -> errors.ServiceError:

@@ -38,7 +38,7 @@ from provider_service.local_http import DROP, Drop, LocalHttpServer, Request, Re
 from provider_service.sim.render import render_mp4
 
 Outcome = Literal["success", "failure", "content_violation"]
-Endpoint = Literal["submit", "status", "result", "cancel", "download"]
+Endpoint = Literal["submit", "status", "status_stream", "result", "cancel", "download"]
 Route = tuple[Endpoint, Callable[[Request], Response]]
 
 

@@ -1,4 +1,5 @@
-"""fal's queue API on loopback: submit, status, result, cancel, output files, and signed webhooks."""
+"""fal's queue API on loopback: submit, status (polled or streamed), result, cancel, output files, and signed
+webhooks."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -16,7 +18,11 @@ from provider_service.catalog.wire import Issue, validate
 from provider_service.fakes.base import FakeJob, FakeProvider, Route, tiny_video
 from provider_service.local_http import Request, Response
 
-_REQUEST = re.compile(r"^/((?:(?:workflows|comfy)/)?[\w.-]+/[\w.-]+)/requests/([\w.-]+)(/status|/cancel)?$")
+_REQUEST = re.compile(
+    r"^/((?:(?:workflows|comfy)/)?[\w.-]+/[\w.-]+)/requests/([\w.-]+)(/status/stream|/status|/cancel)?$"
+)
+# How often the stream looks at its request for news (the real queue pushes them; this is the fake's lag).
+_STREAM_TICK = 0.02
 _FILE = re.compile(r"^/files/([\w.-]+)/output\.mp4$")
 _FAILURE_TYPE = "file_download_error"
 # fal's request (infrastructure) error types and the HTTP status each comes with (docs: request-errors);
@@ -48,6 +54,12 @@ class FalFake(FakeProvider):
         self.webhook_urls: dict[str, str] = {}
         self.content_categories: list[str] = ["violence"]  # on content policy violations
         self.retryable_header: str | None = None  # X-Fal-Retryable on failed requests ("true"/"false")
+        # The status stream: a comment line this often while nothing changes (fal documents 15 s), and the
+        # next `cut_streams` streams close after their first event, without the terminal one.
+        self.keepalive_seconds = 15.0
+        self.cut_streams = 0
+        self.open_streams = 0
+        self.max_open_streams = 0
 
     @property
     def jwks(self) -> str:
@@ -59,6 +71,8 @@ class FalFake(FakeProvider):
             app, request_id, tail = match.groups()
             if request.method == "GET" and tail == "/status":
                 return "status", lambda r: self._status(r, app, request_id)
+            if request.method == "GET" and tail == "/status/stream":
+                return "status_stream", lambda r: self._status_stream(r, app, request_id)
             if request.method == "GET" and tail is None:
                 return "result", lambda r: self._result(r, app, request_id)
             if request.method == "PUT" and tail == "/cancel":
@@ -136,6 +150,43 @@ class FalFake(FakeProvider):
             return job
         self.answer_poll(job)
         return Response.json(self.status_view(job))
+
+    def _status_stream(self, request: Request, app: str, request_id: str) -> Response:
+        """Server-sent events, each `data:` the status answer's JSON, sent when the status changes; a comment
+        line every `keepalive_seconds`; the stream ends after COMPLETED. Watching is not polling: it neither
+        counts as a poll nor moves a polls-scripted request on."""
+        job = self._job(request, app, request_id)
+        if isinstance(job, Response):
+            return job
+        with self.lock:
+            cut = self.cut_streams > 0
+            self.cut_streams -= int(cut)
+        first = _event(self.status_view(job))
+        headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        if cut:
+            # The first event, then the connection closes mid-stream (a proxy or the queue dropping it).
+            return Response(200, iter([first, b": bye\n\n"]), headers, drop_after=len(first))
+        return Response(200, self._events(job, first), headers)
+
+    def _events(self, job: FakeJob, first: bytes) -> Iterator[bytes]:
+        with self.lock:
+            self.open_streams += 1
+            self.max_open_streams = max(self.max_open_streams, self.open_streams)
+        try:
+            sent, quiet_since = first, time.monotonic()
+            yield first
+            while not sent.startswith(b'data: {"status": "COMPLETED"') and not self.server.stopping.is_set():
+                self.server.stopping.wait(_STREAM_TICK)
+                event = _event(self.status_view(job))
+                if event != sent:
+                    sent, quiet_since = event, time.monotonic()
+                    yield event
+                elif time.monotonic() - quiet_since >= self.keepalive_seconds:
+                    quiet_since = time.monotonic()
+                    yield b": keep-alive\n\n"
+        finally:
+            with self.lock:
+                self.open_streams -= 1
 
     def status_view(self, job: FakeJob) -> dict[str, Any]:
         if not job.finished:
@@ -248,6 +299,10 @@ class FalFake(FakeProvider):
             fal_webhook.SIGNATURE: signature,
         }
         return headers, raw
+
+
+def _event(view: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(view)}\n\n".encode()
 
 
 _TYPE_ERRORS = {

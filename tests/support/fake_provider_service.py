@@ -78,7 +78,7 @@ class FakeProviders(provider_service_pb2_grpc.ProviderServiceServicer):
     async def _not_faked(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "this fake answers webhooks and ListModels only")
 
-    SubmitGeneration = GetGenerationStatus = CancelGeneration = ListProviders = _not_faked
+    SubmitGeneration = GetGenerationStatus = AwaitGeneration = CancelGeneration = ListProviders = _not_faked
 
 
 def start_fake_providers(servicer: FakeProviders) -> GrpcServer:

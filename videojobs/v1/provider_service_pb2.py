@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from videojobs.v1 import common_pb2 as videojobs_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#videojobs/v1/provider_service.proto\x12\x0cvideojobs.v1\x1a\x19videojobs/v1/common.proto\"\x86\x01\n\x17SubmitGenerationRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12%\n\x04spec\x18\x02 \x01(\x0b\x32\x17.videojobs.v1.VideoSpec\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x19\n\x11output_uri_prefix\x18\x04 \x01(\t\"u\n\x18SubmitGenerationResponse\x12\x17\n\x0fprovider_job_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12.\n\teffective\x18\x03 \x01(\x0b\x32\x1b.videojobs.v1.EffectiveSpec\"C\n\x0fGenerationError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"\x8b\x04\n\x10GenerationStatus\x12\x33\n\x05state\x18\x01 \x01(\x0e\x32$.videojobs.v1.GenerationStatus.State\x12\x13\n\x0boutput_uris\x18\x02 \x03(\t\x12,\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1d.videojobs.v1.GenerationError\x12\x19\n\x11violation_reasons\x18\x04 \x03(\t\x12\x16\n\x0equeue_position\x18\x05 \x01(\x05\x12\x10\n\x08progress\x18\x06 \x01(\x02\x12T\n\x14output_fetch_headers\x18\x07 \x03(\x0b\x32\x36.videojobs.v1.GenerationStatus.OutputFetchHeadersEntry\x12/\n\x0cinline_video\x18\x08 \x01(\x0b\x32\x19.videojobs.v1.InlineVideo\x1a\x39\n\x17OutputFetchHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"x\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\n\n\x06QUEUED\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\r\n\tSUCCEEDED\x10\x03\x12\n\n\x06\x46\x41ILED\x10\x04\x12\x15\n\x11\x43ONTENT_VIOLATION\x10\x05\x12\r\n\tCANCELLED\x10\x06\".\n\x0bInlineVideo\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tmime_type\x18\x02 \x01(\t\"G\n\x1aGetGenerationStatusRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x17\n\x0fprovider_job_id\x18\x02 \x01(\t\"D\n\x17\x43\x61ncelGenerationRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x17\n\x0fprovider_job_id\x18\x02 \x01(\t\"=\n\x18\x43\x61ncelGenerationResponse\x12\x11\n\tcancelled\x18\x01 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\"\xb3\x01\n\x13ParseWebhookRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12?\n\x07headers\x18\x02 \x03(\x0b\x32..videojobs.v1.ParseWebhookRequest.HeadersEntry\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x12\x0b\n\x03url\x18\x04 \x01(\t\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"_\n\x14ParseWebhookResponse\x12\x17\n\x0fprovider_job_id\x18\x01 \x01(\t\x12.\n\x06status\x18\x02 \x01(\x0b\x32\x1e.videojobs.v1.GenerationStatus\"\x16\n\x14ListProvidersRequest\"c\n\x0cProviderInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nconfigured\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x0c\n\x04mode\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65precation\x18\x05 \x01(\t\"F\n\x15ListProvidersResponse\x12-\n\tproviders\x18\x01 \x03(\x0b\x32\x1a.videojobs.v1.ProviderInfo\"%\n\x11ListModelsRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\"\x9c\x02\n\nModeLimits\x12\x0c\n\x04mode\x18\x01 \x01(\t\x12\x11\n\tdurations\x18\x02 \x03(\x05\x12\x18\n\x10\x64\x65\x66\x61ult_duration\x18\x03 \x01(\x05\x12\x15\n\raspect_ratios\x18\x04 \x03(\t\x12\x1a\n\x12wire_aspect_ratios\x18\x05 \x03(\t\x12\x13\n\x0bresolutions\x18\x06 \x03(\t\x12\x18\n\x10max_prompt_chars\x18\x07 \x01(\x05\x12\x13\n\x0bprompt_unit\x18\x08 \x01(\t\x12\x17\n\x0fprompt_required\x18\t \x01(\x08\x12\x13\n\x0bimage_forms\x18\n \x03(\t\x12\x15\n\rduration_wire\x18\x0b \x01(\t\x12\x17\n\x0frequired_fields\x18\x0c \x03(\t\"\xad\x03\n\tModelInfo\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\r\n\x05modes\x18\x04 \x03(\t\x12\x11\n\tdurations\x18\x05 \x03(\x05\x12\x18\n\x10\x64\x65\x66\x61ult_duration\x18\x06 \x01(\x05\x12\x15\n\raspect_ratios\x18\x07 \x03(\t\x12\x13\n\x0bresolutions\x18\x08 \x03(\t\x12\x1d\n\x10max_prompt_chars\x18\t \x01(\x05H\x00\x88\x01\x01\x12\x12\n\x05\x61udio\x18\n \x01(\x08H\x01\x88\x01\x01\x12\x12\n\nconfigured\x18\x0b \x01(\x08\x12(\n\x06limits\x18\x0c \x03(\x0b\x32\x18.videojobs.v1.ModeLimits\x12\x44\n\x0f\x63hecked_against\x18\r \x03(\x0b\x32+.videojobs.v1.ModelInfo.CheckedAgainstEntry\x1a\x35\n\x13\x43heckedAgainstEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x13\n\x11_max_prompt_charsB\x08\n\x06_audio\"{\n\x0eProviderModels\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nconfigured\x18\x02 \x01(\x08\x12\x1a\n\x12\x64\x65\x66\x61ult_text_model\x18\x03 \x01(\t\x12\x1b\n\x13\x64\x65\x66\x61ult_image_model\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"n\n\x12ListModelsResponse\x12\'\n\x06models\x18\x01 \x03(\x0b\x32\x17.videojobs.v1.ModelInfo\x12/\n\tproviders\x18\x02 \x03(\x0b\x32\x1c.videojobs.v1.ProviderModels2\xba\x04\n\x0fProviderService\x12\x61\n\x10SubmitGeneration\x12%.videojobs.v1.SubmitGenerationRequest\x1a&.videojobs.v1.SubmitGenerationResponse\x12_\n\x13GetGenerationStatus\x12(.videojobs.v1.GetGenerationStatusRequest\x1a\x1e.videojobs.v1.GenerationStatus\x12\x61\n\x10\x43\x61ncelGeneration\x12%.videojobs.v1.CancelGenerationRequest\x1a&.videojobs.v1.CancelGenerationResponse\x12U\n\x0cParseWebhook\x12!.videojobs.v1.ParseWebhookRequest\x1a\".videojobs.v1.ParseWebhookResponse\x12X\n\rListProviders\x12\".videojobs.v1.ListProvidersRequest\x1a#.videojobs.v1.ListProvidersResponse\x12O\n\nListModels\x12\x1f.videojobs.v1.ListModelsRequest\x1a .videojobs.v1.ListModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#videojobs/v1/provider_service.proto\x12\x0cvideojobs.v1\x1a\x19videojobs/v1/common.proto\"\x86\x01\n\x17SubmitGenerationRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12%\n\x04spec\x18\x02 \x01(\x0b\x32\x17.videojobs.v1.VideoSpec\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x19\n\x11output_uri_prefix\x18\x04 \x01(\t\"u\n\x18SubmitGenerationResponse\x12\x17\n\x0fprovider_job_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12.\n\teffective\x18\x03 \x01(\x0b\x32\x1b.videojobs.v1.EffectiveSpec\"C\n\x0fGenerationError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"\x8b\x04\n\x10GenerationStatus\x12\x33\n\x05state\x18\x01 \x01(\x0e\x32$.videojobs.v1.GenerationStatus.State\x12\x13\n\x0boutput_uris\x18\x02 \x03(\t\x12,\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1d.videojobs.v1.GenerationError\x12\x19\n\x11violation_reasons\x18\x04 \x03(\t\x12\x16\n\x0equeue_position\x18\x05 \x01(\x05\x12\x10\n\x08progress\x18\x06 \x01(\x02\x12T\n\x14output_fetch_headers\x18\x07 \x03(\x0b\x32\x36.videojobs.v1.GenerationStatus.OutputFetchHeadersEntry\x12/\n\x0cinline_video\x18\x08 \x01(\x0b\x32\x19.videojobs.v1.InlineVideo\x1a\x39\n\x17OutputFetchHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"x\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\n\n\x06QUEUED\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\r\n\tSUCCEEDED\x10\x03\x12\n\n\x06\x46\x41ILED\x10\x04\x12\x15\n\x11\x43ONTENT_VIOLATION\x10\x05\x12\r\n\tCANCELLED\x10\x06\".\n\x0bInlineVideo\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tmime_type\x18\x02 \x01(\t\"G\n\x1aGetGenerationStatusRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x17\n\x0fprovider_job_id\x18\x02 \x01(\t\"]\n\x16\x41waitGenerationRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x17\n\x0fprovider_job_id\x18\x02 \x01(\t\x12\x18\n\x10max_wait_seconds\x18\x03 \x01(\x01\"+\n\x17\x41waitGenerationResponse\x12\x10\n\x08\x66inished\x18\x01 \x01(\x08\"D\n\x17\x43\x61ncelGenerationRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x17\n\x0fprovider_job_id\x18\x02 \x01(\t\"=\n\x18\x43\x61ncelGenerationResponse\x12\x11\n\tcancelled\x18\x01 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\"\xb3\x01\n\x13ParseWebhookRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12?\n\x07headers\x18\x02 \x03(\x0b\x32..videojobs.v1.ParseWebhookRequest.HeadersEntry\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x12\x0b\n\x03url\x18\x04 \x01(\t\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"_\n\x14ParseWebhookResponse\x12\x17\n\x0fprovider_job_id\x18\x01 \x01(\t\x12.\n\x06status\x18\x02 \x01(\x0b\x32\x1e.videojobs.v1.GenerationStatus\"\x16\n\x14ListProvidersRequest\"c\n\x0cProviderInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nconfigured\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x0c\n\x04mode\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65precation\x18\x05 \x01(\t\"F\n\x15ListProvidersResponse\x12-\n\tproviders\x18\x01 \x03(\x0b\x32\x1a.videojobs.v1.ProviderInfo\"%\n\x11ListModelsRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\"\x9c\x02\n\nModeLimits\x12\x0c\n\x04mode\x18\x01 \x01(\t\x12\x11\n\tdurations\x18\x02 \x03(\x05\x12\x18\n\x10\x64\x65\x66\x61ult_duration\x18\x03 \x01(\x05\x12\x15\n\raspect_ratios\x18\x04 \x03(\t\x12\x1a\n\x12wire_aspect_ratios\x18\x05 \x03(\t\x12\x13\n\x0bresolutions\x18\x06 \x03(\t\x12\x18\n\x10max_prompt_chars\x18\x07 \x01(\x05\x12\x13\n\x0bprompt_unit\x18\x08 \x01(\t\x12\x17\n\x0fprompt_required\x18\t \x01(\x08\x12\x13\n\x0bimage_forms\x18\n \x03(\t\x12\x15\n\rduration_wire\x18\x0b \x01(\t\x12\x17\n\x0frequired_fields\x18\x0c \x03(\t\"\xad\x03\n\tModelInfo\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\r\n\x05modes\x18\x04 \x03(\t\x12\x11\n\tdurations\x18\x05 \x03(\x05\x12\x18\n\x10\x64\x65\x66\x61ult_duration\x18\x06 \x01(\x05\x12\x15\n\raspect_ratios\x18\x07 \x03(\t\x12\x13\n\x0bresolutions\x18\x08 \x03(\t\x12\x1d\n\x10max_prompt_chars\x18\t \x01(\x05H\x00\x88\x01\x01\x12\x12\n\x05\x61udio\x18\n \x01(\x08H\x01\x88\x01\x01\x12\x12\n\nconfigured\x18\x0b \x01(\x08\x12(\n\x06limits\x18\x0c \x03(\x0b\x32\x18.videojobs.v1.ModeLimits\x12\x44\n\x0f\x63hecked_against\x18\r \x03(\x0b\x32+.videojobs.v1.ModelInfo.CheckedAgainstEntry\x1a\x35\n\x13\x43heckedAgainstEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x13\n\x11_max_prompt_charsB\x08\n\x06_audio\"{\n\x0eProviderModels\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nconfigured\x18\x02 \x01(\x08\x12\x1a\n\x12\x64\x65\x66\x61ult_text_model\x18\x03 \x01(\t\x12\x1b\n\x13\x64\x65\x66\x61ult_image_model\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"n\n\x12ListModelsResponse\x12\'\n\x06models\x18\x01 \x03(\x0b\x32\x17.videojobs.v1.ModelInfo\x12/\n\tproviders\x18\x02 \x03(\x0b\x32\x1c.videojobs.v1.ProviderModels2\x9a\x05\n\x0fProviderService\x12\x61\n\x10SubmitGeneration\x12%.videojobs.v1.SubmitGenerationRequest\x1a&.videojobs.v1.SubmitGenerationResponse\x12_\n\x13GetGenerationStatus\x12(.videojobs.v1.GetGenerationStatusRequest\x1a\x1e.videojobs.v1.GenerationStatus\x12^\n\x0f\x41waitGeneration\x12$.videojobs.v1.AwaitGenerationRequest\x1a%.videojobs.v1.AwaitGenerationResponse\x12\x61\n\x10\x43\x61ncelGeneration\x12%.videojobs.v1.CancelGenerationRequest\x1a&.videojobs.v1.CancelGenerationResponse\x12U\n\x0cParseWebhook\x12!.videojobs.v1.ParseWebhookRequest\x1a\".videojobs.v1.ParseWebhookResponse\x12X\n\rListProviders\x12\".videojobs.v1.ListProvidersRequest\x1a#.videojobs.v1.ListProvidersResponse\x12O\n\nListModels\x12\x1f.videojobs.v1.ListModelsRequest\x1a .videojobs.v1.ListModelsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -54,34 +54,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INLINEVIDEO']._serialized_end=977
   _globals['_GETGENERATIONSTATUSREQUEST']._serialized_start=979
   _globals['_GETGENERATIONSTATUSREQUEST']._serialized_end=1050
-  _globals['_CANCELGENERATIONREQUEST']._serialized_start=1052
-  _globals['_CANCELGENERATIONREQUEST']._serialized_end=1120
-  _globals['_CANCELGENERATIONRESPONSE']._serialized_start=1122
-  _globals['_CANCELGENERATIONRESPONSE']._serialized_end=1183
-  _globals['_PARSEWEBHOOKREQUEST']._serialized_start=1186
-  _globals['_PARSEWEBHOOKREQUEST']._serialized_end=1365
-  _globals['_PARSEWEBHOOKREQUEST_HEADERSENTRY']._serialized_start=1319
-  _globals['_PARSEWEBHOOKREQUEST_HEADERSENTRY']._serialized_end=1365
-  _globals['_PARSEWEBHOOKRESPONSE']._serialized_start=1367
-  _globals['_PARSEWEBHOOKRESPONSE']._serialized_end=1462
-  _globals['_LISTPROVIDERSREQUEST']._serialized_start=1464
-  _globals['_LISTPROVIDERSREQUEST']._serialized_end=1486
-  _globals['_PROVIDERINFO']._serialized_start=1488
-  _globals['_PROVIDERINFO']._serialized_end=1587
-  _globals['_LISTPROVIDERSRESPONSE']._serialized_start=1589
-  _globals['_LISTPROVIDERSRESPONSE']._serialized_end=1659
-  _globals['_LISTMODELSREQUEST']._serialized_start=1661
-  _globals['_LISTMODELSREQUEST']._serialized_end=1698
-  _globals['_MODELIMITS']._serialized_start=1701
-  _globals['_MODELIMITS']._serialized_end=1985
-  _globals['_MODELINFO']._serialized_start=1988
-  _globals['_MODELINFO']._serialized_end=2417
-  _globals['_MODELINFO_CHECKEDAGAINSTENTRY']._serialized_start=2333
-  _globals['_MODELINFO_CHECKEDAGAINSTENTRY']._serialized_end=2386
-  _globals['_PROVIDERMODELS']._serialized_start=2419
-  _globals['_PROVIDERMODELS']._serialized_end=2542
-  _globals['_LISTMODELSRESPONSE']._serialized_start=2544
-  _globals['_LISTMODELSRESPONSE']._serialized_end=2654
-  _globals['_PROVIDERSERVICE']._serialized_start=2657
-  _globals['_PROVIDERSERVICE']._serialized_end=3227
+  _globals['_AWAITGENERATIONREQUEST']._serialized_start=1052
+  _globals['_AWAITGENERATIONREQUEST']._serialized_end=1145
+  _globals['_AWAITGENERATIONRESPONSE']._serialized_start=1147
+  _globals['_AWAITGENERATIONRESPONSE']._serialized_end=1190
+  _globals['_CANCELGENERATIONREQUEST']._serialized_start=1192
+  _globals['_CANCELGENERATIONREQUEST']._serialized_end=1260
+  _globals['_CANCELGENERATIONRESPONSE']._serialized_start=1262
+  _globals['_CANCELGENERATIONRESPONSE']._serialized_end=1323
+  _globals['_PARSEWEBHOOKREQUEST']._serialized_start=1326
+  _globals['_PARSEWEBHOOKREQUEST']._serialized_end=1505
+  _globals['_PARSEWEBHOOKREQUEST_HEADERSENTRY']._serialized_start=1459
+  _globals['_PARSEWEBHOOKREQUEST_HEADERSENTRY']._serialized_end=1505
+  _globals['_PARSEWEBHOOKRESPONSE']._serialized_start=1507
+  _globals['_PARSEWEBHOOKRESPONSE']._serialized_end=1602
+  _globals['_LISTPROVIDERSREQUEST']._serialized_start=1604
+  _globals['_LISTPROVIDERSREQUEST']._serialized_end=1626
+  _globals['_PROVIDERINFO']._serialized_start=1628
+  _globals['_PROVIDERINFO']._serialized_end=1727
+  _globals['_LISTPROVIDERSRESPONSE']._serialized_start=1729
+  _globals['_LISTPROVIDERSRESPONSE']._serialized_end=1799
+  _globals['_LISTMODELSREQUEST']._serialized_start=1801
+  _globals['_LISTMODELSREQUEST']._serialized_end=1838
+  _globals['_MODELIMITS']._serialized_start=1841
+  _globals['_MODELIMITS']._serialized_end=2125
+  _globals['_MODELINFO']._serialized_start=2128
+  _globals['_MODELINFO']._serialized_end=2557
+  _globals['_MODELINFO_CHECKEDAGAINSTENTRY']._serialized_start=2473
+  _globals['_MODELINFO_CHECKEDAGAINSTENTRY']._serialized_end=2526
+  _globals['_PROVIDERMODELS']._serialized_start=2559
+  _globals['_PROVIDERMODELS']._serialized_end=2682
+  _globals['_LISTMODELSRESPONSE']._serialized_start=2684
+  _globals['_LISTMODELSRESPONSE']._serialized_end=2794
+  _globals['_PROVIDERSERVICE']._serialized_start=2797
+  _globals['_PROVIDERSERVICE']._serialized_end=3463
 # @@protoc_insertion_point(module_scope)

@@ -248,6 +248,54 @@ class GetGenerationStatusRequest(_message.Message):
 Global___GetGenerationStatusRequest: _TypeAlias = GetGenerationStatusRequest  # noqa: Y015
 
 @_typing.final
+class AwaitGenerationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    PROVIDER_JOB_ID_FIELD_NUMBER: _builtins.int
+    MAX_WAIT_SECONDS_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    provider_job_id: _builtins.str
+    max_wait_seconds: _builtins.float
+    """How long to follow the stream: more than 0, at most 300."""
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        provider_job_id: _builtins.str = ...,
+        max_wait_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_wait_seconds", b"max_wait_seconds", "provider", b"provider", "provider_job_id", b"provider_job_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AwaitGenerationRequest: _TypeAlias = AwaitGenerationRequest  # noqa: Y015
+
+@_typing.final
+class AwaitGenerationResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FINISHED_FIELD_NUMBER: _builtins.int
+    finished: _builtins.bool
+    """The provider reported the generation finished (fal: COMPLETED). How it went is GetGenerationStatus's
+    answer: the stream is a trigger, not the outcome.
+    """
+    def __init__(
+        self,
+        *,
+        finished: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["finished", b"finished"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AwaitGenerationResponse: _TypeAlias = AwaitGenerationResponse  # noqa: Y015
+
+@_typing.final
 class CancelGenerationRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

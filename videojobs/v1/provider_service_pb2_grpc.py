@@ -44,6 +44,11 @@ class ProviderServiceStub:
                 request_serializer=videojobs_dot_v1_dot_provider__service__pb2.GetGenerationStatusRequest.SerializeToString,
                 response_deserializer=videojobs_dot_v1_dot_provider__service__pb2.GenerationStatus.FromString,
                 _registered_method=True)
+        self.AwaitGeneration = channel.unary_unary(
+                '/videojobs.v1.ProviderService/AwaitGeneration',
+                request_serializer=videojobs_dot_v1_dot_provider__service__pb2.AwaitGenerationRequest.SerializeToString,
+                response_deserializer=videojobs_dot_v1_dot_provider__service__pb2.AwaitGenerationResponse.FromString,
+                _registered_method=True)
         self.CancelGeneration = channel.unary_unary(
                 '/videojobs.v1.ProviderService/CancelGeneration',
                 request_serializer=videojobs_dot_v1_dot_provider__service__pb2.CancelGenerationRequest.SerializeToString,
@@ -79,6 +84,16 @@ class ProviderServiceServicer:
 
     def GetGenerationStatus(self, request, context):
         """One poll, mapped to the common states.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AwaitGeneration(self, request, context):
+        """Waits, at most max_wait_seconds, for the provider to report the generation finished, following its
+        status stream (fal: the queue's server-sent events). Answers finished=false when the wait ends first.
+        FAILED_PRECONDITION, reason STATUS_STREAM_NOT_SUPPORTED, for providers without a stream; UNAVAILABLE
+        when the stream could not be opened or ended early (poll instead).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -123,6 +138,11 @@ def add_ProviderServiceServicer_to_server(servicer, server):
                     servicer.GetGenerationStatus,
                     request_deserializer=videojobs_dot_v1_dot_provider__service__pb2.GetGenerationStatusRequest.FromString,
                     response_serializer=videojobs_dot_v1_dot_provider__service__pb2.GenerationStatus.SerializeToString,
+            ),
+            'AwaitGeneration': grpc.unary_unary_rpc_method_handler(
+                    servicer.AwaitGeneration,
+                    request_deserializer=videojobs_dot_v1_dot_provider__service__pb2.AwaitGenerationRequest.FromString,
+                    response_serializer=videojobs_dot_v1_dot_provider__service__pb2.AwaitGenerationResponse.SerializeToString,
             ),
             'CancelGeneration': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelGeneration,
@@ -199,6 +219,33 @@ class ProviderService:
             '/videojobs.v1.ProviderService/GetGenerationStatus',
             videojobs_dot_v1_dot_provider__service__pb2.GetGenerationStatusRequest.SerializeToString,
             videojobs_dot_v1_dot_provider__service__pb2.GenerationStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AwaitGeneration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/videojobs.v1.ProviderService/AwaitGeneration',
+            videojobs_dot_v1_dot_provider__service__pb2.AwaitGenerationRequest.SerializeToString,
+            videojobs_dot_v1_dot_provider__service__pb2.AwaitGenerationResponse.FromString,
             options,
             channel_credentials,
             insecure,

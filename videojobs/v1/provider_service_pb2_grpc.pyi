@@ -37,6 +37,12 @@ class ProviderServiceStub:
     """
     GetGenerationStatus: _grpc.UnaryUnaryMultiCallable[_provider_service_pb2.GetGenerationStatusRequest, _provider_service_pb2.GenerationStatus]
     """One poll, mapped to the common states."""
+    AwaitGeneration: _grpc.UnaryUnaryMultiCallable[_provider_service_pb2.AwaitGenerationRequest, _provider_service_pb2.AwaitGenerationResponse]
+    """Waits, at most max_wait_seconds, for the provider to report the generation finished, following its
+    status stream (fal: the queue's server-sent events). Answers finished=false when the wait ends first.
+    FAILED_PRECONDITION, reason STATUS_STREAM_NOT_SUPPORTED, for providers without a stream; UNAVAILABLE
+    when the stream could not be opened or ended early (poll instead).
+    """
     CancelGeneration: _grpc.UnaryUnaryMultiCallable[_provider_service_pb2.CancelGenerationRequest, _provider_service_pb2.CancelGenerationResponse]
     """Best effort where the provider supports it."""
     ParseWebhook: _grpc.UnaryUnaryMultiCallable[_provider_service_pb2.ParseWebhookRequest, _provider_service_pb2.ParseWebhookResponse]
@@ -54,6 +60,12 @@ class ProviderServiceAsyncStub(ProviderServiceStub):
     """
     GetGenerationStatus: _aio.UnaryUnaryMultiCallable[_provider_service_pb2.GetGenerationStatusRequest, _provider_service_pb2.GenerationStatus]  # type: ignore[assignment]
     """One poll, mapped to the common states."""
+    AwaitGeneration: _aio.UnaryUnaryMultiCallable[_provider_service_pb2.AwaitGenerationRequest, _provider_service_pb2.AwaitGenerationResponse]  # type: ignore[assignment]
+    """Waits, at most max_wait_seconds, for the provider to report the generation finished, following its
+    status stream (fal: the queue's server-sent events). Answers finished=false when the wait ends first.
+    FAILED_PRECONDITION, reason STATUS_STREAM_NOT_SUPPORTED, for providers without a stream; UNAVAILABLE
+    when the stream could not be opened or ended early (poll instead).
+    """
     CancelGeneration: _aio.UnaryUnaryMultiCallable[_provider_service_pb2.CancelGenerationRequest, _provider_service_pb2.CancelGenerationResponse]  # type: ignore[assignment]
     """Best effort where the provider supports it."""
     ParseWebhook: _aio.UnaryUnaryMultiCallable[_provider_service_pb2.ParseWebhookRequest, _provider_service_pb2.ParseWebhookResponse]  # type: ignore[assignment]
@@ -80,6 +92,18 @@ class ProviderServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_provider_service_pb2.GenerationStatus, _abc.Awaitable[_provider_service_pb2.GenerationStatus]]:
         """One poll, mapped to the common states."""
+
+    @_abc_1.abstractmethod
+    def AwaitGeneration(
+        self,
+        request: _provider_service_pb2.AwaitGenerationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_provider_service_pb2.AwaitGenerationResponse, _abc.Awaitable[_provider_service_pb2.AwaitGenerationResponse]]:
+        """Waits, at most max_wait_seconds, for the provider to report the generation finished, following its
+        status stream (fal: the queue's server-sent events). Answers finished=false when the wait ends first.
+        FAILED_PRECONDITION, reason STATUS_STREAM_NOT_SUPPORTED, for providers without a stream; UNAVAILABLE
+        when the stream could not be opened or ended early (poll instead).
+        """
 
     @_abc_1.abstractmethod
     def CancelGeneration(

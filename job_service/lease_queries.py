@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -115,6 +115,18 @@ class Transition:
     message: str = ""
     detail: Mapping[str, Any] = field(default_factory=dict)
     refund: bool = False
+
+
+StreamNews = Literal["due", "busy", "gone"]
+
+PROVIDER_FINISHED = text(
+    """
+    UPDATE jobs SET due_time = CASE
+        WHEN locked_until IS NULL OR locked_until < now() THEN LEAST(due_time, now()) ELSE due_time END
+    WHERE id = :id AND state = 'PROCESSING' AND provider_job_id = :provider_job_id
+    RETURNING locked_until IS NOT NULL AND locked_until >= now() AS busy
+    """
+)
 
 
 DUE_QUEUE = text(
@@ -268,3 +280,27 @@ class LeaseQueries:
         async with self._autocommit.connect() as conn:
             row = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).first()
         return job_from_row(row) if row else None
+
+    @database_errors
+    async def provider_finished(self, job_id: uuid.UUID, provider_job_id: str) -> StreamNews:
+        """A status stream saw the provider finish this job: make it due now, so the next step polls and
+        finalizes it. Only while it is still PROCESSING that provider job ("gone" otherwise); "busy" while a
+        step holds it, whose own write would push the due time out again (ask again once it is done)."""
+        async with self._autocommit.connect() as conn:
+            row = (
+                await conn.execute(PROVIDER_FINISHED, {"id": job_id, "provider_job_id": provider_job_id})
+            ).first()
+        if row is None:
+            return "gone"
+        return "busy" if row.busy else "due"
+
+    @database_errors
+    async def still_processing(self, job_id: uuid.UUID, provider_job_id: str) -> bool:
+        """Whether the job is still at the provider with this provider job (a stream is worth following)."""
+        query = select(jobs.c.id).where(
+            jobs.c.id == job_id,
+            jobs.c.state == JobState.PROCESSING.value,
+            jobs.c.provider_job_id == provider_job_id,
+        )
+        async with self._autocommit.connect() as conn:
+            return (await conn.execute(query)).first() is not None

@@ -114,6 +114,17 @@ class JobMetrics:
             "videojobs_provider_throttles", "Submissions answered 429 (the provider is paused for all).",
             ["provider"], registry=r,
         )  # fmt: skip
+        self.status_streams = Gauge(
+            "videojobs_status_streams_open",
+            "Provider status streams this replica follows now (at most VIDEOJOBS_STATUS_STREAMS).",
+            ["provider"], registry=r,
+        )  # fmt: skip
+        self.status_stream_results = Counter(
+            "videojobs_status_stream_results",
+            "Followed status streams by result: finished (the provider's completion seen on the stream), "
+            "failed (the stream broke or could not be opened; polls go on), gone (the job moved on first).",
+            ["provider", "result"], registry=r,
+        )  # fmt: skip
         self.swept_objects = Counter(
             "videojobs_swept_objects", "Objects the orphan sweep deleted, by kind.", ["kind"], registry=r
         )

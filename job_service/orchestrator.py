@@ -2,6 +2,7 @@
 
     PENDING     -> SUBMITTING (recorded before the call) -> SubmitGeneration -> PROCESSING
     PROCESSING  -> GetGenerationStatus (or the webhook's news) -> poll again later | FINALIZING | fallback
+                   (fal: its status stream, followed meanwhile, makes the job due as soon as it finishes)
     FINALIZING  -> ResolveOutput (Veo) -> Relocate -> ProbeVideo -> CreateThumbnail -> COMPLETED
 
 What a failed call leads to (retry later, the next provider, or the end of the job) is failure_rules.py.
@@ -30,6 +31,7 @@ from job_service.lease_queries import LeaseQueries, Transition, WorkItem
 from job_service.peers import CallFailed, Peers
 from job_service.policy import Policy
 from job_service.poll_schedule import LearnedPolls
+from job_service.status_streams import StatusStreams
 from videojobs.contract import TERMINAL_GENERATION_STATES, Reason
 from videojobs.effective import EffectiveSpec
 from videojobs.errors import Unavailable
@@ -49,7 +51,12 @@ def thumbnail_key(item: WorkItem) -> str:
 
 class Orchestrator:
     def __init__(
-        self, leases: LeaseQueries, peers: Peers, policy: Policy, polls: LearnedPolls | None = None
+        self,
+        leases: LeaseQueries,
+        peers: Peers,
+        policy: Policy,
+        polls: LearnedPolls | None = None,
+        streams: StatusStreams | None = None,
     ) -> None:
         self._leases = leases
         self._providers = peers.providers
@@ -57,6 +64,12 @@ class Orchestrator:
         self._policy = policy
         self._rules = FailureRules(leases, peers.providers, policy)
         self._polls = polls
+        self._streams = streams
+
+    def _follow_stream(self, item: WorkItem, provider_job_id: str) -> None:
+        """Follow the provider's status stream where it has one and this replica has room (status_streams)."""
+        if self._streams is not None:
+            self._streams.follow(item.job.id, item.provider, provider_job_id)
 
     async def _poll_delay(self, item: WorkItem, polls_done: int, *, elapsed: float | None = None) -> float:
         """Seconds until the next status poll (poll_schedule.py; today's schedule without history)."""
@@ -170,6 +183,7 @@ class Orchestrator:
             provider=item.provider,
             provider_job_id=provider_job_id,
         )
+        self._follow_stream(item, provider_job_id)
 
     async def _submit_failed(self, item: WorkItem, failure: CallFailed) -> None:
         log.warning(
@@ -252,7 +266,8 @@ class Orchestrator:
         if status.state in ("QUEUED", "RUNNING", "STATE_UNSPECIFIED"):
             values = {"poll_count": item.poll_count + 1, "step_attempts": 0, "provider_news": None}
             due = await self._poll_delay(item, item.poll_count + 1)
-            await self._leases.apply(item, Transition(JobState.PROCESSING, values, due_in=due))
+            if await self._leases.apply(item, Transition(JobState.PROCESSING, values, due_in=due)):
+                self._follow_stream(item, provider_job_id)
         elif status.state == "SUCCEEDED":
             await self._record_generation_time(item)
             # When a webhook told us, the completion lag counts from its arrival; after a poll, from the

@@ -190,6 +190,15 @@ class ProviderClient:
             )
         return convert.provider_status_from_proto(reply)
 
+    async def await_finished(self, provider: str, provider_job_id: str, max_wait: float) -> bool:
+        """Whether the provider reported the job finished within `max_wait` (its status stream). Not timed
+        as a provider call: it waits on purpose."""
+        request = provider_service_pb2.AwaitGenerationRequest(
+            provider=provider, provider_job_id=provider_job_id, max_wait_seconds=max_wait
+        )
+        call = self._stub.AwaitGeneration(request, timeout=max_wait + self._timeout)
+        return (await _call(call, PROVIDER_SERVICE)).finished
+
     async def cancel(self, provider: str, provider_job_id: str) -> bool:
         request = provider_service_pb2.CancelGenerationRequest(
             provider=provider, provider_job_id=provider_job_id

@@ -40,6 +40,7 @@ from job_service.retention import Retention, RetentionPolicy
 from job_service.servicer import JobServicer
 from job_service.settings import JobServiceSettings
 from job_service.signed_urls import SignedUrls
+from job_service.status_streams import StatusStreams, StreamOptions
 from job_service.sweep import Sweeper
 from job_service.thumbnails import ThumbnailBackfill
 from job_service.upkeep import Upkeep, UpkeepOptions
@@ -92,6 +93,8 @@ class JobService:
     webhook_sender: WebhookSender | None = None
     outbox: OutboxQueries | None = None
     webhook_fetcher: SafeFetcher | None = None
+    # The status streams the worker follows (None when the worker is disabled).
+    status_streams: StatusStreams | None = None
     _metrics_server: WSGIServer | None = None
     _sampler_task: asyncio.Task[None] | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -156,6 +159,8 @@ class JobService:
             self._sender_task,
         )
         await asyncio.gather(*(task for task in tasks if task is not None), return_exceptions=True)
+        if self.status_streams is not None:
+            await self.status_streams.aclose()
         if self.webhook_fetcher is not None:
             await self.webhook_fetcher.client.aclose()
         await self.hub.stop()
@@ -334,7 +339,7 @@ def create_server(
         provider_limits=limit_queries,
     )
     hub.decorate = jobs.event_with_urls
-    worker = upkeep = leases = sender = None
+    worker = upkeep = leases = sender = streams = None
     if settings.worker_enabled if run_worker is None else run_worker:
         options = WorkerOptions(
             concurrency=settings.worker_concurrency,
@@ -342,7 +347,14 @@ def create_server(
             idle_poll_seconds=settings.idle_poll_seconds,
         )
         leases = LeaseQueries(engine, metrics, limit_queries)
-        orchestrator = Orchestrator(leases, peers, policy(settings), learned_polls(settings, engine))
+        streams = StatusStreams(
+            peers.providers,
+            leases,
+            hub.work_available.set,
+            StreamOptions(settings.status_streams, settings.status_stream_max_wait_seconds),
+            metrics,
+        )
+        orchestrator = Orchestrator(leases, peers, policy(settings), learned_polls(settings, engine), streams)
         worker = Worker(leases, orchestrator, hub, options)
         upkeep = create_upkeep(settings, engine, peers, metrics)
         sending = webhook_sender_options(settings)
@@ -367,6 +379,7 @@ def create_server(
         webhook_sender=sender,
         outbox=outbox,
         webhook_fetcher=fetcher,
+        status_streams=streams,
     )
     if serve_grpc:
         servicer = JobServicer(jobs, webhooks, AdminJobs(jobs, queries, keys, limit_queries))

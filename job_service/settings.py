@@ -106,6 +106,14 @@ class JobServiceSettings(CommonSettings):
         default=10, ge=1, description="Generation times of a provider and model before learning applies."
     )
     poll_refresh_seconds: float = Field(default=60.0, gt=0, description="Learned times reload this often.")
+    status_streams: int = Field(
+        default=50,
+        ge=0,
+        description="fal jobs in flight whose status stream one replica follows at most (0: poll only).",
+    )
+    status_stream_max_wait_seconds: float = Field(
+        default=60.0, gt=0, le=300, description="One AwaitGeneration call follows a stream this long."
+    )
     retry_base_seconds: float = Field(default=1.0, gt=0, description="Backoff after a transient error.")
     retry_max_seconds: float = Field(default=60.0, gt=0)
     step_max_attempts: int = Field(default=5, ge=1, description="Transient failures before fallback.")

@@ -297,11 +297,17 @@ class ProviderHttp:
 
 
 def make_client(
-    *, connect_timeout: float, timeout: float, transport: httpx.AsyncBaseTransport | None = None
+    *,
+    connect_timeout: float,
+    timeout: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+    max_connections: int = 100,
 ) -> httpx.AsyncClient:
-    """The httpx client every adapter uses; `transport` lets tests swap the network (MockTransport)."""
+    """The httpx client every adapter uses; `transport` lets tests swap the network (MockTransport). A
+    call finding all `max_connections` busy waits for one at most `connect_timeout`."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=connect_timeout, pool=connect_timeout),
         transport=transport,
         follow_redirects=False,
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
     )

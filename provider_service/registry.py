@@ -169,6 +169,12 @@ def build_registry(
             webhook_url=settings.fal_webhook_url,
             webhook_keys=fal_webhook.KeySet(settings.fal_webhook_jwks, settings.fal_webhook_jwks_file),
             webhook_tolerance=settings.fal_webhook_tolerance_seconds,
+            stream_client=make_client(
+                connect_timeout=settings.http_connect_timeout_seconds,
+                timeout=settings.http_timeout_seconds,
+                transport=transport,
+                max_connections=settings.fal_status_streams,
+            ),
         )
 
     if settings.runway_api_secret is None:

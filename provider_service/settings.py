@@ -74,6 +74,11 @@ class ProviderServiceSettings(FetchSettings):
     )
     fal_webhook_jwks_file: Path | None = Field(default=None, description="a cached copy of fal's JWKS")
     fal_webhook_tolerance_seconds: int = Field(default=300, ge=1)
+    fal_status_streams: int = Field(
+        default=200,
+        ge=1,
+        description="fal status streams open at once (AwaitGeneration); past that a call is UNAVAILABLE",
+    )
 
     # Runway.
     runway_api_secret: SecretStr | None = Field(

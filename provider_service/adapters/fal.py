@@ -155,8 +155,11 @@ class FalAdapter(Adapter):
         webhook_url: str | None = None,
         webhook_keys: fal_webhook.KeySet | None = None,
         webhook_tolerance: float = 300,
+        stream_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(http, text_model=text_model, image_model=image_model)
+        # Status streams get their own connections, so that however many are open, polls still find one.
+        self.stream_client = stream_client or http.client
         self._headers = {"Authorization": f"Key {key}"}
         self.queue_url = queue_url.rstrip("/")
         self.webhook_url = webhook_url
@@ -228,7 +231,7 @@ class FalAdapter(Adapter):
         be opened, breaks or ends early is UNAVAILABLE, and polling covers the job meanwhile."""
         app, request_id = self._app_and_id(job_id)
         url = f"{self.queue_url}/{app}/requests/{request_id}/status/stream"
-        connect = self.http.client.timeout.connect
+        connect = self.stream_client.timeout.connect
         timeout = httpx.Timeout(2 * STREAM_KEEPALIVE_SECONDS, connect=connect, pool=connect)
         try:
             async with (
@@ -277,6 +280,11 @@ class FalAdapter(Adapter):
         return await self.http.call(
             "PUT", f"{self.queue_url}/{app}/requests/{request_id}/cancel", outcome, headers=self._headers
         )
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self.stream_client is not self.http.client:
+            await self.stream_client.aclose()
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes, url: str) -> WebhookEvent:
         signed_id = fal_webhook.verify(

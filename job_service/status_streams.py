@@ -1,0 +1,116 @@
+"""Seeing a provider finish at once without webhooks: follow its status stream (fal) for jobs in flight.
+
+Each worker replica follows at most `capacity` streams, one per job, through provider_service's
+AwaitGeneration. The replica that submits or polls a job starts following it if there is room. The stream is
+only a trigger: when it says the generation finished, the job is made due now (a conditional UPDATE on its
+state and provider job) and the worker woken, so the usual poll step sees the outcome and finalizes (one
+path for every outcome). Nothing depends on a stream: one that breaks, a full replica, or a replica that dies
+leaves the job to its poll schedule, and the next poll starts following it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from job_service.lease_queries import LeaseQueries
+from job_service.metrics import JobMetrics
+from job_service.peers import CallFailed, ProviderClient
+from videojobs.errors import Unavailable
+from videojobs.logs import get_logger
+
+log = get_logger(__name__)
+
+# Providers whose status provider_service can follow as a stream.
+STREAMING_PROVIDERS = frozenset({"fal"})
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    capacity: int = 50
+    # One AwaitGeneration follows the stream this long; then, if the job still waits there, another.
+    max_wait_seconds: float = 60.0
+    # While a step holds the job, asking again this often to make it due (at most a lease's length).
+    busy_retry_seconds: float = 0.05
+    busy_max_seconds: float = 30.0
+
+
+class StatusStreams:
+    def __init__(
+        self,
+        providers: ProviderClient,
+        leases: LeaseQueries,
+        wake: Callable[[], None],
+        options: StreamOptions,
+        metrics: JobMetrics | None = None,
+    ) -> None:
+        self._providers = providers
+        self._leases = leases
+        self._wake = wake
+        self._options = options
+        self._metrics = metrics or JobMetrics()
+        self._following: dict[uuid.UUID, asyncio.Task[None]] = {}
+
+    @property
+    def open(self) -> int:
+        return len(self._following)
+
+    def follow(self, job_id: uuid.UUID, provider: str, provider_job_id: str) -> bool:
+        """Start following the job's stream if its provider has one and there is room; True if followed."""
+        if provider not in STREAMING_PROVIDERS or not provider_job_id:
+            return False
+        if job_id in self._following:
+            return True
+        if len(self._following) >= self._options.capacity:
+            return False
+        task = asyncio.create_task(self._follow(job_id, provider, provider_job_id), name=f"stream-{job_id}")
+        self._following[job_id] = task
+        self._metrics.status_streams.labels(provider).inc()
+
+        def ended(_: asyncio.Task[None]) -> None:
+            if self._following.get(job_id) is task:
+                del self._following[job_id]
+            self._metrics.status_streams.labels(provider).dec()
+
+        task.add_done_callback(ended)
+        return True
+
+    async def _follow(self, job_id: uuid.UUID, provider: str, provider_job_id: str) -> None:
+        results = self._metrics.status_stream_results
+        try:
+            while not await self._providers.await_finished(
+                provider, provider_job_id, self._options.max_wait_seconds
+            ):
+                if not await self._leases.still_processing(job_id, provider_job_id):
+                    results.labels(provider, "gone").inc()
+                    return
+            if await self._make_due(job_id, provider_job_id):
+                results.labels(provider, "finished").inc()
+                self._wake()
+            else:
+                results.labels(provider, "gone").inc()
+        except (CallFailed, Unavailable) as failure:
+            # The poll schedule goes on; the next poll follows the stream again.
+            results.labels(provider, "failed").inc()
+            log.info("status stream ended early", job_id=str(job_id), provider=provider, error=str(failure))
+
+    async def _make_due(self, job_id: uuid.UUID, provider_job_id: str) -> bool:
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._options.busy_max_seconds
+        while True:
+            news = await self._leases.provider_finished(job_id, provider_job_id)
+            if news != "busy":
+                return news == "due"
+            if loop.time() >= give_up:
+                return False
+            await asyncio.sleep(self._options.busy_retry_seconds)
+
+    async def aclose(self) -> None:
+        tasks = list(self._following.values())
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*tasks, return_exceptions=True)

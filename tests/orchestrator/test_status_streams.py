@@ -1,0 +1,148 @@
+"""Completion seen within a second without webhooks: the worker follows fal's status stream for jobs in
+flight (job_service/status_streams.py), bounded per replica, and polls as before whatever the stream does."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+from typing import Any
+
+from job_service.policy import Policy
+from provider_service.fakes import FalFake
+from tests.support.pipeline import Pipeline, StartPipeline
+from videojobs.v1 import job_service_pb2
+
+# Today's production poll schedule (first poll after 2 s, then x1.5 up to 30 s), without history.
+PRODUCTION_POLLS: dict[str, Any] = {
+    "poll_initial_seconds": 2.0,
+    "poll_max_seconds": 30.0,
+    "poll_learning": False,
+}
+
+
+def plain_polls(duration: float, **schedule: float) -> int:
+    """Status polls the schedule alone makes before it sees a job of this duration done."""
+    policy = Policy(bucket="-", **schedule)
+    polls, at = 0, 0.0
+    while at < duration:
+        at += policy.poll_delay(polls)
+        polls += 1
+    return polls
+
+
+def _seen_finished(stack: Pipeline, job_id: str) -> float:
+    """When the worker saw the provider's success (epoch seconds, database clock)."""
+    rows = stack.sql(
+        "SELECT EXTRACT(EPOCH FROM create_time) FROM job_events "
+        "WHERE job_id = %s AND state = 'FINALIZING' AND type = 'state_changed'",
+        job_id,
+    )
+    return float(rows[0][0])
+
+
+def _results(stack: Pipeline, result: str) -> float:
+    metric = "videojobs_status_stream_results"
+    return sum(
+        service.metrics.registry.get_sample_value(f"{metric}_total", {"provider": "fal", "result": result})
+        or 0.0
+        for service in stack.services
+    )
+
+
+def _lags(stack: Pipeline, fal_fake: FalFake, jobs: list[job_service_pb2.Job]) -> list[float]:
+    return [
+        _seen_finished(stack, job.id) - fal_fake.jobs[job.provider_job_id.split(":")[1]].finish_time
+        for job in jobs
+    ]
+
+
+async def test_completion_is_seen_within_a_second_via_the_status_stream(
+    start_stack: StartPipeline, fal_fake: FalFake
+) -> None:
+    fal_fake.script.durations = (2.0, 20.0)
+    fal_fake.script.rng = random.Random(16)
+    stack = await start_stack(providers={"fal": fal_fake}, **PRODUCTION_POLLS)
+    created = await asyncio.gather(*(stack.create(providers=["fal"]) for _ in range(20)))
+    jobs = [await stack.wait(reply.job.id, within=90) for reply in created]
+    assert {job.state for job in jobs} == {job_service_pb2.COMPLETED}
+
+    lags = _lags(stack, fal_fake, jobs)
+    assert min(lags) >= 0
+    p95 = statistics.quantiles(lags, n=20)[-1]
+    assert p95 < 1.0, sorted(lags)
+    fake_jobs = [fal_fake.jobs[job.provider_job_id.split(":")[1]] for job in jobs]
+    polls = [fal_fake.polls[fake.id] for fake in fake_jobs]
+    plain = [
+        plain_polls(fake.seconds or 0, poll_initial_seconds=2.0, poll_max_seconds=30.0) for fake in fake_jobs
+    ]
+    assert all(p <= q for p, q in zip(polls, plain, strict=True)), (polls, plain)
+    assert _results(stack, "finished") == 20
+    assert fal_fake.calls["status_stream"] == 20  # one stream per job: none broke, none was reopened
+    assert stack.jobs.status_streams is not None and stack.jobs.status_streams.open == 0
+    gauge = stack.jobs.metrics.registry.get_sample_value("videojobs_status_streams_open", {"provider": "fal"})
+    assert gauge == 0
+
+
+async def test_a_stream_that_breaks_leaves_the_job_to_its_polls_which_follow_it_again(
+    start_stack: StartPipeline, fal_fake: FalFake
+) -> None:
+    fal_fake.script.durations = (2.5, 3.0)
+    fal_fake.cut_streams = 3  # each job's first stream breaks after its first event
+    stack = await start_stack(
+        providers={"fal": fal_fake}, poll_initial_seconds=1.0, poll_max_seconds=30.0, poll_learning=False
+    )
+    created = await asyncio.gather(*(stack.create(providers=["fal"]) for _ in range(3)))
+    jobs = [await stack.wait(reply.job.id, within=30) for reply in created]
+    assert {job.state for job in jobs} == {job_service_pb2.COMPLETED}
+    assert fal_fake.cut_streams == 0
+    assert _results(stack, "failed") == 3
+    # The poll after the break followed the stream again, which saw the end before the next poll (at 2.5 s)
+    # would have: the schedule alone would have seen these jobs at 4.75 s.
+    assert fal_fake.calls["status_stream"] == 6
+    assert _results(stack, "finished") == 3
+    assert max(_lags(stack, fal_fake, jobs)) < 1.0
+
+
+async def test_without_any_working_stream_jobs_complete_by_polling(
+    start_stack: StartPipeline, fal_fake: FalFake
+) -> None:
+    fal_fake.script.durations = (0.5, 1.0)
+    fal_fake.cut_streams = 10**6
+    stack = await start_stack(providers={"fal": fal_fake}, poll_initial_seconds=0.2, poll_max_seconds=0.5)
+    created = await asyncio.gather(*(stack.create(providers=["fal"]) for _ in range(3)))
+    jobs = [await stack.wait(reply.job.id, within=30) for reply in created]
+    assert {job.state for job in jobs} == {job_service_pb2.COMPLETED}
+    assert _results(stack, "finished") == 0
+    assert _results(stack, "failed") >= 3
+    assert all(fal_fake.polls[job.provider_job_id.split(":")[1]] >= 2 for job in jobs)
+
+
+async def test_each_replica_follows_at_most_its_bound_of_streams(
+    start_stack: StartPipeline, fal_fake: FalFake
+) -> None:
+    fal_fake.script.durations = (2.0, 3.0)
+    fal_fake.keepalive_seconds = 0.05  # the fake notices a stream its client closed within this
+    stack = await start_stack(
+        providers={"fal": fal_fake},
+        replicas=2,
+        status_streams=2,
+        poll_initial_seconds=0.2,
+        poll_max_seconds=0.5,
+    )
+    followers = [service.status_streams for service in stack.services]
+    assert all(follower is not None for follower in followers)
+    created = await asyncio.gather(*(stack.create(providers=["fal"]) for _ in range(8)))
+    most = [0, 0]
+    waiting = [asyncio.ensure_future(stack.wait(reply.job.id, within=60)) for reply in created]
+    async with asyncio.timeout(60):
+        while not all(task.done() for task in waiting):
+            for index, follower in enumerate(followers):
+                assert follower is not None
+                most[index] = max(most[index], follower.open)
+            await asyncio.sleep(0.01)
+    jobs = [task.result() for task in waiting]
+    assert {job.state for job in jobs} == {job_service_pb2.COMPLETED}
+    assert max(most) == 2, most  # full, and never past the bound
+    assert fal_fake.max_open_streams <= 4
+    assert fal_fake.calls["status_stream"] >= 2

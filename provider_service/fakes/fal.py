@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -60,6 +61,7 @@ class FalFake(FakeProvider):
         self.cut_streams = 0
         self.open_streams = 0
         self.max_open_streams = 0
+        self._streams_changed = threading.Condition(self.lock)
 
     @property
     def jwks(self) -> str:
@@ -185,8 +187,14 @@ class FalFake(FakeProvider):
                     quiet_since = time.monotonic()
                     yield b": keep-alive\n\n"
         finally:
-            with self.lock:
+            with self._streams_changed:
                 self.open_streams -= 1
+                self._streams_changed.notify_all()
+
+    def streams_closed(self, timeout: float) -> bool:
+        """Whether every status stream ends within `timeout` (a closed one is noticed at its next write)."""
+        with self._streams_changed:
+            return self._streams_changed.wait_for(lambda: self.open_streams == 0, timeout)
 
     def status_view(self, job: FakeJob) -> dict[str, Any]:
         if not job.finished:

@@ -21,9 +21,9 @@ PRODUCTION_POLLS: dict[str, Any] = {
 }
 
 
-def plain_polls(duration: float, **schedule: float) -> int:
+def plain_polls(duration: float, initial: float, most: float) -> int:
     """Status polls the schedule alone makes before it sees a job of this duration done."""
-    policy = Policy(bucket="-", **schedule)
+    policy = Policy(bucket="-", poll_initial_seconds=initial, poll_max_seconds=most)
     polls, at = 0, 0.0
     while at < duration:
         at += policy.poll_delay(polls)
@@ -73,13 +73,12 @@ async def test_completion_is_seen_within_a_second_via_the_status_stream(
     assert p95 < 1.0, sorted(lags)
     fake_jobs = [fal_fake.jobs[job.provider_job_id.split(":")[1]] for job in jobs]
     polls = [fal_fake.polls[fake.id] for fake in fake_jobs]
-    plain = [
-        plain_polls(fake.seconds or 0, poll_initial_seconds=2.0, poll_max_seconds=30.0) for fake in fake_jobs
-    ]
+    plain = [plain_polls(fake.seconds or 0, 2.0, 30.0) for fake in fake_jobs]
     assert all(p <= q for p, q in zip(polls, plain, strict=True)), (polls, plain)
     assert _results(stack, "finished") == 20
     assert fal_fake.calls["status_stream"] == 20  # one stream per job: none broke, none was reopened
-    assert stack.jobs.status_streams is not None and stack.jobs.status_streams.open == 0
+    assert stack.jobs.status_streams is not None
+    assert stack.jobs.status_streams.open == 0
     gauge = stack.jobs.metrics.registry.get_sample_value("videojobs_status_streams_open", {"provider": "fal"})
     assert gauge == 0
 

@@ -99,9 +99,8 @@ async def test_await_generation_returns_when_the_provider_finishes(stub: Any, fa
         pb.GetGenerationStatusRequest(provider="fal", provider_job_id=job_id), metadata=MD, timeout=10
     )
     assert status.state == pb.GenerationStatus.SUCCEEDED
-    async with asyncio.timeout(5):
-        while fal_fake.open_streams:  # the queue ends the stream after COMPLETED; the fake's thread too
-            await asyncio.sleep(0.02)
+    # The queue ends the stream after COMPLETED; the fake's thread too.
+    assert await asyncio.to_thread(fal_fake.streams_closed, 5)
 
 
 async def test_await_generation_answers_unchanged_when_the_wait_ends_first(
@@ -114,9 +113,8 @@ async def test_await_generation_answers_unchanged_when_the_wait_ends_first(
     reply = await stub.AwaitGeneration(_await(job_id, 0.3), metadata=MD, timeout=10)
     assert not reply.finished
     assert 0.3 <= time.monotonic() - started < 2.0
-    async with asyncio.timeout(5):
-        while fal_fake.open_streams:  # the fake notices the closed stream at its next keep-alive
-            await asyncio.sleep(0.02)
+    # The fake notices the stream its client closed at its next keep-alive.
+    assert await asyncio.to_thread(fal_fake.streams_closed, 5)
 
 
 async def test_a_stream_that_breaks_before_completed_is_unavailable(stub: Any, fal_fake: FalFake) -> None:

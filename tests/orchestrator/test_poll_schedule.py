@@ -6,36 +6,14 @@ The policy is today's scaled down tenfold (first poll 0.2 s, at most 3 s apart),
 
 from __future__ import annotations
 
-import asyncio
 import random
 import statistics
 
-from job_service.policy import Policy
 from provider_service.fakes import RunwayFake
-from tests.support.pipeline import Pipeline, StartPipeline
+from tests.support.pipeline import StartPipeline, plain_polls
 from videojobs.v1 import job_service_pb2
 
 SCHEDULE = {"poll_initial_seconds": 0.2, "poll_max_seconds": 3.0, "poll_near_seconds": 0.25}
-
-
-def todays_polls(duration: float) -> int:
-    """Status polls today's schedule (Policy.poll_delay) makes before it sees a job of this duration done."""
-    policy = Policy(bucket="-", poll_initial_seconds=0.2, poll_max_seconds=3.0)
-    polls, at = 0, 0.0
-    while at < duration:
-        at += policy.poll_delay(polls)
-        polls += 1
-    return polls
-
-
-def _seen_finished(stack: Pipeline, job_id: str) -> float:
-    """When the worker saw the provider's success (epoch seconds, database clock)."""
-    rows = stack.sql(
-        "SELECT EXTRACT(EPOCH FROM create_time) FROM job_events "
-        "WHERE job_id = %s AND state = 'FINALIZING' AND type = 'state_changed'",
-        job_id,
-    )
-    return float(rows[0][0])
 
 
 async def test_a_learned_schedule_sees_completion_sooner_with_no_more_polls(
@@ -49,18 +27,15 @@ async def test_a_learned_schedule_sees_completion_sooner_with_no_more_polls(
         "INSERT INTO generation_times (provider, model, seconds) "
         "SELECT 'runway', '', 5 + 2 * random() FROM generate_series(1, 20)"
     )
-    created = await asyncio.gather(*(stack.create(providers=["runway"]) for _ in range(8)))
-    jobs = [await stack.wait(reply.job.id, within=60) for reply in created]
+    jobs = await stack.run_jobs(8, within=60, providers=["runway"])
     assert {job.state for job in jobs} == {job_service_pb2.COMPLETED}
 
     fake_jobs = [runway_fake.jobs[job.provider_job_id] for job in jobs]
-    lags = [
-        _seen_finished(stack, job.id) - fake.finish_time for job, fake in zip(jobs, fake_jobs, strict=True)
-    ]
+    lags = [stack.seen_finished(job.id) - fake.finish_time for job, fake in zip(jobs, fake_jobs, strict=True)]
     assert min(lags) >= 0
     assert max(lags) < 1.0, lags
     polls = [runway_fake.polls[job.provider_job_id] for job in jobs]
-    today = [todays_polls(fake.seconds or 0) for fake in fake_jobs]
+    today = [plain_polls(fake.seconds or 0, 0.2, 3.0) for fake in fake_jobs]
     assert sum(polls) <= sum(today), (polls, today)
     # Each job's polls are reported with its FINALIZING event, and its time joins the history.
     reported = stack.sql("SELECT (detail->>'polls')::int FROM job_events WHERE state = 'FINALIZING'")
@@ -79,4 +54,4 @@ async def test_without_history_the_usual_schedule_applies(
     job = await stack.wait(created.job.id, within=30)
     assert job.state == job_service_pb2.COMPLETED
     # Polls 0.2, 0.5, 0.95, 1.63, 2.64 and 4.16 s after the submission: the sixth sees it done.
-    assert runway_fake.polls[job.provider_job_id] == todays_polls(4.0) == 6
+    assert runway_fake.polls[job.provider_job_id] == plain_polls(4.0, 0.2, 3.0) == 6

@@ -8,9 +8,8 @@ import random
 import statistics
 from typing import Any
 
-from job_service.policy import Policy
 from provider_service.fakes import FalFake
-from tests.support.pipeline import Pipeline, StartPipeline
+from tests.support.pipeline import Pipeline, StartPipeline, plain_polls
 from videojobs.v1 import job_service_pb2
 
 # Today's production poll schedule (first poll after 2 s, then x1.5 up to 30 s), without history.
@@ -19,26 +18,6 @@ PRODUCTION_POLLS: dict[str, Any] = {
     "poll_max_seconds": 30.0,
     "poll_learning": False,
 }
-
-
-def plain_polls(duration: float, initial: float, most: float) -> int:
-    """Status polls the schedule alone makes before it sees a job of this duration done."""
-    policy = Policy(bucket="-", poll_initial_seconds=initial, poll_max_seconds=most)
-    polls, at = 0, 0.0
-    while at < duration:
-        at += policy.poll_delay(polls)
-        polls += 1
-    return polls
-
-
-def _seen_finished(stack: Pipeline, job_id: str) -> float:
-    """When the worker saw the provider's success (epoch seconds, database clock)."""
-    rows = stack.sql(
-        "SELECT EXTRACT(EPOCH FROM create_time) FROM job_events "
-        "WHERE job_id = %s AND state = 'FINALIZING' AND type = 'state_changed'",
-        job_id,
-    )
-    return float(rows[0][0])
 
 
 def _results(stack: Pipeline, result: str) -> float:
@@ -52,7 +31,7 @@ def _results(stack: Pipeline, result: str) -> float:
 
 def _lags(stack: Pipeline, fal_fake: FalFake, jobs: list[job_service_pb2.Job]) -> list[float]:
     return [
-        _seen_finished(stack, job.id) - fal_fake.jobs[job.provider_job_id.split(":")[1]].finish_time
+        stack.seen_finished(job.id) - fal_fake.jobs[job.provider_job_id.split(":")[1]].finish_time
         for job in jobs
     ]
 
@@ -63,8 +42,7 @@ async def test_completion_is_seen_within_a_second_via_the_status_stream(
     fal_fake.script.durations = (2.0, 20.0)
     fal_fake.script.rng = random.Random(16)
     stack = await start_stack(providers={"fal": fal_fake}, **PRODUCTION_POLLS)
-    created = await asyncio.gather(*(stack.create(providers=["fal"]) for _ in range(20)))
-    jobs = [await stack.wait(reply.job.id, within=90) for reply in created]
+    jobs = await stack.run_jobs(20, within=90, providers=["fal"])
     assert {job.state for job in jobs} == {job_service_pb2.COMPLETED}
 
     lags = _lags(stack, fal_fake, jobs)
@@ -91,8 +69,7 @@ async def test_a_stream_that_breaks_leaves_the_job_to_its_polls_which_follow_it_
     stack = await start_stack(
         providers={"fal": fal_fake}, poll_initial_seconds=1.0, poll_max_seconds=30.0, poll_learning=False
     )
-    created = await asyncio.gather(*(stack.create(providers=["fal"]) for _ in range(3)))
-    jobs = [await stack.wait(reply.job.id, within=30) for reply in created]
+    jobs = await stack.run_jobs(3, within=30, providers=["fal"])
     assert {job.state for job in jobs} == {job_service_pb2.COMPLETED}
     assert fal_fake.cut_streams == 0
     assert _results(stack, "failed") == 3
@@ -109,8 +86,7 @@ async def test_without_any_working_stream_jobs_complete_by_polling(
     fal_fake.script.durations = (0.5, 1.0)
     fal_fake.cut_streams = 10**6
     stack = await start_stack(providers={"fal": fal_fake}, poll_initial_seconds=0.2, poll_max_seconds=0.5)
-    created = await asyncio.gather(*(stack.create(providers=["fal"]) for _ in range(3)))
-    jobs = [await stack.wait(reply.job.id, within=30) for reply in created]
+    jobs = await stack.run_jobs(3, within=30, providers=["fal"])
     assert {job.state for job in jobs} == {job_service_pb2.COMPLETED}
     assert _results(stack, "finished") == 0
     assert _results(stack, "failed") >= 3

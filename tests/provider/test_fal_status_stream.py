@@ -15,7 +15,7 @@ import pytest
 
 from provider_service.fakes import FalFake, RunwayFake
 from tests.support.grpc_client import rpc_failure
-from tests.support.providers import MD, StartProviderService, provider_stub
+from tests.support.providers import MD, StartProviderService, provider_stub, started_stub
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 
@@ -24,8 +24,7 @@ MODEL = "fal-ai/kling-video/v2.1/master/text-to-video"
 
 @pytest.fixture
 async def stub(start_provider_service: StartProviderService, fal_fake: FalFake) -> AsyncIterator[Any]:
-    service = await start_provider_service(fal=fal_fake)
-    async with provider_stub(service.port) as stub:
+    async with started_stub(start_provider_service, fal=fal_fake) as stub:
         yield stub
 
 

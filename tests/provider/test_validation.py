@@ -13,15 +13,14 @@ from google.rpc import error_details_pb2
 from provider_service.fakes import RunwayFake
 from provider_service.settings import ProviderServiceSettings
 from tests.support.grpc_client import rpc_failure
-from tests.support.providers import MD, StartProviderService, provider_stub
+from tests.support.providers import MD, StartProviderService, started_stub
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 
 
 @pytest.fixture
 async def stub(start_provider_service: StartProviderService, runway_fake: RunwayFake) -> AsyncIterator[Any]:
-    service = await start_provider_service(runway=runway_fake)
-    async with provider_stub(service.port) as stub:
+    async with started_stub(start_provider_service, runway=runway_fake) as stub:
         yield stub
 
 

@@ -17,7 +17,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from provider_service import fal_webhook
 from provider_service.fakes import FalFake
 from tests.support.grpc_client import rpc_failure
-from tests.support.providers import MD, StartProviderService, provider_stub
+from tests.support.providers import MD, StartProviderService, provider_stub, started_stub
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 
@@ -27,8 +27,7 @@ WEBHOOK_URL = "https://api.example.com/v1/webhooks/fal"
 
 @pytest.fixture
 async def stub(start_provider_service: StartProviderService, fal_fake: FalFake) -> AsyncIterator[Any]:
-    service = await start_provider_service(fal=fal_fake, fal_webhook_url=WEBHOOK_URL)
-    async with provider_stub(service.port) as stub:
+    async with started_stub(start_provider_service, fal=fal_fake, fal_webhook_url=WEBHOOK_URL) as stub:
         yield stub
 
 

@@ -22,6 +22,7 @@ import httpx
 from google.cloud.storage import Bucket
 
 from gateway.server import RunningGateway
+from job_service.policy import Policy
 from job_service.server import JobService
 from job_service.settings import JobServiceSettings
 from provider_service.server import ProviderService
@@ -123,11 +124,25 @@ class Pipeline:
                     return job
                 await asyncio.sleep(0.05)
 
+    async def run_jobs(self, count: int, within: float = 30.0, **spec: Any) -> list[job_service_pb2.Job]:
+        """`count` jobs of one spec created at once, each waited for until it ends (within `within`)."""
+        created = await asyncio.gather(*(self.create(**spec) for _ in range(count)))
+        return [await self.wait(reply.job.id, within=within) for reply in created]
+
     def names(self, prefix: str = "") -> list[str]:
         return sorted(blob.name for blob in self.bucket.client.list_blobs(self.bucket, prefix=prefix))
 
     def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         return run_sql(self.database_url, query, params)
+
+    def seen_finished(self, job_id: str) -> float:
+        """When the worker saw the provider's success: its FINALIZING event (epoch seconds, database time)."""
+        rows = self.sql(
+            "SELECT EXTRACT(EPOCH FROM create_time) FROM job_events "
+            "WHERE job_id = %s AND state = 'FINALIZING' AND type = 'state_changed'",
+            job_id,
+        )
+        return float(rows[0][0])
 
     def events(self, job_id: str) -> list[tuple[str, str]]:
         return [
@@ -155,6 +170,17 @@ class Pipeline:
 
 
 StartPipeline = Callable[..., Awaitable[Pipeline]]
+
+
+def plain_polls(duration: float, initial: float, most: float) -> int:
+    """Status polls today's schedule (Policy.poll_delay, first `initial`, at most `most` apart) makes before
+    it sees a job of this duration done."""
+    policy = Policy(bucket="-", poll_initial_seconds=initial, poll_max_seconds=most)
+    polls, at = 0, 0.0
+    while at < duration:
+        at += policy.poll_delay(polls)
+        polls += 1
+    return polls
 
 
 @asynccontextmanager

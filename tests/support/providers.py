@@ -76,6 +76,16 @@ async def provider_stub(port: int) -> AsyncIterator[provider_service_pb2_grpc.Pr
         yield provider_service_pb2_grpc.ProviderServiceStub(channel)
 
 
+@asynccontextmanager
+async def started_stub(
+    start: StartProviderService, **settings: Any
+) -> AsyncIterator[provider_service_pb2_grpc.ProviderServiceAsyncStub]:
+    """A stub of a provider_service started (by the start_provider_service fixture) with these settings."""
+    service = await start(**settings)
+    async with provider_stub(service.port) as stub:
+        yield stub
+
+
 @pytest.fixture
 async def start_provider_service() -> AsyncIterator[StartProviderService]:
     """start(**provider_settings kwargs): a started ProviderService on a free port, stopped afterwards."""

@@ -53,7 +53,10 @@ async def test_completion_is_seen_within_a_second_via_the_status_stream(
     polls = [fal_fake.polls[fake.id] for fake in fake_jobs]
     plain = [plain_polls(fake.seconds or 0, 2.0, 30.0) for fake in fake_jobs]
     assert all(p <= q for p, q in zip(polls, plain, strict=True)), (polls, plain)
-    assert _results(stack, "finished") == 20
+    # Each job's stream saw it finish; a poll due at that very moment may have seen it first ("gone").
+    assert _results(stack, "failed") == 0
+    assert _results(stack, "finished") + _results(stack, "gone") == 20
+    assert _results(stack, "finished") >= 18
     assert fal_fake.calls["status_stream"] == 20  # one stream per job: none broke, none was reopened
     assert stack.jobs.status_streams is not None
     assert stack.jobs.status_streams.open == 0
@@ -64,7 +67,7 @@ async def test_completion_is_seen_within_a_second_via_the_status_stream(
 async def test_a_stream_that_breaks_leaves_the_job_to_its_polls_which_follow_it_again(
     start_stack: StartPipeline, fal_fake: FalFake
 ) -> None:
-    fal_fake.script.durations = (2.5, 3.0)
+    fal_fake.script.durations = (3.0, 4.0)
     fal_fake.cut_streams = 3  # each job's first stream breaks after its first event
     stack = await start_stack(
         providers={"fal": fal_fake}, poll_initial_seconds=1.0, poll_max_seconds=30.0, poll_learning=False
@@ -73,8 +76,8 @@ async def test_a_stream_that_breaks_leaves_the_job_to_its_polls_which_follow_it_
     assert {job.state for job in jobs} == {job_service_pb2.COMPLETED}
     assert fal_fake.cut_streams == 0
     assert _results(stack, "failed") == 3
-    # The poll after the break followed the stream again, which saw the end before the next poll (at 2.5 s)
-    # would have: the schedule alone would have seen these jobs at 4.75 s.
+    # The first poll (at 1 s) followed the stream again, which saw the end (3-4 s) before any poll did:
+    # the schedule alone (polls at 1, 2.5 and 4.75 s) would have seen these jobs 0.75-1.75 s late.
     assert fal_fake.calls["status_stream"] == 6
     assert _results(stack, "finished") == 3
     assert max(_lags(stack, fal_fake, jobs)) < 1.0

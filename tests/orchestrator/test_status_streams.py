@@ -9,6 +9,7 @@ import statistics
 from typing import Any
 
 from provider_service.fakes import FalFake
+from provider_service.fakes.base import Fault
 from tests.support.pipeline import Pipeline, StartPipeline, plain_polls
 from videojobs.v1 import job_service_pb2
 
@@ -87,7 +88,7 @@ async def test_without_any_working_stream_jobs_complete_by_polling(
     start_stack: StartPipeline, fal_fake: FalFake
 ) -> None:
     fal_fake.script.durations = (0.5, 1.0)
-    fal_fake.cut_streams = 10**6
+    fal_fake.fail_always("status_stream", Fault("drop"))  # every stream's connection closes unanswered
     stack = await start_stack(providers={"fal": fal_fake}, poll_initial_seconds=0.2, poll_max_seconds=0.5)
     jobs = await stack.run_jobs(3, within=30, providers=["fal"])
     assert {job.state for job in jobs} == {job_service_pb2.COMPLETED}

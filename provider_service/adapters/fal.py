@@ -237,7 +237,7 @@ class FalAdapter(Adapter):
             async with (
                 asyncio.timeout(max_wait),
                 aconnect_sse(
-                    self.http.client, "GET", url, headers=dict(self._headers), timeout=timeout
+                    self.stream_client, "GET", url, headers=dict(self._headers), timeout=timeout
                 ) as source,
             ):
                 response = source.response

@@ -171,9 +171,10 @@ class FalFake(FakeProvider):
         return Response(200, self._events(job, first), headers)
 
     def _events(self, job: FakeJob, first: bytes) -> Iterator[bytes]:
-        with self.lock:
+        with self._streams_changed:
             self.open_streams += 1
             self.max_open_streams = max(self.max_open_streams, self.open_streams)
+            self._streams_changed.notify_all()
         try:
             sent, quiet_since = first, time.monotonic()
             yield first
@@ -191,10 +192,11 @@ class FalFake(FakeProvider):
                 self.open_streams -= 1
                 self._streams_changed.notify_all()
 
-    def streams_closed(self, timeout: float) -> bool:
-        """Whether every status stream ends within `timeout` (a closed one is noticed at its next write)."""
+    def streams_open(self, count: int, timeout: float) -> bool:
+        """Whether `count` status streams are open within `timeout` seconds (0: all ended; a stream its client
+        closed is noticed at its next write)."""
         with self._streams_changed:
-            return self._streams_changed.wait_for(lambda: self.open_streams == 0, timeout)
+            return self._streams_changed.wait_for(lambda: self.open_streams == count, timeout)
 
     def status_view(self, job: FakeJob) -> dict[str, Any]:
         if not job.finished:

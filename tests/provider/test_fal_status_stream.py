@@ -99,7 +99,7 @@ async def test_await_generation_returns_when_the_provider_finishes(stub: Any, fa
     )
     assert status.state == pb.GenerationStatus.SUCCEEDED
     # The queue ends the stream after COMPLETED; the fake's thread too.
-    assert await asyncio.to_thread(fal_fake.streams_closed, 5)
+    assert await asyncio.to_thread(fal_fake.streams_open, 0, 5)
 
 
 async def test_await_generation_answers_unchanged_when_the_wait_ends_first(
@@ -113,7 +113,27 @@ async def test_await_generation_answers_unchanged_when_the_wait_ends_first(
     assert not reply.finished
     assert 0.3 <= time.monotonic() - started < 2.0
     # The fake notices the stream its client closed at its next keep-alive.
-    assert await asyncio.to_thread(fal_fake.streams_closed, 5)
+    assert await asyncio.to_thread(fal_fake.streams_open, 0, 5)
+
+
+async def test_streams_have_connections_of_their_own_and_a_bound(
+    start_provider_service: StartProviderService, fal_fake: FalFake
+) -> None:
+    fal_fake.script.durations = (30.0, 30.0)
+    fal_fake.keepalive_seconds = 0.05
+    async with started_stub(start_provider_service, fal=fal_fake, fal_status_streams=1) as stub:
+        first, second = await _submit(stub), await _submit(stub)
+        following = asyncio.ensure_future(stub.AwaitGeneration(_await(first, 4), metadata=MD, timeout=10))
+        assert await asyncio.to_thread(fal_fake.streams_open, 1, 5)
+        # The one stream connection is taken: another stream waits for it (the connect timeout), then fails.
+        failure = await rpc_failure(stub.AwaitGeneration, _await(second, 4))
+        assert failure.code == grpc.StatusCode.UNAVAILABLE
+        # Polls have connections of their own.
+        request = pb.GetGenerationStatusRequest(provider="fal", provider_job_id=first)
+        status = await stub.GetGenerationStatus(request, metadata=MD, timeout=2)
+        assert status.state in (pb.GenerationStatus.QUEUED, pb.GenerationStatus.RUNNING)
+        assert not (await following).finished
+    assert fal_fake.max_open_streams == 1
 
 
 async def test_a_stream_that_breaks_before_completed_is_unavailable(stub: Any, fal_fake: FalFake) -> None:

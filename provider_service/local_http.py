@@ -7,6 +7,7 @@ a production service. Start on port 0 in a background thread; `.url` says where 
 
 from __future__ import annotations
 
+import io
 import json
 import ssl
 import threading
@@ -140,6 +141,7 @@ class LocalHttpServer:
                     self._answer(result)
                 except ConnectionError:  # the client left mid-answer (e.g. closed a stream it followed)
                     self.close_connection = True
+                    self.wfile = io.BytesIO()  # what is still buffered for it can go nowhere
                 finally:
                     if isinstance(result.body, Generator):
                         result.body.close()  # its cleanup runs now, not when it is collected

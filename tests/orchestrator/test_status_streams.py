@@ -9,7 +9,7 @@ import statistics
 from typing import Any
 
 from provider_service.fakes import FalFake
-from provider_service.fakes.base import Fault
+from provider_service.fakes.base import Fault, Script
 from tests.support.pipeline import Pipeline, StartPipeline, plain_polls
 from videojobs.v1 import job_service_pb2
 
@@ -40,8 +40,7 @@ def _lags(stack: Pipeline, fal_fake: FalFake, jobs: list[job_service_pb2.Job]) -
 async def test_completion_is_seen_within_a_second_via_the_status_stream(
     start_stack: StartPipeline, fal_fake: FalFake
 ) -> None:
-    fal_fake.script.durations = (2.0, 20.0)
-    fal_fake.script.rng = random.Random(16)
+    fal_fake.script = Script(durations=(2.0, 20.0), rng=random.Random(16))
     stack = await start_stack(providers={"fal": fal_fake}, **PRODUCTION_POLLS)
     jobs = await stack.run_jobs(20, within=90, providers=["fal"])
     assert {job.state for job in jobs} == {job_service_pb2.COMPLETED}

@@ -40,6 +40,13 @@ def _await(job_id: str, max_wait: float) -> pb.AwaitGenerationRequest:
     return pb.AwaitGenerationRequest(provider="fal", provider_job_id=job_id, max_wait_seconds=max_wait)
 
 
+def _long_jobs(fal_fake: FalFake) -> None:
+    """Jobs from now on run 30 s; the fake sends a keep-alive every 50 ms, so it notices within that when its
+    client closed a stream."""
+    fal_fake.script.durations = (30.0, 30.0)
+    fal_fake.keepalive_seconds = 0.05
+
+
 def _events(body: str) -> list[dict[str, Any]]:
     return [json.loads(line[len("data: ") :]) for line in body.splitlines() if line.startswith("data: ")]
 
@@ -105,8 +112,7 @@ async def test_await_generation_returns_when_the_provider_finishes(stub: Any, fa
 async def test_await_generation_answers_unchanged_when_the_wait_ends_first(
     stub: Any, fal_fake: FalFake
 ) -> None:
-    fal_fake.script.durations = (30.0, 30.0)
-    fal_fake.keepalive_seconds = 0.05
+    _long_jobs(fal_fake)
     job_id = await _submit(stub)
     started = time.monotonic()
     reply = await stub.AwaitGeneration(_await(job_id, 0.3), metadata=MD, timeout=10)
@@ -119,8 +125,7 @@ async def test_await_generation_answers_unchanged_when_the_wait_ends_first(
 async def test_streams_have_connections_of_their_own_and_a_bound(
     start_provider_service: StartProviderService, fal_fake: FalFake
 ) -> None:
-    fal_fake.script.durations = (30.0, 30.0)
-    fal_fake.keepalive_seconds = 0.05
+    _long_jobs(fal_fake)
     async with started_stub(start_provider_service, fal=fal_fake, fal_status_streams=1) as stub:
         first, second = await _submit(stub), await _submit(stub)
         following = asyncio.ensure_future(stub.AwaitGeneration(_await(first, 4), metadata=MD, timeout=10))
@@ -137,7 +142,7 @@ async def test_streams_have_connections_of_their_own_and_a_bound(
 
 
 async def test_a_stream_that_breaks_before_completed_is_unavailable(stub: Any, fal_fake: FalFake) -> None:
-    fal_fake.script.durations = (30.0, 30.0)
+    _long_jobs(fal_fake)
     fal_fake.cut_streams = 1
     job_id = await _submit(stub)
     failure = await rpc_failure(stub.AwaitGeneration, _await(job_id, 10))

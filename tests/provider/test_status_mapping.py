@@ -7,11 +7,18 @@ from typing import Any
 
 import httpx
 import pytest
+from google.rpc import code_pb2
 
 from provider_service.adapters import fal, runway, sim, veo
 from provider_service.calls import MalformedResponse
-from provider_service.domain import InlineVideo, State
+from provider_service.domain import InlineVideo, State, Status
 from videojobs.contract import INLINE_VIDEO_MAX_BYTES
+
+
+def outcome(status: Status) -> tuple[State, bool | None]:
+    """A mapped status as the tables below state it: its state, and whether its error is worth retrying."""
+    return status.state, (status.error.retryable if status.error else None)
+
 
 Q, R, S, F, CV, C = (
     State.QUEUED,
@@ -49,8 +56,7 @@ def test_runway_task_states_and_failure_codes_map_to_generation_states(
     task: dict[str, Any], state: State, retryable: bool | None
 ) -> None:
     status = runway.map_task(task)
-    assert status.state == state
-    assert (status.error.retryable if status.error else None) == retryable
+    assert outcome(status) == (state, retryable)
     if state == CV:
         assert status.violation_reasons
 
@@ -251,41 +257,26 @@ def test_fal_completed_without_error_defers_to_the_result() -> None:
 def test_veo_operations_map_to_generation_states(
     operation: dict[str, Any], state: State, retryable: bool | None
 ) -> None:
-    status = veo.map_operation(operation)
-    assert status.state == state
-    assert (status.error.retryable if status.error else None) == retryable
+    assert outcome(veo.map_operation(operation)) == (state, retryable)
 
 
-# Every google.rpc.Code (a failed operation's `error.code`): retryable when the service is to blame.
-RPC_CODES = {
-    1: ("CANCELLED", False),
-    2: ("UNKNOWN", True),
-    3: ("INVALID_ARGUMENT", False),
-    4: ("DEADLINE_EXCEEDED", True),
-    5: ("NOT_FOUND", False),
-    6: ("ALREADY_EXISTS", False),
-    7: ("PERMISSION_DENIED", False),
-    8: ("RESOURCE_EXHAUSTED", True),
-    9: ("FAILED_PRECONDITION", False),
-    10: ("ABORTED", True),
-    11: ("OUT_OF_RANGE", False),
-    12: ("UNIMPLEMENTED", False),
-    13: ("INTERNAL", True),
-    14: ("UNAVAILABLE", True),
-    15: ("DATA_LOSS", True),
-    16: ("UNAUTHENTICATED", False),
-    99: ("CODE_99", True),
-}
+# Every google.rpc.Code a failed operation's `error.code` can carry, by the published enum; a code it does not
+# know yet is named by its number and, like UNKNOWN, worth another try.
+RPC_CODES = {number: name for name, number in code_pb2.Code.items() if number != code_pb2.OK}
+RPC_CODES[99] = "CODE_99"
+# Retryable when the service, not the request, is to blame.
+SERVER_SIDE = {
+    "UNKNOWN", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+    "CODE_99",
+}  # fmt: skip
 
 
-@pytest.mark.parametrize(("code", "expected"), sorted(RPC_CODES.items()))
-def test_a_failed_veo_operation_is_retryable_only_for_server_side_rpc_codes(
-    code: int, expected: tuple[str, bool]
-) -> None:
+@pytest.mark.parametrize(("code", "name"), sorted(RPC_CODES.items()))
+def test_a_failed_veo_operation_is_retryable_only_for_server_side_rpc_codes(code: int, name: str) -> None:
     status = veo.map_operation({"done": True, "error": {"code": code, "message": "m"}})
     assert status.state == F
     assert status.error is not None
-    assert (status.error.code, status.error.retryable) == (f"VEO_{expected[0]}", expected[1])
+    assert (status.error.code, status.error.retryable) == (f"VEO_{name}", name in SERVER_SIDE)
 
 
 def test_veo_gemini_outputs_carry_their_download_headers() -> None:
@@ -345,9 +336,7 @@ def test_veo_done_without_error_or_response_is_malformed() -> None:
 def test_sim_answers_map_to_generation_states(
     body: dict[str, Any], state: State, retryable: bool | None
 ) -> None:
-    status = sim.map_generation(body)
-    assert status.state == state
-    assert (status.error.retryable if status.error else None) == retryable
+    assert outcome(sim.map_generation(body)) == (state, retryable)
 
 
 def test_sim_unknown_status_is_malformed() -> None:

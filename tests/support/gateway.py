@@ -10,39 +10,26 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from gateway.server import RunningGateway
 from job_service.server import JobService
 from tests.support.fake_provider_service import FakeProviders, start_fake_providers
 from tests.support.services import (
-    api_key,
+    GatewayUsers,
     gateway_running,
     gateway_settings,
     grpc_server_running,
     job_service_running,
     job_settings,
-    user_client,
 )
 
 
 @dataclass
-class Stack:
+class Stack(GatewayUsers):
     """What a gateway test talks to and checks against."""
 
     gateway: RunningGateway
     jobs: JobService
     providers: FakeProviders
-
-    @property
-    def url(self) -> str:
-        return self.gateway.url
-
-    async def key(self, user: str, *, admin: bool = False) -> str:
-        return await api_key(self.jobs, user, admin=admin)
-
-    async def client(self, user: str, *, admin: bool = False) -> httpx.AsyncClient:
-        return await user_client(self.gateway, self.jobs, user, admin=admin)
 
 
 StartStack = Callable[..., Awaitable[Stack]]

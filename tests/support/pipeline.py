@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-import httpx
 from google.cloud.storage import Bucket
 
 from gateway.server import RunningGateway
@@ -32,7 +31,7 @@ from tests.support.grpc_client import metadata
 from tests.support.postgres import run_sql
 from tests.support.providers import provider_settings
 from tests.support.services import (
-    api_key,
+    GatewayUsers,
     gateway_running,
     gateway_settings,
     job_service_running,
@@ -40,7 +39,6 @@ from tests.support.services import (
     provider_service_running,
     storage_service_running,
     target,
-    user_client,
 )
 from tests.support.storage import storage_settings
 from videojobs.contract import TERMINAL_JOB_STATES
@@ -82,7 +80,7 @@ def pipeline_settings(
 
 
 @dataclass
-class Pipeline:
+class Pipeline(GatewayUsers):
     """What a pipeline test talks to and checks against. `services[0]` serves the API (and runs a worker);
     further replicas run only the worker."""
 
@@ -152,21 +150,11 @@ class Pipeline:
             )
         ]
 
-    # -- with the gateway in front ------------------------------------------------------------------------
+    # -- with the gateway in front (url, key and client: GatewayUsers) -----------------------------------
     @property
     def gateway(self) -> RunningGateway:
         assert self.running_gateway is not None, "start the pipeline with gateway={...} to call it over HTTP"
         return self.running_gateway
-
-    @property
-    def url(self) -> str:
-        return self.gateway.url
-
-    async def key(self, user: str, *, admin: bool = False) -> str:
-        return await api_key(self.jobs, user, admin=admin)
-
-    async def client(self, user: str, *, admin: bool = False) -> httpx.AsyncClient:
-        return await user_client(self.gateway, self.jobs, user, admin=admin)
 
 
 StartPipeline = Callable[..., Awaitable[Pipeline]]

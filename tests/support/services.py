@@ -158,3 +158,26 @@ async def user_client(
     """An HTTP client of the gateway, authenticated as `user` with a fresh API key."""
     key = await api_key(jobs, user, admin=admin)
     return httpx.AsyncClient(base_url=gateway.url, headers={"authorization": f"Bearer {key}"}, timeout=30)
+
+
+class _GatewayInFront(Protocol):
+    @property
+    def gateway(self) -> RunningGateway: ...
+
+    @property
+    def jobs(self) -> JobService: ...
+
+
+class GatewayUsers:
+    """What a stack with the gateway in front of job_service offers its tests: the gateway's URL, and keys and
+    HTTP clients of its users."""
+
+    @property
+    def url(self: _GatewayInFront) -> str:
+        return self.gateway.url
+
+    async def key(self: _GatewayInFront, user: str, *, admin: bool = False) -> str:
+        return await api_key(self.jobs, user, admin=admin)
+
+    async def client(self: _GatewayInFront, user: str, *, admin: bool = False) -> httpx.AsyncClient:
+        return await user_client(self.gateway, self.jobs, user, admin=admin)

@@ -12,8 +12,8 @@ import pytest
 from provider_service.fakes import FalFake, RunwayFake, VeoFake
 from provider_service.fakes.base import Fault
 from tests.support.grpc_client import metadata
-from tests.support.pipeline import Pipeline, StartPipeline
-from tests.support.providers import HANG_TIMEOUT, fal_request_id, provider_stub
+from tests.support.pipeline import Pipeline, StartPipeline, fal_webhook_report
+from tests.support.providers import HANG_TIMEOUT, fal_request_id
 from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2, provider_service_pb2
 
@@ -141,16 +141,8 @@ async def test_cancel_while_processing_cancels_at_the_provider_and_stores_nothin
     # The provider finishes anyway and says so by webhook: the news is ignored, nothing is stored.
     fal_fake.jobs[fal_request_id(job)].cancelled = False
     fal_fake.jobs[fal_request_id(job)].polls_to_finish = 0
-    headers, body = fal_fake.signed_webhook(fal_request_id(job))
-    async with provider_stub(stack.provider.port) as providers:
-        parsed = await providers.ParseWebhook(
-            provider_service_pb2.ParseWebhookRequest(provider="fal", headers=headers, body=body),
-            metadata=metadata(),
-        )
-    assert parsed.status.state == provider_service_pb2.GenerationStatus.SUCCEEDED
-    report = job_service_pb2.ReportProviderEventRequest(
-        provider="fal", provider_job_id=parsed.provider_job_id, status=parsed.status
-    )
+    report = await fal_webhook_report(stack, fal_fake, job)
+    assert report.status.state == provider_service_pb2.GenerationStatus.SUCCEEDED
     await stack.stub.ReportProviderEvent(report, metadata=metadata())
     await asyncio.sleep(0.5)
     assert fal_fake.polls[fal_request_id(job)] == polls  # nobody works on it any more
@@ -192,15 +184,7 @@ async def test_a_webhook_completes_the_job_without_polling(
     stack = await start_stack(providers={"fal": fal_fake}, poll_initial_seconds=600, poll_max_seconds=600)
     created = await stack.create(providers=["fal"])
     job = await stack.wait(created.job.id, until={job_service_pb2.PROCESSING})
-    headers, body = fal_fake.signed_webhook(fal_request_id(job))
-    async with provider_stub(stack.provider.port) as providers:
-        parsed = await providers.ParseWebhook(
-            provider_service_pb2.ParseWebhookRequest(provider="fal", headers=headers, body=body),
-            metadata=metadata(),
-        )
-    report = job_service_pb2.ReportProviderEventRequest(
-        provider="fal", provider_job_id=parsed.provider_job_id, status=parsed.status
-    )
+    report = await fal_webhook_report(stack, fal_fake, job)
     started = time.monotonic()
     await stack.stub.ReportProviderEvent(report, metadata=metadata())
     await stack.stub.ReportProviderEvent(report, metadata=metadata())  # a replay is harmless
@@ -211,7 +195,7 @@ async def test_a_webhook_completes_the_job_without_polling(
     assert [kind for kind, _ in stack.events(job.id)].count("provider_event") == 1
 
     unknown = job_service_pb2.ReportProviderEventRequest(
-        provider="fal", provider_job_id="no-such-job", status=parsed.status
+        provider="fal", provider_job_id="no-such-job", status=report.status
     )
     await stack.stub.ReportProviderEvent(unknown, metadata=metadata())  # ignored, not an error
 

@@ -13,10 +13,9 @@ from provider_service.fakes import FalFake, RunwayFake, VeoFake
 from provider_service.fakes.base import Fault
 from tests.support.grpc_client import metadata
 from tests.support.metrics import Samples, scrape, value
-from tests.support.pipeline import StartPipeline
-from tests.support.providers import fal_request_id, provider_stub
+from tests.support.pipeline import StartPipeline, fal_webhook_report
 from tests.support.webhooks import FAST_WEBHOOKS, register, settled, webhook_receiver
-from videojobs.v1 import job_service_pb2, provider_service_pb2
+from videojobs.v1 import job_service_pb2
 
 
 async def scrape_when(port: int, done: Callable[[Samples], bool], within: float = 10.0) -> Samples:
@@ -158,15 +157,7 @@ async def test_completion_lag_counts_from_the_webhooks_arrival(
     port = stack.services[0].metrics_port
     created = await stack.create(providers=["fal"])
     job = await stack.wait(created.job.id, until={job_service_pb2.PROCESSING})
-    headers, body = fal_fake.signed_webhook(fal_request_id(job))
-    async with provider_stub(stack.provider.port) as providers:
-        parsed = await providers.ParseWebhook(
-            provider_service_pb2.ParseWebhookRequest(provider="fal", headers=headers, body=body),
-            metadata=metadata(),
-        )
-    report = job_service_pb2.ReportProviderEventRequest(
-        provider="fal", provider_job_id=parsed.provider_job_id, status=parsed.status
-    )
+    report = await fal_webhook_report(stack, fal_fake, job)
     started = time.monotonic()
     await stack.stub.ReportProviderEvent(report, metadata=metadata())
     done = await stack.wait(job.id, within=5)

@@ -24,12 +24,13 @@ from gateway.server import RunningGateway
 from job_service.policy import Policy
 from job_service.server import JobService
 from job_service.settings import JobServiceSettings
+from provider_service.fakes import FalFake
 from provider_service.server import ProviderService
 from storage_service.server import StorageService
 from tests.support.cli import BIN
 from tests.support.grpc_client import metadata
 from tests.support.postgres import run_sql
-from tests.support.providers import provider_settings
+from tests.support.providers import fal_request_id, provider_settings, provider_stub
 from tests.support.services import (
     GatewayUsers,
     gateway_running,
@@ -42,7 +43,7 @@ from tests.support.services import (
 )
 from tests.support.storage import storage_settings
 from videojobs.contract import TERMINAL_JOB_STATES
-from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
+from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc, provider_service_pb2
 
 TERMINAL = {job_service_pb2.JobState.Value(state) for state in TERMINAL_JOB_STATES}  # as protos
 
@@ -169,6 +170,22 @@ def plain_polls(duration: float, initial: float, most: float) -> int:
         at += policy.poll_delay(polls)
         polls += 1
     return polls
+
+
+async def fal_webhook_report(
+    stack: Pipeline, fal_fake: FalFake, job: job_service_pb2.Job
+) -> job_service_pb2.ReportProviderEventRequest:
+    """fal's signed webhook about `job`, parsed by provider_service as the gateway has it parsed: the report
+    job_service then gets."""
+    headers, body = fal_fake.signed_webhook(fal_request_id(job))
+    async with provider_stub(stack.provider.port) as providers:
+        parsed = await providers.ParseWebhook(
+            provider_service_pb2.ParseWebhookRequest(provider="fal", headers=headers, body=body),
+            metadata=metadata(),
+        )
+    return job_service_pb2.ReportProviderEventRequest(
+        provider="fal", provider_job_id=parsed.provider_job_id, status=parsed.status
+    )
 
 
 @asynccontextmanager

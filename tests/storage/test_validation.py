@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import pytest
 from google.cloud import storage
-from google.rpc import error_details_pb2
 
 from tests.support.grpc_client import failure
 from tests.support.storage import AUTH
@@ -20,72 +19,29 @@ if TYPE_CHECKING:
 
 Case = tuple[str, Callable[[str], Any], str]
 
+
+def relocate(source: str, destination: str, **fields: Any) -> Callable[[str], pb.RelocateRequest]:
+    """A RelocateRequest for the test's bucket: `{b}` in `source` stands for the bucket's name."""
+    return lambda b: pb.RelocateRequest(source_uri=source.format(b=b), destination_key=destination, **fields)
+
+
+OURS = "gs://{b}/in/a.mp4"  # a source in our bucket: only the destination is at fault
 CASES: list[Case] = [
+    ("Relocate", relocate(OURS, "../etc/x"), "destination_key"),
+    ("Relocate", relocate(OURS, "/abs.mp4"), "destination_key"),
+    ("Relocate", relocate(OURS, "a//b.mp4"), "destination_key"),
+    ("Relocate", relocate(OURS, "v/./b.mp4"), "destination_key"),
+    ("Relocate", relocate(OURS, ""), "destination_key"),
+    ("Relocate", relocate(OURS, "v/\nx.mp4"), "destination_key"),
+    ("Relocate", relocate(OURS, "gs://other-bucket/v.mp4"), "destination_key"),
+    ("Relocate", relocate(OURS, "https://x.test/v.mp4"), "destination_key"),
+    ("Relocate", relocate("gs://other-bucket/a.mp4", "v/a.mp4"), "source_uri"),
+    ("Relocate", relocate("gs://{b}/../a.mp4", "v/a.mp4"), "source_uri"),
+    ("Relocate", relocate("", "v/a.mp4"), "source_uri"),
+    ("Relocate", relocate("gs://{b}/v/a.mp4", "v/a.mp4"), "destination_key"),  # onto itself
     (
         "Relocate",
-        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/in/a.mp4", destination_key="../etc/x"),
-        "destination_key",
-    ),
-    (
-        "Relocate",
-        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/in/a.mp4", destination_key="/abs.mp4"),
-        "destination_key",
-    ),
-    (
-        "Relocate",
-        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/in/a.mp4", destination_key="a//b.mp4"),
-        "destination_key",
-    ),
-    (
-        "Relocate",
-        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/in/a.mp4", destination_key="v/./b.mp4"),
-        "destination_key",
-    ),
-    (
-        "Relocate",
-        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/in/a.mp4", destination_key=""),
-        "destination_key",
-    ),
-    (
-        "Relocate",
-        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/in/a.mp4", destination_key="v/\nx.mp4"),
-        "destination_key",
-    ),
-    (
-        "Relocate",
-        lambda b: pb.RelocateRequest(
-            source_uri=f"gs://{b}/in/a.mp4", destination_key="gs://other-bucket/v.mp4"
-        ),
-        "destination_key",
-    ),
-    (
-        "Relocate",
-        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/in/a.mp4", destination_key="https://x.test/v.mp4"),
-        "destination_key",
-    ),
-    (
-        "Relocate",
-        lambda b: pb.RelocateRequest(source_uri="gs://other-bucket/a.mp4", destination_key="v/a.mp4"),
-        "source_uri",
-    ),
-    (
-        "Relocate",
-        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/../a.mp4", destination_key="v/a.mp4"),
-        "source_uri",
-    ),
-    ("Relocate", lambda b: pb.RelocateRequest(source_uri="", destination_key="v/a.mp4"), "source_uri"),
-    (
-        "Relocate",
-        lambda b: pb.RelocateRequest(source_uri=f"gs://{b}/v/a.mp4", destination_key="v/a.mp4"),
-        "destination_key",
-    ),
-    (
-        "Relocate",
-        lambda b: pb.RelocateRequest(
-            source_uri="https://cdn.example.com/a.mp4",
-            destination_key="v/a.mp4",
-            source_headers={"x-key": "a\r\nb"},
-        ),
+        relocate("https://cdn.example.com/a.mp4", "v/a.mp4", source_headers={"x-key": "a\r\nb"}),
         "source_headers['x-key']",
     ),
     ("ResolveOutput", lambda b: pb.ResolveOutputRequest(), "uris"),
@@ -144,9 +100,7 @@ async def test_bad_input_names_the_field(
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await getattr(storage_stub, method)(make(gcs_bucket.name), metadata=AUTH)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    bad_request = failure(caught.value).detail(error_details_pb2.BadRequest)
-    assert bad_request is not None
-    assert [v.field for v in bad_request.field_violations] == [field]
+    assert failure(caught.value).fields == [field]
     assert list(gcs_bucket.list_blobs()) == []
 
 

@@ -58,9 +58,7 @@ async def test_two_hundred_parallel_creates_against_a_daily_limit_of_ten(
             retry = error.detail(error_details_pb2.RetryInfo)
             assert retry is not None
             assert 0 < retry.retry_delay.seconds <= 86_400
-            info = error.detail(error_details_pb2.ErrorInfo)
-            assert info is not None
-            assert info.reason == "DAILY_QUOTA_EXCEEDED"
+            assert error.reason == "DAILY_QUOTA_EXCEEDED"
         assert sql("SELECT count(*) FROM jobs") == [(10,)]
 
         quota = await stub.GetQuota(job_service_pb2.GetQuotaRequest(), metadata=metadata("alice"))
@@ -107,9 +105,7 @@ async def test_the_active_job_limit_holds_under_parallel_creates(
         refused = [r for r in results if not isinstance(r, job_service_pb2.CreateJobResponse)]
         assert len(created) == 3
         assert {e.code for e in refused} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
-        info = refused[0].detail(error_details_pb2.ErrorInfo)
-        assert info is not None
-        assert info.reason == "ACTIVE_JOBS_LIMIT"
+        assert refused[0].reason == "ACTIVE_JOBS_LIMIT"
         assert refused[0].detail(error_details_pb2.RetryInfo) is not None
         assert refused[0].detail(error_details_pb2.QuotaFailure) is not None
         assert sql("SELECT count(*) FROM jobs") == [(3,)]
@@ -151,9 +147,7 @@ async def test_cancelling_twice_is_a_failed_precondition(stub: JobStub) -> None:
 
     error = failure(raised.value)
     assert error.code == grpc.StatusCode.FAILED_PRECONDITION
-    info = error.detail(error_details_pb2.ErrorInfo)
-    assert info is not None
-    assert info.reason == "JOB_TERMINAL"
+    assert error.reason == "JOB_TERMINAL"
 
 
 async def test_reset_quota_is_for_admins_only(stub: JobStub) -> None:

@@ -30,9 +30,7 @@ async def test_ambiguous_submission_is_not_resent(
             )
 
             assert failure.code == grpc.StatusCode.UNAVAILABLE
-            info = failure.detail(error_details_pb2.ErrorInfo)
-            assert info is not None
-            assert info.reason == "SUBMIT_OUTCOME_UNKNOWN"
+            assert failure.reason == "SUBMIT_OUTCOME_UNKNOWN"
             assert fake.calls["submit"] == 1, "the submission was not resent"
             expected_jobs = 1 if kind in ("accept_then_drop", "malformed") else 0
             assert fake.submissions == expected_jobs
@@ -63,9 +61,7 @@ async def test_connection_refused_is_unavailable_not_unknown(
             stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="runway", spec=SPEC)
         )
     assert failure.code == grpc.StatusCode.UNAVAILABLE
-    info = failure.detail(error_details_pb2.ErrorInfo)
-    assert info is not None
-    assert info.reason == "PROVIDER_UNAVAILABLE"
+    assert failure.reason == "PROVIDER_UNAVAILABLE"
     assert failure.detail(error_details_pb2.RetryInfo) is not None
 
 
@@ -78,7 +74,5 @@ async def test_submission_rejected_for_good_is_failed_precondition(
             stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="runway", spec=SPEC)
         )
     assert failure.code == grpc.StatusCode.FAILED_PRECONDITION
-    info = failure.detail(error_details_pb2.ErrorInfo)
-    assert info is not None
-    assert info.reason == "PROVIDER_AUTH_FAILED"
+    assert failure.reason == "PROVIDER_AUTH_FAILED"
     assert runway_fake.calls["submit"] == 1

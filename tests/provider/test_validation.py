@@ -8,7 +8,6 @@ from typing import Any
 import grpc
 import pydantic
 import pytest
-from google.rpc import error_details_pb2
 
 from provider_service.fakes import RunwayFake
 from provider_service.settings import ProviderServiceSettings
@@ -84,9 +83,7 @@ async def test_unconfigured_provider_is_failed_precondition(stub: Any) -> None:
     )
     assert failure.code == grpc.StatusCode.FAILED_PRECONDITION
     assert "FAL_KEY" in failure.message
-    info = failure.detail(error_details_pb2.ErrorInfo)
-    assert info is not None
-    assert info.reason == "PROVIDER_NOT_CONFIGURED"
+    assert failure.reason == "PROVIDER_NOT_CONFIGURED"
 
 
 async def test_spec_the_provider_cannot_run_is_unsupported(stub: Any, runway_fake: RunwayFake) -> None:
@@ -95,9 +92,7 @@ async def test_spec_the_provider_cannot_run_is_unsupported(stub: Any, runway_fak
         stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="runway", spec=spec)
     )
     assert failure.code == grpc.StatusCode.FAILED_PRECONDITION
-    info = failure.detail(error_details_pb2.ErrorInfo)
-    assert info is not None
-    assert info.reason == "UNSUPPORTED_SPEC"
+    assert failure.reason == "UNSUPPORTED_SPEC"
     assert runway_fake.calls["submit"] == 0
 
 

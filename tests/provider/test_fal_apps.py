@@ -9,7 +9,7 @@ from google.rpc import error_details_pb2
 from provider_service.adapters.fal import app_of
 from provider_service.fakes import FalFake
 from tests.support.grpc_client import rpc_failure
-from tests.support.providers import MD, StartProviderService, provider_stub
+from tests.support.providers import MD, Generations, StartProviderService, provider_stub
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 
@@ -60,9 +60,7 @@ async def test_a_model_outside_the_catalog_is_not_sent(
     service = await start_provider_service(fal=fal_fake)
     spec = common_pb2.VideoSpec(prompt="a lighthouse at dusk", model="workflows/acme/storyboard/video")
     async with provider_stub(service.port) as stub:
-        failure = await rpc_failure(
-            stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="fal", spec=spec)
-        )
+        failure = await Generations(stub, "fal").submit_failure(spec)
     assert failure.code == grpc.StatusCode.FAILED_PRECONDITION
     info = failure.detail(error_details_pb2.ErrorInfo)
     assert info is not None
@@ -82,9 +80,7 @@ async def test_a_model_id_that_climbs_out_of_the_queue_path_is_never_sent(
     service = await start_provider_service(fal=fal_fake)
     spec = common_pb2.VideoSpec(prompt="a lighthouse at dusk", model=model)
     async with provider_stub(service.port) as stub:
-        failure = await rpc_failure(
-            stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="fal", spec=spec)
-        )
+        failure = await Generations(stub, "fal").submit_failure(spec)
     assert failure.code == grpc.StatusCode.FAILED_PRECONDITION
     assert failure.reason == "UNSUPPORTED_SPEC"
     assert fal_fake.calls["submit"] == 0

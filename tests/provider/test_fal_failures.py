@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from provider_service.fakes import FalFake
-from tests.support.providers import MD, StartProviderService, provider_stub
+from tests.support.providers import Generations, StartProviderService, provider_stub
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 
@@ -17,14 +17,8 @@ async def _final_status(start: StartProviderService, fal_fake: FalFake) -> pb.Ge
     fal_fake.script.polls_to_finish = 0
     service = await start(fal=fal_fake)
     async with provider_stub(service.port) as stub:
-        job = await stub.SubmitGeneration(
-            pb.SubmitGenerationRequest(provider="fal", spec=common_pb2.VideoSpec(prompt="a storm")),
-            metadata=MD,
-        )
-        status: pb.GenerationStatus = await stub.GetGenerationStatus(
-            pb.GetGenerationStatusRequest(provider="fal", provider_job_id=job.provider_job_id), metadata=MD
-        )
-    return status
+        fal = Generations(stub, "fal")
+        return await fal.status(await fal.submit(common_pb2.VideoSpec(prompt="a storm")))
 
 
 async def test_a_content_block_behind_a_plain_error_is_a_content_violation_with_its_categories(
@@ -81,13 +75,8 @@ async def test_a_cancelled_request_reads_as_cancelled(
     fal_fake.script.polls_to_finish = 100
     service = await start_provider_service(fal=fal_fake)
     async with provider_stub(service.port) as stub:
-        job = await stub.SubmitGeneration(
-            pb.SubmitGenerationRequest(provider="fal", spec=common_pb2.VideoSpec(prompt="x")), metadata=MD
-        )
-        await stub.CancelGeneration(
-            pb.CancelGenerationRequest(provider="fal", provider_job_id=job.provider_job_id), metadata=MD
-        )
-        status = await stub.GetGenerationStatus(
-            pb.GetGenerationStatusRequest(provider="fal", provider_job_id=job.provider_job_id), metadata=MD
-        )
+        fal = Generations(stub, "fal")
+        job_id = await fal.submit(common_pb2.VideoSpec(prompt="x"))
+        await fal.cancel(job_id)
+        status = await fal.status(job_id)
     assert status.state == State.CANCELLED

@@ -7,23 +7,19 @@ import httpx
 import pytest
 
 from provider_service.fakes import RunwayFake
-from tests.support.providers import MD, StartProviderService, provider_stub
+from tests.support.providers import Generations, StartProviderService, provider_stub
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 
 State = pb.GenerationStatus
 
 
-async def _submit_and_poll(stub: object, polls: int) -> tuple[str, pb.GenerationStatus | None]:
-    job = await stub.SubmitGeneration(  # type: ignore[attr-defined]
-        pb.SubmitGenerationRequest(provider="runway", spec=common_pb2.VideoSpec(prompt="rain")), metadata=MD
-    )
+async def _submit_and_poll(runway: Generations, polls: int) -> tuple[str, pb.GenerationStatus | None]:
+    task_id = await runway.submit(common_pb2.VideoSpec(prompt="rain"))
     status = None
     for _ in range(polls):
-        status = await stub.GetGenerationStatus(  # type: ignore[attr-defined]
-            pb.GetGenerationStatusRequest(provider="runway", provider_job_id=job.provider_job_id), metadata=MD
-        )
-    return str(job.provider_job_id), status
+        status = await runway.status(task_id)
+    return task_id, status
 
 
 @pytest.mark.parametrize("outcome", ["success", "failure"])
@@ -34,17 +30,14 @@ async def test_a_finished_task_is_not_deleted(
     runway_fake.script.polls_to_finish = 0
     service = await start_provider_service(runway=runway_fake)
     async with provider_stub(service.port) as stub:
-        task_id, finished = await _submit_and_poll(stub, polls=1)
+        runway = Generations(stub, "runway")
+        task_id, finished = await _submit_and_poll(runway, polls=1)
         assert finished is not None
         assert finished.state in (State.SUCCEEDED, State.FAILED)
-        reply = await stub.CancelGeneration(
-            pb.CancelGenerationRequest(provider="runway", provider_job_id=task_id), metadata=MD
-        )
+        reply = await runway.cancel(task_id)
         assert reply.cancelled is False
         assert "already finished" in reply.detail
-        again = await stub.GetGenerationStatus(
-            pb.GetGenerationStatusRequest(provider="runway", provider_job_id=task_id), metadata=MD
-        )
+        again = await runway.status(task_id)
     assert runway_fake.calls["cancel"] == 0, "no DELETE reached Runway"
     assert again.state == finished.state
     if outcome == "success":  # the output is still there to be stored
@@ -58,10 +51,10 @@ async def test_a_cancelled_task_is_not_deleted_again(
     runway_fake.script.polls_to_finish = 100
     service = await start_provider_service(runway=runway_fake)
     async with provider_stub(service.port) as stub:
-        task_id, _ = await _submit_and_poll(stub, polls=0)
-        request = pb.CancelGenerationRequest(provider="runway", provider_job_id=task_id)
-        first = await stub.CancelGeneration(request, metadata=MD)
-        second = await stub.CancelGeneration(request, metadata=MD)
+        runway = Generations(stub, "runway")
+        task_id, _ = await _submit_and_poll(runway, polls=0)
+        first = await runway.cancel(task_id)
+        second = await runway.cancel(task_id)
     assert first.cancelled is True
     assert (second.cancelled, "already finished" in second.detail) == (False, True)
     assert runway_fake.cancels[task_id] == 1
@@ -74,13 +67,10 @@ async def test_a_pending_or_running_task_is_cancelled(
     runway_fake.script.polls_to_finish = 100
     service = await start_provider_service(runway=runway_fake)
     async with provider_stub(service.port) as stub:
-        task_id, _ = await _submit_and_poll(stub, polls=polls)
-        reply = await stub.CancelGeneration(
-            pb.CancelGenerationRequest(provider="runway", provider_job_id=task_id), metadata=MD
-        )
-        after = await stub.GetGenerationStatus(
-            pb.GetGenerationStatusRequest(provider="runway", provider_job_id=task_id), metadata=MD
-        )
+        runway = Generations(stub, "runway")
+        task_id, _ = await _submit_and_poll(runway, polls=polls)
+        reply = await runway.cancel(task_id)
+        after = await runway.status(task_id)
     assert reply.cancelled is True
     assert after.state == State.CANCELLED
     assert runway_fake.cancels[task_id] == 1
@@ -91,8 +81,6 @@ async def test_an_unknown_task_has_nothing_to_cancel(
 ) -> None:
     service = await start_provider_service(runway=runway_fake)
     async with provider_stub(service.port) as stub:
-        reply = await stub.CancelGeneration(
-            pb.CancelGenerationRequest(provider="runway", provider_job_id="no-such-task"), metadata=MD
-        )
+        reply = await Generations(stub, "runway").cancel("no-such-task")
     assert reply.cancelled is False
     assert runway_fake.calls["cancel"] == 0

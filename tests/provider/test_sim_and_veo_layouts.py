@@ -12,7 +12,7 @@ from google.cloud import storage
 
 from provider_service.fakes import VeoFake
 from provider_service.sim.server import SimProvider
-from tests.support.providers import MD, StartProviderService, provider_stub
+from tests.support.providers import Generations, StartProviderService, provider_stub
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 
@@ -60,26 +60,20 @@ async def test_veo_writes_sample_0_in_either_layout(
     prefix = f"incoming/{uuid.uuid4()}/"
     service = await start_provider_service(veo=veo_fake)
     async with provider_stub(service.port) as stub:
-        job = await stub.SubmitGeneration(
-            pb.SubmitGenerationRequest(
-                provider="veo",
-                spec=common_pb2.VideoSpec(prompt="x"),
-                output_uri_prefix=f"gs://{gcs_bucket.name}/{prefix}",
-            ),
-            metadata=MD,
+        veo = Generations(stub, "veo")
+        job_id = await veo.submit(
+            common_pb2.VideoSpec(prompt="x"), output_uri_prefix=f"gs://{gcs_bucket.name}/{prefix}"
         )
-        status = await stub.GetGenerationStatus(
-            pb.GetGenerationStatusRequest(provider="veo", provider_job_id=job.provider_job_id), metadata=MD
-        )
+        status = await veo.status(job_id)
     assert status.state == pb.GenerationStatus.SUCCEEDED
     names = [blob.name for blob in gcs_bucket.list_blobs(prefix=prefix)]
     assert len(names) == 1
-    operation_id = job.provider_job_id.rsplit("/", 1)[1]
+    operation_id = job_id.rsplit("/", 1)[1]
     if layout == "subdir":
         assert names[0].startswith(prefix)
         assert names[0].endswith("/sample_0.mp4")
     else:
         assert names[0] == f"{prefix}{operation_id}.mp4"
     assert list(status.output_uris) == ([f"gs://{gcs_bucket.name}/{names[0]}"] if report else [])
-    body = veo_fake.jobs[job.provider_job_id].input["parameters"]
+    body = veo_fake.jobs[job_id].input["parameters"]
     assert body["storageUri"] == f"gs://{gcs_bucket.name}/{prefix}"

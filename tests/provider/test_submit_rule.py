@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
 
 from provider_service.fakes import FalFake, Fault, RunwayFake
-from tests.support.grpc_client import rpc_failure
-from tests.support.providers import HANG_TIMEOUT, MD, StartProviderService, provider_stub
+from tests.support.providers import HANG_TIMEOUT, Generations, StartProviderService, provider_stub
 from videojobs.v1 import common_pb2
-from videojobs.v1 import provider_service_pb2 as pb
 from videojobs_cli.gcs_emulator import free_port
 
 SPEC = common_pb2.VideoSpec(prompt="rain on a window", duration_seconds=5)
@@ -25,9 +22,7 @@ async def test_ambiguous_submission_is_not_resent(
     async with provider_stub(service.port) as stub:
         for provider, fake in (("runway", runway_fake), ("fal", fal_fake)):
             fake.fail_next("submit", Fault(kind))
-            failure = await rpc_failure(
-                stub.SubmitGeneration, pb.SubmitGenerationRequest(provider=provider, spec=SPEC)
-            )
+            failure = await Generations(stub, provider).submit_failure(SPEC)
 
             assert failure.code == grpc.StatusCode.UNAVAILABLE
             assert failure.reason == "SUBMIT_OUTCOME_UNKNOWN"
@@ -43,10 +38,8 @@ async def test_submission_the_provider_refused_is_resent(
     service = await start_provider_service(runway=runway_fake)
     runway_fake.fail_next("submit", Fault(kind, retry_after=0.01), times=2)
     async with provider_stub(service.port) as stub:
-        reply = await stub.SubmitGeneration(
-            pb.SubmitGenerationRequest(provider="runway", spec=SPEC), metadata=MD
-        )
-    assert reply.provider_job_id in runway_fake.jobs
+        job_id = await Generations(stub, "runway").submit(SPEC)
+    assert job_id in runway_fake.jobs
     assert runway_fake.calls["submit"] == 3
     assert runway_fake.submissions == 1
 
@@ -57,12 +50,10 @@ async def test_connection_refused_is_unavailable_not_unknown(
     closed = f"http://127.0.0.1:{free_port()}"
     service = await start_provider_service(runway_api_secret="key", runway_base_url=closed)
     async with provider_stub(service.port) as stub:
-        failure = await rpc_failure(
-            stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="runway", spec=SPEC)
-        )
+        failure = await Generations(stub, "runway").submit_failure(SPEC)
     assert failure.code == grpc.StatusCode.UNAVAILABLE
     assert failure.reason == "PROVIDER_UNAVAILABLE"
-    assert failure.detail(error_details_pb2.RetryInfo) is not None
+    assert failure.retry_seconds is not None
 
 
 async def test_submission_rejected_for_good_is_failed_precondition(
@@ -70,9 +61,7 @@ async def test_submission_rejected_for_good_is_failed_precondition(
 ) -> None:
     service = await start_provider_service(runway=runway_fake, runway_api_secret="wrong")
     async with provider_stub(service.port) as stub:
-        failure = await rpc_failure(
-            stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="runway", spec=SPEC)
-        )
+        failure = await Generations(stub, "runway").submit_failure(SPEC)
     assert failure.code == grpc.StatusCode.FAILED_PRECONDITION
     assert failure.reason == "PROVIDER_AUTH_FAILED"
     assert runway_fake.calls["submit"] == 1

@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 
 import grpc
-from google.rpc import error_details_pb2
 
 from provider_service.fakes import FalFake, Fault, RunwayFake
 from tests.support.grpc_client import rpc_failure
-from tests.support.providers import HANG_TIMEOUT, MD, StartProviderService, provider_stub
+from tests.support.providers import HANG_TIMEOUT, Generations, StartProviderService, provider_stub
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 
@@ -36,19 +35,13 @@ async def test_thirty_percent_failing_status_calls_still_reach_the_right_state(
     }
     async with provider_stub(service.port) as stub:
         for provider, fake in (("runway", runway_fake), ("fal", fal_fake)):
+            generations = Generations(stub, provider)
             for outcome in outcomes[provider]:
                 fake.script.outcome = outcome  # type: ignore[assignment]
-                job = await stub.SubmitGeneration(
-                    pb.SubmitGenerationRequest(provider=provider, spec=SPEC), metadata=MD, timeout=10
-                )
-                states = []
-                for _ in range(fake.script.polls_to_finish + 1):
-                    status = await stub.GetGenerationStatus(
-                        pb.GetGenerationStatusRequest(provider=provider, provider_job_id=job.provider_job_id),
-                        metadata=MD,
-                        timeout=10,
-                    )
-                    states.append(status.state)
+                job_id = await generations.submit(SPEC)
+                states = [
+                    (await generations.status(job_id)).state for _ in range(fake.script.polls_to_finish + 1)
+                ]
                 # Every poll answered (no UNAVAILABLE), and exactly polls_to_finish + 1 polls reached the job.
                 assert states[-1] == expected[outcome], (provider, outcome, states)
                 assert set(states[:-1]) <= {State.QUEUED, State.RUNNING}
@@ -61,20 +54,14 @@ async def test_provider_that_stays_down_is_unavailable_with_retry_info(
 ) -> None:
     service = await start_provider_service(runway=runway_fake, retry_attempts=4)
     async with provider_stub(service.port) as stub:
-        job = await stub.SubmitGeneration(
-            pb.SubmitGenerationRequest(provider="runway", spec=SPEC), metadata=MD
-        )
+        runway = Generations(stub, "runway")
+        job_id = await runway.submit(SPEC)
         runway_fake.fail_always("status", Fault("503"))
         before = runway_fake.calls["status"]
         started = time.monotonic()
-        failure = await rpc_failure(
-            stub.GetGenerationStatus,
-            pb.GetGenerationStatusRequest(provider="runway", provider_job_id=job.provider_job_id),
-        )
+        failure = await rpc_failure(stub.GetGenerationStatus, runway.status_request(job_id))
     assert failure.code == grpc.StatusCode.UNAVAILABLE
-    retry = failure.detail(error_details_pb2.RetryInfo)
-    assert retry is not None
-    assert retry.retry_delay.seconds == 1
+    assert failure.retry_seconds == 1
     assert failure.reason == "PROVIDER_UNAVAILABLE"
     assert runway_fake.calls["status"] - before == 4, "exactly the configured number of attempts"
     assert time.monotonic() - started < 3
@@ -85,16 +72,14 @@ async def test_hanging_provider_times_out_and_ends_unavailable(
 ) -> None:
     service = await start_provider_service(fal=fal_fake, retry_attempts=2, **HANG_TIMEOUT)
     async with provider_stub(service.port) as stub:
-        job = await stub.SubmitGeneration(pb.SubmitGenerationRequest(provider="fal", spec=SPEC), metadata=MD)
+        fal = Generations(stub, "fal")
+        job_id = await fal.submit(SPEC)
         fal_fake.script.hang_seconds = 5
         fal_fake.fail_always("status", Fault("hang"))
         started = time.monotonic()
-        failure = await rpc_failure(
-            stub.GetGenerationStatus,
-            pb.GetGenerationStatusRequest(provider="fal", provider_job_id=job.provider_job_id),
-        )
+        failure = await rpc_failure(stub.GetGenerationStatus, fal.status_request(job_id))
     assert failure.code == grpc.StatusCode.UNAVAILABLE
-    assert failure.detail(error_details_pb2.RetryInfo) is not None
+    assert failure.retry_seconds is not None
     assert time.monotonic() - started < 2.5, "two attempts of a 0.5 s read timeout, not the 5 s hang"
 
 
@@ -103,19 +88,13 @@ async def test_long_retry_after_is_handed_back_instead_of_waited_out(
 ) -> None:
     service = await start_provider_service(runway=runway_fake)
     async with provider_stub(service.port) as stub:
-        job = await stub.SubmitGeneration(
-            pb.SubmitGenerationRequest(provider="runway", spec=SPEC), metadata=MD
-        )
+        runway = Generations(stub, "runway")
+        job_id = await runway.submit(SPEC)
         runway_fake.fail_next("status", Fault("429", retry_after=30))
         before = runway_fake.calls["status"]
-        failure = await rpc_failure(
-            stub.GetGenerationStatus,
-            pb.GetGenerationStatusRequest(provider="runway", provider_job_id=job.provider_job_id),
-        )
+        failure = await rpc_failure(stub.GetGenerationStatus, runway.status_request(job_id))
     assert failure.code == grpc.StatusCode.UNAVAILABLE
-    retry = failure.detail(error_details_pb2.RetryInfo)
-    assert retry is not None
-    assert retry.retry_delay.seconds == 30
+    assert failure.retry_seconds == 30
     assert runway_fake.calls["status"] - before == 1
 
 
@@ -124,14 +103,11 @@ async def test_short_retry_after_is_honoured_inside_the_call(
 ) -> None:
     service = await start_provider_service(runway=runway_fake, retry_max_seconds=0.5)
     async with provider_stub(service.port) as stub:
-        job = await stub.SubmitGeneration(
-            pb.SubmitGenerationRequest(provider="runway", spec=SPEC), metadata=MD
-        )
+        runway = Generations(stub, "runway")
+        job_id = await runway.submit(SPEC)
         runway_fake.fail_next("status", Fault("429", retry_after=0.3), times=2)
         started = time.monotonic()
-        status = await stub.GetGenerationStatus(
-            pb.GetGenerationStatusRequest(provider="runway", provider_job_id=job.provider_job_id), metadata=MD
-        )
+        status = await runway.status(job_id)
     assert status.state == State.QUEUED
     assert time.monotonic() - started >= 0.6, "waited Retry-After twice"
 
@@ -141,16 +117,12 @@ async def test_malformed_answers_are_retried_and_unknown_states_keep_polling(
 ) -> None:
     service = await start_provider_service(runway=runway_fake)
     async with provider_stub(service.port) as stub:
-        job = await stub.SubmitGeneration(
-            pb.SubmitGenerationRequest(provider="runway", spec=SPEC), metadata=MD
-        )
-        request = pb.GetGenerationStatusRequest(provider="runway", provider_job_id=job.provider_job_id)
+        runway = Generations(stub, "runway")
+        job_id = await runway.submit(SPEC)
         runway_fake.fail_next("status", Fault("malformed"), times=2)
-        assert (
-            await stub.GetGenerationStatus(request, metadata=MD)
-        ).state == State.QUEUED  # retried past them
+        assert (await runway.status(job_id)).state == State.QUEUED  # retried past them
         runway_fake.fail_next("status", Fault("unknown_status"))
-        assert (await stub.GetGenerationStatus(request, metadata=MD)).state == State.RUNNING  # keep polling
+        assert (await runway.status(job_id)).state == State.RUNNING  # keep polling
         runway_fake.fail_always("status", Fault("malformed"))
-        failure = await rpc_failure(stub.GetGenerationStatus, request)
+        failure = await rpc_failure(stub.GetGenerationStatus, runway.status_request(job_id))
     assert failure.code == grpc.StatusCode.UNAVAILABLE

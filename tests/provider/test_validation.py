@@ -12,7 +12,7 @@ import pytest
 from provider_service.fakes import RunwayFake
 from provider_service.settings import ProviderServiceSettings
 from tests.support.grpc_client import rpc_failure
-from tests.support.providers import MD, StartProviderService, started_stub
+from tests.support.providers import MD, Generations, StartProviderService, started_stub
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 
@@ -88,9 +88,7 @@ async def test_unconfigured_provider_is_failed_precondition(stub: Any) -> None:
 
 async def test_spec_the_provider_cannot_run_is_unsupported(stub: Any, runway_fake: RunwayFake) -> None:
     spec = common_pb2.VideoSpec(prompt="x", image_uri="gs://bucket/cat.png")
-    failure = await rpc_failure(
-        stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="runway", spec=spec)
-    )
+    failure = await Generations(stub, "runway").submit_failure(spec)
     assert failure.code == grpc.StatusCode.FAILED_PRECONDITION
     assert failure.reason == "UNSUPPORTED_SPEC"
     assert runway_fake.calls["submit"] == 0
@@ -113,10 +111,10 @@ async def test_calls_need_the_internal_token(stub: Any) -> None:
 async def test_bad_input_wins_over_configuration(stub: Any) -> None:
     """A malformed spec is INVALID_ARGUMENT even for a provider this deployment lacks; every field named."""
     bad = common_pb2.VideoSpec(aspect_ratio="2:1")
-    failure = await rpc_failure(stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="fal", spec=bad))
+    failure = await Generations(stub, "fal").submit_failure(bad)
     assert failure.code == grpc.StatusCode.INVALID_ARGUMENT
     assert set(failure.fields) == {"spec.prompt", "spec.aspect_ratio"}
-    failure = await rpc_failure(stub.SubmitGeneration, pb.SubmitGenerationRequest(provider="sora", spec=bad))
+    failure = await Generations(stub, "sora").submit_failure(bad)
     assert set(failure.fields) == {"provider", "spec.prompt", "spec.aspect_ratio"}
 
 

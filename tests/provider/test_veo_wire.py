@@ -18,7 +18,7 @@ from PIL import Image
 
 from provider_service.fakes import Fault, VeoFake, tiny_video
 from tests.support.grpc_client import rpc_failure
-from tests.support.providers import MD, StartProviderService, provider_stub
+from tests.support.providers import MD, Generations, StartProviderService, provider_stub
 from tests.support.storage import Route, SourceServer, start_source_server
 from tests.support.tls import server_tls
 from tests.support.videos import padded_mp4
@@ -35,19 +35,13 @@ async def test_a_domain_scoped_project_submits_and_polls(
     veo_fake.script.polls_to_finish = 0
     service = await start_provider_service(veo=veo_fake, veo_project="example.com:video-jobs")
     async with provider_stub(service.port) as stub:
-        job = await stub.SubmitGeneration(
-            pb.SubmitGenerationRequest(
-                provider="veo",
-                spec=common_pb2.VideoSpec(prompt="x"),
-                output_uri_prefix=f"gs://{gcs_bucket.name}/incoming/{uuid.uuid4()}/",
-            ),
-            metadata=MD,
+        veo = Generations(stub, "veo")
+        job_id = await veo.submit(
+            common_pb2.VideoSpec(prompt="x"),
+            output_uri_prefix=f"gs://{gcs_bucket.name}/incoming/{uuid.uuid4()}/",
         )
-        assert job.provider_job_id.startswith("projects/example.com:video-jobs/locations/us-central1/")
-        status = await stub.GetGenerationStatus(
-            pb.GetGenerationStatusRequest(provider="veo", provider_job_id=job.provider_job_id), metadata=MD
-        )
-        assert status.state == State.SUCCEEDED
+        assert job_id.startswith("projects/example.com:video-jobs/locations/us-central1/")
+        assert (await veo.status(job_id)).state == State.SUCCEEDED
         # What never names one project segment is still refused before any call.
         for bad in (
             "projects/../locations/us-central1/publishers/google/models/m/operations/o",

@@ -46,6 +46,12 @@ class RpcFailure:
         return info.reason if info else ""
 
     @property
+    def retry_seconds(self) -> int | None:
+        """The whole seconds of the RetryInfo delay (None when the status has no RetryInfo)."""
+        retry = self.detail(error_details_pb2.RetryInfo)
+        return retry.retry_delay.seconds if retry else None
+
+    @property
     def fields(self) -> list[str]:
         """The fields the BadRequest detail names, in order ([] when there is none)."""
         bad = self.detail(error_details_pb2.BadRequest)

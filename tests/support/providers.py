@@ -2,7 +2,9 @@
 
     async def test_x(start_provider_service, fal_fake):
         service = await start_provider_service(fal=fal_fake)  # settings point at the fake; fast retries
-        async with provider_stub(service.port) as stub: ...
+        async with provider_stub(service.port) as stub:
+            fal = Generations(stub, "fal")  # submit, status, cancel as job_service calls them
+            status = await fal.status(await fal.submit(spec))
 
 Settings are tuned for speed: millisecond backoff, short timeouts, short RetryInfo delays. The HTTP timeout
 (2 s) holds on a loaded machine; a test that makes a provider hang sets HANG_TIMEOUT and a longer hang.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -22,9 +25,10 @@ from provider_service.server import ProviderService
 from provider_service.settings import ProviderServiceSettings
 from provider_service.sim.server import SimProvider, SimSettings
 from provider_service.sim.server import start as start_sim
-from tests.support.grpc_client import metadata
-from tests.support.services import LOOPBACK, provider_service_running, target
-from videojobs.v1 import job_service_pb2, provider_service_pb2_grpc
+from tests.support.grpc_client import RpcFailure, metadata, rpc_failure
+from tests.support.services import LOOPBACK, ProviderStub, provider_service_running, target
+from videojobs.v1 import common_pb2, job_service_pb2, provider_service_pb2_grpc
+from videojobs.v1 import provider_service_pb2 as pb
 from videojobs_cli.gcs_emulator import GcsEmulator
 
 FAST: dict[str, Any] = {
@@ -84,6 +88,36 @@ async def started_stub(
     service = await start(**settings)
     async with provider_stub(service.port) as stub:
         yield stub
+
+
+@dataclass
+class Generations:
+    """provider_service's generation calls about one provider, made as job_service makes them (the internal
+    token, a deadline)."""
+
+    stub: ProviderStub
+    provider: str
+
+    async def submit(self, spec: common_pb2.VideoSpec, **request: Any) -> str:
+        """The provider_job_id of a new generation; `request`: further SubmitGenerationRequest fields."""
+        submit = pb.SubmitGenerationRequest(provider=self.provider, spec=spec, **request)
+        reply = await self.stub.SubmitGeneration(submit, metadata=MD, timeout=10)
+        return str(reply.provider_job_id)
+
+    async def submit_failure(self, spec: common_pb2.VideoSpec, **request: Any) -> RpcFailure:
+        """The failure a submission ends in (the test fails if it is accepted)."""
+        submit = pb.SubmitGenerationRequest(provider=self.provider, spec=spec, **request)
+        return await rpc_failure(self.stub.SubmitGeneration, submit)
+
+    def status_request(self, job_id: str) -> pb.GetGenerationStatusRequest:
+        return pb.GetGenerationStatusRequest(provider=self.provider, provider_job_id=job_id)
+
+    async def status(self, job_id: str) -> pb.GenerationStatus:
+        return await self.stub.GetGenerationStatus(self.status_request(job_id), metadata=MD, timeout=10)
+
+    async def cancel(self, job_id: str) -> pb.CancelGenerationResponse:
+        request = pb.CancelGenerationRequest(provider=self.provider, provider_job_id=job_id)
+        return await self.stub.CancelGeneration(request, metadata=MD, timeout=10)
 
 
 @pytest.fixture

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
 import trustme
 from google.cloud import storage
-from google.rpc import error_details_pb2
 
-from storage_service.server import StorageService
 from tests.support.grpc_client import failure
 from tests.support.storage import (
     AUTH,
     Put,
     Route,
     StartStorageService,
+    fetching_from,
     iter_chunks,
     start_source_server,
     static_resolver,
+    stub_of,
     uri,
 )
 from tests.support.tls import server_tls
@@ -34,9 +34,13 @@ if TYPE_CHECKING:
 VIDEO = make_mp4(160, 90, 1.0, 12)
 
 
-def stub_for(service: StorageService) -> tuple[grpc.aio.Channel, Stub]:
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.port}")
-    return channel, storage_service_pb2_grpc.StorageServiceStub(channel)
+async def relocate_from(
+    start: StartStorageService, route: Route, destination_key: str, **settings: Any
+) -> pb.StoredObject:
+    """Relocate what a local http source answers with `route`, through a service started with `settings`."""
+    async with fetching_from(start, {"/v": route}, **settings) as (source, stub):
+        request = pb.RelocateRequest(source_uri=source.url("/v"), destination_key=destination_key)
+        return await stub.Relocate(request, metadata=AUTH)
 
 
 async def test_gs_source_is_copied_then_reused(
@@ -125,8 +129,7 @@ async def test_https_source_streams_over_tls_and_twenty_concurrent_calls_reuse(
             upload_chunk_bytes=256 * 1024,
             resolver=static_resolver({"videos.provider.test": ["127.0.0.1"]}),
         )
-        channel, stub = stub_for(service)
-        async with channel:
+        async with stub_of(service) as stub:
             request = pb.RelocateRequest(
                 source_uri=source.url("/out.mp4", host="videos.provider.test"),
                 destination_key="videos/u1/job5.mp4",
@@ -154,17 +157,8 @@ def iter_chunks_of(body: bytes, size: int = 100_000) -> list[bytes]:
 async def test_http_source_with_development_setting_and_octet_stream_sniffing(
     start_storage_service: StartStorageService, gcs_bucket: storage.Bucket
 ) -> None:
-    source = start_source_server({"/v": Route(200, {"Content-Type": "application/octet-stream"}, VIDEO)})
-    try:
-        service = await start_storage_service(fetch_allow_local=True)
-        channel, stub = stub_for(service)
-        async with channel:
-            result = await stub.Relocate(
-                pb.RelocateRequest(source_uri=source.url("/v"), destination_key="videos/u1/job6.mp4"),
-                metadata=AUTH,
-            )
-    finally:
-        source.stop()
+    route = Route(200, {"Content-Type": "application/octet-stream"}, VIDEO)
+    result = await relocate_from(start_storage_service, route, "videos/u1/job6.mp4")
     assert result.content_type == "video/mp4"
     assert result.size_bytes == len(VIDEO)
 
@@ -191,27 +185,14 @@ async def test_http_source_with_development_setting_and_octet_stream_sniffing(
 async def test_bad_sources_write_nothing(
     start_storage_service: StartStorageService, gcs_bucket: storage.Bucket, route: Route, reason: str
 ) -> None:
-    source = start_source_server({"/v": route})
-    try:
-        service = await start_storage_service(
-            fetch_allow_local=True, max_object_bytes=2 * 1024 * 1024, upload_chunk_bytes=256 * 1024
-        )
-        channel, stub = stub_for(service)
-        async with channel:
-            with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await stub.Relocate(
-                    pb.RelocateRequest(source_uri=source.url("/v"), destination_key="videos/u1/bad.mp4"),
-                    metadata=AUTH,
-                )
-    finally:
-        source.stop()
-    assert failure(caught.value).reason == reason
+    limits = {"max_object_bytes": 2 * 1024 * 1024, "upload_chunk_bytes": 256 * 1024}
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await relocate_from(start_storage_service, route, "videos/u1/bad.mp4", **limits)
+    refused = failure(caught.value)
+    assert refused.reason == reason
     assert gcs_bucket.get_blob("videos/u1/bad.mp4") is None
     if reason == "SOURCE_UNAVAILABLE":
-        retry = failure(caught.value).detail(error_details_pb2.RetryInfo)
-        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert retry is not None
-        assert retry.retry_delay.seconds == 7
+        assert (refused.code, refused.retry_seconds) == (grpc.StatusCode.UNAVAILABLE, 7)
 
 
 @pytest.mark.parametrize("size", [10, 256 * 1024, 512 * 1024, 512 * 1024 + 1])
@@ -219,17 +200,10 @@ async def test_https_sizes_around_the_chunk_boundary(
     start_storage_service: StartStorageService, gcs_bucket: storage.Bucket, size: int
 ) -> None:
     body = (VIDEO * (size // len(VIDEO) + 1))[:size]
-    source = start_source_server({"/v": Route(200, {"Content-Type": "video/mp4"}, body)})
-    try:
-        service = await start_storage_service(fetch_allow_local=True, upload_chunk_bytes=256 * 1024)
-        channel, stub = stub_for(service)
-        async with channel:
-            result = await stub.Relocate(
-                pb.RelocateRequest(source_uri=source.url("/v"), destination_key="videos/u1/edge.mp4"),
-                metadata=AUTH,
-            )
-    finally:
-        source.stop()
+    route = Route(200, {"Content-Type": "video/mp4"}, body)
+    result = await relocate_from(
+        start_storage_service, route, "videos/u1/edge.mp4", upload_chunk_bytes=256 * 1024
+    )
     assert result.size_bytes == size
     assert gcs_bucket.blob("videos/u1/edge.mp4").download_as_bytes() == body
 
@@ -244,18 +218,8 @@ async def test_source_dropping_mid_download_is_unavailable_and_writes_nothing(
         lambda: iter_chunks(size),
         drop_after=700 * 1024,  # past two 256 KiB chunks already sent to the upload
     )
-    source = start_source_server({"/v": route})
-    try:
-        service = await start_storage_service(fetch_allow_local=True, upload_chunk_bytes=256 * 1024)
-        channel, stub = stub_for(service)
-        async with channel:
-            with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await stub.Relocate(
-                    pb.RelocateRequest(source_uri=source.url("/v"), destination_key="videos/u1/cut.mp4"),
-                    metadata=AUTH,
-                )
-    finally:
-        source.stop()
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await relocate_from(start_storage_service, route, "videos/u1/cut.mp4", upload_chunk_bytes=256 * 1024)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert failure(caught.value).reason == "SOURCE_UNAVAILABLE"
     assert gcs_bucket.get_blob("videos/u1/cut.mp4") is None

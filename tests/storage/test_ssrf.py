@@ -12,7 +12,7 @@ from google.cloud import storage
 from google.rpc import error_details_pb2
 
 from tests.support.grpc_client import failure
-from tests.support.storage import AUTH, Route, StartStorageService, start_source_server, static_resolver
+from tests.support.storage import AUTH, Route, StartStorageService, fetching_from, static_resolver, stub_of
 from videojobs import errors, safe_fetch
 from videojobs.v1 import storage_service_pb2 as pb
 from videojobs.v1 import storage_service_pb2_grpc
@@ -59,9 +59,8 @@ async def relocate_error(stub: Stub, source_uri: str) -> grpc.aio.AioRpcError:
 async def test_refused_targets_are_invalid_argument_and_write_nothing(
     start_storage_service: StartStorageService, gcs_bucket: storage.Bucket, source_uri: str, why: str
 ) -> None:
-    service = await start_storage_service(resolver=RESOLVER)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-        error = await relocate_error(storage_service_pb2_grpc.StorageServiceStub(channel), source_uri)
+    async with stub_of(await start_storage_service(resolver=RESOLVER)) as stub:
+        error = await relocate_error(stub, source_uri)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     bad_request = failure(error).detail(error_details_pb2.BadRequest)
     assert bad_request is not None
@@ -75,16 +74,9 @@ async def test_refused_targets_are_invalid_argument_and_write_nothing(
 async def test_redirect_to_the_metadata_server_is_refused_even_in_development(
     start_storage_service: StartStorageService, gcs_bucket: storage.Bucket
 ) -> None:
-    source = start_source_server(
-        {"/v": Route(302, {"Location": "http://169.254.169.254/computeMetadata/v1/"}, b"")}
-    )
-    try:
-        service = await start_storage_service(fetch_allow_local=True)
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-            stub = storage_service_pb2_grpc.StorageServiceStub(channel)
-            error = await relocate_error(stub, source.url("/v"))
-    finally:
-        source.stop()
+    routes = {"/v": Route(302, {"Location": "http://169.254.169.254/computeMetadata/v1/"}, b"")}
+    async with fetching_from(start_storage_service, routes) as (source, stub):
+        error = await relocate_error(stub, source.url("/v"))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "169.254.169.254 is a link-local address" in (error.details() or "")
     assert [path for path, _ in source.seen] == ["/v"]
@@ -94,14 +86,8 @@ async def test_redirect_chain_is_followed_and_bounded(
     start_storage_service: StartStorageService, gcs_bucket: storage.Bucket
 ) -> None:
     routes = {f"/r{i}": Route(302, {"Location": f"/r{i + 1}"}, b"") for i in range(10)}
-    source = start_source_server(routes)
-    try:
-        service = await start_storage_service(fetch_allow_local=True, fetch_max_redirects=3)
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-            stub = storage_service_pb2_grpc.StorageServiceStub(channel)
-            error = await relocate_error(stub, source.url("/r0"))
-    finally:
-        source.stop()
+    async with fetching_from(start_storage_service, routes, fetch_max_redirects=3) as (source, stub):
+        error = await relocate_error(stub, source.url("/r0"))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert len(source.seen) == 4
 

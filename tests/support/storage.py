@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from provider_service.local_http import LocalHttpServer, Request, Response
 from storage_service.server import StorageService
 from storage_service.settings import StorageServiceSettings
 from tests.support.grpc_client import metadata
-from tests.support.services import LOOPBACK, storage_service_running, target
+from tests.support.services import LOOPBACK, StorageStub, storage_service_running, target
 from videojobs.safe_fetch import Resolver
 from videojobs.v1 import storage_service_pb2_grpc
 from videojobs_cli.gcs_emulator import GcsEmulator
@@ -73,12 +73,16 @@ async def storage_service(start_storage_service: StartStorageService) -> Storage
     return await start_storage_service()
 
 
-@pytest.fixture
-async def storage_stub(
-    storage_service: StorageService,
-) -> AsyncIterator[storage_service_pb2_grpc.StorageServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(target(storage_service.port)) as channel:
+@asynccontextmanager
+async def stub_of(service: StorageService) -> AsyncIterator[StorageStub]:
+    async with grpc.aio.insecure_channel(target(service.port)) as channel:
         yield storage_service_pb2_grpc.StorageServiceStub(channel)
+
+
+@pytest.fixture
+async def storage_stub(storage_service: StorageService) -> AsyncIterator[StorageStub]:
+    async with stub_of(storage_service) as stub:
+        yield stub
 
 
 @pytest.fixture
@@ -142,6 +146,20 @@ def start_source_server(
         return routes.get(request.path, NOT_FOUND).response()
 
     return SourceServer(LocalHttpServer(answer, host=host, tls=tls).start(), routes, seen)
+
+
+@asynccontextmanager
+async def fetching_from(
+    start: StartStorageService, routes: dict[str, Route], **settings: Any
+) -> AsyncIterator[tuple[SourceServer, StorageStub]]:
+    """A local source serving `routes` and a storage_service (started with `settings`, fetching from loopback
+    allowed) to fetch from it, for the `async with` block: (source, stub)."""
+    source = start_source_server(routes)
+    try:
+        async with stub_of(await start(fetch_allow_local=True, **settings)) as stub:
+            yield source, stub
+    finally:
+        source.stop()
 
 
 @dataclass

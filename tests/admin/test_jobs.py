@@ -7,15 +7,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import grpc
 import pytest
 
 from job_service.server import JobService
 from tests.support.cli import Admin, document, table
 from tests.support.grpc_client import metadata
 from tests.support.postgres import Sql
-from tests.support.services import target
-from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
+from tests.support.services import job_stub
+from videojobs.v1 import common_pb2, job_service_pb2
 
 
 @dataclass
@@ -37,8 +36,7 @@ ROWS = [
 async def seeded(job_service: JobService, sql: Sql) -> Seeded:
     """Jobs made through CreateJob, then moved to their states and ages (no worker runs here)."""
     ids: dict[str, str] = {}
-    async with grpc.aio.insecure_channel(target(job_service.port)) as channel:
-        stub = job_service_pb2_grpc.JobServiceStub(channel)
+    async with job_stub(job_service.port) as stub:
         for name, user, state, provider, hours in ROWS:
             request = job_service_pb2.CreateJobRequest(
                 client_request_id=name, spec=common_pb2.VideoSpec(prompt=f"prompt of {name}")

@@ -7,22 +7,19 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-import grpc
-
 from job_service.server import JobService
 from tests.support.cli import Admin, document, table
 from tests.support.grpc_client import metadata
 from tests.support.postgres import Sql
-from tests.support.services import target
-from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
+from tests.support.services import job_stub
+from videojobs.v1 import common_pb2, job_service_pb2
 
 
 async def _job(
     job_service: JobService, sql: Sql, user: str, provider: str, state: str, due_ago: float
 ) -> str:
     """A job made through CreateJob for one provider, then put in `state`, due `due_ago` seconds ago."""
-    async with grpc.aio.insecure_channel(target(job_service.port)) as channel:
-        stub = job_service_pb2_grpc.JobServiceStub(channel)
+    async with job_stub(job_service.port) as stub:
         request = job_service_pb2.CreateJobRequest(
             spec=common_pb2.VideoSpec(prompt=f"a {state} job at {provider}", providers=[provider]),
             allow_duplicate=True,
@@ -155,8 +152,7 @@ async def test_a_full_rate_limit_says_when_its_window_frees_a_submission(
         "INSERT INTO provider_submits (provider, model, submit_time) "
         "SELECT 'veo', '', now() - make_interval(secs => 20 - g) FROM generate_series(0, 9) AS g"
     )
-    async with grpc.aio.insecure_channel(target(job_service.port)) as channel:
-        stub = job_service_pb2_grpc.JobServiceStub(channel)
+    async with job_stub(job_service.port) as stub:
         before = datetime.now(UTC)
         stats = await stub.GetQueueStats(
             job_service_pb2.GetQueueStatsRequest(), metadata=metadata("ops", role="admin")

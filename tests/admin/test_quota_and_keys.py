@@ -16,14 +16,14 @@ from job_service.server import JobService
 from tests.support.cli import Admin, table
 from tests.support.grpc_client import metadata
 from tests.support.postgres import Sql
-from tests.support.services import JobStub, target
-from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
+from tests.support.services import JobStub, job_stub
+from videojobs.v1 import common_pb2, job_service_pb2
 
 
 @pytest.fixture
 async def stub(job_service: JobService) -> AsyncIterator[JobStub]:
-    async with grpc.aio.insecure_channel(target(job_service.port)) as channel:
-        yield job_service_pb2_grpc.JobServiceStub(channel)
+    async with job_stub(job_service.port) as stub:
+        yield stub
 
 
 def document(result: Any) -> dict[str, Any]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 import uuid
 
-import grpc
 import httpx
 
 from tests.support.gateway import Stack, StartStack
 from tests.support.grpc_client import metadata
 from tests.support.postgres import run_sql
-from tests.support.services import hung_service, target
-from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
+from tests.support.services import hung_service, job_stub, target
+from videojobs.v1 import job_service_pb2
 
 PROBLEM = "application/problem+json"
 
@@ -209,8 +208,7 @@ async def test_reads_answer_promptly_without_links_while_storage_hangs(
                 assert job["video_url"] == job["thumbnail_url"] == ""
                 assert job["video_uri"] == "gs://b/videos/alice/v.mp4"
                 assert elapsed < 2.0, f"{path} took {elapsed:.2f}s"
-        async with grpc.aio.insecure_channel(target(stack.jobs.port)) as channel:
-            stub = job_service_pb2_grpc.JobServiceStub(channel)
+        async with job_stub(stack.jobs.port) as stub:
             started = time.monotonic()
             got = await stub.GetJob(
                 job_service_pb2.GetJobRequest(id=created["id"]), metadata=metadata("alice")

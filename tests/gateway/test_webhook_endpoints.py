@@ -14,7 +14,7 @@ from job_service.settings import JobServiceSettings
 from tests.support.gateway import Stack
 from tests.support.grpc_client import metadata
 from tests.support.postgres import Sql
-from tests.support.services import job_service_running, job_settings, target
+from tests.support.services import job_service_running, job_settings, job_stub, target
 from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
 
 HOOK = "http://127.0.0.1:9/hooks"  # loopback over http: accepted in development (nothing is sent here)
@@ -107,8 +107,7 @@ async def test_the_delivery_row_is_written_with_the_job_event_itself(
 
 
 async def test_an_admin_manages_any_users_endpoints_over_grpc_and_a_user_cannot(stack: Stack) -> None:
-    async with grpc.aio.insecure_channel(target(stack.jobs.port)) as channel:
-        stub = job_service_pb2_grpc.JobServiceStub(channel)
+    async with job_stub(stack.jobs.port) as stub:
         request = job_service_pb2.CreateWebhookEndpointRequest(
             user_id="carol", url=HOOK, event_types=["video.completed"]
         )

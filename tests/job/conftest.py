@@ -6,11 +6,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
-import grpc
 import pytest
 
 from job_service.server import JobService
-from tests.support.services import job_service_running, job_settings, target
+from tests.support.services import job_service_running, job_settings, job_stub
 from videojobs.v1 import job_service_pb2_grpc
 
 StartJobService = Callable[..., Awaitable[JobService]]
@@ -36,5 +35,5 @@ async def job_service(start_job_service: StartJobService) -> JobService:
 
 @pytest.fixture
 async def stub(job_service: JobService) -> AsyncIterator[job_service_pb2_grpc.JobServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(target(job_service.port)) as channel:
-        yield job_service_pb2_grpc.JobServiceStub(channel)
+    async with job_stub(job_service.port) as stub:
+        yield stub

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import grpc
 import pytest
 
 from tests.support.grpc_client import metadata
 from tests.support.postgres import Sql
-from tests.support.services import JobStub, StartJobService
-from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
+from tests.support.services import JobStub, StartJobService, job_stub
+from videojobs.v1 import common_pb2, job_service_pb2
 
 SPEC = common_pb2.VideoSpec(prompt="a paper boat on a rainy street", duration_seconds=4)
 Response = job_service_pb2.CreateJobResponse
@@ -155,8 +154,7 @@ async def test_a_finished_job_is_matched_within_the_window_only(stub: JobStub, s
 
 async def test_the_window_is_a_setting(start_job_service: StartJobService, sql: Sql) -> None:
     service = await start_job_service(dedupe_window_seconds=0)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-        stub = job_service_pb2_grpc.JobServiceStub(channel)
+    async with job_stub(service.port) as stub:
         first = await stub.CreateJob(keyless(), metadata=metadata("alice"))
         while_pending = await stub.CreateJob(keyless(), metadata=metadata("alice"))
         sql(f"UPDATE jobs SET state = 'FAILED', end_time = now() WHERE id = '{first.job.id}'")
@@ -190,8 +188,7 @@ async def test_a_duplicate_is_returned_even_at_the_quota_limit(
 ) -> None:
     """A match writes nothing and takes no unit, so it is answered before the limits are checked."""
     service = await start_job_service(daily_limit=1, max_active=1)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-        stub = job_service_pb2_grpc.JobServiceStub(channel)
+    async with job_stub(service.port) as stub:
         first = await stub.CreateJob(keyless(), metadata=metadata("alice"))
         again = await stub.CreateJob(keyless(), metadata=metadata("alice"))
 

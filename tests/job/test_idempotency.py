@@ -11,8 +11,8 @@ from google.rpc import error_details_pb2
 
 from tests.support.grpc_client import failure, metadata
 from tests.support.postgres import Sql
-from tests.support.services import JobStub, StartJobService
-from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
+from tests.support.services import JobStub, StartJobService, job_stub
+from videojobs.v1 import common_pb2, job_service_pb2
 
 SPEC = common_pb2.VideoSpec(prompt="a lighthouse in a storm", duration_seconds=4)
 
@@ -38,8 +38,7 @@ async def test_a_hundred_concurrent_creates_with_distinct_keys_make_a_hundred_jo
     start_job_service: StartJobService, sql: Sql
 ) -> None:
     service = await start_job_service(max_active=1000, daily_limit=1000)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-        stub = job_service_pb2_grpc.JobServiceStub(channel)
+    async with job_stub(service.port) as stub:
         responses = await asyncio.gather(
             *(stub.CreateJob(create(str(uuid.uuid4())), metadata=metadata("alice")) for _ in range(100))
         )

@@ -8,8 +8,8 @@ import grpc
 import pytest
 
 from tests.support.grpc_client import metadata
-from tests.support.services import JobStub, StartJobService
-from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
+from tests.support.services import JobStub, StartJobService, job_stub
+from videojobs.v1 import common_pb2, job_service_pb2
 
 
 async def _create(stub: JobStub, count: int, user: str = "alice") -> list[str]:
@@ -28,8 +28,8 @@ async def _create(stub: JobStub, count: int, user: str = "alice") -> list[str]:
 @pytest.fixture
 async def roomy_stub(start_job_service: StartJobService) -> AsyncIterator[JobStub]:
     service = await start_job_service(max_active=100, daily_limit=100)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-        yield job_service_pb2_grpc.JobServiceStub(channel)
+    async with job_stub(service.port) as stub:
+        yield stub
 
 
 async def test_paging_walks_every_job_once_newest_first(roomy_stub: JobStub) -> None:

@@ -9,18 +9,12 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 
-from job_service.server import JobService
 from tests.support.grpc_client import RpcFailure, failure, metadata
 from tests.support.postgres import Sql
-from tests.support.services import JobStub, StartJobService
-from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
+from tests.support.services import JobStub, StartJobService, job_stub
+from videojobs.v1 import common_pb2, job_service_pb2
 
 SPEC = common_pb2.VideoSpec(prompt="a fox in the snow")
-
-
-async def _stub_for(service: JobService) -> tuple[grpc.aio.Channel, JobStub]:
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.port}")
-    return channel, job_service_pb2_grpc.JobServiceStub(channel)
 
 
 async def _create_many(
@@ -42,8 +36,7 @@ async def test_two_hundred_parallel_creates_against_a_daily_limit_of_ten(
     start_job_service: StartJobService, sql: Sql
 ) -> None:
     service = await start_job_service(daily_limit=10, max_active=1000)
-    channel, stub = await _stub_for(service)
-    async with channel:
+    async with job_stub(service.port) as stub:
         results = await _create_many(stub, 200)
 
         created = [r for r in results if isinstance(r, job_service_pb2.CreateJobResponse)]
@@ -76,8 +69,7 @@ async def test_two_hundred_parallel_creates_against_a_daily_limit_of_ten(
 
 async def test_quota_is_per_user(start_job_service: StartJobService) -> None:
     service = await start_job_service(daily_limit=2, max_active=100)
-    channel, stub = await _stub_for(service)
-    async with channel:
+    async with job_stub(service.port) as stub:
         await _create_many(stub, 5, user="alice")
         bob = await _create_many(stub, 2, user="bob")
         assert all(isinstance(r, job_service_pb2.CreateJobResponse) for r in bob)
@@ -85,8 +77,7 @@ async def test_quota_is_per_user(start_job_service: StartJobService) -> None:
 
 async def test_a_daily_limit_of_zero_refuses_everything(start_job_service: StartJobService, sql: Sql) -> None:
     service = await start_job_service(daily_limit=0)
-    channel, stub = await _stub_for(service)
-    async with channel:
+    async with job_stub(service.port) as stub:
         (result,) = await _create_many(stub, 1)
     assert isinstance(result, RpcFailure)
     assert result.code == grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -97,8 +88,7 @@ async def test_the_active_job_limit_holds_under_parallel_creates(
     start_job_service: StartJobService, sql: Sql
 ) -> None:
     service = await start_job_service(daily_limit=1000, max_active=3)
-    channel, stub = await _stub_for(service)
-    async with channel:
+    async with job_stub(service.port) as stub:
         results = await _create_many(stub, 60)
 
         created = [r for r in results if isinstance(r, job_service_pb2.CreateJobResponse)]

@@ -10,8 +10,8 @@ from google.rpc import error_details_pb2
 
 from tests.support.grpc_client import failure, metadata
 from tests.support.postgres import Sql
-from tests.support.services import JobStub, StartJobService, target
-from videojobs.v1 import common_pb2, job_service_pb2, job_service_pb2_grpc
+from tests.support.services import JobStub, StartJobService, job_stub
+from videojobs.v1 import common_pb2, job_service_pb2
 
 GOOD = {"prompt": "a red kite over hills"}
 NOTHING_WRITTEN = """
@@ -80,8 +80,7 @@ async def test_an_image_alone_is_enough(stub: JobStub) -> None:
 
 async def test_gs_images_come_only_from_the_configured_buckets(start_job_service: StartJobService) -> None:
     service = await start_job_service(image_buckets=("app-uploads",))
-    async with grpc.aio.insecure_channel(target(service.port)) as channel:
-        stub = job_service_pb2_grpc.JobServiceStub(channel)
+    async with job_stub(service.port) as stub:
 
         async def create(uri: str) -> job_service_pb2.CreateJobResponse:
             spec = common_pb2.VideoSpec(image_uri=uri)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any, Protocol, TypeAlias, TypeVar
 
+import grpc
 import httpx
 
 from gateway.server import RunningGateway, running
@@ -45,6 +46,13 @@ StartJobService = Callable[..., Awaitable[JobService]]
 def target(port: int) -> str:
     """The gRPC target of a service listening on loopback."""
     return f"{LOOPBACK}:{port}"
+
+
+@asynccontextmanager
+async def job_stub(port: int) -> AsyncIterator[JobStub]:
+    """A job_service stub on a channel of its own to the service on loopback `port`."""
+    async with grpc.aio.insecure_channel(target(port)) as channel:
+        yield job_service_pb2_grpc.JobServiceStub(channel)
 
 
 # -- settings: loopback, port 0, and timeouts short enough for tests ----------------------------------------

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.gateway import Stack, StartStack, stack_running
+from tests.support.services import starting
 
 
 @pytest.fixture
 async def start_stack(database_url: str) -> AsyncIterator[StartStack]:
     """start(job={...JobServiceSettings overrides}, **GatewaySettings overrides) -> Stack."""
-    async with AsyncExitStack() as exits:
-
-        async def start(job: dict[str, Any] | None = None, **gateway: Any) -> Stack:
-            return await exits.enter_async_context(stack_running(database_url, job, **gateway))
-
+    async with starting(functools.partial(stack_running, database_url)) as start:
         yield start
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ from provider_service.fakes import FalFake
 from provider_service.sim.server import SimProvider
 from tests.gateway.sse_client import read_events
 from tests.support.pipeline import Pipeline, StartPipeline, pipeline_running
+from tests.support.services import starting
 from videojobs_cli.gcs_emulator import GcsEmulator
 
 
@@ -25,14 +26,13 @@ async def pipeline(
     database_url: str, gcs_emulator: GcsEmulator, gcs_bucket: storage.Bucket
 ) -> AsyncIterator[StartPipeline]:
     """start(providers, **job settings) -> the pipeline with the gateway in front."""
-    async with AsyncExitStack() as exits:
 
-        async def start(providers: dict[str, Any], **job: Any) -> Pipeline:
-            stack = pipeline_running(
-                database_url, gcs_emulator.url, gcs_bucket, providers=providers, gateway={}, **job
-            )
-            return await exits.enter_async_context(stack)
+    def running(providers: dict[str, Any], **job: Any) -> AbstractAsyncContextManager[Pipeline]:
+        return pipeline_running(
+            database_url, gcs_emulator.url, gcs_bucket, providers=providers, gateway={}, **job
+        )
 
+    async with starting(running) as start:
         yield start
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager
 
 import httpx
 import pytest
 
 from gateway.server import RunningGateway
-from tests.support.services import LOOPBACK, gateway_running, gateway_settings
+from tests.support.services import LOOPBACK, gateway_running, gateway_settings, starting
 
 StartGateway = Callable[..., Awaitable[RunningGateway]]
 CLOSED_PORT = 9  # nothing listens: these tests need no backend
@@ -21,12 +21,11 @@ CLOSED_PORT = 9  # nothing listens: these tests need no backend
 
 @pytest.fixture
 async def start_gateway() -> AsyncIterator[StartGateway]:
-    async with AsyncExitStack() as exits:
 
-        async def start(**overrides: object) -> RunningGateway:
-            settings = gateway_settings(CLOSED_PORT, CLOSED_PORT, **overrides)
-            return await exits.enter_async_context(gateway_running(settings))
+    def running(**overrides: object) -> AbstractAsyncContextManager[RunningGateway]:
+        return gateway_running(gateway_settings(CLOSED_PORT, CLOSED_PORT, **overrides))
 
+    async with starting(running) as start:
         yield start
 
 

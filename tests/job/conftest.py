@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
 
 from job_service.server import JobService
-from tests.support.services import job_service_running, job_settings, job_stub
+from tests.support.services import StartJobService, job_service_running, job_settings, job_stub, starting
 from videojobs.v1 import job_service_pb2_grpc
-
-StartJobService = Callable[..., Awaitable[JobService]]
 
 
 @pytest.fixture
 async def start_job_service(database_url: str) -> AsyncIterator[StartJobService]:
     """start(**JobServiceSettings overrides) -> a started JobService; no worker by default: these tests look
     at job_service's own RPCs, with no providers behind it."""
-    async with AsyncExitStack() as exits:
 
-        async def start(**overrides: Any) -> JobService:
-            settings = job_settings(**({"database_url": database_url} | overrides))
-            return await exits.enter_async_context(job_service_running(settings))
+    def running(**overrides: Any) -> AbstractAsyncContextManager[JobService]:
+        return job_service_running(job_settings(**({"database_url": database_url} | overrides)))
 
+    async with starting(running) as start:
         yield start
 
 

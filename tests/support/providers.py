@@ -13,7 +13,7 @@ Settings are tuned for speed: millisecond backoff, short timeouts, short RetryIn
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from provider_service.settings import ProviderServiceSettings
 from provider_service.sim.server import SimProvider, SimSettings
 from provider_service.sim.server import start as start_sim
 from tests.support.grpc_client import RpcFailure, metadata, rpc_failure
-from tests.support.services import LOOPBACK, ProviderStub, provider_service_running, target
+from tests.support.services import LOOPBACK, ProviderStub, provider_service_running, starting, target
 from videojobs.v1 import common_pb2, job_service_pb2, provider_service_pb2_grpc
 from videojobs.v1 import provider_service_pb2 as pb
 from videojobs_cli.gcs_emulator import GcsEmulator
@@ -123,11 +123,11 @@ class Generations:
 @pytest.fixture
 async def start_provider_service() -> AsyncIterator[StartProviderService]:
     """start(**provider_settings kwargs): a started ProviderService on a free port, stopped afterwards."""
-    async with AsyncExitStack() as exits:
 
-        async def start(**kwargs: Any) -> ProviderService:
-            return await exits.enter_async_context(provider_service_running(provider_settings(**kwargs)))
+    def running(**kwargs: Any) -> AbstractAsyncContextManager[ProviderService]:
+        return provider_service_running(provider_settings(**kwargs))
 
+    async with starting(running) as start:
         yield start
 
 

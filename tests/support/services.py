@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any, Protocol, TypeAlias, TypeVar
 
 import grpc
@@ -101,6 +101,23 @@ async def started(service: _Service, start: Callable[[], Awaitable[None]]) -> As
         yield service
     finally:
         await service.stop(0)
+
+
+_Running = TypeVar("_Running")
+
+
+@asynccontextmanager
+async def starting(
+    running: Callable[..., AbstractAsyncContextManager[_Running]],
+) -> AsyncIterator[Callable[..., Awaitable[_Running]]]:
+    """A stack fixture's `start(...)`: each call enters `running(...)`; all it started stops (last started,
+    first stopped) when the block ends. A test starts what it needs, with the settings it needs."""
+    async with AsyncExitStack() as exits:
+
+        async def start(*args: Any, **kwargs: Any) -> _Running:
+            return await exits.enter_async_context(running(*args, **kwargs))
+
+        yield start
 
 
 def job_service_running(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from provider_service.local_http import LocalHttpServer, Request, Response
 from storage_service.server import StorageService
 from storage_service.settings import StorageServiceSettings
 from tests.support.grpc_client import metadata
-from tests.support.services import LOOPBACK, StorageStub, storage_service_running, target
+from tests.support.services import LOOPBACK, StorageStub, starting, storage_service_running, target
 from videojobs.safe_fetch import Resolver
 from videojobs.v1 import storage_service_pb2_grpc
 from videojobs_cli.gcs_emulator import GcsEmulator
@@ -59,12 +59,14 @@ async def start_storage_service(
     gcs_emulator: GcsEmulator, gcs_bucket: storage.Bucket
 ) -> AsyncIterator[StartStorageService]:
     """start(resolver=None, **storage_settings overrides): a started StorageService, stopped afterwards."""
-    async with AsyncExitStack() as exits:
 
-        async def start(*, resolver: Resolver | None = None, **overrides: Any) -> StorageService:
-            settings = storage_settings(gcs_emulator.url, gcs_bucket.name, **overrides)
-            return await exits.enter_async_context(storage_service_running(settings, resolver=resolver))
+    def running(
+        *, resolver: Resolver | None = None, **overrides: Any
+    ) -> AbstractAsyncContextManager[StorageService]:
+        settings = storage_settings(gcs_emulator.url, gcs_bucket.name, **overrides)
+        return storage_service_running(settings, resolver=resolver)
 
+    async with starting(running) as start:
         yield start
 
 

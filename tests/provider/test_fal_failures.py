@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from provider_service.fakes import FalFake
-from tests.support.providers import Generations, StartProviderService, provider_stub
-from videojobs.v1 import common_pb2
+from tests.support.providers import StartProviderService, submitted
 from videojobs.v1 import provider_service_pb2 as pb
 
 State = pb.GenerationStatus
@@ -15,10 +14,8 @@ State = pb.GenerationStatus
 
 async def _final_status(start: StartProviderService, fal_fake: FalFake) -> pb.GenerationStatus:
     fal_fake.script.polls_to_finish = 0
-    service = await start(fal=fal_fake)
-    async with provider_stub(service.port) as stub:
-        fal = Generations(stub, "fal")
-        return await fal.status(await fal.submit(common_pb2.VideoSpec(prompt="a storm")))
+    async with submitted(start, fal_fake) as (fal, job_id):
+        return await fal.status(job_id)
 
 
 async def test_a_content_block_behind_a_plain_error_is_a_content_violation_with_its_categories(
@@ -73,10 +70,7 @@ async def test_a_cancelled_request_reads_as_cancelled(
     start_provider_service: StartProviderService, fal_fake: FalFake
 ) -> None:
     fal_fake.script.polls_to_finish = 100
-    service = await start_provider_service(fal=fal_fake)
-    async with provider_stub(service.port) as stub:
-        fal = Generations(stub, "fal")
-        job_id = await fal.submit(common_pb2.VideoSpec(prompt="x"))
+    async with submitted(start_provider_service, fal_fake) as (fal, job_id):
         await fal.cancel(job_id)
         status = await fal.status(job_id)
     assert status.state == State.CANCELLED

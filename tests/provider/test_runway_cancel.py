@@ -7,19 +7,10 @@ import httpx
 import pytest
 
 from provider_service.fakes import RunwayFake
-from tests.support.providers import Generations, StartProviderService, provider_stub
-from videojobs.v1 import common_pb2
+from tests.support.providers import Generations, StartProviderService, provider_stub, submitted
 from videojobs.v1 import provider_service_pb2 as pb
 
 State = pb.GenerationStatus
-
-
-async def _submit_and_poll(runway: Generations, polls: int) -> tuple[str, pb.GenerationStatus | None]:
-    task_id = await runway.submit(common_pb2.VideoSpec(prompt="rain"))
-    status = None
-    for _ in range(polls):
-        status = await runway.status(task_id)
-    return task_id, status
 
 
 @pytest.mark.parametrize("outcome", ["success", "failure"])
@@ -28,11 +19,8 @@ async def test_a_finished_task_is_not_deleted(
 ) -> None:
     runway_fake.script.outcome = outcome  # type: ignore[assignment]
     runway_fake.script.polls_to_finish = 0
-    service = await start_provider_service(runway=runway_fake)
-    async with provider_stub(service.port) as stub:
-        runway = Generations(stub, "runway")
-        task_id, finished = await _submit_and_poll(runway, polls=1)
-        assert finished is not None
+    async with submitted(start_provider_service, runway_fake) as (runway, task_id):
+        finished = await runway.status(task_id)
         assert finished.state in (State.SUCCEEDED, State.FAILED)
         reply = await runway.cancel(task_id)
         assert reply.cancelled is False
@@ -49,10 +37,7 @@ async def test_a_cancelled_task_is_not_deleted_again(
     start_provider_service: StartProviderService, runway_fake: RunwayFake
 ) -> None:
     runway_fake.script.polls_to_finish = 100
-    service = await start_provider_service(runway=runway_fake)
-    async with provider_stub(service.port) as stub:
-        runway = Generations(stub, "runway")
-        task_id, _ = await _submit_and_poll(runway, polls=0)
+    async with submitted(start_provider_service, runway_fake) as (runway, task_id):
         first = await runway.cancel(task_id)
         second = await runway.cancel(task_id)
     assert first.cancelled is True
@@ -65,10 +50,9 @@ async def test_a_pending_or_running_task_is_cancelled(
     start_provider_service: StartProviderService, runway_fake: RunwayFake, polls: int
 ) -> None:
     runway_fake.script.polls_to_finish = 100
-    service = await start_provider_service(runway=runway_fake)
-    async with provider_stub(service.port) as stub:
-        runway = Generations(stub, "runway")
-        task_id, _ = await _submit_and_poll(runway, polls=polls)
+    async with submitted(start_provider_service, runway_fake) as (runway, task_id):
+        for _ in range(polls):
+            await runway.status(task_id)
         reply = await runway.cancel(task_id)
         after = await runway.status(task_id)
     assert reply.cancelled is True

@@ -8,7 +8,7 @@ import grpc
 
 from provider_service.fakes import FalFake, Fault, RunwayFake
 from tests.support.grpc_client import rpc_failure
-from tests.support.providers import HANG_TIMEOUT, Generations, StartProviderService, provider_stub
+from tests.support.providers import HANG_TIMEOUT, Generations, StartProviderService, provider_stub, submitted
 from videojobs.v1 import common_pb2
 from videojobs.v1 import provider_service_pb2 as pb
 
@@ -52,14 +52,11 @@ async def test_thirty_percent_failing_status_calls_still_reach_the_right_state(
 async def test_provider_that_stays_down_is_unavailable_with_retry_info(
     start_provider_service: StartProviderService, runway_fake: RunwayFake
 ) -> None:
-    service = await start_provider_service(runway=runway_fake, retry_attempts=4)
-    async with provider_stub(service.port) as stub:
-        runway = Generations(stub, "runway")
-        job_id = await runway.submit(SPEC)
+    async with submitted(start_provider_service, runway_fake, retry_attempts=4) as (runway, job_id):
         runway_fake.fail_always("status", Fault("503"))
         before = runway_fake.calls["status"]
         started = time.monotonic()
-        failure = await rpc_failure(stub.GetGenerationStatus, runway.status_request(job_id))
+        failure = await rpc_failure(runway.stub.GetGenerationStatus, runway.status_request(job_id))
     assert failure.code == grpc.StatusCode.UNAVAILABLE
     assert failure.retry_seconds == 1
     assert failure.reason == "PROVIDER_UNAVAILABLE"
@@ -70,14 +67,11 @@ async def test_provider_that_stays_down_is_unavailable_with_retry_info(
 async def test_hanging_provider_times_out_and_ends_unavailable(
     start_provider_service: StartProviderService, fal_fake: FalFake
 ) -> None:
-    service = await start_provider_service(fal=fal_fake, retry_attempts=2, **HANG_TIMEOUT)
-    async with provider_stub(service.port) as stub:
-        fal = Generations(stub, "fal")
-        job_id = await fal.submit(SPEC)
+    async with submitted(start_provider_service, fal_fake, retry_attempts=2, **HANG_TIMEOUT) as (fal, job_id):
         fal_fake.script.hang_seconds = 5
         fal_fake.fail_always("status", Fault("hang"))
         started = time.monotonic()
-        failure = await rpc_failure(stub.GetGenerationStatus, fal.status_request(job_id))
+        failure = await rpc_failure(fal.stub.GetGenerationStatus, fal.status_request(job_id))
     assert failure.code == grpc.StatusCode.UNAVAILABLE
     assert failure.retry_seconds is not None
     assert time.monotonic() - started < 2.5, "two attempts of a 0.5 s read timeout, not the 5 s hang"
@@ -86,13 +80,10 @@ async def test_hanging_provider_times_out_and_ends_unavailable(
 async def test_long_retry_after_is_handed_back_instead_of_waited_out(
     start_provider_service: StartProviderService, runway_fake: RunwayFake
 ) -> None:
-    service = await start_provider_service(runway=runway_fake)
-    async with provider_stub(service.port) as stub:
-        runway = Generations(stub, "runway")
-        job_id = await runway.submit(SPEC)
+    async with submitted(start_provider_service, runway_fake) as (runway, job_id):
         runway_fake.fail_next("status", Fault("429", retry_after=30))
         before = runway_fake.calls["status"]
-        failure = await rpc_failure(stub.GetGenerationStatus, runway.status_request(job_id))
+        failure = await rpc_failure(runway.stub.GetGenerationStatus, runway.status_request(job_id))
     assert failure.code == grpc.StatusCode.UNAVAILABLE
     assert failure.retry_seconds == 30
     assert runway_fake.calls["status"] - before == 1
@@ -101,10 +92,7 @@ async def test_long_retry_after_is_handed_back_instead_of_waited_out(
 async def test_short_retry_after_is_honoured_inside_the_call(
     start_provider_service: StartProviderService, runway_fake: RunwayFake
 ) -> None:
-    service = await start_provider_service(runway=runway_fake, retry_max_seconds=0.5)
-    async with provider_stub(service.port) as stub:
-        runway = Generations(stub, "runway")
-        job_id = await runway.submit(SPEC)
+    async with submitted(start_provider_service, runway_fake, retry_max_seconds=0.5) as (runway, job_id):
         runway_fake.fail_next("status", Fault("429", retry_after=0.3), times=2)
         started = time.monotonic()
         status = await runway.status(job_id)
@@ -115,14 +103,11 @@ async def test_short_retry_after_is_honoured_inside_the_call(
 async def test_malformed_answers_are_retried_and_unknown_states_keep_polling(
     start_provider_service: StartProviderService, runway_fake: RunwayFake
 ) -> None:
-    service = await start_provider_service(runway=runway_fake)
-    async with provider_stub(service.port) as stub:
-        runway = Generations(stub, "runway")
-        job_id = await runway.submit(SPEC)
+    async with submitted(start_provider_service, runway_fake) as (runway, job_id):
         runway_fake.fail_next("status", Fault("malformed"), times=2)
         assert (await runway.status(job_id)).state == State.QUEUED  # retried past them
         runway_fake.fail_next("status", Fault("unknown_status"))
         assert (await runway.status(job_id)).state == State.RUNNING  # keep polling
         runway_fake.fail_always("status", Fault("malformed"))
-        failure = await rpc_failure(stub.GetGenerationStatus, runway.status_request(job_id))
+        failure = await rpc_failure(runway.stub.GetGenerationStatus, runway.status_request(job_id))
     assert failure.code == grpc.StatusCode.UNAVAILABLE

@@ -20,7 +20,7 @@ from typing import Any
 import grpc
 import pytest
 
-from provider_service.fakes import FalFake, RunwayFake, VeoFake
+from provider_service.fakes import FakeProvider, FalFake, RunwayFake, VeoFake
 from provider_service.server import ProviderService
 from provider_service.settings import ProviderServiceSettings
 from provider_service.sim.server import SimProvider, SimSettings
@@ -118,6 +118,18 @@ class Generations:
     async def cancel(self, job_id: str) -> pb.CancelGenerationResponse:
         request = pb.CancelGenerationRequest(provider=self.provider, provider_job_id=job_id)
         return await self.stub.CancelGeneration(request, metadata=MD, timeout=10)
+
+
+@asynccontextmanager
+async def submitted(
+    start: StartProviderService, fake: FakeProvider, spec: common_pb2.VideoSpec | None = None, **settings: Any
+) -> AsyncIterator[tuple[Generations, str]]:
+    """provider_service (started with `settings`) in front of `fake`, and one generation submitted to it: the
+    calls about that provider and the generation's provider_job_id, for the `async with` block."""
+    service = await start(**{fake.name: fake}, **settings)
+    async with provider_stub(service.port) as stub:
+        generations = Generations(stub, fake.name)
+        yield generations, await generations.submit(spec or common_pb2.VideoSpec(prompt="rain on a window"))
 
 
 @pytest.fixture

@@ -19,7 +19,9 @@ SPEC = common_pb2.VideoSpec(prompt="a fox in the snow")
 
 async def _create_many(
     stub: JobStub, count: int, user: str = "alice"
-) -> list[job_service_pb2.CreateJobResponse | RpcFailure]:
+) -> tuple[list[job_service_pb2.CreateJobResponse], list[RpcFailure]]:
+    """`count` creates at once: the answers of those that made a job, and the failures of the others."""
+
     async def one() -> job_service_pb2.CreateJobResponse | RpcFailure:
         try:
             return await stub.CreateJob(
@@ -29,7 +31,9 @@ async def _create_many(
         except grpc.aio.AioRpcError as error:
             return failure(error)
 
-    return await asyncio.gather(*(one() for _ in range(count)))
+    results = await asyncio.gather(*(one() for _ in range(count)))
+    created = [r for r in results if isinstance(r, job_service_pb2.CreateJobResponse)]
+    return created, [r for r in results if isinstance(r, RpcFailure)]
 
 
 async def test_two_hundred_parallel_creates_against_a_daily_limit_of_ten(
@@ -37,10 +41,7 @@ async def test_two_hundred_parallel_creates_against_a_daily_limit_of_ten(
 ) -> None:
     service = await start_job_service(daily_limit=10, max_active=1000)
     async with job_stub(service.port) as stub:
-        results = await _create_many(stub, 200)
-
-        created = [r for r in results if isinstance(r, job_service_pb2.CreateJobResponse)]
-        refused = [r for r in results if not isinstance(r, job_service_pb2.CreateJobResponse)]
+        created, refused = await _create_many(stub, 200)
         assert len(created) == 10
         assert len(refused) == 190
         for error in refused:
@@ -61,26 +62,24 @@ async def test_two_hundred_parallel_creates_against_a_daily_limit_of_ten(
             job_service_pb2.ResetQuotaRequest(user_id="alice"), metadata=metadata("ops", role="admin")
         )
         assert (reset.used_today, reset.remaining_today) == (0, 10)
-        assert (
-            len([r for r in await _create_many(stub, 3) if isinstance(r, job_service_pb2.CreateJobResponse)])
-            == 3
-        )
+        created, refused = await _create_many(stub, 3)
+        assert (len(created), refused) == (3, [])
 
 
 async def test_quota_is_per_user(start_job_service: StartJobService) -> None:
     service = await start_job_service(daily_limit=2, max_active=100)
     async with job_stub(service.port) as stub:
         await _create_many(stub, 5, user="alice")
-        bob = await _create_many(stub, 2, user="bob")
-        assert all(isinstance(r, job_service_pb2.CreateJobResponse) for r in bob)
+        created, refused = await _create_many(stub, 2, user="bob")
+        assert (len(created), refused) == (2, [])
 
 
 async def test_a_daily_limit_of_zero_refuses_everything(start_job_service: StartJobService, sql: Sql) -> None:
     service = await start_job_service(daily_limit=0)
     async with job_stub(service.port) as stub:
-        (result,) = await _create_many(stub, 1)
-    assert isinstance(result, RpcFailure)
-    assert result.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        created, refused = await _create_many(stub, 1)
+    assert created == []
+    assert [error.code for error in refused] == [grpc.StatusCode.RESOURCE_EXHAUSTED]
     assert sql("SELECT count(*) FROM jobs") == [(0,)]
 
 
@@ -89,10 +88,7 @@ async def test_the_active_job_limit_holds_under_parallel_creates(
 ) -> None:
     service = await start_job_service(daily_limit=1000, max_active=3)
     async with job_stub(service.port) as stub:
-        results = await _create_many(stub, 60)
-
-        created = [r for r in results if isinstance(r, job_service_pb2.CreateJobResponse)]
-        refused = [r for r in results if not isinstance(r, job_service_pb2.CreateJobResponse)]
+        created, refused = await _create_many(stub, 60)
         assert len(created) == 3
         assert {e.code for e in refused} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
         assert refused[0].reason == "ACTIVE_JOBS_LIMIT"
@@ -105,8 +101,8 @@ async def test_the_active_job_limit_holds_under_parallel_creates(
         await stub.CancelJob(
             job_service_pb2.CancelJobRequest(id=created[0].job.id), metadata=metadata("alice")
         )
-        again = await _create_many(stub, 10)
-        assert len([r for r in again if isinstance(r, job_service_pb2.CreateJobResponse)]) == 1
+        again, _ = await _create_many(stub, 10)
+        assert len(again) == 1
 
 
 async def test_cancelling_a_pending_job_gives_its_unit_back(stub: JobStub, sql: Sql) -> None:

@@ -8,12 +8,13 @@ import asyncio
 import json
 
 import grpc
-import psycopg
 import pytest
 
 from job_service.upkeep import RETENTION_LOCK_ID
 from provider_service.sim.server import SimProvider
 from tests.support.pipeline import Pipeline, StartPipeline, admin
+from tests.support.postgres import advisory_lock_held
+from tests.support.waiting import eventually
 from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2
 
@@ -110,9 +111,7 @@ async def test_workers_run_retention_one_replica_at_a_time(
         retention_batch=1,
     )
     jobs = await completed(stack, 3)
-    with psycopg.connect(stack.database_url, autocommit=True) as holder:
-        # In a thread: a replica in this event loop may hold the lock right now, and must run to let go.
-        await asyncio.to_thread(holder.execute, "SELECT pg_advisory_lock(%s)", (RETENTION_LOCK_ID,))
+    async with advisory_lock_held(stack.database_url, RETENTION_LOCK_ID):
         await asyncio.to_thread(
             stack.sql, "UPDATE jobs SET end_time = now() - interval '40 days' RETURNING id"
         )
@@ -121,11 +120,8 @@ async def test_workers_run_retention_one_replica_at_a_time(
         busy = await admin(stack, "retention", "--days", "30", "--apply")
         assert busy.returncode != 0
         assert "retention is running" in busy.stderr
-    async with asyncio.timeout(15):
-        while True:
-            if stack.sql("SELECT count(*) FROM jobs WHERE deleted_time IS NULL") == [(0,)]:
-                break
-            await asyncio.sleep(0.05)
+    live = "SELECT count(*) FROM jobs WHERE deleted_time IS NULL"
+    await eventually(lambda: stack.sql(live) == [(0,)], within=15)
     await asyncio.sleep(0.3)  # a few more rounds of both replicas
     assert stack.names("videos/") == stack.names("thumbnails/") == []
     expired = stack.sql(

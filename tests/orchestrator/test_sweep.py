@@ -10,11 +10,11 @@ import subprocess
 import uuid
 from typing import Any
 
-import psycopg
-
 from job_service.upkeep import SWEEP_LOCK_ID
 from provider_service.sim.server import SimProvider
 from tests.support.pipeline import Pipeline, StartPipeline, admin
+from tests.support.postgres import advisory_lock_held
+from tests.support.waiting import eventually
 from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2
 
@@ -112,9 +112,7 @@ async def test_the_workers_sweep_one_replica_at_a_time(
         sweep_batch=2,
     )
     # While an operator holds the sweep lock, no replica sweeps, and the CLI refuses a second --apply.
-    with psycopg.connect(stack.database_url, autocommit=True) as holder:
-        # In a thread: a replica in this event loop may hold the lock right now, and must run to let go.
-        await asyncio.to_thread(holder.execute, "SELECT pg_advisory_lock(%s)", (SWEEP_LOCK_ID,))
+    async with advisory_lock_held(stack.database_url, SWEEP_LOCK_ID):
         for _ in range(5):
             put(stack, f"incoming/{uuid.uuid4()}/sample_0.mp4")
         await asyncio.sleep(0.5)
@@ -123,11 +121,7 @@ async def test_the_workers_sweep_one_replica_at_a_time(
         assert busy.returncode != 0
         assert "a sweep is running" in busy.stderr
     # Released: the replicas work the backlog off, a bounded batch per round.
-    async with asyncio.timeout(15):
-        while True:
-            if not stack.names("incoming/"):
-                break
-            await asyncio.sleep(0.05)
+    await eventually(lambda: not stack.names("incoming/"), within=15)
 
 
 async def test_outputs_of_a_live_job_are_never_orphans(

@@ -15,6 +15,7 @@ from job_service.maintenance_queries import ThumbnailQueries
 from job_service.thumbnails import ThumbnailBackfill
 from provider_service.sim.server import SimProvider
 from tests.support.pipeline import Pipeline, StartPipeline, admin
+from tests.support.waiting import eventually
 from videojobs import errors
 from videojobs.identity import key_segment
 from videojobs.v1 import job_service_pb2
@@ -93,11 +94,7 @@ async def test_a_failed_thumbnail_completes_the_job_and_the_workers_make_it_late
     # The quota unit stays used: the user got the video.
     assert stack.sql("SELECT used FROM quota_usage WHERE user_id = 'alice'") == [(1,)]
 
-    async with asyncio.timeout(15):  # the workers keep trying while it fails
-        while True:
-            if thumbnails.refused >= 3:
-                break
-            await asyncio.sleep(0.05)
+    await eventually(lambda: thumbnails.refused >= 3, within=15)  # the workers keep trying while it fails
     thumbnails.broken = False
 
     job = await until_thumbnail(stack, job.id)
@@ -108,11 +105,12 @@ async def test_a_failed_thumbnail_completes_the_job_and_the_workers_make_it_late
     [(error,)] = stack.sql("SELECT thumbnail_error FROM jobs WHERE id = %s", job.id)
     assert error is None
     registry = stack.jobs.metrics.registry
-    async with asyncio.timeout(5):  # counted when the round ends, just after the row is written
-        while True:
-            if registry.get_sample_value("videojobs_thumbnails_backfilled_total", {"result": "made"}) == 1:
-                break
-            await asyncio.sleep(0.02)
+    # Counted when the round ends, just after the row is written.
+    await eventually(
+        lambda: registry.get_sample_value("videojobs_thumbnails_backfilled_total", {"result": "made"}) == 1,
+        within=5,
+        every=0.02,
+    )
     failed = registry.get_sample_value("videojobs_thumbnails_backfilled_total", {"result": "failed"})
     assert failed == thumbnails.refused - 1  # every refusal but the one in FINALIZING was a backfill try
 
@@ -129,11 +127,9 @@ async def test_the_workers_try_a_job_a_bounded_number_of_times_then_leave_it_to_
     thumbnails = BrokenThumbnails(stack, monkeypatch)
     job = await completed(stack)
 
-    async with asyncio.timeout(15):
-        while True:
-            if stack.sql("SELECT thumbnail_attempts FROM jobs WHERE id = %s", job.id) == [(2,)]:
-                break
-            await asyncio.sleep(0.05)
+    await eventually(
+        lambda: stack.sql("SELECT thumbnail_attempts FROM jobs WHERE id = %s", job.id) == [(2,)], 15
+    )
     backfill = ThumbnailBackfill(
         ThumbnailQueries(stack.jobs.engine), stack.jobs.peers.storage, max_attempts=2
     )

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from playwright.async_api import expect as playwright_expect
 
 from tests.support.pipeline import Pipeline
 from tests.support.proxy import CuttableProxy as CuttableProxy  # where the dashboard tests find it
+from tests.support.waiting import eventually as eventually  # likewise
 from videojobs.contract import TERMINAL_JOB_STATES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,13 +183,6 @@ async def open_dashboard(
         lambda r: dashboard.requests.append((r.method, r.url, r.headers, r.post_data)),
     )
     return dashboard, browser_context
-
-
-async def eventually(check: Callable[[], object], within: float = 10) -> None:
-    """Wait until check() is true (for what has no locator to expect on, e.g. requests sent)."""
-    async with asyncio.timeout(within):
-        while not check():  # noqa: ASYNC110 - nothing to wait on but the page's own requests
-            await asyncio.sleep(0.05)
 
 
 def body_of(sent: tuple[dict[str, str], str | None]) -> dict[str, Any]:

@@ -3,10 +3,12 @@ migrated template per xdist worker, and a fresh clone of it per test (CREATE DAT
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,15 @@ def run_sql(url: str, query: str, params: Any = None) -> list[tuple[Any, ...]]:
     with psycopg.connect(url, options="-c lock_timeout=10s -c statement_timeout=30s") as conn:
         cursor = conn.execute(query, params)
         return cursor.fetchall() if cursor.description else []
+
+
+@asynccontextmanager
+async def advisory_lock_held(url: str, lock_id: int) -> AsyncIterator[None]:
+    """An operator's session holding Postgres advisory lock `lock_id` for the block. Taken in a thread: a
+    replica on the test's event loop may hold the lock right now, and must run to let go."""
+    with psycopg.connect(url, autocommit=True) as holder:
+        await asyncio.to_thread(holder.execute, "SELECT pg_advisory_lock(%s)", (lock_id,))
+        yield
 
 
 def server_url() -> str:

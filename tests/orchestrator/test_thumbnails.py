@@ -49,6 +49,15 @@ async def completed(stack: Pipeline) -> job_service_pb2.Job:
     return job
 
 
+async def completed_without_thumbnail(
+    start_stack: StartPipeline, sim: SimProvider, monkeypatch: pytest.MonkeyPatch, **settings: Any
+) -> tuple[Pipeline, BrokenThumbnails, job_service_pb2.Job]:
+    """A pipeline (job_service `settings`, no sweeps) whose thumbnails fail, and a job completed on it."""
+    stack = await start_stack(providers={"sim_url": sim.public_url}, sweep_interval_seconds=0, **settings)
+    thumbnails = BrokenThumbnails(stack, monkeypatch)
+    return stack, thumbnails, await completed(stack)
+
+
 async def until_thumbnail(stack: Pipeline, job_id: str, within: float = 15.0) -> job_service_pb2.Job:
     async with asyncio.timeout(within):
         while True:
@@ -67,15 +76,9 @@ def report(result: Any) -> dict[str, Any]:
 async def test_a_failed_thumbnail_completes_the_job_and_the_workers_make_it_later(
     start_stack: StartPipeline, sim_provider: SimProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stack = await start_stack(
-        providers={"sim_url": sim_provider.public_url},
-        sweep_interval_seconds=0,
-        thumbnail_interval_seconds=0.1,
-        thumbnail_max_attempts=1000,
+    stack, thumbnails, job = await completed_without_thumbnail(
+        start_stack, sim_provider, monkeypatch, thumbnail_interval_seconds=0.1, thumbnail_max_attempts=1000
     )
-    thumbnails = BrokenThumbnails(stack, monkeypatch)
-
-    job = await completed(stack)
 
     assert job.video_uri == f"gs://{stack.bucket.name}/videos/{ALICE}/{job.id}.mp4"
     assert job.video_url
@@ -118,14 +121,9 @@ async def test_a_failed_thumbnail_completes_the_job_and_the_workers_make_it_late
 async def test_the_workers_try_a_job_a_bounded_number_of_times_then_leave_it_to_the_admin_command(
     start_stack: StartPipeline, sim_provider: SimProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stack = await start_stack(
-        providers={"sim_url": sim_provider.public_url},
-        sweep_interval_seconds=0,
-        thumbnail_interval_seconds=0.05,
-        thumbnail_max_attempts=2,
+    stack, thumbnails, job = await completed_without_thumbnail(
+        start_stack, sim_provider, monkeypatch, thumbnail_interval_seconds=0.05, thumbnail_max_attempts=2
     )
-    thumbnails = BrokenThumbnails(stack, monkeypatch)
-    job = await completed(stack)
 
     await eventually(
         lambda: stack.sql("SELECT thumbnail_attempts FROM jobs WHERE id = %s", job.id) == [(2,)], 15

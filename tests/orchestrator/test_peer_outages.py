@@ -32,8 +32,19 @@ def finish_at_the_provider(fake: FalFake) -> None:
             job.polls_to_finish = 0
 
 
-async def create_jobs(stack: Pipeline) -> list[str]:
-    return [(await stack.create(providers=PROVIDERS)).job.id for _ in range(JOBS)]
+async def jobs_processing_at_fal(
+    start_stack: StartPipeline, fal_fake: FalFake, runway_fake: RunwayFake, **settings: Any
+) -> tuple[Pipeline, list[str]]:
+    """A pipeline (job_service `settings`) with runway behind fal, and JOBS jobs PROCESSING at fal until
+    finish_at_the_provider."""
+    fal_fake.script.polls_to_finish = 1_000_000
+    stack = await start_stack(
+        providers={"fal": fal_fake, "runway": runway_fake}, step_max_attempts=STEP_MAX_ATTEMPTS, **settings
+    )
+    ids = [(await stack.create(providers=PROVIDERS)).job.id for _ in range(JOBS)]
+    for job_id in ids:
+        await stack.wait(job_id, until={job_service_pb2.PROCESSING})
+    return stack, ids
 
 
 async def wait_past_the_attempts(stack: Pipeline, ids: list[str], peer: str, state: JobState) -> None:
@@ -65,15 +76,7 @@ async def assert_completed_on_the_first_provider(stack: Pipeline, ids: list[str]
 async def test_provider_service_down_while_jobs_are_processing(
     start_stack: StartPipeline, fal_fake: FalFake, runway_fake: RunwayFake
 ) -> None:
-    fal_fake.script.polls_to_finish = 1_000_000  # until finish_at_the_provider
-    stack = await start_stack(
-        providers={"fal": fal_fake, "runway": runway_fake},
-        step_max_attempts=STEP_MAX_ATTEMPTS,
-        metrics_port=0,
-    )
-    ids = await create_jobs(stack)
-    for job_id in ids:
-        await stack.wait(job_id, until={job_service_pb2.PROCESSING})
+    stack, ids = await jobs_processing_at_fal(start_stack, fal_fake, runway_fake, metrics_port=0)
     port = stack.provider.port
     await stack.provider.stop(0)
     finish_at_the_provider(fal_fake)  # the videos are ready while we cannot ask
@@ -98,13 +101,7 @@ async def test_provider_service_down_while_jobs_are_processing(
 async def test_storage_service_down_while_jobs_are_finalizing(
     start_stack: StartPipeline, fal_fake: FalFake, runway_fake: RunwayFake, gcs_emulator: GcsEmulator
 ) -> None:
-    fal_fake.script.polls_to_finish = 1_000_000
-    stack = await start_stack(
-        providers={"fal": fal_fake, "runway": runway_fake}, step_max_attempts=STEP_MAX_ATTEMPTS
-    )
-    ids = await create_jobs(stack)
-    for job_id in ids:
-        await stack.wait(job_id, until={job_service_pb2.PROCESSING})
+    stack, ids = await jobs_processing_at_fal(start_stack, fal_fake, runway_fake)
     port = stack.storage.port
     await stack.storage.stop(0)
     finish_at_the_provider(fal_fake)  # the jobs move on to FINALIZING, where storage is needed

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 VIDEO = make_mp4(160, 90, 1.0, 12)
 
 
+def in_bucket(bucket: storage.Bucket, source: str, destination_key: str, **fields: Any) -> pb.RelocateRequest:
+    """A RelocateRequest for an object already in our bucket (where Vertex writes its outputs)."""
+    return pb.RelocateRequest(source_uri=uri(bucket, source), destination_key=destination_key, **fields)
+
+
 async def relocate_from(
     start: StartStorageService, route: Route, destination_key: str, **settings: Any
 ) -> pb.StoredObject:
@@ -47,9 +52,7 @@ async def test_gs_source_is_copied_then_reused(
     storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put
 ) -> None:
     source = put("incoming/job1/op/sample_0.mp4", VIDEO)
-    request = pb.RelocateRequest(
-        source_uri=uri(gcs_bucket, source.name), destination_key="videos/u1/job1.mp4"
-    )
+    request = in_bucket(gcs_bucket, source.name, "videos/u1/job1.mp4")
 
     first = await storage_stub.Relocate(request, metadata=AUTH)
     second = await storage_stub.Relocate(request, metadata=AUTH)
@@ -68,11 +71,7 @@ async def test_delete_source_after_confirmed_copy_and_on_retry(
     storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put
 ) -> None:
     put("incoming/job2/a/sample_0.mp4", VIDEO)
-    request = pb.RelocateRequest(
-        source_uri=uri(gcs_bucket, "incoming/job2/a/sample_0.mp4"),
-        destination_key="videos/u1/job2.mp4",
-        delete_source=True,
-    )
+    request = in_bucket(gcs_bucket, "incoming/job2/a/sample_0.mp4", "videos/u1/job2.mp4", delete_source=True)
     result = await storage_stub.Relocate(request, metadata=AUTH)
     assert not result.reused
     assert gcs_bucket.get_blob("incoming/job2/a/sample_0.mp4") is None
@@ -88,11 +87,7 @@ async def test_source_kept_when_destination_holds_other_bytes(
 ) -> None:
     put("videos/u1/job3.mp4", make_mp4(160, 90, 1.0, 12, seed=1))
     put("incoming/job3/sample_0.mp4", VIDEO)
-    request = pb.RelocateRequest(
-        source_uri=uri(gcs_bucket, "incoming/job3/sample_0.mp4"),
-        destination_key="videos/u1/job3.mp4",
-        delete_source=True,
-    )
+    request = in_bucket(gcs_bucket, "incoming/job3/sample_0.mp4", "videos/u1/job3.mp4", delete_source=True)
     result = await storage_stub.Relocate(request, metadata=AUTH)
     assert result.reused
     assert gcs_bucket.get_blob("incoming/job3/sample_0.mp4") is not None
@@ -102,9 +97,7 @@ async def test_twenty_concurrent_calls_write_one_generation(
     storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put
 ) -> None:
     put("incoming/job4/sample_0.mp4", VIDEO)
-    request = pb.RelocateRequest(
-        source_uri=uri(gcs_bucket, "incoming/job4/sample_0.mp4"), destination_key="videos/u1/job4.mp4"
-    )
+    request = in_bucket(gcs_bucket, "incoming/job4/sample_0.mp4", "videos/u1/job4.mp4")
     results = await asyncio.gather(*(storage_stub.Relocate(request, metadata=AUTH) for _ in range(20)))
     assert len({r.generation for r in results}) == 1
     assert sorted(r.reused for r in results) == [False] + [True] * 19
@@ -235,9 +228,6 @@ async def test_gs_source_that_is_not_a_video_or_missing(
     ]
     for name, code in cases:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await storage_stub.Relocate(
-                pb.RelocateRequest(source_uri=uri(gcs_bucket, name), destination_key="videos/u/x.mp4"),
-                metadata=AUTH,
-            )
+            await storage_stub.Relocate(in_bucket(gcs_bucket, name, "videos/u/x.mp4"), metadata=AUTH)
         assert caught.value.code() == code
     assert gcs_bucket.get_blob("videos/u/x.mp4") is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -17,12 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def gen_catalog() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_catalog", ROOT / "scripts" / "gen_catalog.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    # scripts/ has no __init__.py: from the repository root (on sys.path in tests) it is a namespace package.
+    return importlib.import_module("scripts.gen_catalog")
 
 
 def test_fal_declarations_are_read_with_their_literals_defaults_and_aliases() -> None:

@@ -30,8 +30,7 @@ async def test_first_provider_down_falls_back_to_the_second(
 ) -> None:
     fal_fake.fail_always("submit", Fault("503"))  # refused before processing: safe to retry, then give up
     stack = await start_stack(providers={"fal": fal_fake, "runway": runway_fake})
-    created = await stack.create(providers=["fal", "runway"])
-    job = await stack.wait(created.job.id)
+    job = await stack.run(providers=["fal", "runway"])
     assert job.state == job_service_pb2.COMPLETED, job.error
     assert job.provider == "runway"
     assert fal_fake.submissions == 0
@@ -72,8 +71,7 @@ async def test_content_violation_is_terminal_with_reasons_and_keeps_the_unit(
     fake = veo_fake if provider == "veo" else runway_fake
     fake.script.outcome = "content_violation"
     stack = await start_stack(providers={"veo": veo_fake, "runway": runway_fake, "fal": fal_fake})
-    created = await stack.create(providers=[provider, "fal"])
-    job = await stack.wait(created.job.id)
+    job = await stack.run(providers=[provider, "fal"])
     assert job.state == job_service_pb2.CONTENT_VIOLATION
     assert list(job.error.violation_reasons) or job.error.code.startswith("SAFETY")
     if provider == "runway":
@@ -90,8 +88,7 @@ async def test_a_provider_failure_falls_back(
 ) -> None:
     runway_fake.script.outcome = "failure"
     stack = await start_stack(providers={"fal": fal_fake, "runway": runway_fake})
-    created = await stack.create(providers=["runway", "fal"])
-    job = await stack.wait(created.job.id)
+    job = await stack.run(providers=["runway", "fal"])
     assert job.state == job_service_pb2.COMPLETED
     assert job.provider == "fal"
 
@@ -119,8 +116,7 @@ async def test_a_stuck_job_fails_at_its_deadline_and_is_cancelled_at_the_provide
 ) -> None:
     fal_fake.script.polls_to_finish = 10_000
     stack = await start_stack(providers={"fal": fal_fake}, job_deadline_seconds=1.0)
-    created = await stack.create(providers=["fal"])
-    job = await stack.wait(created.job.id)
+    job = await stack.run(providers=["fal"])
     assert job.state == job_service_pb2.FAILED
     assert job.error.code == "DEADLINE_EXCEEDED"
     assert fal_fake.cancels[fal_request_id(job)] == 1
@@ -132,8 +128,7 @@ async def test_cancel_while_processing_cancels_at_the_provider_and_stores_nothin
 ) -> None:
     fal_fake.script.polls_to_finish = 10_000
     stack = await start_stack(providers={"fal": fal_fake})
-    created = await stack.create(providers=["fal"])
-    job = await stack.wait(created.job.id, until={job_service_pb2.PROCESSING})
+    job = await stack.run(providers=["fal"], until={job_service_pb2.PROCESSING})
     cancelled = await stack.stub.CancelJob(job_service_pb2.CancelJobRequest(id=job.id), metadata=ALICE)
     assert cancelled.state == job_service_pb2.CANCELLED
     assert fal_fake.cancels[fal_request_id(job)] == 1
@@ -182,8 +177,7 @@ async def test_a_webhook_completes_the_job_without_polling(
 ) -> None:
     fal_fake.script.polls_to_finish = 0
     stack = await start_stack(providers={"fal": fal_fake}, poll_initial_seconds=600, poll_max_seconds=600)
-    created = await stack.create(providers=["fal"])
-    job = await stack.wait(created.job.id, until={job_service_pb2.PROCESSING})
+    job = await stack.run(providers=["fal"], until={job_service_pb2.PROCESSING})
     report = await fal_webhook_report(stack, fal_fake, job)
     started = time.monotonic()
     await stack.stub.ReportProviderEvent(report, metadata=metadata())
@@ -207,8 +201,7 @@ async def test_an_output_that_is_not_a_video_falls_back_to_the_next_provider(
 ) -> None:
     fal_fake.fail_always("download", Fault(download))
     stack = await start_stack(providers={"fal": fal_fake, "runway": runway_fake})
-    created = await stack.create(providers=["fal", "runway"])
-    job = await stack.wait(created.job.id)
+    job = await stack.run(providers=["fal", "runway"])
     assert job.state == job_service_pb2.COMPLETED
     assert job.provider == "runway"
     fallback = stack.sql("SELECT detail FROM job_events WHERE job_id = %s AND type = 'fallback'", job.id)
@@ -224,8 +217,7 @@ async def test_an_output_that_is_not_a_video_with_no_fallback_fails_cleanly(
 ) -> None:
     fal_fake.fail_always("download", Fault("malformed"))
     stack = await start_stack(providers={"fal": fal_fake})
-    created = await stack.create(providers=["fal"])
-    job = await stack.wait(created.job.id)
+    job = await stack.run(providers=["fal"])
     assert job.state == job_service_pb2.FAILED
     assert job.error.code == "OUTPUT_NOT_A_VIDEO"
     assert job.error.retryable

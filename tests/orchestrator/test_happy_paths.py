@@ -22,8 +22,7 @@ EXPECTED_EVENTS = [
 
 
 async def _completes(stack: Pipeline, provider: str) -> job_service_pb2.Job:
-    created = await stack.create(providers=[provider], duration_seconds=4)
-    job = await stack.wait(created.job.id)
+    job = await stack.run(providers=[provider], duration_seconds=4)
     assert job.state == job_service_pb2.COMPLETED, job.error
     assert job.provider == provider
     assert stack.names("videos/") == [f"videos/{key_segment('alice')}/{job.id}.mp4"]

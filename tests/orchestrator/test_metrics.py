@@ -155,8 +155,7 @@ async def test_completion_lag_counts_from_the_webhooks_arrival(
         providers={"fal": fal_fake}, poll_initial_seconds=600, poll_max_seconds=600, metrics_port=0
     )
     port = stack.services[0].metrics_port
-    created = await stack.create(providers=["fal"])
-    job = await stack.wait(created.job.id, until={job_service_pb2.PROCESSING})
+    job = await stack.run(providers=["fal"], until={job_service_pb2.PROCESSING})
     report = await fal_webhook_report(stack, fal_fake, job)
     started = time.monotonic()
     await stack.stub.ReportProviderEvent(report, metadata=metadata())

@@ -17,8 +17,7 @@ async def test_a_retryable_failure_is_retried_on_the_same_provider(
     runway_fake.script.outcomes = ["failure"]  # the first task fails, the second succeeds
     runway_fake.script.failure_code = "INTERNAL"
     stack = await start_stack(providers={"runway": runway_fake, "fal": fal_fake})
-    created = await stack.create(providers=["runway", "fal"])
-    job = await stack.wait(created.job.id)
+    job = await stack.run(providers=["runway", "fal"])
     assert job.state == job_service_pb2.COMPLETED, job.error
     assert job.provider == "runway"
     assert runway_fake.submissions == 2
@@ -39,8 +38,7 @@ async def test_retries_are_bounded_then_the_next_provider_runs(
     stack = await start_stack(
         providers={"runway": runway_fake, "fal": fal_fake}, provider_retry_attempts=attempts
     )
-    created = await stack.create(providers=["runway", "fal"])
-    job = await stack.wait(created.job.id)
+    job = await stack.run(providers=["runway", "fal"])
     assert job.state == job_service_pb2.COMPLETED, job.error
     assert job.provider == "fal"
     assert runway_fake.submissions == runway_tasks
@@ -55,8 +53,7 @@ async def test_fal_and_veo_retryable_failures_are_retried_too(
     fake.script.outcomes = ["failure"]
     fake.script.failure_code = code
     stack = await start_stack(providers={"fal": fal_fake, "veo": veo_fake})
-    created = await stack.create(providers=[provider])
-    job = await stack.wait(created.job.id)
+    job = await stack.run(providers=[provider])
     assert job.state == job_service_pb2.COMPLETED, job.error
     assert fake.submissions == 2
 
@@ -67,8 +64,7 @@ async def test_a_failure_that_is_not_retryable_goes_straight_to_the_next_provide
     runway_fake.script.outcome = "failure"
     runway_fake.script.failure_code = "ASSET.INVALID"
     stack = await start_stack(providers={"runway": runway_fake, "fal": fal_fake})
-    created = await stack.create(providers=["runway", "fal"])
-    job = await stack.wait(created.job.id)
+    job = await stack.run(providers=["runway", "fal"])
     assert job.state == job_service_pb2.COMPLETED
     assert job.provider == "fal"
     assert runway_fake.submissions == 1
@@ -80,8 +76,7 @@ async def test_a_retried_job_starts_with_no_provider_retries(
     runway_fake.script.outcome = "failure"
     runway_fake.script.failure_code = "INTERNAL"
     stack = await start_stack(providers={"runway": runway_fake})
-    created = await stack.create(providers=["runway"])
-    failed = await stack.wait(created.job.id)
+    failed = await stack.run(providers=["runway"])
     assert (failed.state, failed.error.code, failed.error.retryable) == (
         job_service_pb2.FAILED,
         "INTERNAL",
@@ -89,6 +84,6 @@ async def test_a_retried_job_starts_with_no_provider_retries(
     )
     assert runway_fake.submissions == 2
     await stack.stub.RetryJob(job_service_pb2.RetryJobRequest(id=failed.id), metadata=metadata("alice"))
-    again = await stack.wait(created.job.id)
+    again = await stack.wait(failed.id)
     assert (again.state, again.attempt) == (job_service_pb2.FAILED, 2)
     assert runway_fake.submissions == 4  # the new attempt had its own retry

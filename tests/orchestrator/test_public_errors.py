@@ -12,8 +12,7 @@ async def test_a_provider_we_did_not_configure_reads_as_unavailable_without_sett
     start_stack: StartPipeline, sim_provider: SimProvider
 ) -> None:
     stack = await start_stack(providers={"sim_url": sim_provider.public_url}, gateway={})
-    created = await stack.create(providers=["veo"])
-    job = await stack.wait(created.job.id)
+    job = await stack.run(providers=["veo"])
 
     assert job.state == job_service_pb2.FAILED
     assert job.error.code == "PROVIDER_NOT_CONFIGURED"

@@ -22,8 +22,7 @@ from videojobs.v1 import job_service_pb2
 async def completed(stack: Pipeline, count: int) -> list[job_service_pb2.Job]:
     jobs = []
     for _ in range(count):
-        created = await stack.create()
-        job = await stack.wait(created.job.id)
+        job = await stack.run()
         assert job.state == job_service_pb2.COMPLETED, job.error
         jobs.append(job)
     return jobs

@@ -35,8 +35,7 @@ async def seeded(stack: Pipeline) -> dict[str, Any]:
     video is deleted behind our back (reported), and one orphan of every kind."""
     jobs = []
     for _ in range(3):
-        created = await stack.create()
-        job = await stack.wait(created.job.id)
+        job = await stack.run()
         assert job.state == job_service_pb2.COMPLETED, job.error
         jobs.append(job)
     done, active, lost = jobs
@@ -128,8 +127,7 @@ async def test_outputs_of_a_live_job_are_never_orphans(
     start_stack: StartPipeline, sim_provider: SimProvider
 ) -> None:
     stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
-    created = await stack.create()
-    await stack.wait(created.job.id)
+    await stack.run()
     result = await admin_sweep(stack, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["items"] == []
@@ -145,8 +143,7 @@ async def test_outputs_of_users_whose_ids_are_urls_or_not_ascii_are_kept(
     stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
     users = ["https://idp.example.com/users/42", "tenant//user", "ålice☃"]
     for user in users:
-        created = await stack.create(user=user)
-        job = await stack.wait(created.job.id, user)
+        job = await stack.run(user=user)
         assert job.state == job_service_pb2.COMPLETED, job.error
         assert job.video_uri == f"gs://{stack.bucket.name}/videos/{key_segment(user)}/{job.id}.mp4"
     stranger = put(stack, f"videos/{key_segment(users[0])}/{uuid.uuid4()}.mp4")
@@ -166,8 +163,7 @@ async def test_a_video_stored_under_the_raw_user_id_before_key_segment_is_kept(
 ) -> None:
     """Objects stored before folders were named by key_segment are found by the URI their job records."""
     stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
-    created = await stack.create()
-    job = await stack.wait(created.job.id)
+    job = await stack.run()
     legacy = put(stack, f"videos/alice/{job.id}.mp4")
     stack.sql("UPDATE jobs SET video_uri = %s WHERE id = %s RETURNING id", legacy, job.id)
     current = f"gs://{stack.bucket.name}/videos/{ALICE}/{job.id}.mp4"

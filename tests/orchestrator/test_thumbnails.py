@@ -43,8 +43,7 @@ class BrokenThumbnails:
 
 
 async def completed(stack: Pipeline) -> job_service_pb2.Job:
-    created = await stack.create()
-    job = await stack.wait(created.job.id)
+    job = await stack.run()
     assert job.state == job_service_pb2.COMPLETED, job.error
     return job
 

@@ -13,8 +13,7 @@ async def test_unsupported_spec_moves_on_to_the_next_provider(
 ) -> None:
     # Runway's default text model, gen4.5, renders 1280:720 or 720:1280 only; fal's Kling takes 1:1.
     stack = await start_stack(providers={"fal": fal_fake, "runway": runway_fake})
-    created = await stack.create(providers=["runway", "fal"], aspect_ratio="1:1", duration_seconds=6)
-    job = await stack.wait(created.job.id)
+    job = await stack.run(providers=["runway", "fal"], aspect_ratio="1:1", duration_seconds=6)
     assert job.state == job_service_pb2.COMPLETED, job.error
     assert job.provider == "fal"
     assert runway_fake.calls["submit"] == 0  # refused before any paid request
@@ -53,8 +52,7 @@ async def test_a_spec_no_provider_can_run_fails_with_the_reason(
     start_stack: StartPipeline, fal_fake: FalFake, runway_fake: RunwayFake
 ) -> None:
     stack = await start_stack(providers={"fal": fal_fake, "runway": runway_fake})
-    created = await stack.create(providers=["runway", "fal"], duration_seconds=12)  # longest: 10 s on both
-    job = await stack.wait(created.job.id)
+    job = await stack.run(providers=["runway", "fal"], duration_seconds=12)  # longest: 10 s on both
     assert job.state == job_service_pb2.FAILED
     assert job.error.code == "UNSUPPORTED_SPEC"
     assert "spec.duration_seconds" in job.error.message

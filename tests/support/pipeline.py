@@ -3,8 +3,7 @@ storage_service (GCS emulator), optionally with the gateway in front. Policies a
 and backoffs in tens of milliseconds.
 
     async with pipeline_running(database_url, emulator_url, bucket, providers={"fal": fal_fake}) as stack:
-        created = await stack.create(providers=["fal"])
-        job = await stack.wait(created.job.id)
+        job = await stack.run(providers=["fal"])
 """
 
 from __future__ import annotations
@@ -107,6 +106,13 @@ class Pipeline(GatewayUsers):
             client_request_id=key, spec=common_pb2.VideoSpec(**spec), allow_duplicate=True
         )
         return await self.stub.CreateJob(request, metadata=metadata(user))
+
+    async def run(
+        self, user: str = "alice", within: float = 30.0, until: set[int] | None = None, **spec: Any
+    ) -> job_service_pb2.Job:
+        """A new job (create(user, **spec)) once it reaches one of `until` (default: any terminal state)."""
+        created = await self.create(user, **spec)
+        return await self.wait(created.job.id, user, within=within, until=until)
 
     async def get(self, job_id: str, user: str = "alice") -> job_service_pb2.Job:
         return await self.stub.GetJob(job_service_pb2.GetJobRequest(id=job_id), metadata=metadata(user))

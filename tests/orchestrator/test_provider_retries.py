@@ -18,10 +18,8 @@ async def test_a_retryable_failure_is_retried_on_the_same_provider(
     runway_fake.script.failure_code = "INTERNAL"
     stack = await start_stack(providers={"runway": runway_fake, "fal": fal_fake})
     job = await stack.run(providers=["runway", "fal"])
-    assert job.state == job_service_pb2.COMPLETED, job.error
-    assert job.provider == "runway"
-    assert runway_fake.submissions == 2
-    assert fal_fake.submissions == 0
+    assert (job.state, job.provider) == (job_service_pb2.COMPLETED, "runway"), job.error
+    assert (runway_fake.submissions, fal_fake.submissions) == (2, 0)
     events = [kind for kind, _ in stack.events(job.id)]
     assert events.count("provider_retry") == 1
     assert "fallback" not in events
@@ -39,10 +37,8 @@ async def test_retries_are_bounded_then_the_next_provider_runs(
         providers={"runway": runway_fake, "fal": fal_fake}, provider_retry_attempts=attempts
     )
     job = await stack.run(providers=["runway", "fal"])
-    assert job.state == job_service_pb2.COMPLETED, job.error
-    assert job.provider == "fal"
-    assert runway_fake.submissions == runway_tasks
-    assert fal_fake.submissions == 1
+    assert (job.state, job.provider) == (job_service_pb2.COMPLETED, "fal"), job.error
+    assert (runway_fake.submissions, fal_fake.submissions) == (runway_tasks, 1)
 
 
 @pytest.mark.parametrize(("provider", "code"), [("fal", "runner_disconnected"), ("veo", "14"), ("veo", "13")])

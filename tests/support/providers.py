@@ -126,8 +126,7 @@ async def submitted(
 ) -> AsyncIterator[tuple[Generations, str]]:
     """provider_service (started with `settings`) in front of `fake`, and one generation submitted to it: the
     calls about that provider and the generation's provider_job_id, for the `async with` block."""
-    service = await start(**{fake.name: fake}, **settings)
-    async with provider_stub(service.port) as stub:
+    async with started_stub(start, **{fake.name: fake}, **settings) as stub:
         generations = Generations(stub, fake.name)
         yield generations, await generations.submit(spec or common_pb2.VideoSpec(prompt="rain on a window"))
 

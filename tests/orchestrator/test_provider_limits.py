@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 from provider_service.fakes import FalFake, RunwayFake
@@ -28,25 +29,27 @@ def _events_of_type(stack: Pipeline, kind: str) -> int:
     return int(stack.sql("SELECT count(*) FROM job_events WHERE type = %s", kind)[0][0])
 
 
-async def test_a_burst_never_has_more_in_flight_than_the_cap_across_two_replicas(
+async def test_a_burst_never_has_more_in_flight_than_the_cap_across_three_replicas(
     start_stack: StartPipeline, runway_fake: RunwayFake, fal_fake: FalFake
 ) -> None:
-    runway_fake.script.polls_to_finish = 2
+    runway_fake.script.polls_to_finish = 0  # done at the first poll: a slot turns over in a few ticks
     stack = await start_stack(
         providers={"runway": runway_fake, "fal": fal_fake},
-        replicas=2,
-        limits={"runway": {"max_in_flight": 2}},
+        replicas=3,
+        limits={"runway": {"max_in_flight": 4}},
+        max_active=1000,
     )
-    ids = await _create_many(stack, 16, providers=["runway", "fal"])
-    jobs = [await stack.wait(job_id, within=90) for job_id in ids]
-    assert [job.state for job in jobs] == [COMPLETED] * 16
-    assert runway_fake.max_running == 2
-    assert runway_fake.submissions == 16
+    ids = await _create_many(stack, 200, providers=["runway", "fal"])
+    async with asyncio.timeout(150):
+        jobs = [await stack.wait(job_id, within=150) for job_id in ids]
+    assert [job.state for job in jobs] == [COMPLETED] * 200
+    assert runway_fake.max_running == 4
+    assert runway_fake.submissions == 200
     assert fal_fake.submissions == 0
     assert _events_of_type(stack, "fallback") == 0
     assert _events_of_type(stack, "throttled") == 0
     # Held-back jobs said so once each, and waiting cost them nothing.
-    assert _events_of_type(stack, "queued") >= 10
+    assert _events_of_type(stack, "queued") >= 150
     assert stack.sql("SELECT max(step_attempts), max(unknown_submits) FROM jobs") == [(0, 0)]
 
 
@@ -144,26 +147,28 @@ async def test_submits_per_minute_is_respected_across_replicas(
 async def test_a_429_holds_back_every_replica_and_costs_no_attempts(
     start_stack: StartPipeline, runway_fake: RunwayFake, fal_fake: FalFake
 ) -> None:
-    """Our cap is set too high for the account: the provider's 429s pause submissions for everyone."""
-    runway_fake.script.polls_to_finish = 1
-    runway_fake.script.submit_rate = (1, 1.0)
+    """The account takes 10 submissions a minute (scaled down: 10 in any 2 s) and refuses the rest with 429;
+    our limits know nothing of that rate. The 429s pause submissions for every replica, which then go at the
+    pace the provider asked for: a few 429s in all, not one per job."""
+    runway_fake.script.polls_to_finish = 0
+    runway_fake.script.submit_rate = (10, 2.0)
     stack = await start_stack(
         providers={"runway": runway_fake, "fal": fal_fake},
         replicas=2,
-        limits={"runway": {"max_in_flight": 3}},
-        throttle_wait_seconds=1.2,  # the pace after a 429: a little slower than the account's 1 a second
+        limits={"runway": {"max_in_flight": 4}},
+        limit_window_seconds=2.0,  # the account's minute, scaled down as its rate is
+        throttle_wait_seconds=0.2,
         step_max_attempts=2,
         metrics_port=0,
     )
-    ids = await _create_many(stack, 8, providers=["runway", "fal"])
+    ids = await _create_many(stack, 30, providers=["runway", "fal"])
     jobs = [await stack.wait(job_id, within=90) for job_id in ids]
-    assert [job.state for job in jobs] == [COMPLETED] * 8
+    assert [job.state for job in jobs] == [COMPLETED] * 30
+    assert runway_fake.submissions == 30
     assert fal_fake.submissions == 0
     assert _events_of_type(stack, "fallback") == 0
-    # The first 429s paused the provider for every replica, which then went at the pace it asked for:
-    # a few 429s in all, not a retry storm per job.
-    assert 1 <= runway_fake.throttled <= 4
     assert stack.sql("SELECT max(step_attempts) FROM jobs") == [(0,)]
+    assert 1 <= runway_fake.throttled <= 6, runway_fake.throttled
     # (provider_service itself retries a 429 that asks for less than it waits within one call.)
     throttled_events = stack.sql("SELECT count(*) FROM job_events WHERE type = 'throttled'")[0][0]
     assert 1 <= throttled_events <= runway_fake.throttled
@@ -172,25 +177,52 @@ async def test_a_429_holds_back_every_replica_and_costs_no_attempts(
     assert sum(throttles) == throttled_events
 
 
-async def test_one_users_batch_does_not_delay_anothers_single_job(
+async def test_one_users_batch_does_not_delay_anothers_jobs(
     start_stack: StartPipeline, runway_fake: RunwayFake
 ) -> None:
-    runway_fake.script.polls_to_finish = 2
+    """Alice queues 100 jobs, then Bob queues 2: Bob's jobs take the next 2 slots that free."""
+    runway_fake.script.polls_to_finish = 10_000  # a job keeps its slot until the test lets it finish
     stack = await start_stack(
-        providers={"runway": runway_fake}, replicas=2, limits={"runway": {"max_in_flight": 2}}
+        providers={"runway": runway_fake}, replicas=2, limits={"runway": {"max_in_flight": 4}}
     )
-    batch = await _create_many(stack, 30, user="alice", providers=["runway"])
-    single = (await stack.create(user="bob", providers=["runway"])).job.id
-    bob = await stack.wait(single, user="bob", within=60)
-    assert bob.state == COMPLETED
+    batch = await _create_many(stack, 100, user="alice", providers=["runway"])
+    await _until(lambda: runway_fake.submissions == 4)
+    bobs = await _create_many(stack, 2, user="bob", providers=["runway"])
+    for job_id in bobs:
+        await _until(lambda job_id=job_id: bool(_waiting_since(stack, job_id)))
+    held = list(runway_fake.jobs)
+    for freed, job in enumerate(held[:2], start=1):  # one slot frees, then another
+        _finish(runway_fake, job)
+        await _until(lambda freed=freed: runway_fake.submissions == 4 + freed)
+    submitted = "SELECT count(*) FROM jobs WHERE provider_job_id IS NOT NULL"
+    await _until(lambda: stack.sql(submitted) == [(6,)])  # the worker recorded what the fake has
     order = list(runway_fake.jobs)
-    # Alice's first two took the free slots; Bob's job had one of the next two.
-    assert order.index(bob.provider_job_id) <= 3
-    alice_done = [await stack.get(job_id) for job_id in batch]
-    assert sum(job.state == COMPLETED for job in alice_done) < 30
+    bob = [await stack.get(job_id, user="bob") for job_id in bobs]
+    assert sorted(order[4:6]) == sorted(job.provider_job_id for job in bob)
+    runway_fake.script.polls_to_finish = 1
+    for job in order:
+        _finish(runway_fake, job)
+    for job_id in bobs:
+        assert (await stack.wait(job_id, user="bob", within=60)).state == COMPLETED
     for job_id in batch:
         assert (await stack.wait(job_id, within=120)).state == COMPLETED
-    assert runway_fake.max_running == 2
+    assert runway_fake.max_running == 4
+
+
+async def _until(check: Callable[[], bool], within: float = 30.0) -> None:
+    async with asyncio.timeout(within):
+        while not check():  # noqa: ASYNC110 - the fakes and the database have no event to wait on
+            await asyncio.sleep(0.05)
+
+
+def _waiting_since(stack: Pipeline, job_id: str) -> object:
+    return stack.sql("SELECT waiting_since FROM jobs WHERE id = %s", job_id)[0][0]
+
+
+def _finish(fake: RunwayFake, job_id: str) -> None:
+    """Let a held job finish at its next poll."""
+    with fake.lock:
+        fake.jobs[job_id].polls_to_finish = 0
 
 
 async def test_fallback_on_saturation_is_opt_in_after_max_queue_seconds(

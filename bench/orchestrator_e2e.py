@@ -30,13 +30,14 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import psycopg
 
 from bench.cpu import CpuMeter, backend_pids
 from bench.create_jobs import fresh_database
-from provider_service.fakes import FalFake
+from provider_service.fakes import FalFake, RunwayFake
 from provider_service.server import create_server as create_provider_service
 from provider_service.settings import ProviderServiceSettings
 from videojobs.health import wait_serving
@@ -86,17 +87,24 @@ async def stack(
     replicas: int,
     poll_seconds: float,
     job_settings: Mapping[str, object] | None = None,
+    runway: RunwayFake | None = None,
+    source: str | None = None,
 ) -> AsyncIterator[Running]:
     """Storage, job API and worker processes around an in-process provider_service; yields their ports and
-    a CPU meter over every process of the run. `job_settings`: more job_service environment."""
+    a CPU meter over every process of the run. `job_settings`: more job_service environment; `runway`: a
+    second provider's fake; `source`: run job_service (API and workers) from that checkout instead."""
     ports = [gcs_emulator.free_port() for _ in range(3)]
     storage_port, job_port, provider_port = ports
+    runway_options: dict[str, Any] = (
+        {"runway_api_secret": runway.secret, "runway_base_url": runway.url} if runway else {}
+    )
     settings = ProviderServiceSettings(
         provider_port=provider_port,
         fal_key=fal.key,
         fal_queue_url=fal.url,
         fal_webhook_jwks=fal.jwks,
         sim_url=None,
+        **runway_options,
     )
     provider = create_provider_service(settings)
     await provider.grpc.start()
@@ -114,6 +122,7 @@ async def stack(
         # The orchestrator's own cost, so no provider limits (fal's default caps 10 in flight).
         "VIDEOJOBS_LIMITS": "{}",
         **(job_settings or {}),
+        **({"PYTHONPATH": source} if source else {}),
     }
     storage = (
         [VIDEOJOBS, "serve", "storage"],

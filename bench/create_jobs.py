@@ -58,14 +58,16 @@ AUTH = ("authorization", f"Bearer {DEV_INTERNAL_TOKEN}")
 RATES = ("raw", "procrastinate", "create", "replay", "keyless", "duplicate", "floor")
 
 
-def fresh_database(name: str = "vj_bench") -> str:
-    """An empty, migrated database `name` (each benchmark its own, so they can run side by side)."""
+def fresh_database(name: str = "vj_bench", migrate: bool = True) -> str:
+    """An empty database `name`, migrated unless told not to (each benchmark its own, so they can run side
+    by side)."""
     server = os.environ.get("DATABASE_URL") or database.embedded_postgres_url(ROOT / ".videojobs" / "bench")
     with psycopg.connect(database.with_database(server, "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = database.with_database(server, name)
-    database.migrate(url)
+    if migrate:
+        database.migrate(url)
     return url
 
 

@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,15 @@ import grpc
 import psycopg
 
 from bench.create_jobs import fresh_database
-from bench.orchestrator_e2e import AUTH, BUCKET, percentile, stack, wait_until_all_finished
+from bench.orchestrator_e2e import (
+    AUTH,
+    BUCKET,
+    VIDEOJOBS,
+    env,
+    percentile,
+    stack,
+    wait_until_all_finished,
+)
 from provider_service.fakes import FalFake, RunwayFake
 from provider_service.fakes.base import FakeProvider
 from videojobs.logs import configure_logging
@@ -67,11 +76,21 @@ def assign(jobs: int, caps: dict[str, int]) -> list[str]:
     return batch + [list(caps)[i % len(caps)] for i in range(SINGLES)]
 
 
+def database_for(source: str | None) -> str:
+    """A fresh database with the schema of the checkout that will use it (another one's may be older)."""
+    if source is None:
+        return fresh_database("vj_bench_scheduling")
+    url = fresh_database("vj_bench_scheduling", migrate=False)
+    migrate = [VIDEOJOBS, "migrate"]
+    environment = {**env(DATABASE_URL=url), "PYTHONPATH": source}
+    subprocess.run(migrate, env=environment, check=True, timeout=120, stdout=subprocess.DEVNULL)
+    return url
+
+
 async def run(
-    url: str, jobs: int, replicas: int, caps: dict[str, int], settings: dict[str, object], source: str | None
+    jobs: int, replicas: int, caps: dict[str, int], settings: dict[str, object], source: str | None
 ) -> Run:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE jobs, job_events, quota_usage, provider_submits, provider_backoff CASCADE")
+    url = database_for(source)
     with FalFake() as fal, RunwayFake() as runway:
         fakes: dict[str, FakeProvider] = {"fal": fal, "runway": runway}
         for fake in fakes.values():
@@ -142,7 +161,6 @@ async def main() -> None:
     args = parser.parse_args()
 
     configure_logging("WARNING")  # provider_service runs in this process
-    url = fresh_database("vj_bench_scheduling")
     caps = {"fal": args.fal_cap, "runway": args.runway_cap}
     today: dict[str, object] = {"VIDEOJOBS_LIMITS": "{}", "VIDEOJOBS_POLL_LEARNING": "false"}
     limits: dict[str, object] = {
@@ -171,7 +189,7 @@ async def main() -> None:
             f" {'lag p50':>8} {'lag p95':>8} {'single wait p50':>16} {'max':>6}"
         )
         for name, (settings, source) in schedulers.items():
-            result = await run(url, args.jobs, args.replicas, caps, settings, source)
+            result = await run(args.jobs, args.replicas, caps, settings, source)
             print(
                 f"{name:<{width}} {result.jobs_per_second:>7.1f} {result.max_running['fal']:>18}"
                 f" {result.max_running['runway']:>7} {result.calls_per_job:>10.2f}"

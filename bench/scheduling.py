@@ -14,8 +14,8 @@ default scaled down tenfold (first poll 0.2 s, at most 3 s apart), so lags read 
 
 Printed per scheduler: jobs/s, the most jobs each fake saw running at once (with limits it must equal that
 provider's cap), provider HTTP calls per job, completion lag (the fake finished -> the worker saw it)
-p50/p95, and how long the single jobs waited for their submission p50/max. The default run took 4.6 minutes
-on 2 shared cores (most of it the capped run: 1,000 jobs through 12 slots).
+p50/p95, and how long the single jobs waited for their submission p50/max. The default run takes 3-5 minutes
+on 2 shared cores, most of it the capped run (1,000 jobs through 12 slots); `--compare` adds about a minute.
 """
 
 from __future__ import annotations

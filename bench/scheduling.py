@@ -1,16 +1,17 @@
 """Scheduling within the providers' limits: 1,000 jobs over two capped providers, one busy user's batch beside
-single jobs of other users, polled (no webhooks), with today's scheduler and the new one in the same run.
+single jobs of other users, without webhooks, with today's scheduler and the new one in the same run.
 
     python -m bench.scheduling [--jobs 1000] [--fal-cap 8] [--runway-cap 4] [--replicas 2] [--compare DIR]
 
 The stack is bench.orchestrator_e2e's (every service its own process, N worker replicas) in front of a fal
 fake and a Runway fake whose jobs take 0.5-1.5 s. The batch is split over the two in proportion to their caps
 (2:1 by default), so with limits both are busy for about as long; the single jobs alternate between them.
-"today": no limits, the plain poll schedule. "limits": VIDEOJOBS_LIMITS caps each provider at its --*-cap
-jobs in flight, with fair share and the learned poll schedule. `--compare DIR` also runs job_service (API and
-workers) of another checkout, e.g. a worktree of main before the limits (`git worktree add ../before
-74dd15d`), with its own defaults, in the same run (as bench.gateway_create does). The poll policy is the
-default scaled down tenfold (first poll 0.2 s, at most 3 s apart), so lags read as tenths of production's.
+"today": no limits, the plain poll schedule only. "limits": VIDEOJOBS_LIMITS caps each provider at its
+--*-cap jobs in flight, with fair share, the learned poll schedule and fal's status stream. `--compare DIR`
+also runs job_service (API and workers) of another checkout, e.g. a worktree of main before the limits
+(`git worktree add ../before 74dd15d`), with its own defaults, in the same run (as bench.gateway_create
+does). The poll policy is the default scaled down tenfold (first poll 0.2 s, at most 3 s apart), so lags
+read as tenths of production's.
 
 Printed per scheduler: jobs/s, the most jobs each fake saw running at once (with limits it must equal that
 provider's cap), provider HTTP calls per job, completion lag (the fake finished -> the worker saw it)
@@ -162,7 +163,11 @@ async def main() -> None:
 
     configure_logging("WARNING")  # provider_service runs in this process
     caps = {"fal": args.fal_cap, "runway": args.runway_cap}
-    today: dict[str, object] = {"VIDEOJOBS_LIMITS": "{}", "VIDEOJOBS_POLL_LEARNING": "false"}
+    today: dict[str, object] = {
+        "VIDEOJOBS_LIMITS": "{}",
+        "VIDEOJOBS_POLL_LEARNING": "false",
+        "VIDEOJOBS_STATUS_STREAMS": 0,
+    }
     limits: dict[str, object] = {
         "VIDEOJOBS_LIMITS": json.dumps({name: {"max_in_flight": cap} for name, cap in caps.items()}),
         "VIDEOJOBS_POLL_NEAR_SECONDS": 0.25,

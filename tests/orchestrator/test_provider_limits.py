@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
 from typing import Any
 
 from provider_service.fakes import FalFake, RunwayFake
 from tests.support.grpc_client import metadata
 from tests.support.metrics import scrape, value
 from tests.support.pipeline import Pipeline, StartPipeline
+from tests.support.waiting import eventually
 from videojobs.v1 import job_service_pb2
 
 COMPLETED = job_service_pb2.COMPLETED
@@ -188,17 +188,17 @@ async def test_one_users_batch_does_not_delay_anothers_jobs(
         providers={"runway": runway_fake}, replicas=2, limits={"runway": {"max_in_flight": 4}}
     )
     batch = await _create_many(stack, 100, user="alice", providers=["runway"])
-    await _until(lambda: runway_fake.submissions == 4)
+    await eventually(lambda: runway_fake.submissions == 4)
     bobs = await _create_many(stack, 2, user="bob", providers=["runway"])
     waiting = "SELECT count(*) FROM jobs WHERE user_id = 'bob' AND waiting_since IS NOT NULL"
-    await _until(lambda: stack.sql(waiting) == [(2,)])  # both held back behind Alice's
+    await eventually(lambda: stack.sql(waiting) == [(2,)])  # both held back behind Alice's
     held = list(runway_fake.jobs)
     _finish(runway_fake, held[0])  # one slot frees, then another
-    await _until(lambda: runway_fake.submissions == 5)
+    await eventually(lambda: runway_fake.submissions == 5)
     _finish(runway_fake, held[1])
-    await _until(lambda: runway_fake.submissions == 6)
+    await eventually(lambda: runway_fake.submissions == 6)
     submitted = "SELECT count(*) FROM jobs WHERE provider_job_id IS NOT NULL"
-    await _until(lambda: stack.sql(submitted) == [(6,)])  # the worker recorded what the fake has
+    await eventually(lambda: stack.sql(submitted) == [(6,)])  # the worker recorded what the fake has
     order = list(runway_fake.jobs)
     bob = [await stack.get(job_id, user="bob") for job_id in bobs]
     assert sorted(order[4:6]) == sorted(job.provider_job_id for job in bob)
@@ -210,12 +210,6 @@ async def test_one_users_batch_does_not_delay_anothers_jobs(
     for job_id in batch:
         assert (await stack.wait(job_id, within=120)).state == COMPLETED
     assert runway_fake.max_running == 4
-
-
-async def _until(check: Callable[[], bool], within: float = 30.0) -> None:
-    async with asyncio.timeout(within):
-        while not check():  # noqa: ASYNC110 - the fakes and the database have no event to wait on
-            await asyncio.sleep(0.05)
 
 
 def _finish(fake: RunwayFake, job_id: str) -> None:

@@ -390,7 +390,7 @@ def create_server(
             service_names=[SERVICE_NAME],
         )
         service.readiness = DatabaseReadiness(
-            pool,
+            database.libpq_url(engine.url),
             service.grpc.health,
             SERVICE_NAME,
             interval=settings.ready_probe_interval_seconds,

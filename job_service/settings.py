@@ -252,5 +252,6 @@ class JobServiceSettings(CommonSettings):
     def max_db_connections(self, *, serves_api: bool) -> int:
         """The most connections one process opens: the SQLAlchemy pool (pool size + overflow), the LISTEN
         connection and, for a process serving the API, the CreateJob driver pool (pool size; it stays empty
-        in a worker-only replica). Size Postgres' max_connections for the sum over all replicas."""
-        return self.db_pool_size + self.db_max_overflow + 1 + (self.db_pool_size if serves_api else 0)
+        in a worker-only replica) and the readiness ping's own connection. Size Postgres' max_connections for
+        the sum over all replicas."""
+        return self.db_pool_size + self.db_max_overflow + 1 + (self.db_pool_size + 1 if serves_api else 0)

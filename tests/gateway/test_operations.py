@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from typing import Any
 
 import httpx
+import psycopg
 from sqlalchemy.engine import make_url
 
 from tests.support.fake_provider_service import sign
 from tests.support.gateway import Stack, StartStack, stack_running
+from tests.support.grpc_client import metadata
 from tests.support.proxy import CuttableProxy
+from tests.support.services import job_stub
+from videojobs.v1 import common_pb2, job_service_pb2
 
 
 async def test_healthz_is_ok_and_readyz_reports_each_backend_serving(
@@ -150,6 +155,47 @@ async def test_readyz_is_503_while_postgres_is_frozen_and_200_once_it_answers(da
             await readyz_until(client, 200)
     finally:
         await proxy.stop()
+
+
+async def test_readyz_stays_200_while_the_request_pool_is_busy(database_url: str) -> None:
+    """A create holds job_service's only request connection (blocked on its user's lock, as behind a burst of
+    creates): Postgres still answers, so the readiness ping, on a connection of its own, keeps the API
+    serving; a ping through the busy pool would have missed twice within the second."""
+    job = {
+        "ready_probe_interval_seconds": 0.1,
+        "ready_probe_timeout_seconds": 0.3,
+        "ready_probe_misses": 2,
+        "db_pool_size": 1,
+    }
+    async with (
+        stack_running(database_url, job) as stack,
+        httpx.AsyncClient(base_url=stack.url, timeout=10) as client,
+        job_stub(stack.jobs.port) as jobs,
+        await psycopg.AsyncConnection.connect(database_url) as holder,
+        await psycopg.AsyncConnection.connect(database_url, autocommit=True) as watcher,
+    ):
+        await readyz_until(client, 200)
+        await holder.execute("SELECT pg_advisory_xact_lock(hashtextextended('alice', 0))")
+        request = job_service_pb2.CreateJobRequest(spec=common_pb2.VideoSpec(prompt="behind the lock"))
+        create = asyncio.ensure_future(jobs.CreateJob(request, metadata=metadata("alice")))
+        async with asyncio.timeout(10):
+            while not await _waiting_on_the_lock(watcher):  # noqa: ASYNC110 - polled over SQL
+                await asyncio.sleep(0.05)
+        for _ in range(15):  # 1.5 s: five ping timeouts
+            assert (await client.get("/readyz")).status_code == 200
+            await asyncio.sleep(0.1)
+        assert not create.done()
+        await holder.rollback()
+        assert (await create).created
+
+
+async def _waiting_on_the_lock(watcher: psycopg.AsyncConnection[Any]) -> bool:
+    """Outside any transaction: pg_stat_activity is a snapshot per transaction."""
+    cursor = await watcher.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'"
+    )
+    row = await cursor.fetchone()
+    return bool(row and row[0])
 
 
 async def postgres_proxy(database_url: str) -> tuple[CuttableProxy, str]:

@@ -92,6 +92,7 @@ def queue_stats_to_proto(queues: Iterable[ProviderQueue]) -> job_service_pb2.Que
                     for limit in queue.limits
                 ],
                 throttles_last_hour=queue.throttles_last_hour,
+                learned_submits_per_minute=queue.learned_submits_per_minute,
                 next_submit_time=_timestamp(queue.next_submit_time),
                 blocked=queue.blocked,
             )

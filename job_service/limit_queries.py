@@ -23,7 +23,9 @@ from job_service.domain import JobState
 from job_service.limits import (
     Blocked,
     Candidate,
+    MAX_PROBE_WINDOWS,
     Cap,
+    LearnedRate,
     ProviderLimit,
     ProviderQueue,
     Usage,
@@ -64,6 +66,29 @@ PACE = text(
             AS paused
     FROM provider_backoff
     WHERE not_before > now() OR last_throttle > now() - make_interval(secs => :window)
+    """
+)
+
+_RECENT = """(SELECT count(*) FROM provider_submits s WHERE s.provider = b.provider
+    AND s.submit_time > now() - make_interval(secs => :window))"""
+
+# The rates 429s taught us, with the submissions counted in the window as `submits_per_minute` counts them.
+LEARNED = text(
+    f"""
+    SELECT b.provider, b.learned_rate, {_RECENT} AS recent
+    FROM provider_backoff b WHERE b.learned_rate IS NOT NULL
+    """
+)
+
+# A learned rate steps up by one after `probe_windows` windows without a 429 while it is what holds the
+# provider back (the window is full): a rate learned during a transient dip recovers, and one that is not in
+# use stays where it is.
+STEP_UP = text(
+    f"""
+    UPDATE provider_backoff b SET learned_rate = b.learned_rate + 1, rate_time = now()
+    WHERE b.learned_rate IS NOT NULL
+        AND b.rate_time < now() - make_interval(secs => :window * b.probe_windows)
+        AND {_RECENT} >= b.learned_rate
     """
 )
 
@@ -157,6 +182,7 @@ QUEUE_TIMES = text(
     SELECT p.provider,
         (SELECT count(*) FROM job_events e WHERE e.type = 'throttled' AND e.detail->>'provider' = p.provider
             AND e.create_time > now() - interval '1 hour') AS throttles,
+        (SELECT b.learned_rate FROM provider_backoff b WHERE b.provider = p.provider) AS learned_rate,
         (SELECT CASE
             WHEN b.not_before > now() THEN b.not_before
             WHEN b.last_throttle > now() - make_interval(secs => :window)
@@ -170,13 +196,34 @@ QUEUE_TIMES = text(
     """
 )
 
+# A 429: the refused submission leaves the window's count (the provider did not take it), and what the
+# provider accepted in the window becomes its learned rate (the least of those seen, so the 429s of one burst
+# settle on the count before it). A 429 within a window after a step up means the step was one too many: the
+# next one waits twice as long.
 THROTTLED = text(
     """
-    INSERT INTO provider_backoff AS b (provider, not_before, throttles, spacing_seconds, last_throttle)
-    VALUES (:provider, now() + make_interval(secs => :seconds), 1, :pace, now())
+    WITH refused AS (
+        DELETE FROM provider_submits WHERE id = (
+            SELECT max(id) FROM provider_submits WHERE provider = :provider AND job_id = :job_id)
+        RETURNING id
+    ),
+    accepted AS (
+        SELECT greatest(count(*), 1) AS n FROM provider_submits s
+        WHERE s.provider = :provider AND s.submit_time > now() - make_interval(secs => :window)
+            AND s.id NOT IN (SELECT id FROM refused)
+    )
+    INSERT INTO provider_backoff AS b
+        (provider, not_before, throttles, spacing_seconds, last_throttle, learned_rate, rate_time)
+    SELECT :provider, now() + make_interval(secs => :seconds), 1, :pace, now(), n, now() FROM accepted
     ON CONFLICT (provider) DO UPDATE
     SET not_before = greatest(b.not_before, excluded.not_before), throttles = b.throttles + 1,
-        spacing_seconds = excluded.spacing_seconds, last_throttle = now()
+        spacing_seconds = excluded.spacing_seconds, last_throttle = now(),
+        learned_rate = least(b.learned_rate, excluded.learned_rate), rate_time = now(),
+        probe_windows = CASE
+            WHEN b.rate_time > b.last_throttle AND b.rate_time > now() - make_interval(secs => :window)
+                THEN least(b.probe_windows * 2, :max_probe)
+            ELSE b.probe_windows
+        END
     """
 )
 
@@ -190,6 +237,10 @@ class _Now:
     paused: list[str]
     # Providers paced after a 429 that may take one submission now.
     pacing: list[str]
+    learned: list[LearnedRate]
+
+    def blocked(self, window_seconds: float) -> list[Blocked]:
+        return blocked(self.usages, self.paused, window_seconds, self.learned)
 
 
 class LimitQueries:
@@ -205,7 +256,6 @@ class LimitQueries:
                 for limit in self._limits
             ]
         )
-        self._rated = {limit.provider for limit in self._limits if limit.submits_per_minute is not None}
 
     @property
     def limits(self) -> tuple[ProviderLimit, ...]:
@@ -217,14 +267,17 @@ class LimitQueries:
         ones held back as waiting (a `queued` event each, once per wait)."""
         async with self._engine.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
+            await conn.execute(STEP_UP, {"window": self._window})
             now = await self._now(conn)
             overdue = await self._claim_overdue(conn, now, count, lease_seconds)
             count -= len(overdue)
-            caps = [
+            caps: list[Cap] = [
                 Cap(usage.limit.provider, usage.limit.model, usage.room(self._window)) for usage in now.usages
-            ] + [Cap(provider, "", 1) for provider in now.pacing]
+            ]
+            caps += [Cap(provider, "", 1) for provider in now.pacing]
+            caps += [Cap(rate.provider, "", rate.room) for rate in now.learned]
             params = {
-                "blocked": _blocked_json(blocked(now.usages, now.paused, self._window)),
+                "blocked": _blocked_json(now.blocked(self._window)),
                 "room": json.dumps(provider_room(caps)),
                 "limit": count,
             }
@@ -247,7 +300,12 @@ class LimitQueries:
                 for usage in now.usages
                 for taken in [sum(usage.limit.applies_to(c.provider, c.model) for c in chosen)]
             ]
-            now_blocked = blocked(after, now.paused + paced, self._window)
+            learned = [
+                LearnedRate(rate.provider, rate.per_window, rate.recent_submits + taken)
+                for rate in now.learned
+                for taken in [sum(c.provider == rate.provider for c in chosen)]
+            ]
+            now_blocked = blocked(after, now.paused + paced, self._window, learned)
             if now_blocked:
                 await self._mark_waiting(conn, now_blocked)
         return overdue + claimed
@@ -259,7 +317,7 @@ class LimitQueries:
         with `waiting_since` kept: the orchestrator moves them on (fallback on saturation, opt-in)."""
         queues = [
             {"provider": scope.provider, "model": scope.model, "seconds": limit.max_queue_seconds}
-            for scope in blocked(now.usages, now.paused, self._window)
+            for scope in now.blocked(self._window)
             for limit in self._limits
             if limit.max_queue_seconds is not None
             and (limit.provider, limit.model) == (scope.provider, scope.model)
@@ -283,10 +341,12 @@ class LimitQueries:
                 for limit in self._limits
             ]
         pace = list(await conn.execute(PACE, {"window": self._window}))
+        learned = await conn.execute(LEARNED, {"window": self._window})
         return _Now(
             usages,
             paused=[row.provider for row in pace if row.paused],
             pacing=[row.provider for row in pace if not row.paused],
+            learned=[LearnedRate(row.provider, int(row.learned_rate), int(row.recent)) for row in learned],
         )
 
     async def _claim(
@@ -311,12 +371,11 @@ class LimitQueries:
         return list(result)
 
     async def _record_submits(self, conn: AsyncConnection, chosen: Sequence[Candidate]) -> None:
-        if not self._rated:
-            return
-        # The wall clock, not now(): that is when this transaction began, before it waited for the lock, and
+        # Every provider's, not only those with a configured rate: a 429 learns the rate from them. The wall
+        # clock, not now(): that is when this transaction began, before it waited for the lock, and
         # an early time would let the window admit the next submission early. (Reads compare with now(),
         # which only counts more.)
-        rated = [{"provider": c.provider, "model": c.model} for c in chosen if c.provider in self._rated]
+        rated = [{"provider": c.provider, "model": c.model, "job_id": c.id} for c in chosen]
         await conn.execute(
             provider_submits.delete().where(
                 provider_submits.c.submit_time
@@ -362,7 +421,7 @@ class LimitQueries:
                     QUEUE_TIMES, {"providers": list(providers), "window": self._window}
                 )
             }
-        scopes = blocked(now.usages, now.paused, self._window)
+        scopes = now.blocked(self._window)
         found = []
         for provider in providers:
             queued = backlog.get(provider)
@@ -381,6 +440,7 @@ class LimitQueries:
                     oldest_wait_seconds=float(queued.oldest) if queued else 0.0,
                     limits=tuple(limit for limit in self._limits if limit.provider == provider),
                     throttles_last_hour=int(timing.throttles),
+                    learned_submits_per_minute=_per_minute(timing.learned_rate, self._window),
                     next_submit_time=next_submit,
                     blocked=tuple(f"{scope.model or provider}: {scope.why}" for scope in mine),
                 )
@@ -388,11 +448,24 @@ class LimitQueries:
         return found
 
     @database_errors
-    async def throttled(self, provider: str, seconds: float, pace_seconds: float) -> None:
-        """The provider answered 429: no replica submits to it for `seconds` (extending a longer wait), then
-        at most one submission per `pace_seconds` until a limits window has passed without a 429."""
+    async def throttled(
+        self, provider: str, job_id: uuid.UUID, seconds: float, pace_seconds: float
+    ) -> None:
+        """The provider answered 429 to `job_id`'s submission: no replica submits to it for `seconds`
+        (extending a longer wait), then at most one submission per `pace_seconds` until a limits window has
+        passed without a 429; and never more a window than it accepted in the window of this 429."""
         async with self._engine.begin() as conn:
-            await conn.execute(THROTTLED, {"provider": provider, "seconds": seconds, "pace": pace_seconds})
+            await conn.execute(
+                THROTTLED,
+                {
+                    "provider": provider,
+                    "job_id": job_id,
+                    "seconds": seconds,
+                    "pace": pace_seconds,
+                    "window": self._window,
+                    "max_probe": MAX_PROBE_WINDOWS,
+                },
+            )
 
     @database_errors
     async def waiting_reason(self, job_id: uuid.UUID) -> str:
@@ -413,7 +486,7 @@ class LimitQueries:
             now = await self._now(conn)
             mine = [
                 scope
-                for scope in blocked(now.usages, now.paused, self._window)
+                for scope in now.blocked(self._window)
                 if scope.provider == row.provider and scope.model in ("", row.model)
             ]
             if not mine:
@@ -421,6 +494,10 @@ class LimitQueries:
             scope = mine[0]
             ahead = await conn.scalar(AHEAD, {"id": job_id, "model": scope.model, "blocked": "[]"})
         return waiting_message(row.provider, scope.why, int(ahead or 0))
+
+
+def _per_minute(per_window: int | None, window_seconds: float) -> int | None:
+    return None if per_window is None else LearnedRate("", per_window, 0).per_minute(window_seconds)
 
 
 def _blocked_json(scopes: Sequence[Blocked]) -> str:

@@ -6,6 +6,12 @@ A limit applies to a provider, or to one model of it (`spec.model`), and caps
 A provider that answered 429 takes no submissions until its shared `not_before`, and for one window after
 the 429 at most one per the wait it asked for: the cap was too high, so we go at the pace it told us
 (limit_queries.py keeps this per provider, for every replica).
+A 429 also teaches the provider's real rate: what it accepted in the window of the 429 becomes a cap of
+submissions per window on top of the configured ones (the smaller wins), so a large backlog meets the
+account's rate instead of a burst of 429s each window. It rises by one after a quiet spell (one window,
+doubled each time the step up met a 429 within a window, at most `MAX_PROBE_WINDOWS`), and only while it is
+what holds the provider back: it recovers from a transient dip, probes above the real rate a handful of times
+however long the backlog lasts, and never grows past what the provider is asked for.
 
 Fair share: waiting jobs are offered in order of their *turn*, how many jobs of the same user at the same
 provider are in flight or waiting ahead of them, then age. A user with 500 queued jobs has turns 0..499 (plus
@@ -24,6 +30,8 @@ from datetime import datetime
 
 # A cap that never binds, for limits that set only some of their fields.
 UNLIMITED = 1 << 30
+# The longest quiet spell, in limits windows, before a learned rate steps up (an hour at the 60 s window).
+MAX_PROBE_WINDOWS = 64
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,22 @@ class Usage:
         if per_window is not None:
             free = min(free, per_window - self.recent_submits)
         return max(free, 0)
+
+
+@dataclass(frozen=True)
+class LearnedRate:
+    """The submissions per window a provider's 429s taught us, and how many the window holds now."""
+
+    provider: str
+    per_window: int
+    recent_submits: int
+
+    @property
+    def room(self) -> int:
+        return max(self.per_window - self.recent_submits, 0)
+
+    def per_minute(self, window_seconds: float) -> int:
+        return max(1, round(self.per_window * 60.0 / window_seconds))
 
 
 @dataclass(frozen=True)
@@ -130,9 +154,16 @@ class Blocked:
     why: str  # "slot" | "rate" | "backoff"
 
 
-def blocked(usages: Sequence[Usage], backed_off: Iterable[str], window_seconds: float) -> list[Blocked]:
-    """The scopes at a limit: in-flight cap reached, window's submissions used up, or backing off."""
+def blocked(
+    usages: Sequence[Usage],
+    backed_off: Iterable[str],
+    window_seconds: float,
+    learned: Sequence[LearnedRate] = (),
+) -> list[Blocked]:
+    """The scopes at a limit: in-flight cap reached, window's submissions used up (configured or learned
+    from 429s), or backing off."""
     found = [Blocked(provider, "", "backoff") for provider in sorted(set(backed_off))]
+    found += [Blocked(rate.provider, "", "rate") for rate in learned if rate.room <= 0]
     for usage in usages:
         limit = usage.limit
         if usage.room(window_seconds) > 0:
@@ -152,6 +183,8 @@ class ProviderQueue:
     oldest_wait_seconds: float
     limits: tuple[ProviderLimit, ...]
     throttles_last_hour: int
+    # The submission rate the provider's 429s taught us, per minute; None when none is in force.
+    learned_submits_per_minute: int | None
     # When a submission is allowed again after a 429 or a full provider-wide rate; None: now, or when a slot
     # frees (see `blocked`).
     next_submit_time: datetime | None

@@ -231,7 +231,7 @@ class Orchestrator:
         # Afterwards, one submission per pace for a while: the wait it asked for says when one more is
         # welcome, not that a burst is.
         pace = max(wait, self._policy.throttle_wait_seconds)
-        await self._leases.limits.throttled(item.provider, wait, pace)
+        await self._leases.limits.throttled(item.provider, item.job.id, wait, pace)
         await self._leases.apply(
             item,
             Transition(

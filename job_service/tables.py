@@ -228,13 +228,17 @@ class ProviderSubmitRow(Base):
     provider: Mapped[str] = mapped_column(Text)
     model: Mapped[str] = mapped_column(Text, server_default=text("''"))
     submit_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The job claimed for this submission: a 429 to it takes it out of the count (the provider refused it).
+    job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
     __table_args__ = (Index("ix_provider_submits_provider_submit_time", "provider", "submit_time"),)
 
 
 class ProviderBackoffRow(Base):
     """A provider that answered 429 gets no submissions from any replica until not_before, then, for one
-    limits window after the 429, at most one every `spacing_seconds` (the wait the 429 asked for)."""
+    limits window after the 429, at most one every `spacing_seconds` (the wait the 429 asked for); and
+    never more than `learned_rate` a window (what it accepted in the window of its last 429), which rises by
+    one after `probe_windows` windows without a 429."""
 
     __tablename__ = "provider_backoff"
 
@@ -244,6 +248,11 @@ class ProviderBackoffRow(Base):
     spacing_seconds: Mapped[float] = mapped_column(Float)
     last_throttle: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_submit: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    learned_rate: Mapped[int | None] = mapped_column(Integer)
+    # When learned_rate last changed (a 429, or a step up).
+    rate_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Quiet windows before the next step up: doubled each time a step up met a 429 within a window.
+    probe_windows: Mapped[int] = mapped_column(Integer, server_default=text("1"))
 
 
 class GenerationTimeRow(Base):

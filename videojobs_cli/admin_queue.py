@@ -15,7 +15,7 @@ from videojobs_cli.admin_rpc import call_once
 if TYPE_CHECKING:
     from videojobs.v1 import job_service_pb2
 
-COLUMNS = ["provider", "waiting", "in_flight", "oldest_wait", "limits", "429s_1h", "next_submit", "blocked"]
+COLUMNS = ["provider", "waiting", "in_flight", "oldest_wait", "limits", "429s_1h", "learned_rate", "next_submit", "blocked"]
 
 
 def limit_text(limit: job_service_pb2.QueueLimit) -> str:
@@ -43,6 +43,10 @@ def queue_row(queue: job_service_pb2.ProviderQueue) -> dict[str, Any]:
         "oldest_wait": f"{queue.oldest_wait_seconds:.0f}s",
         "limits": "; ".join(limit_text(limit) for limit in queue.limits),
         "429s_1h": queue.throttles_last_hour,
+        # What the 429s taught us, a cap on top of the configured limits.
+        "learned_rate": (
+            f"{queue.learned_submits_per_minute}/min" if queue.HasField("learned_submits_per_minute") else ""
+        ),
         "next_submit": next_submit,
         "blocked": ", ".join(queue.blocked),
     }
@@ -52,7 +56,7 @@ def queue_row(queue: job_service_pb2.ProviderQueue) -> dict[str, Any]:
 @json_option
 def queue(as_json: bool) -> None:
     """Per provider: jobs waiting for submission and in flight, the oldest wait, the limits, 429s in the
-    last hour and when the next submission is allowed."""
+    last hour, the rate they taught us and when the next submission is allowed."""
     from videojobs.v1 import job_service_pb2
 
     request = job_service_pb2.GetQueueStatsRequest()

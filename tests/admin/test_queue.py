@@ -1,6 +1,6 @@
 """`videojobs admin queue` against a real job_service over gRPC (GetQueueStats) with the default provider
 limits (veo 10 submissions a minute, runway 2 in flight, fal 10 in flight): per provider, jobs waiting and in
-flight, the oldest wait, the limits, 429s in the last hour and when a submission is next allowed."""
+flight, the oldest wait, the limits, 429s in the last hour, the rate they taught us and when a submission is next allowed."""
 
 from __future__ import annotations
 
@@ -34,16 +34,17 @@ async def _job(
 
 
 async def _seed(job_service: JobService, sql: Sql) -> None:
-    """runway full (2 in flight, one waiting 30 s); veo paused 120 s after 429s (one job waiting 90 s);
-    one fal job in flight; nothing at sim."""
+    """runway full (2 in flight, one waiting 30 s); veo paused 120 s after 429s, which taught it 4
+    submissions a minute (one job waiting 90 s); one fal job in flight; nothing at sim."""
     await _job(job_service, sql, "alice", "runway", "PROCESSING", 0)
     await _job(job_service, sql, "alice", "runway", "PROCESSING", 0)
     await _job(job_service, sql, "bob", "runway", "PENDING", 30)
     veo_job = await _job(job_service, sql, "carol", "veo", "PENDING", 90)
     await _job(job_service, sql, "dave", "fal", "PROCESSING", 0)
     sql(
-        "INSERT INTO provider_backoff (provider, not_before, throttles, spacing_seconds, last_throttle) "
-        "VALUES ('veo', now() + interval '120 seconds', 3, 5, now())"
+        "INSERT INTO provider_backoff "
+        "(provider, not_before, throttles, spacing_seconds, last_throttle, learned_rate, rate_time) "
+        "VALUES ('veo', now() + interval '120 seconds', 3, 5, now(), 4, now())"
     )
     # Two 429s within the hour, one before it.
     for minutes in (10, 20, 70):
@@ -79,27 +80,29 @@ async def test_queue_shows_each_providers_backlog_and_what_holds_it_back(
         "oldest_wait",
         "limits",
         "429s_1h",
+        "learned_rate",
         "next_submit",
         "blocked",
     ]
     by_provider = {row[0]: row for row in rows[1:]}
     assert [row[0] for row in rows[1:]] == ["veo", "fal", "runway", "sim"]
     veo, fal, runway, sim = (by_provider[name] for name in ("veo", "fal", "runway", "sim"))
-    assert veo[1:3] + veo[4:6] + veo[7:] == ["1", "0", "veo: 10/min", "2", "veo: backoff"]
+    assert veo[1:3] + veo[4:7] + veo[8:] == ["1", "0", "veo: 10/min", "2", "4/min", "veo: backoff"]
     assert 90 <= _seconds(veo[3]) <= 91 + elapsed
-    next_submit = datetime.fromisoformat(veo[6])
+    next_submit = datetime.fromisoformat(veo[7])
     assert before + timedelta(seconds=118) <= next_submit <= before + timedelta(seconds=121 + elapsed)
     assert runway[1:3] + runway[4:] == [
         "1",
         "2",
         "runway: 2 in flight",
         "0",
+        "",
         "when a slot frees",
         "runway: slot",
     ]
     assert 30 <= _seconds(runway[3]) <= 31 + elapsed
-    assert fal == ["fal", "0", "1", "0s", "fal: 10 in flight", "0", "now", ""]
-    assert sim == ["sim", "0", "0", "0s", "", "0", "now", ""]
+    assert fal == ["fal", "0", "1", "0s", "fal: 10 in flight", "0", "", "now", ""]
+    assert sim == ["sim", "0", "0", "0s", "", "0", "", "now", ""]
     assert result.stdout.splitlines()[0] == "provider queues"
     assert result.stdout.splitlines()[-1] == "waiting: 2, in_flight: 3, providers_blocked: 2"
 
@@ -120,6 +123,7 @@ async def test_queue_as_json_is_the_rpcs_answer(operator: Admin, job_service: Jo
         "in_flight": 0,
         "limits": [{"scope": "veo", "submits_per_minute": 10}],
         "throttles_last_hour": 2,
+        "learned_submits_per_minute": 4,
         "blocked": ["veo: backoff"],
     }
     assert 30 <= items["runway"].pop("oldest_wait_seconds") < 40

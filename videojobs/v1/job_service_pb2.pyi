@@ -1259,6 +1259,7 @@ class ProviderQueue(_message.Message):
     THROTTLES_LAST_HOUR_FIELD_NUMBER: _builtins.int
     NEXT_SUBMIT_TIME_FIELD_NUMBER: _builtins.int
     BLOCKED_FIELD_NUMBER: _builtins.int
+    LEARNED_SUBMITS_PER_MINUTE_FIELD_NUMBER: _builtins.int
     provider: _builtins.str
     waiting: _builtins.int
     """PENDING jobs due for submission and not claimed."""
@@ -1268,6 +1269,11 @@ class ProviderQueue(_message.Message):
     """How long the oldest waiting job has been due; 0 when none waits."""
     throttles_last_hour: _builtins.int
     """429 answers in the last hour."""
+    learned_submits_per_minute: _builtins.int
+    """The submission rate the provider's 429s taught us (what it accepted in the window of its last 429,
+    stepped up by one after each quiet spell), a cap on top of the configured limits; unset when none is in
+    force.
+    """
     @_builtins.property
     def limits(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueueLimit]:
         """The limits configured for the provider and its models (VIDEOJOBS_LIMITS)."""
@@ -1293,12 +1299,15 @@ class ProviderQueue(_message.Message):
         throttles_last_hour: _builtins.int = ...,
         next_submit_time: _timestamp_pb2.Timestamp | None = ...,
         blocked: _abc.Iterable[_builtins.str] | None = ...,
+        learned_submits_per_minute: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["next_submit_time", b"next_submit_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_learned_submits_per_minute", b"_learned_submits_per_minute", "learned_submits_per_minute", b"learned_submits_per_minute", "next_submit_time", b"next_submit_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocked", b"blocked", "in_flight", b"in_flight", "limits", b"limits", "next_submit_time", b"next_submit_time", "oldest_wait_seconds", b"oldest_wait_seconds", "provider", b"provider", "throttles_last_hour", b"throttles_last_hour", "waiting", b"waiting"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_learned_submits_per_minute", b"_learned_submits_per_minute", "blocked", b"blocked", "in_flight", b"in_flight", "learned_submits_per_minute", b"learned_submits_per_minute", "limits", b"limits", "next_submit_time", b"next_submit_time", "oldest_wait_seconds", b"oldest_wait_seconds", "provider", b"provider", "throttles_last_hour", b"throttles_last_hour", "waiting", b"waiting"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__learned_submits_per_minute: _TypeAlias = _typing.Literal["learned_submits_per_minute"]  # noqa: Y015
+    _WhichOneofArgType__learned_submits_per_minute: _TypeAlias = _typing.Literal["_learned_submits_per_minute", b"_learned_submits_per_minute"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__learned_submits_per_minute) -> _WhichOneofReturnType__learned_submits_per_minute | None: ...
 
 Global___ProviderQueue: _TypeAlias = ProviderQueue  # noqa: Y015
 

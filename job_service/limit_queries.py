@@ -23,6 +23,7 @@ from job_service.domain import JobState
 from job_service.limits import (
     Blocked,
     Candidate,
+    FIRST_PROBE_WINDOWS,
     MAX_PROBE_WINDOWS,
     Cap,
     LearnedRate,
@@ -82,10 +83,12 @@ LEARNED = text(
 
 # A learned rate steps up by one after `probe_windows` windows without a 429 while it is what holds the
 # provider back (the window is full): a rate learned during a transient dip recovers, and one that is not in
-# use stays where it is.
+# use stays where it is. A step up that met no 429 halves the spell before the next (a dip recovers fast).
 STEP_UP = text(
     f"""
-    UPDATE provider_backoff b SET learned_rate = b.learned_rate + 1, rate_time = now()
+    UPDATE provider_backoff b SET learned_rate = b.learned_rate + 1, rate_time = now(),
+        probe_windows = CASE WHEN b.rate_time > b.last_throttle THEN greatest(b.probe_windows / 2, 1)
+            ELSE b.probe_windows END
     WHERE b.learned_rate IS NOT NULL
         AND b.rate_time < now() - make_interval(secs => :window * b.probe_windows)
         AND {_RECENT} >= b.learned_rate
@@ -196,6 +199,16 @@ QUEUE_TIMES = text(
     """
 )
 
+# An accepted submission counts from when the provider answered, not from its claim: that is after the
+# provider counted it, so it leaves our window after it left the provider's (a claim's time is before, and
+# the varying time to reach the provider would let a full window admit one more than the provider does).
+ACCEPTED = text(
+    """
+    UPDATE provider_submits SET submit_time = clock_timestamp()
+    WHERE id = (SELECT max(id) FROM provider_submits WHERE provider = :provider AND job_id = :job_id)
+    """
+)
+
 # A 429: the refused submission leaves the window's count (the provider did not take it), and what the
 # provider accepted in the window becomes its learned rate (the least of those seen, so the 429s of one burst
 # settle on the count before it). A 429 within a window after a step up means the step was one too many: the
@@ -213,8 +226,9 @@ THROTTLED = text(
             AND s.id NOT IN (SELECT id FROM refused)
     )
     INSERT INTO provider_backoff AS b
-        (provider, not_before, throttles, spacing_seconds, last_throttle, learned_rate, rate_time)
-    SELECT :provider, now() + make_interval(secs => :seconds), 1, :pace, now(), n, now() FROM accepted
+        (provider, not_before, throttles, spacing_seconds, last_throttle, learned_rate, rate_time, probe_windows)
+    SELECT :provider, now() + make_interval(secs => :seconds), 1, :pace, now(), n, now(), :first_probe
+    FROM accepted
     ON CONFLICT (provider) DO UPDATE
     SET not_before = greatest(b.not_before, excluded.not_before), throttles = b.throttles + 1,
         spacing_seconds = excluded.spacing_seconds, last_throttle = now(),
@@ -463,9 +477,16 @@ class LimitQueries:
                     "seconds": seconds,
                     "pace": pace_seconds,
                     "window": self._window,
+                    "first_probe": FIRST_PROBE_WINDOWS,
                     "max_probe": MAX_PROBE_WINDOWS,
                 },
             )
+
+    @database_errors
+    async def accepted(self, provider: str, job_id: uuid.UUID) -> None:
+        """The provider accepted `job_id`'s submission: it counts in the window from now."""
+        async with self._engine.begin() as conn:
+            await conn.execute(ACCEPTED, {"provider": provider, "job_id": job_id})
 
     @database_errors
     async def waiting_reason(self, job_id: uuid.UUID) -> str:

@@ -8,10 +8,11 @@ the 429 at most one per the wait it asked for: the cap was too high, so we go at
 (limit_queries.py keeps this per provider, for every replica).
 A 429 also teaches the provider's real rate: what it accepted in the window of the 429 becomes a cap of
 submissions per window on top of the configured ones (the smaller wins), so a large backlog meets the
-account's rate instead of a burst of 429s each window. It rises by one after a quiet spell (one window,
-doubled each time the step up met a 429 within a window, at most `MAX_PROBE_WINDOWS`), and only while it is
-what holds the provider back: it recovers from a transient dip, probes above the real rate a handful of times
-however long the backlog lasts, and never grows past what the provider is asked for.
+account's rate instead of a burst of 429s each window. It rises by one after a quiet spell, and only while
+it is what holds the provider back (so never past what the provider is asked for, plus one). The spell starts
+at `FIRST_PROBE_WINDOWS` windows, halves after a step up that met no 429 (a dip recovers fast) and doubles
+after one that did (up to `MAX_PROBE_WINDOWS`): at the real rate, a step above it costs one 429 ever more
+rarely, a handful however long the backlog lasts.
 
 Fair share: waiting jobs are offered in order of their *turn*, how many jobs of the same user at the same
 provider are in flight or waiting ahead of them, then age. A user with 500 queued jobs has turns 0..499 (plus
@@ -30,7 +31,9 @@ from datetime import datetime
 
 # A cap that never binds, for limits that set only some of their fields.
 UNLIMITED = 1 << 30
-# The longest quiet spell, in limits windows, before a learned rate steps up (an hour at the 60 s window).
+# The quiet spell, in limits windows, before a learned rate steps up: at first, and at the longest (an hour
+# at the 60 s window).
+FIRST_PROBE_WINDOWS = 4
 MAX_PROBE_WINDOWS = 64
 
 

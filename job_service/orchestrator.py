@@ -154,6 +154,7 @@ class Orchestrator:
             await self._submit_failed(item, failure)
             return
         provider_job_id, effective = submitted.provider_job_id, submitted.effective
+        await self._leases.limits.accepted(item.provider, item.job.id)
         asked = effective.to_json() if effective else None
         moved = await self._leases.apply(
             item,

@@ -58,7 +58,7 @@ class JobRow(Base):
     client_request_id: Mapped[str | None] = mapped_column(Text)
     spec: Mapped[dict[str, Any]] = mapped_column(JSONB)
     state: Mapped[str] = mapped_column(String(32))
-    attempt: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    attempt: Mapped[int] = mapped_column(Integer, server_default=text("4"))
     provider: Mapped[str | None] = mapped_column(Text)
     provider_job_id: Mapped[str | None] = mapped_column(Text)
     video_uri: Mapped[str | None] = mapped_column(Text)
@@ -251,8 +251,9 @@ class ProviderBackoffRow(Base):
     learned_rate: Mapped[int | None] = mapped_column(Integer)
     # When learned_rate last changed (a 429, or a step up).
     rate_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Quiet windows before the next step up: doubled each time a step up met a 429 within a window.
-    probe_windows: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    # Quiet windows before the next step up: halved after a step up that met no 429, doubled after one that
+    # met a 429 within a window.
+    probe_windows: Mapped[int] = mapped_column(Integer, server_default=text("4"))
 
 
 class GenerationTimeRow(Base):

@@ -10,6 +10,7 @@ import asyncio
 import itertools
 from typing import Any
 
+import pytest
 from provider_service.fakes import FalFake, RunwayFake
 from tests.support.grpc_client import metadata
 from tests.support.metrics import scrape, value
@@ -144,12 +145,13 @@ async def test_submits_per_minute_is_respected_across_replicas(
     assert _events_of_type(stack, "queued") >= 3
 
 
-async def test_a_429_holds_back_every_replica_and_costs_no_attempts(
-    start_stack: StartPipeline, runway_fake: RunwayFake, fal_fake: FalFake
+@pytest.mark.parametrize("backlog", [30, 60])
+async def test_a_429_teaches_every_replica_the_rate_and_costs_no_attempts(
+    start_stack: StartPipeline, runway_fake: RunwayFake, fal_fake: FalFake, backlog: int
 ) -> None:
     """The account takes 10 submissions a minute (scaled down: 10 in any 2 s) and refuses the rest with 429;
-    our limits know nothing of that rate. The 429s pause submissions for every replica, which then go at the
-    pace the provider asked for: a handful of 429s in all, not one per job."""
+    our limits know nothing of that rate. The first 429s pause submissions for every replica and teach them
+    the rate: a backlog of 60 (five windows beyond the first) costs the same handful of 429s as 30."""
     runway_fake.script.polls_to_finish = 0
     runway_fake.script.submit_rate = (10, 2.0)
     stack = await start_stack(
@@ -161,22 +163,32 @@ async def test_a_429_holds_back_every_replica_and_costs_no_attempts(
         step_max_attempts=2,
         metrics_port=0,
     )
-    ids = await _create_many(stack, 30, providers=["runway", "fal"])
+    ids = await _create_many(stack, backlog, providers=["runway", "fal"])
     jobs = [await stack.wait(job_id, within=90) for job_id in ids]
-    assert [job.state for job in jobs] == [COMPLETED] * 30
-    assert runway_fake.submissions == 30
+    assert [job.state for job in jobs] == [COMPLETED] * backlog
+    assert runway_fake.submissions == backlog
     assert fal_fake.submissions == 0
     assert _events_of_type(stack, "fallback") == 0
     assert stack.sql("SELECT max(step_attempts) FROM jobs") == [(0,)]
-    # 20 jobs beyond the account's first window: one 429 each would be 20 or more. The provider is probed
-    # again once a window has passed without a 429, by up to the 4 submissions in flight at once.
-    assert 1 <= runway_fake.throttled <= 8, runway_fake.throttled
+    # Before the rate was learned, some of the 4 submissions in flight at once met the full window (2 or 3
+    # as measured); after it, at most one step up (after 4 quiet windows, 8 s) found the rate one too high,
+    # and the next waits twice as long. Without the learned rate every window of the backlog cost up to 4.
+    assert 1 <= runway_fake.throttled <= 5, runway_fake.throttled
     # (provider_service itself retries a 429 that asks for less than it waits within one call.)
     throttled_events = stack.sql("SELECT count(*) FROM job_events WHERE type = 'throttled'")[0][0]
     assert 1 <= throttled_events <= runway_fake.throttled
     counted = [await scrape(service.metrics_port) for service in stack.services]
     throttles = [value(s, "videojobs_provider_throttles_total", provider="runway") for s in counted]
     assert sum(throttles) == throttled_events
+    # What the account accepted in the window of its 429s, as every replica sees it (per minute of the
+    # scaled-down 2 s window: 10 in 2 s is 300 a minute).
+    (learned,) = stack.sql("SELECT learned_rate FROM provider_backoff WHERE provider = 'runway'")[0]
+    assert 1 <= learned <= 11, learned
+    stats = await stack.stub.GetQueueStats(
+        job_service_pb2.GetQueueStatsRequest(), metadata=metadata("ops", role="admin")
+    )
+    (runway,) = [queue for queue in stats.providers if queue.provider == "runway"]
+    assert runway.learned_submits_per_minute == learned * 30
 
 
 async def test_one_users_batch_does_not_delay_anothers_jobs(

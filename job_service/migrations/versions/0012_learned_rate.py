@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.add_column("provider_backoff", sa.Column("rate_time", sa.DateTime(timezone=True), nullable=True))
     op.add_column(
         "provider_backoff",
-        sa.Column("probe_windows", sa.Integer(), server_default=sa.text("1"), nullable=False),
+        sa.Column("probe_windows", sa.Integer(), server_default=sa.text("4"), nullable=False),
     )
 
 

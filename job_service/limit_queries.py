@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from job_service.database import database_errors
 from job_service.domain import JobState
 from job_service.limits import (
-    Blocked,
-    Candidate,
     FIRST_PROBE_WINDOWS,
     MAX_PROBE_WINDOWS,
+    Blocked,
+    Candidate,
     Cap,
     LearnedRate,
     ProviderLimit,
@@ -225,8 +225,10 @@ THROTTLED = text(
         WHERE s.provider = :provider AND s.submit_time > now() - make_interval(secs => :window)
             AND s.id NOT IN (SELECT id FROM refused)
     )
-    INSERT INTO provider_backoff AS b
-        (provider, not_before, throttles, spacing_seconds, last_throttle, learned_rate, rate_time, probe_windows)
+    INSERT INTO provider_backoff AS b (
+        provider, not_before, throttles, spacing_seconds, last_throttle, learned_rate, rate_time,
+        probe_windows
+    )
     SELECT :provider, now() + make_interval(secs => :seconds), 1, :pace, now(), n, now(), :first_probe
     FROM accepted
     ON CONFLICT (provider) DO UPDATE
@@ -462,9 +464,7 @@ class LimitQueries:
         return found
 
     @database_errors
-    async def throttled(
-        self, provider: str, job_id: uuid.UUID, seconds: float, pace_seconds: float
-    ) -> None:
+    async def throttled(self, provider: str, job_id: uuid.UUID, seconds: float, pace_seconds: float) -> None:
         """The provider answered 429 to `job_id`'s submission: no replica submits to it for `seconds`
         (extending a longer wait), then at most one submission per `pace_seconds` until a limits window has
         passed without a 429; and never more a window than it accepted in the window of this 429."""

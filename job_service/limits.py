@@ -2,7 +2,8 @@
 
 A limit applies to a provider, or to one model of it (`spec.model`), and caps
   - max_in_flight: jobs holding a slot there (claimed for submission, SUBMITTING or PROCESSING);
-  - submits_per_minute: submissions claimed within the window (`window_seconds`, 60 unless shortened).
+  - submits_per_minute: submissions within the window (`window_seconds`, 60 unless shortened), each counted
+    from its claim, and once the provider accepted it from then (a refused one not at all).
 A provider that answered 429 takes no submissions until its shared `not_before`, and for one window after
 the 429 at most one per the wait it asked for: the cap was too high, so we go at the pace it told us
 (limit_queries.py keeps this per provider, for every replica).

@@ -1,6 +1,7 @@
 """`videojobs admin queue` against a real job_service over gRPC (GetQueueStats) with the default provider
 limits (veo 10 submissions a minute, runway 2 in flight, fal 10 in flight): per provider, jobs waiting and in
-flight, the oldest wait, the limits, 429s in the last hour, the rate they taught us and when a submission is next allowed."""
+flight, the oldest wait, the limits, 429s in the last hour, the rate they taught us and when a submission is
+next allowed."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import itertools
 from typing import Any
 
 import pytest
+
 from provider_service.fakes import FalFake, RunwayFake
 from tests.support.grpc_client import metadata
 from tests.support.metrics import scrape, value
@@ -138,8 +139,9 @@ async def test_submits_per_minute_is_respected_across_replicas(
     times = runway_fake.submit_times
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert len(times) == 5
-    # Counted when claimed, at least 2 s apart; each submission reaches the fake a little later (up to a few
-    # hundred milliseconds on a loaded machine), which never adds up: the span of five is at least 4 x 2 s.
+    # Counted from the claim (then from the answer), at least 2 s apart; each submission reaches the fake a
+    # little later (up to a few hundred milliseconds on a loaded machine), which never adds up: the span of
+    # five is at least 4 x 2 s.
     assert min(gaps) > 1.0, gaps
     assert times[-1] - times[0] > 7.5, gaps
     assert _events_of_type(stack, "queued") >= 3

@@ -90,6 +90,12 @@ class Orchestrator:
         except Unavailable:  # only the schedule's history misses one sample
             log.warning("generation time not recorded", job_id=str(item.job.id))
 
+    async def _count_accepted(self, item: WorkItem) -> None:
+        try:
+            await self._leases.limits.accepted(item.provider, item.job.id)
+        except Unavailable:  # the submission keeps counting from its claim: its window may end a little early
+            log.warning("accepted submission not recounted", job_id=str(item.job.id))
+
     def incoming_prefix(self, item: WorkItem) -> str:
         return f"gs://{self._policy.bucket}/incoming/{item.job.id}/"
 
@@ -154,7 +160,6 @@ class Orchestrator:
             await self._submit_failed(item, failure)
             return
         provider_job_id, effective = submitted.provider_job_id, submitted.effective
-        await self._leases.limits.accepted(item.provider, item.job.id)
         asked = effective.to_json() if effective else None
         moved = await self._leases.apply(
             item,
@@ -174,6 +179,7 @@ class Orchestrator:
                 detail={"provider": item.provider, "provider_job_id": provider_job_id, "effective": asked},
             ),
         )
+        await self._count_accepted(item)
         if moved is None:
             # Cancelled (or taken over) while we were submitting: the provider job is nobody's.
             await self._rules.cancel_orphan(item.provider, provider_job_id)

@@ -209,17 +209,20 @@ ACCEPTED = text(
     """
 )
 
+# A submission the provider refused (429) leaves the window's count: the provider did not count it either.
+_REFUSED = """
+    DELETE FROM provider_submits WHERE id = (
+        SELECT max(id) FROM provider_submits WHERE provider = :provider AND job_id = :job_id)
+"""
+REFUSED = text(_REFUSED)
+
 # A 429: the refused submission leaves the window's count (the provider did not take it), and what the
 # provider accepted in the window becomes its learned rate (the least of those seen, so the 429s of one burst
 # settle on the count before it). A 429 within a window after a step up means the step was one too many: the
 # next one waits twice as long.
 THROTTLED = text(
-    """
-    WITH refused AS (
-        DELETE FROM provider_submits WHERE id = (
-            SELECT max(id) FROM provider_submits WHERE provider = :provider AND job_id = :job_id)
-        RETURNING id
-    ),
+    f"""
+    WITH refused AS ({_REFUSED} RETURNING id),
     accepted AS (
         SELECT greatest(count(*), 1) AS n FROM provider_submits s
         WHERE s.provider = :provider AND s.submit_time > now() - make_interval(secs => :window)
@@ -481,6 +484,13 @@ class LimitQueries:
                     "max_probe": MAX_PROBE_WINDOWS,
                 },
             )
+
+    @database_errors
+    async def refused(self, provider: str, job_id: uuid.UUID) -> None:
+        """The provider answered 429 to `job_id`'s submission, past the time it holds the provider back: it
+        leaves the window's count all the same."""
+        async with self._engine.begin() as conn:
+            await conn.execute(REFUSED, {"provider": provider, "job_id": job_id})
 
     @database_errors
     async def accepted(self, provider: str, job_id: uuid.UUID) -> None:

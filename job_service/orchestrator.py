@@ -215,9 +215,11 @@ class Orchestrator:
             state = JobState.SUBMITTING if item.unknown_submits > 1 else JobState.PENDING
             await self._rules.wait_for_peer(item, failure, state, extra=not_started)
             return
-        if failure.reason == Reason.PROVIDER_THROTTLED and not self._throttled_too_long(item):
-            await self._throttled(item, failure, not_started)
-            return
+        if failure.reason == Reason.PROVIDER_THROTTLED:
+            if not self._throttled_too_long(item):
+                await self._throttled(item, failure, not_started)
+                return
+            await self._leases.limits.refused(item.provider, item.job.id)
         if failure.transient:
             await self._rules.retry_later(item, failure, JobState.PENDING, extra=not_started)
             return

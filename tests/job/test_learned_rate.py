@@ -67,6 +67,11 @@ async def test_a_429_learns_what_the_provider_accepted_in_its_window(limits: Lim
     assert queue.learned_submits_per_minute == 10
     assert "runway: rate" in queue.blocked
 
+    # A 429 past the time it holds the provider back (the job moves on) leaves the count all the same.
+    await limits.refused("runway", accepted[-1])
+    assert sql(window) == [(9,)]
+    _submits(sql, 1)
+
     # A later 429 with fewer accepted (a dip) lowers it, never raises it; at least 1.
     sql("DELETE FROM provider_submits WHERE job_id = ANY(%s)", (accepted[:7],))
     await limits.throttled("runway", uuid.uuid4(), 1.0, 1.0)

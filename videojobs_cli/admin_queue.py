@@ -15,17 +15,7 @@ from videojobs_cli.admin_rpc import call_once
 if TYPE_CHECKING:
     from videojobs.v1 import job_service_pb2
 
-COLUMNS = [
-    "provider",
-    "waiting",
-    "in_flight",
-    "oldest_wait",
-    "limits",
-    "429s_1h",
-    "learned_rate",
-    "next_submit",
-    "blocked",
-]
+COLUMNS = "provider waiting in_flight oldest_wait limits 429s_1h learned_rate next_submit blocked".split()
 
 
 def limit_text(limit: job_service_pb2.QueueLimit) -> str:

@@ -15,7 +15,8 @@ from videojobs_cli.admin_rpc import call_once
 if TYPE_CHECKING:
     from videojobs.v1 import job_service_pb2
 
-COLUMNS = "provider waiting in_flight oldest_wait limits 429s_1h learned_rate next_submit blocked".split()
+COLUMNS = ["provider", "waiting", "in_flight", "oldest_wait", "limits"]
+COLUMNS += ["429s_1h", "learned_rate", "next_submit", "blocked"]  # what holds submissions back, until when
 
 
 def limit_text(limit: job_service_pb2.QueueLimit) -> str:

@@ -36,7 +36,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -127,8 +128,12 @@ class Connections:
             await channel.close()
 
 
-async def procrastinate_defers(url: str, clients: int, seconds: float) -> float:
-    """procrastinate's defer_async, each with its own queueing lock, over a pool of `clients` connections."""
+@asynccontextmanager
+async def procrastinate_deferring(
+    url: str, clients: int
+) -> AsyncIterator[Callable[[float], Awaitable[float]]]:
+    """procrastinate's defer_async, each with its own queueing lock, over an open pool of `clients`
+    connections: yields a function measuring defers per second for some seconds."""
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=url, min_size=clients, max_size=clients)
     )
@@ -143,7 +148,12 @@ async def procrastinate_defers(url: str, clients: int, seconds: float) -> float:
         )
 
     async with app.open_async():
-        return await measure(clients, seconds, one)
+        yield lambda seconds: measure(clients, seconds, one)
+
+
+async def procrastinate_defers(url: str, clients: int, seconds: float) -> float:
+    async with procrastinate_deferring(url, clients) as defers:
+        return await defers(seconds)
 
 
 def procrastinate_schema(url: str) -> None:
@@ -229,18 +239,11 @@ def start_service(url: str, port: int, processes: int) -> subprocess.Popen[bytes
     return subprocess.Popen(command, env=env)
 
 
-CPU_CALLS: dict[str, Callable[[str, Connections, int, float], Awaitable[float]]] = {
-    "procrastinate defer": lambda url, _conns, clients, seconds: procrastinate_defers(url, clients, seconds),
-    "CreateJob": lambda _url, conns, clients, seconds: grpc_creates(conns, clients, seconds),
-    "replay": lambda _url, conns, clients, seconds: grpc_replays(conns, clients, seconds),
-    "empty gRPC call": lambda _url, conns, clients, seconds: grpc_floor(conns, clients, seconds),
-}
-
-
 async def cpu_per_call(
     url: str, conns: Connections, service: subprocess.Popen[bytes], clients: int, seconds: float
 ) -> None:
-    """CPU ms per call of each kind, by process (module docstring)."""
+    """CPU ms per call of each kind, by process (module docstring). procrastinate's pool stays open across
+    its measurement: backends that connect or exit inside it would blur the Postgres figure."""
     meter = CpuMeter()
     meter.add("this process", lambda: [os.getpid()])
     meter.add("job_service", lambda: [service.pid, *(c.pid for c in psutil.Process(service.pid).children())])
@@ -249,20 +252,26 @@ async def cpu_per_call(
         f"{f'CPU ms per call at {clients} clients':<34}"
         f" {'this process':>12} {'job_service':>11} {'Postgres':>8} {'total':>6}"
     )
-    for name, run in CPU_CALLS.items():
-        meter.start()
-        pg_before, started = postgres(), time.perf_counter()
-        calls = await run(url, conns, clients, seconds) * (time.perf_counter() - started)
-        meter.stop()
-        pg = postgres() - pg_before
-        here = meter.spent["this process"] * 1000 / calls
-        # procrastinate never calls job_service: its idle event loop's wake-ups are not the defer's cost.
-        service_ms = 0.0 if name.startswith("procrastinate") else meter.spent["job_service"] * 1000 / calls
-        pg_ms = pg * 1000 / calls
-        print(
-            f"{name:<34} {here:>12.3f} {service_ms:>11.3f} {pg_ms:>8.3f} {here + service_ms + pg_ms:>6.3f}",
-            flush=True,
-        )
+    async with procrastinate_deferring(url, clients) as defers:
+        kinds: dict[str, Callable[[], Awaitable[float]]] = {
+            "procrastinate defer": lambda: defers(seconds),
+            "CreateJob": lambda: grpc_creates(conns, clients, seconds),
+            "replay": lambda: grpc_replays(conns, clients, seconds),
+            "empty gRPC call": lambda: grpc_floor(conns, clients, seconds),
+        }
+        for name, run in kinds.items():
+            meter.start()
+            pg_before, started = postgres(), time.perf_counter()
+            calls = await run() * (time.perf_counter() - started)
+            meter.stop()
+            pg_ms = (postgres() - pg_before) * 1000 / calls
+            here = meter.spent["this process"] * 1000 / calls
+            # procrastinate never calls job_service: its idle event loop's wake-ups are not a defer's cost.
+            service_ms = (
+                0.0 if name.startswith("procrastinate") else meter.spent["job_service"] * 1000 / calls
+            )
+            total = here + service_ms + pg_ms
+            print(f"{name:<34} {here:>12.3f} {service_ms:>11.3f} {pg_ms:>8.3f} {total:>6.3f}", flush=True)
 
 
 HEADER = (

@@ -55,6 +55,7 @@ export class CreateForm {
     this.draft = this.loadDraft();
     this.fill(this.draft.fields);
     this.updateCounter();
+    this.setBusy(false);
     if (this.draft.sent) this.submit({ resumed: true });
   }
 
@@ -69,6 +70,8 @@ export class CreateForm {
     this.$.modelField.hidden = true;
     this.clearMessages();
     this.setBusy(false);
+    // Until configure() has the user's fields a click would send nothing: say so by a disabled button.
+    this.$.button.disabled = true;
     this.updateCounter();
   }
 

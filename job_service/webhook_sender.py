@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from job_service import convert
+from job_service.claim_loop import ClaimLoop, LoopOptions
 from job_service.domain import Job, webhook_id
 from job_service.metrics import JobMetrics
 from job_service.outbox_queries import Claimed, OutboxQueries, Outcome
@@ -77,46 +78,17 @@ class WebhookSender:
         self._sign_urls = sign_urls
         self._options = options
         self._metrics = metrics
-        self._running: set[asyncio.Task[None]] = set()
-        self._slot_freed = asyncio.Event()
 
     async def run(self, stopping: asyncio.Event) -> None:
-        log.info("webhook sender started", concurrency=self._options.concurrency)
-        try:
-            while not stopping.is_set():
-                free = self._options.concurrency - len(self._running)
-                claimed: list[Claimed] = []
-                if free > 0:
-                    try:
-                        claimed = await self._queries.claim(free, self._options.lease_seconds)
-                    except errors.Unavailable:
-                        log.warning("cannot claim webhook deliveries: database unavailable")
-                for item in claimed:
-                    task = asyncio.create_task(self._deliver(item), name=f"webhook-{item.delivery_id}")
-                    self._running.add(task)
-                    task.add_done_callback(self._finished)
-                if claimed and len(claimed) == free:
-                    continue
-                self._slot_freed.clear()
-                waiters = [
-                    asyncio.ensure_future(stopping.wait()),
-                    asyncio.ensure_future(self._slot_freed.wait()),
-                ]
-                await asyncio.wait(
-                    waiters, timeout=self._options.poll_seconds, return_when=asyncio.FIRST_COMPLETED
-                )
-                for waiter in waiters:
-                    waiter.cancel()
-        finally:
-            if self._running:
-                _, pending = await asyncio.wait(self._running, timeout=self._options.timeout_seconds)
-                for task in pending:
-                    task.cancel()
-            log.info("webhook sender stopped")
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
-        self._slot_freed.set()
+        options = self._options
+        # A send is bounded by its own timeout, so stopping waits that long for those in flight.
+        loop: ClaimLoop[Claimed] = ClaimLoop(
+            LoopOptions("webhook sender", options.concurrency, options.poll_seconds, options.timeout_seconds),
+            claim=lambda free: self._queries.claim(free, options.lease_seconds),
+            handle=self._deliver,
+            task_name=lambda item: f"webhook-{item.delivery_id}",
+        )
+        await loop.run(stopping)
 
     async def _deliver(self, claimed: Claimed) -> None:
         renewing = asyncio.create_task(self._keep_lease(claimed))

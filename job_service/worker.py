@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 
+from job_service.claim_loop import ClaimLoop, LoopOptions
 from job_service.event_hub import EventHub
 from job_service.lease_queries import LeaseQueries, Transition, WorkItem
 from job_service.orchestrator import Orchestrator
@@ -36,47 +37,17 @@ class Worker:
         self._orchestrator = orchestrator
         self._hub = hub
         self._options = options
-        self._running: set[asyncio.Task[None]] = set()
-        self._slot_freed = asyncio.Event()
 
     async def run(self, stopping: asyncio.Event) -> None:
-        log.info("worker started", concurrency=self._options.concurrency)
-        try:
-            while not stopping.is_set():
-                free = self._options.concurrency - len(self._running)
-                claimed: list[WorkItem] = []
-                if free > 0:
-                    self._hub.work_available.clear()
-                    try:
-                        claimed = await self._leases.claim(free, self._options.lease_seconds)
-                    except Unavailable:
-                        log.warning("cannot claim jobs: database unavailable")
-                for item in claimed:
-                    task = asyncio.create_task(self._step(item), name=f"step-{item.job.id}")
-                    self._running.add(task)
-                    task.add_done_callback(self._finished)
-                if claimed and len(claimed) == free:
-                    continue  # there may be more due work right away
-                await self._wait_for_work(stopping, busy=free <= 0)
-        finally:
-            await self._drain()
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
-        self._slot_freed.set()
-
-    async def _wait_for_work(self, stopping: asyncio.Event, *, busy: bool) -> None:
-        self._slot_freed.clear()
-        waiters = [asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(self._slot_freed.wait())]
-        if not busy:
-            waiters.append(asyncio.ensure_future(self._hub.work_available.wait()))
-        try:
-            await asyncio.wait(
-                waiters, timeout=self._options.idle_poll_seconds, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        options = self._options
+        loop: ClaimLoop[WorkItem] = ClaimLoop(
+            LoopOptions("worker", options.concurrency, options.idle_poll_seconds, drain_seconds=5.0),
+            claim=lambda free: self._leases.claim(free, options.lease_seconds),
+            handle=self._step,
+            task_name=lambda item: f"step-{item.job.id}",
+            work_available=self._hub.work_available,
+        )
+        await loop.run(stopping)
 
     async def _step(self, item: WorkItem) -> None:
         renewing = asyncio.create_task(self._keep_lease(item))
@@ -101,13 +72,3 @@ class Worker:
                     return  # the claim is gone (cancelled or taken over); the step's writes will fail
             except Unavailable:
                 log.warning("lease renewal failed", job_id=str(item.job.id))
-
-    async def _drain(self) -> None:
-        """On shutdown, let running steps finish briefly; unfinished ones are redone after their lease."""
-        if self._running:
-            _, pending = await asyncio.wait(self._running, timeout=5)
-            for task in pending:
-                task.cancel()
-            # Cancelled steps unwind (closing their database connections) before the engine is disposed.
-            await asyncio.gather(*pending, return_exceptions=True)
-        log.info("worker stopped")

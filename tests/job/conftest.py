@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import pytest
 
 from job_service.server import JobService
-from tests.support.services import StartJobService, job_service_running, job_settings, job_stub, starting
+from tests.support.services import (
+    JobStub,
+    StartJobService,
+    StartJobStub,
+    job_service_running,
+    job_settings,
+    job_stub,
+    starting,
+)
 from videojobs.v1 import job_service_pb2_grpc
 
 
@@ -34,3 +42,18 @@ async def job_service(start_job_service: StartJobService) -> JobService:
 async def stub(job_service: JobService) -> AsyncIterator[job_service_pb2_grpc.JobServiceAsyncStub]:
     async with job_stub(job_service.port) as stub:
         yield stub
+
+
+@pytest.fixture
+async def start_stub(start_job_service: StartJobService) -> AsyncIterator[StartJobStub]:
+    """start_stub(**JobServiceSettings overrides) -> a stub of a job_service started with them, for the tests
+    of what a setting changes (limits, windows, buckets)."""
+
+    @asynccontextmanager
+    async def running(**overrides: Any) -> AsyncIterator[JobStub]:
+        service = await start_job_service(**overrides)
+        async with job_stub(service.port) as stub:
+            yield stub
+
+    async with starting(running) as start:
+        yield start

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.grpc_client import metadata
 from tests.support.postgres import Sql
-from tests.support.services import JobStub, StartJobService, job_stub
+from tests.support.services import JobStub, StartJobStub
 from videojobs.v1 import common_pb2, job_service_pb2
 
 SPEC = common_pb2.VideoSpec(prompt="a paper boat on a rainy street", duration_seconds=4)
@@ -152,13 +152,12 @@ async def test_a_finished_job_is_matched_within_the_window_only(stub: JobStub, s
     assert sql("SELECT used FROM quota_usage") == [(2,)]
 
 
-async def test_the_window_is_a_setting(start_job_service: StartJobService, sql: Sql) -> None:
-    service = await start_job_service(dedupe_window_seconds=0)
-    async with job_stub(service.port) as stub:
-        first = await stub.CreateJob(keyless(), metadata=metadata("alice"))
-        while_pending = await stub.CreateJob(keyless(), metadata=metadata("alice"))
-        sql(f"UPDATE jobs SET state = 'FAILED', end_time = now() WHERE id = '{first.job.id}'")
-        once_finished = await stub.CreateJob(keyless(), metadata=metadata("alice"))
+async def test_the_window_is_a_setting(start_stub: StartJobStub, sql: Sql) -> None:
+    stub = await start_stub(dedupe_window_seconds=0)
+    first = await stub.CreateJob(keyless(), metadata=metadata("alice"))
+    while_pending = await stub.CreateJob(keyless(), metadata=metadata("alice"))
+    sql(f"UPDATE jobs SET state = 'FAILED', end_time = now() WHERE id = '{first.job.id}'")
+    once_finished = await stub.CreateJob(keyless(), metadata=metadata("alice"))
 
     assert not while_pending.created
     assert once_finished.created
@@ -183,14 +182,11 @@ async def test_an_unfinished_match_wins_over_a_newer_finished_one(stub: JobStub,
     assert again.job.id == older.job.id
 
 
-async def test_a_duplicate_is_returned_even_at_the_quota_limit(
-    start_job_service: StartJobService, sql: Sql
-) -> None:
+async def test_a_duplicate_is_returned_even_at_the_quota_limit(start_stub: StartJobStub, sql: Sql) -> None:
     """A match writes nothing and takes no unit, so it is answered before the limits are checked."""
-    service = await start_job_service(daily_limit=1, max_active=1)
-    async with job_stub(service.port) as stub:
-        first = await stub.CreateJob(keyless(), metadata=metadata("alice"))
-        again = await stub.CreateJob(keyless(), metadata=metadata("alice"))
+    stub = await start_stub(daily_limit=1, max_active=1)
+    first = await stub.CreateJob(keyless(), metadata=metadata("alice"))
+    again = await stub.CreateJob(keyless(), metadata=metadata("alice"))
 
     assert again.job.id == first.job.id
     assert sql("SELECT used FROM quota_usage") == [(1,)]

@@ -11,7 +11,7 @@ from google.rpc import error_details_pb2
 
 from tests.support.grpc_client import failure, metadata
 from tests.support.postgres import Sql
-from tests.support.services import JobStub, StartJobService, job_stub
+from tests.support.services import JobStub, StartJobStub
 from videojobs.v1 import common_pb2, job_service_pb2
 
 SPEC = common_pb2.VideoSpec(prompt="a lighthouse in a storm", duration_seconds=4)
@@ -35,13 +35,12 @@ async def test_a_hundred_concurrent_creates_with_one_key_make_one_job(stub: JobS
 
 
 async def test_a_hundred_concurrent_creates_with_distinct_keys_make_a_hundred_jobs(
-    start_job_service: StartJobService, sql: Sql
+    start_stub: StartJobStub, sql: Sql
 ) -> None:
-    service = await start_job_service(max_active=1000, daily_limit=1000)
-    async with job_stub(service.port) as stub:
-        responses = await asyncio.gather(
-            *(stub.CreateJob(create(str(uuid.uuid4())), metadata=metadata("alice")) for _ in range(100))
-        )
+    stub = await start_stub(max_active=1000, daily_limit=1000)
+    responses = await asyncio.gather(
+        *(stub.CreateJob(create(str(uuid.uuid4())), metadata=metadata("alice")) for _ in range(100))
+    )
 
     assert all(r.created for r in responses)
     assert len({r.job.id for r in responses}) == 100

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import grpc
 import pytest
 
 from tests.support.grpc_client import metadata
-from tests.support.services import JobStub, StartJobService, job_stub
+from tests.support.services import JobStub, StartJobStub
 from videojobs.v1 import common_pb2, job_service_pb2
 
 
@@ -26,10 +24,8 @@ async def _create(stub: JobStub, count: int, user: str = "alice") -> list[str]:
 
 
 @pytest.fixture
-async def roomy_stub(start_job_service: StartJobService) -> AsyncIterator[JobStub]:
-    service = await start_job_service(max_active=100, daily_limit=100)
-    async with job_stub(service.port) as stub:
-        yield stub
+async def roomy_stub(start_stub: StartJobStub) -> JobStub:
+    return await start_stub(max_active=100, daily_limit=100)
 
 
 async def test_paging_walks_every_job_once_newest_first(roomy_stub: JobStub) -> None:

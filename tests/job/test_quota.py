@@ -11,7 +11,7 @@ from google.rpc import error_details_pb2
 
 from tests.support.grpc_client import RpcFailure, failure, metadata
 from tests.support.postgres import Sql
-from tests.support.services import JobStub, StartJobService, job_stub
+from tests.support.services import JobStub, StartJobStub
 from videojobs.v1 import common_pb2, job_service_pb2
 
 SPEC = common_pb2.VideoSpec(prompt="a fox in the snow")
@@ -37,72 +37,64 @@ async def _create_many(
 
 
 async def test_two_hundred_parallel_creates_against_a_daily_limit_of_ten(
-    start_job_service: StartJobService, sql: Sql
+    start_stub: StartJobStub, sql: Sql
 ) -> None:
-    service = await start_job_service(daily_limit=10, max_active=1000)
-    async with job_stub(service.port) as stub:
-        created, refused = await _create_many(stub, 200)
-        assert len(created) == 10
-        assert len(refused) == 190
-        for error in refused:
-            assert error.code == grpc.StatusCode.RESOURCE_EXHAUSTED
-            quota_failure = error.detail(error_details_pb2.QuotaFailure)
-            assert quota_failure is not None
-            assert quota_failure.violations[0].subject == "user:alice"
-            retry = error.detail(error_details_pb2.RetryInfo)
-            assert retry is not None
-            assert 0 < retry.retry_delay.seconds <= 86_400
-            assert error.reason == "DAILY_QUOTA_EXCEEDED"
-        assert sql("SELECT count(*) FROM jobs") == [(10,)]
+    stub = await start_stub(daily_limit=10, max_active=1000)
+    created, refused = await _create_many(stub, 200)
+    assert len(created) == 10
+    assert len(refused) == 190
+    for error in refused:
+        assert error.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        quota_failure = error.detail(error_details_pb2.QuotaFailure)
+        assert quota_failure is not None
+        assert quota_failure.violations[0].subject == "user:alice"
+        retry = error.detail(error_details_pb2.RetryInfo)
+        assert retry is not None
+        assert 0 < retry.retry_delay.seconds <= 86_400
+        assert error.reason == "DAILY_QUOTA_EXCEEDED"
+    assert sql("SELECT count(*) FROM jobs") == [(10,)]
 
-        quota = await stub.GetQuota(job_service_pb2.GetQuotaRequest(), metadata=metadata("alice"))
-        assert (quota.daily_limit, quota.used_today, quota.remaining_today, quota.active) == (10, 10, 0, 10)
+    quota = await stub.GetQuota(job_service_pb2.GetQuotaRequest(), metadata=metadata("alice"))
+    assert (quota.daily_limit, quota.used_today, quota.remaining_today, quota.active) == (10, 10, 0, 10)
 
-        reset = await stub.ResetQuota(
-            job_service_pb2.ResetQuotaRequest(user_id="alice"), metadata=metadata("ops", role="admin")
-        )
-        assert (reset.used_today, reset.remaining_today) == (0, 10)
-        created, refused = await _create_many(stub, 3)
-        assert (len(created), refused) == (3, [])
-
-
-async def test_quota_is_per_user(start_job_service: StartJobService) -> None:
-    service = await start_job_service(daily_limit=2, max_active=100)
-    async with job_stub(service.port) as stub:
-        await _create_many(stub, 5, user="alice")
-        created, refused = await _create_many(stub, 2, user="bob")
-        assert (len(created), refused) == (2, [])
+    reset = await stub.ResetQuota(
+        job_service_pb2.ResetQuotaRequest(user_id="alice"), metadata=metadata("ops", role="admin")
+    )
+    assert (reset.used_today, reset.remaining_today) == (0, 10)
+    created, refused = await _create_many(stub, 3)
+    assert (len(created), refused) == (3, [])
 
 
-async def test_a_daily_limit_of_zero_refuses_everything(start_job_service: StartJobService, sql: Sql) -> None:
-    service = await start_job_service(daily_limit=0)
-    async with job_stub(service.port) as stub:
-        created, refused = await _create_many(stub, 1)
+async def test_quota_is_per_user(start_stub: StartJobStub) -> None:
+    stub = await start_stub(daily_limit=2, max_active=100)
+    await _create_many(stub, 5, user="alice")
+    created, refused = await _create_many(stub, 2, user="bob")
+    assert (len(created), refused) == (2, [])
+
+
+async def test_a_daily_limit_of_zero_refuses_everything(start_stub: StartJobStub, sql: Sql) -> None:
+    stub = await start_stub(daily_limit=0)
+    created, refused = await _create_many(stub, 1)
     assert created == []
     assert [error.code for error in refused] == [grpc.StatusCode.RESOURCE_EXHAUSTED]
     assert sql("SELECT count(*) FROM jobs") == [(0,)]
 
 
-async def test_the_active_job_limit_holds_under_parallel_creates(
-    start_job_service: StartJobService, sql: Sql
-) -> None:
-    service = await start_job_service(daily_limit=1000, max_active=3)
-    async with job_stub(service.port) as stub:
-        created, refused = await _create_many(stub, 60)
-        assert len(created) == 3
-        assert {e.code for e in refused} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
-        assert refused[0].reason == "ACTIVE_JOBS_LIMIT"
-        assert refused[0].detail(error_details_pb2.RetryInfo) is not None
-        assert refused[0].detail(error_details_pb2.QuotaFailure) is not None
-        assert sql("SELECT count(*) FROM jobs") == [(3,)]
-        assert sql("SELECT used FROM quota_usage") == [(3,)]  # refused creates took no unit
+async def test_the_active_job_limit_holds_under_parallel_creates(start_stub: StartJobStub, sql: Sql) -> None:
+    stub = await start_stub(daily_limit=1000, max_active=3)
+    created, refused = await _create_many(stub, 60)
+    assert len(created) == 3
+    assert {e.code for e in refused} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
+    assert refused[0].reason == "ACTIVE_JOBS_LIMIT"
+    assert refused[0].detail(error_details_pb2.RetryInfo) is not None
+    assert refused[0].detail(error_details_pb2.QuotaFailure) is not None
+    assert sql("SELECT count(*) FROM jobs") == [(3,)]
+    assert sql("SELECT used FROM quota_usage") == [(3,)]  # refused creates took no unit
 
-        # Finishing one (here: cancelling) frees a slot, and exactly one.
-        await stub.CancelJob(
-            job_service_pb2.CancelJobRequest(id=created[0].job.id), metadata=metadata("alice")
-        )
-        again, _ = await _create_many(stub, 10)
-        assert len(again) == 1
+    # Finishing one (here: cancelling) frees a slot, and exactly one.
+    await stub.CancelJob(job_service_pb2.CancelJobRequest(id=created[0].job.id), metadata=metadata("alice"))
+    again, _ = await _create_many(stub, 10)
+    assert len(again) == 1
 
 
 async def test_cancelling_a_pending_job_gives_its_unit_back(stub: JobStub, sql: Sql) -> None:

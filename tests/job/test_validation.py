@@ -10,7 +10,7 @@ from google.rpc import error_details_pb2
 
 from tests.support.grpc_client import failure, metadata
 from tests.support.postgres import Sql
-from tests.support.services import JobStub, StartJobService, job_stub
+from tests.support.services import JobStub, StartJobStub
 from videojobs.v1 import common_pb2, job_service_pb2
 
 GOOD = {"prompt": "a red kite over hills"}
@@ -78,21 +78,18 @@ async def test_an_image_alone_is_enough(stub: JobStub) -> None:
     assert response.created
 
 
-async def test_gs_images_come_only_from_the_configured_buckets(start_job_service: StartJobService) -> None:
-    service = await start_job_service(image_buckets=("app-uploads",))
-    async with job_stub(service.port) as stub:
+async def test_gs_images_come_only_from_the_configured_buckets(start_stub: StartJobStub) -> None:
+    stub = await start_stub(image_buckets=("app-uploads",))
 
-        async def create(uri: str) -> job_service_pb2.CreateJobResponse:
-            spec = common_pb2.VideoSpec(image_uri=uri)
-            return await stub.CreateJob(
-                job_service_pb2.CreateJobRequest(spec=spec), metadata=metadata("alice")
-            )
+    async def create(uri: str) -> job_service_pb2.CreateJobResponse:
+        spec = common_pb2.VideoSpec(image_uri=uri)
+        return await stub.CreateJob(job_service_pb2.CreateJobRequest(spec=spec), metadata=metadata("alice"))
 
-        assert (await create("gs://app-uploads/alice/cat.png")).created
-        for refused in ("gs://app-uploads-2/cat.png", "gs://app-uploads/../x/cat.png", "gs://app-uploads/"):
-            with pytest.raises(grpc.aio.AioRpcError) as raised:
-                await create(refused)
-            assert failure(raised.value).fields == ["spec.image_uri"], refused
+    assert (await create("gs://app-uploads/alice/cat.png")).created
+    for refused in ("gs://app-uploads-2/cat.png", "gs://app-uploads/../x/cat.png", "gs://app-uploads/"):
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await create(refused)
+        assert failure(raised.value).fields == ["spec.image_uri"], refused
 
 
 async def test_a_well_formed_catalog_model_id_is_accepted(stub: JobStub) -> None:

@@ -41,6 +41,7 @@ JobStub: TypeAlias = "job_service_pb2_grpc.JobServiceAsyncStub"
 ProviderStub: TypeAlias = "provider_service_pb2_grpc.ProviderServiceAsyncStub"
 StorageStub: TypeAlias = "storage_service_pb2_grpc.StorageServiceAsyncStub"
 StartJobService = Callable[..., Awaitable[JobService]]
+StartJobStub = Callable[..., Awaitable[JobStub]]
 
 
 def target(port: int) -> str:

@@ -7,16 +7,17 @@ import re
 from typing import Self
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from videojobs.settings import MIN_PRODUCTION_SECRET_CHARS, CommonSettings
+from videojobs.settings import MIN_PRODUCTION_SECRET_CHARS
+from videojobs.storage_emulator import StorageEmulatorSettings
 
 DEV_JWT_SECRET_REFUSED = {"", "secret", "changeme", "dev-jwt-secret"}
 _HOST = re.compile(r"^([a-z0-9-]+(\.[a-z0-9-]+)*|[0-9a-f:.]+)$")  # a DNS name, IPv4, or IPv6 (no wildcards)
 GCS_ORIGIN = "https://storage.googleapis.com"  # where storage_service's V4 signed URLs point (path style)
 
 
-class GatewaySettings(CommonSettings):
+class GatewaySettings(StorageEmulatorSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=8080, ge=0, le=65535)
     job_target: str = "127.0.0.1:50051"
@@ -49,11 +50,6 @@ class GatewaySettings(CommonSettings):
         default=(),
         description="origins of the signed video/thumbnail URLs (e.g. a CDN); default: the emulator's "
         "when STORAGE_EMULATOR_HOST is set, else https://storage.googleapis.com",
-    )
-    storage_emulator_host: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("STORAGE_EMULATOR_HOST", "VIDEOJOBS_STORAGE_EMULATOR_HOST"),
-        description="the GCS emulator storage_service uses; its URLs are then the media origin",
     )
 
     # Rate limiting: a token bucket per user (per worker process); 0 turns it off.

@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import Field, model_validator
 
 from videojobs.settings import FetchSettings
+from videojobs.storage_emulator import StorageEmulatorSettings
 
 MAX_SIGNED_URL_TTL_SECONDS = 7 * 24 * 3600  # the V4 signing limit
 _RESUMABLE_CHUNK_MULTIPLE = 256 * 1024  # GCS resumable chunks must be multiples of 256 KiB
 
 
-class StorageServiceSettings(FetchSettings):
+class StorageServiceSettings(FetchSettings, StorageEmulatorSettings):
     storage_host: str = "127.0.0.1"
     storage_port: int = Field(default=50053, ge=0, le=65535)
 
@@ -26,11 +27,6 @@ class StorageServiceSettings(FetchSettings):
         default=None,
         description="Service-account JSON key; unset uses Application Default Credentials "
         "(or anonymous access against the emulator).",
-    )
-    storage_emulator_host: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("STORAGE_EMULATOR_HOST", "VIDEOJOBS_STORAGE_EMULATOR_HOST"),
-        description="e.g. http://127.0.0.1:4443: talk to fake-gcs-server instead of GCS.",
     )
     emulator_public_url: str | None = Field(
         default=None,
@@ -66,13 +62,6 @@ class StorageServiceSettings(FetchSettings):
     @property
     def address(self) -> str:
         return f"{self.storage_host}:{self.storage_port}"
-
-    @property
-    def emulator_url(self) -> str | None:
-        host = self.storage_emulator_host
-        if not host:
-            return None
-        return host if "://" in host else f"http://{host}"
 
     @property
     def emulator_link_url(self) -> str | None:

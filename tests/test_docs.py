@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,54 @@ def test_every_module_cited_imports(document: str, name: str) -> None:
             target = getattr(target, attribute)
         return
     pytest.fail(f"{document} names {name}, which does not import")
+
+
+SERVICE_SCHEME = {"domain", "convert", "servicer", "server", "settings"}
+
+
+def _layout_rows() -> dict[str, str]:
+    """The README's layout table: folder -> what its row says."""
+    rows = re.findall(r"^\| `([^`]+)/` \| (.+) \|$", (ROOT / "README.md").read_text(), flags=re.MULTILINE)
+    return dict(rows)
+
+
+def _top_level_folders() -> list[str]:
+    tracked = {path.split("/")[0] for path in _tracked_files() if "/" in path}
+    return sorted(folder for folder in tracked if not folder.startswith("."))
+
+
+def _tracked_files() -> list[str]:
+    listing = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return listing.stdout.splitlines()
+
+
+def test_the_readme_names_the_roles_every_service_shares() -> None:
+    scheme_paragraph = (ROOT / "README.md").read_text().split("Every service names the same roles")[1][:600]
+    assert all(f"`{module}.py`" in scheme_paragraph for module in SERVICE_SCHEME)
+
+
+def test_the_layout_table_names_every_top_level_folder() -> None:
+    rows = _layout_rows()
+    named = {folder.split("/")[0] for folder in rows}
+    assert set(_top_level_folders()) <= named, "README's layout table misses a folder"
+
+
+@pytest.mark.parametrize(
+    "package", ["videojobs", "videojobs_cli", "job_service", "provider_service", "storage_service", "gateway"]
+)
+def test_the_layout_table_names_every_module_of_a_service(package: str) -> None:
+    row = _layout_rows()[package]
+    modules = sorted(
+        path.stem if path.is_file() else f"{path.name}/"
+        for path in (ROOT / package).iterdir()
+        if (path.suffix == ".py" and path.stem not in {"__init__", "__main__"})
+        or (path.is_dir() and (path / "__init__.py").exists() and path.name != "v1")
+    )
+    # The roles every service shares are named once, under the table, not in each row.
+    scheme = SERVICE_SCHEME if package.endswith(("_service", "gateway")) else set()
+    unnamed = [
+        module
+        for module in modules
+        if module not in scheme and f"`{module}`" not in row and f"`{module}.py`" not in row
+    ]
+    assert not unnamed, f"README's `{package}/` row does not name: {unnamed}"

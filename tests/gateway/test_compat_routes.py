@@ -50,18 +50,71 @@ async def test_generate_answers_in_seed_000s_shape(alice: httpx.AsyncClient, pat
     assert new.headers["idempotent-replayed"] == "false"
 
 
-async def test_generate_of_a_finished_video_says_generation_already_started(
-    stack: Stack, alice: httpx.AsyncClient
+@pytest.mark.parametrize(
+    ("state", "status", "message"),
+    [
+        ("PROCESSING", "processing", "Video is already being processed"),
+        ("COMPLETED", "completed", "Video generation already started"),
+        ("FAILED", "failed", "Video generation already started"),
+        ("CONTENT_VIOLATION", "content_violation", "Video generation already started"),
+        ("CANCELLED", "failed", "Video generation already started"),
+    ],
+)
+async def test_generate_repeating_a_video_answers_with_its_status_and_seed_000s_message(
+    stack: Stack, alice: httpx.AsyncClient, state: str, status: str, message: str
 ) -> None:
     new = (await alice.post("/generate", json={"prompt": PROMPT})).json()
-    await _finish(stack, new["video_id"], "COMPLETED")
+    await _finish(stack, new["video_id"], state)
 
     again = await alice.post("/api/v1/generate", json={"prompt": PROMPT})
 
     assert again.status_code == 200
-    assert again.json()["status"] == "completed"
-    assert again.json()["message"] == "Video generation already started"
-    assert again.json()["video_id"] == new["video_id"]
+    assert again.json() == {
+        "success": True,
+        "video_id": new["video_id"],
+        "status": status,
+        "message": message,
+        "duplicate_of": new["video_id"],
+        "reason": "DUPLICATE_REQUEST",
+    }
+
+
+async def test_generate_replaying_a_key_answers_200_without_duplicate_of(alice: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "k-replay"}
+    new = await alice.post("/generate", json={"prompt": PROMPT}, headers=headers)
+    replay = await alice.post("/api/v1/generate", json={"prompt": PROMPT}, headers=headers)
+    by_body = await alice.post("/generate", json={"prompt": PROMPT, "clientRequestId": "k-replay"})
+
+    assert new.status_code == 201, new.text
+    for answer in (replay, by_body):
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["idempotent-replayed"] == "true"
+        assert answer.json() == {
+            "success": True,
+            "video_id": new.json()["video_id"],
+            "status": "processing",
+            "message": "Video is already being processed",
+        }
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/generate", {"prompt": PROMPT, "allow_duplicate": True}),
+        ("/api/v1/generate", {"prompt": PROMPT, "allowDuplicate": True}),
+        ("/api/video/animate", {"prompt": PROMPT, "allowDuplicate": True}),
+    ],
+)
+async def test_a_legacy_create_that_allows_duplicates_makes_a_second_job(
+    alice: httpx.AsyncClient, path: str, body: dict[str, object]
+) -> None:
+    first = await alice.post("/v1/videos", json={"prompt": PROMPT})
+    second = await alice.post(path, json=body)
+
+    assert (first.status_code, second.status_code) == (201, 201), second.text
+    assert second.headers["idempotent-replayed"] == "false"
+    assert (second.json().get("video_id") or second.json()["id"]) != first.json()["id"]
+    assert (await alice.get("/v1/quota")).json()["used_today"] == 2
 
 
 async def test_generate_accepts_the_older_field_names(alice: httpx.AsyncClient) -> None:
@@ -149,17 +202,45 @@ async def test_animate_answers_with_seed_004s_video_job_row(alice: httpx.AsyncCl
     assert replay.json() == row
     # No key and the same spec: the same job (a client that lost its UUID in a page refresh).
     assert snake.status_code == 200
-    assert snake.json()["id"] == row["id"]
+    assert snake.json() == row
+    assert (replay.headers["idempotent-replayed"], snake.headers["idempotent-replayed"]) == ("true", "true")
+    assert new.headers["idempotent-replayed"] == "false"
 
 
-async def test_animate_errors_in_seed_004s_shape(alice: httpx.AsyncClient) -> None:
+async def test_animate_errors_in_seed_004s_shape(
+    alice: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
     bad_url = await alice.post("/api/video/animate", json={"imageUrl": "ftp://x/cat.png", "prompt": "p"})
+    wrong_type = await alice.post("/api/video/animate", json={"imageUrl": IMAGE, "prompt": 5})
+    unauthenticated = await anonymous.post("/api/video/animate", json={"imageUrl": IMAGE, "prompt": "p"})
+    unauthenticated_read = await anonymous.get(f"/api/video/jobs/{uuid.uuid4()}")
 
     assert bad_url.status_code == 400
     body = bad_url.json()
     assert set(body) >= {"error", "reason", "errors", "request_id"}
     assert "success" not in body
     assert body["errors"][0]["field"] == "imageUrl"
+    assert wrong_type.status_code == 422
+    assert wrong_type.json()["error"]
+    for refused in (unauthenticated, unauthenticated_read):
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/json"
+        assert refused.json()["error"]
+        assert "success" not in refused.json()
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_animate_over_quota_is_429_in_seed_004s_shape(start_stack: StartStack) -> None:
+    stack = await start_stack(job={"daily_limit": 1})
+    async with await stack.client("alice") as alice:
+        await alice.post("/api/video/animate", json={"imageUrl": IMAGE, "prompt": "one"})
+        refused = await alice.post("/api/video/animate", json={"imageUrl": IMAGE, "prompt": "two"})
+
+    assert refused.status_code == 429
+    assert refused.json()["reason"] == "DAILY_QUOTA_EXCEEDED"
+    assert refused.json()["error"]
+    assert "success" not in refused.json()
+    assert int(refused.headers["retry-after"]) >= 1
 
 
 async def test_video_jobs_reads_the_row_and_maps_the_states(stack: Stack, alice: httpx.AsyncClient) -> None:

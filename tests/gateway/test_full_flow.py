@@ -102,3 +102,45 @@ async def test_a_signed_fal_webhook_through_the_gateway_completes_the_job(
     assert delivered.status_code == 200, delivered.text
     assert replayed.status_code == 200
     assert stream.events[-1].event == "completed"
+
+
+async def test_seed_004s_app_polls_its_row_until_the_video_and_thumbnail_download(
+    pipeline: StartPipeline, sim_provider: SimProvider
+) -> None:
+    """Seed 004's app unchanged: animate, poll GET /api/video/jobs/{id} until the row is completed, then play
+    output_video_url and show thumbnail_url. Seed 000's app repeating it gets the finished video back."""
+    stack = await pipeline({"sim_url": sim_provider.public_url})
+    async with await stack.client("erin") as erin:
+        created = await erin.post(
+            "/api/video/animate",
+            json={"prompt": "a paper boat", "providers": ["sim"], "clientRequestId": "c-1"},
+        )
+        assert created.status_code == 201, created.text
+        job_id = created.json()["id"]
+        url = f"/api/video/jobs/{job_id}"
+        async with asyncio.timeout(60):
+            # Polling is how this client follows a job.
+            while (row := (await erin.get(url)).json())["status"] in {"pending", "processing"}:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        repeated = await erin.post("/generate", json={"prompt": "a paper boat", "providers": ["sim"]})
+        async with httpx.AsyncClient(timeout=30) as anyone:
+            video = await anyone.get(row["output_video_url"])
+            thumbnail = await anyone.get(row["thumbnail_url"])
+
+    assert row["status"] == "completed", row
+    assert (row["id"], row["user_id"], row["provider"]) == (job_id, "erin", "sim")
+    assert (row["client_request_id"], row["error_message"]) == ("c-1", None)
+    assert row["updated_at"] >= row["created_at"]
+    assert video.status_code == 200
+    assert video.content[4:8] == b"ftyp"  # an MP4 container
+    assert thumbnail.status_code == 200
+    assert thumbnail.content[:2] == b"\xff\xd8"  # a JPEG
+    assert repeated.status_code == 200
+    assert repeated.json() == {
+        "success": True,
+        "video_id": job_id,
+        "status": "completed",
+        "message": "Video generation already started",
+        "duplicate_of": job_id,
+        "reason": "DUPLICATE_REQUEST",
+    }

@@ -37,6 +37,46 @@ def spec(prompt: str) -> dict[str, Any]:
     }
 
 
+def insert_job(
+    sql: Sql,
+    bucket: storage.Bucket,
+    user: str,
+    prompt: str,
+    state: str,
+    hours: float,
+    provider_job_id: str | None = None,
+    *,
+    stored: bool = False,
+    uploaded: bool = True,
+    allow: bool = False,
+) -> tuple[str, set[str]]:
+    """One job as an app without deduplication left it, created `hours` ago: (its id, its objects in the
+    bucket). `stored` gives it a video and a thumbnail; `uploaded=False` leaves them out of the bucket."""
+    job_id = str(uuid.uuid4())
+    video = thumbnail = None
+    if stored:
+        video, thumbnail = f"videos/{user}/{job_id}.mp4", f"thumbnails/{user}/{job_id}.jpg"
+        if uploaded:
+            bucket.blob(video).upload_from_string(b"video", content_type="video/mp4")
+            bucket.blob(thumbnail).upload_from_string(b"jpeg", content_type="image/jpeg")
+    finished = state in {"COMPLETED", "FAILED", "CANCELLED"}
+    sql(
+        "INSERT INTO jobs (id, user_id, spec, state, quota_day, create_time, end_time, provider, "
+        "provider_job_id, video_uri, thumbnail_uri, allow_duplicate) VALUES (%s, %s, %s, %s, "
+        "current_date, now() - make_interval(secs => %s), CASE WHEN %s THEN now() END, "
+        "%s, %s, %s, %s, %s)",
+        (
+            job_id, user, Jsonb(spec(prompt)), state, hours * 3600, finished,
+            provider_job_id and ("fal" if provider_job_id.startswith("fal") else "sim"),
+            provider_job_id,
+            f"gs://{bucket.name}/{video}" if video else None,
+            f"gs://{bucket.name}/{thumbnail}" if thumbnail else None,
+            allow,
+        ),
+    )  # fmt: skip
+    return job_id, ({video, thumbnail} if video and thumbnail and uploaded else set())
+
+
 @pytest.fixture
 def seeded(sql: Sql, gcs_bucket: storage.Bucket) -> Seeded:
     """Jobs as an app without deduplication left them (times in hours before now)."""
@@ -59,29 +99,11 @@ def seeded(sql: Sql, gcs_bucket: storage.Bucket) -> Seeded:
     ids: dict[str, str] = {}
     objects: dict[str, set[str]] = {}
     for name, user, prompt, state, hours, provider_job_id, stored, allow in rows:
-        job_id = str(uuid.uuid4())
-        ids[name] = job_id
-        video = thumbnail = None
-        if stored:
-            video, thumbnail = f"videos/{user}/{job_id}.mp4", f"thumbnails/{user}/{job_id}.jpg"
-            gcs_bucket.blob(video).upload_from_string(b"video", content_type="video/mp4")
-            gcs_bucket.blob(thumbnail).upload_from_string(b"jpeg", content_type="image/jpeg")
-            objects[name] = {video, thumbnail}
-        finished = state in {"COMPLETED", "FAILED", "CANCELLED"}
-        sql(
-            "INSERT INTO jobs (id, user_id, spec, state, quota_day, create_time, end_time, provider, "
-            "provider_job_id, video_uri, thumbnail_uri, allow_duplicate) VALUES (%s, %s, %s, %s, "
-            "current_date, now() - make_interval(secs => %s), CASE WHEN %s THEN now() END, "
-            "%s, %s, %s, %s, %s)",
-            (
-                job_id, user, Jsonb(spec(prompt)), state, hours * 3600, finished,
-                provider_job_id and ("fal" if provider_job_id.startswith("fal") else "sim"),
-                provider_job_id,
-                f"gs://{gcs_bucket.name}/{video}" if video else None,
-                f"gs://{gcs_bucket.name}/{thumbnail}" if thumbnail else None,
-                allow,
-            ),
-        )  # fmt: skip
+        ids[name], found = insert_job(
+            sql, gcs_bucket, user, prompt, state, hours, provider_job_id, stored=stored, allow=allow
+        )
+        if found:
+            objects[name] = found
     # Veo wrote two outputs for A1 (seed 000's duplicate sample_0.mp4); L1's folder holds one.
     for name in (f"incoming/{ids['A1']}/op-a/sample_0.mp4", f"incoming/{ids['A1']}/op-b/sample_0.mp4",
                  f"incoming/{ids['L1']}/op/sample_0.mp4"):  # fmt: skip
@@ -226,3 +248,32 @@ async def test_a_bad_window_is_a_usage_error(admin: Admin) -> None:
 
     assert result.returncode == 2
     assert "not a duration" in result.stderr
+
+
+async def test_extras_left_half_removed_and_extras_in_flight_are_removed_too(
+    admin: Admin, sql: Sql, gcs_bucket: storage.Bucket
+) -> None:
+    """What a run stopped part-way leaves (an extra cancelled but not deleted; one whose objects are gone
+    but which is still listed) and an extra a provider is still generating: one --apply removes them all."""
+    kept, kept_objects = insert_job(sql, gcs_bucket, "erin", "a kite", "COMPLETED", 4, "sim-1", stored=True)
+    cancelled, _ = insert_job(sql, gcs_bucket, "erin", "a kite", "CANCELLED", 3.5)
+    emptied, _ = insert_job(
+        sql, gcs_bucket, "erin", "a kite", "COMPLETED", 3, "sim-2", stored=True, uploaded=False
+    )
+    in_flight, _ = insert_job(sql, gcs_bucket, "erin", "a kite", "PROCESSING", 2, "sim-3")
+
+    applied = as_json(await admin("duplicates", "--apply", "--json"))
+    again = as_json(await admin("duplicates", "--apply", "--json"))
+
+    assert {item["job_id"]: item["action"] for item in extras_of(applied).values()} == {
+        cancelled: "removed",
+        emptied: "removed",
+        in_flight: "cancelled, removed",
+    }
+    summary = applied["summary"]
+    assert (summary["removed_jobs"], summary["cancelled_jobs"], summary["deleted_objects"]) == (3, 1, 0)
+    assert summary["failed"] == 0
+    assert visible_jobs(sql) == {kept: "COMPLETED"}
+    assert sql("SELECT state FROM jobs WHERE id = %s", (in_flight,)) == [("CANCELLED",)]
+    assert bucket_names(gcs_bucket) == kept_objects
+    assert (again["summary"]["groups"], again["summary"]["removed_jobs"]) == (0, 0)

@@ -92,7 +92,12 @@ class AnimateImage(BaseModel):
     durationSeconds: Int32 = 0
     aspectRatio: Text = ""
     providers: list[Text] = Field(default_factory=list, max_length=16)
-    allowDuplicate: bool = Field(default=False, description=ALLOW_DUPLICATE)
+    # Also snake_case, like imageUrl and clientRequestId: an ignored opt-out would return the duplicate.
+    allowDuplicate: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("allowDuplicate", "allow_duplicate"),
+        description=ALLOW_DUPLICATE,
+    )
 
 
 # --- responses -------------------------------------------------------------------------------------------

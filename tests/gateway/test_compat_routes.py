@@ -97,12 +97,31 @@ async def test_generate_replaying_a_key_answers_200_without_duplicate_of(alice: 
         }
 
 
+@pytest.mark.parametrize("path", ["/generate", "/api/v1/generate", "/api/video/animate"])
+async def test_a_legacy_create_repeating_a_video_after_the_window_makes_a_second_job(
+    stack: Stack, alice: httpx.AsyncClient, path: str
+) -> None:
+    first = (await alice.post("/v1/videos", json={"prompt": PROMPT})).json()
+    await _finish(stack, first["id"], "COMPLETED")
+    async with stack.jobs.engine.begin() as conn:
+        # Created 61 s ago: past the default window of 60 s.
+        aged = "UPDATE jobs SET create_time = now() - interval '61 seconds' WHERE id = :id"
+        await conn.execute(text(aged), {"id": first["id"]})
+
+    second = await alice.post(path, json={"prompt": PROMPT})
+
+    assert second.status_code == 201, second.text
+    assert (second.json().get("video_id") or second.json()["id"]) != first["id"]
+    assert (await alice.get("/v1/quota")).json()["used_today"] == 2
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [
         ("/generate", {"prompt": PROMPT, "allow_duplicate": True}),
         ("/api/v1/generate", {"prompt": PROMPT, "allowDuplicate": True}),
         ("/api/video/animate", {"prompt": PROMPT, "allowDuplicate": True}),
+        ("/api/video/animate", {"prompt": PROMPT, "allow_duplicate": True}),
     ],
 )
 async def test_a_legacy_create_that_allows_duplicates_makes_a_second_job(

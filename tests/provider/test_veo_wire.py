@@ -231,15 +231,16 @@ async def test_a_gemini_video_returned_inline_comes_back_as_bytes(
     assert veo_fake.calls["download"] == 0
 
 
-@pytest.mark.parametrize("mode", ["vertex", "gemini"])
-async def test_list_providers_marks_the_gemini_mode_deprecated(
-    start_provider_service: StartProviderService, veo_fake: VeoFake, mode: str
+# None: VIDEOJOBS_VEO_MODE unset, which must stay Vertex AI (the Gemini API mode may stop working).
+@pytest.mark.parametrize(("mode", "shown"), [(None, "vertex"), ("vertex", "vertex"), ("gemini", "gemini")])
+async def test_list_providers_shows_vertex_by_default_and_the_gemini_mode_deprecated(
+    start_provider_service: StartProviderService, veo_fake: VeoFake, mode: str | None, shown: str
 ) -> None:
     service = await start_provider_service(veo=veo_fake, veo_mode=mode)
     async with provider_stub(service.port) as stub:
         reply = await stub.ListProviders(pb.ListProvidersRequest(), metadata=MD)
     veo = next(p for p in reply.providers if p.name == "veo")
-    assert (veo.configured, veo.mode) == (True, mode)
+    assert (veo.configured, veo.mode) == (True, shown)
     if mode == "gemini":
         assert "deprecated" in veo.deprecation
         assert "VIDEOJOBS_VEO_MODE=vertex" in veo.deprecation

@@ -52,16 +52,19 @@ StartProviderService = Callable[..., Awaitable[ProviderService]]
 def provider_settings(
     *,
     veo: VeoFake | None = None,
-    veo_mode: str = "vertex",
+    veo_mode: str | None = None,
     fal: FalFake | None = None,
     runway: RunwayFake | None = None,
     sim_url: str | None = None,
     **overrides: Any,
 ) -> ProviderServiceSettings:
-    """Settings pointing each given provider at its fake; the others stay unconfigured."""
+    """Settings pointing each given provider at its fake; the others stay unconfigured. Without `veo_mode`,
+    Veo runs in the service's default mode, as a deployment that never sets VIDEOJOBS_VEO_MODE does."""
     options: dict[str, Any] = dict(FAST)
     if veo is not None:
-        options |= {"veo_mode": veo_mode, "veo_base_url": veo.url, "gemini_base_url": veo.url}
+        options |= {"veo_base_url": veo.url, "gemini_base_url": veo.url}
+        if veo_mode is not None:
+            options["veo_mode"] = veo_mode
         options |= {"veo_project": "test-project", "veo_access_token": veo.access_token or "test-token"}
         if veo_mode == "gemini":
             options["gemini_api_key"] = veo.api_key

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from provider_service.fakes import FalFake, RunwayFake, VeoFake
+from provider_service.sim.server import SimProvider
 from tests.support.grpc_client import metadata
 from tests.support.pipeline import StartPipeline
 from videojobs.v1 import job_service_pb2
@@ -52,6 +53,23 @@ async def test_fal_and_veo_retryable_failures_are_retried_too(
     job = await stack.run(providers=[provider])
     assert job.state == job_service_pb2.COMPLETED, job.error
     assert fake.submissions == 2
+
+
+async def test_a_run_on_the_same_provider_is_submitted_under_a_new_idempotency_key(
+    start_stack: StartPipeline, sim_provider: SimProvider
+) -> None:
+    # The sim deduplicates on the key, as a provider honouring idempotency keys does: resubmitting under the
+    # first run's key would hand back the failed generation instead of starting a new one.
+    stack = await start_stack(providers={"sim_url": sim_provider.public_url})
+    job = await stack.run(providers=["sim"], prompt="a lighthouse at dusk [sim:fail]")
+    assert (job.state, job.error.retryable) == (job_service_pb2.FAILED, True), job.error
+    started = stack.sql(
+        "SELECT detail->>'provider_job_id' FROM job_events "
+        "WHERE job_id = %s AND type = 'state_changed' AND state = 'PROCESSING' ORDER BY id",
+        job.id,
+    )
+    assert len(started) == 2  # the first run and its one retry
+    assert started[0][0] != started[1][0]
 
 
 async def test_a_failure_that_is_not_retryable_goes_straight_to_the_next_provider(

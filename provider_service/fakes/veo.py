@@ -38,6 +38,9 @@ _VERTEX_TYPE = "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoRe
 _GEMINI_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
 RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
+# "The Cloud Storage URI of the image": Vertex reads the object itself, so an https URL there is refused
+# rather than fetched.
+_GCS_OBJECT = re.compile(r"^gs://[^/]+/.+")
 _STATUS_NAMES = {400: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
 _BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
 # The Gemini API's predictLongRunning takes the same body without these (PROVIDERS.md).
@@ -277,7 +280,7 @@ def _invalid(issues: list[Issue]) -> Response:
 def _image_issues(image: Any, gemini: bool) -> list[Issue]:
     """What Veo refuses in `instances[0].image` beyond its declared fields (one of gcsUri and
     bytesBase64Encoded, checked by the schema): a gs:// image on the Gemini API, a type other than JPEG or
-    PNG, bytes that are not base64."""
+    PNG, bytes that are not base64, a gcsUri that names no Cloud Storage object."""
     path: tuple[str | int, ...] = ("instances", 0, "image")
     if not isinstance(image, dict):
         return []
@@ -286,6 +289,8 @@ def _image_issues(image: Any, gemini: bool) -> list[Issue]:
         issues.append(
             Issue((*path, "gcsUri"), "extra", "is not supported by the Gemini API; send bytesBase64Encoded")
         )
+    elif "gcsUri" in image and not _GCS_OBJECT.match(str(image["gcsUri"])):
+        issues.append(Issue((*path, "gcsUri"), "type", "must be a Cloud Storage URI (gs://bucket/object)"))
     if image.get("mimeType") not in _IMAGE_TYPES:
         issues.append(Issue((*path, "mimeType"), "literal", f"must be one of {sorted(_IMAGE_TYPES)}"))
     if "bytesBase64Encoded" in image:

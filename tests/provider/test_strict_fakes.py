@@ -183,3 +183,21 @@ def test_vertex_refuses_an_image_with_both_a_uri_and_bytes(veo_fake: VeoFake) ->
     assert response.status_code == 400
     violations = response.json()["error"]["details"][0]["fieldViolations"]
     assert [v["field"] for v in violations] == ["instances.0.image"]
+
+
+def test_vertex_refuses_an_image_uri_that_is_not_cloud_storage(veo_fake: VeoFake) -> None:
+    """An https URL where Vertex expects a gs:// object: Veo does not fetch it, so we must (as bytes)."""
+    client = vertex_client(veo_fake)
+    with pytest.raises(genai_errors.ClientError) as raised:
+        client.models.generate_videos(
+            model="veo-3.1-generate-001",
+            source=types.GenerateVideosSource(
+                prompt="the cat wakes up",
+                image=types.Image(gcs_uri="https://images.example.com/cat.png", mime_type="image/png"),
+            ),
+            config=types.GenerateVideosConfig(output_gcs_uri="gs://b/incoming/job/"),
+        )
+    assert (raised.value.code, raised.value.status) == (400, "INVALID_ARGUMENT")
+    violations = raised.value.details["error"]["details"][0]["fieldViolations"]
+    assert [v["field"] for v in violations] == ["instances.0.image.gcsUri"]
+    assert veo_fake.submissions == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -272,3 +273,37 @@ async def test_the_form_is_built_from_the_model_catalog(
         "providers": ["sim"],
     }
     assert posts[0][0]["idempotency-key"] == posts[1][0]["idempotency-key"]  # a refusal wrote nothing
+
+
+async def test_the_provider_order_is_set_by_keyboard_and_kept_with_the_draft(
+    dashboard: Dashboard, new_user: Callable[..., Any]
+) -> None:
+    """Two providers on offer (the catalog answered here by the test): the ticked ones are sent in the order
+    the user put them, and the order survives a reload."""
+    helen = await new_user("helen")
+    page = dashboard.page
+    catalog = copy.deepcopy(CATALOG)
+    catalog["providers"][1]["configured"] = True
+    await page.route("**/v1/models", lambda route: route.fulfill(json=catalog))
+    await dashboard.sign_in(helen)
+    items = page.locator("#provider-list > li")
+    await dashboard.fill_form("a tram in the fog", providers=("sim", "fal"))
+    before = await items.evaluate_all("items => items.map(i => i.dataset.provider)")
+
+    await page.get_by_role("button", name="Move fal up").focus()
+    await page.keyboard.press("Enter")
+    # fal is now first, so its "up" button is hidden: the focus moves to its "down" button, not off the page.
+    await expect(page.get_by_role("button", name="Move fal down")).to_be_focused()
+    await page.reload()
+    await expect(page.locator("#provider-fal")).to_be_checked()
+    await expect(page.locator("#provider-sim")).to_be_checked()
+    after = await items.evaluate_all("items => items.map(i => i.dataset.provider)")
+    await page.get_by_role("button", name="Create video").click()
+    await expect(dashboard.rows()).to_have_count(1)
+    posts = dashboard.sent("POST", r"^/v1/videos$")
+    jobs = await helen.jobs()
+
+    assert before == ["sim", "fal"]
+    assert after == ["fal", "sim"]
+    assert body_of(posts[0])["providers"] == ["fal", "sim"]
+    assert jobs[0]["spec"]["providers"] == ["fal", "sim"]

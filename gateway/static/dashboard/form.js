@@ -177,7 +177,10 @@ export class CreateForm {
     if (!sibling) return;
     if (step < 0) sibling.before(item);
     else sibling.after(item);
-    item.querySelector(`button[data-move="${step}"]`).focus();
+    // At the top or bottom the button just pressed is hidden and cannot keep the focus: a keyboard user
+    // would be sent back to the start of the page. The other direction's button takes it instead.
+    const atEdge = step < 0 ? !item.previousElementSibling : !item.nextElementSibling;
+    item.querySelector(`button[data-move="${atEdge ? -step : step}"]`).focus();
     this.edited();
   }
 

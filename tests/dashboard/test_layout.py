@@ -154,6 +154,8 @@ async def test_text_meets_aa_contrast_in_every_state(dashboard: Dashboard) -> No
         }"""
     )
     ratios = {name: round(_contrast(tuple(fg), tuple(bg)), 2) for name, fg, bg in samples}
+    badge_colours = {tuple(bg) for name, _, bg in samples if name.startswith("badge ")}
 
     assert len(ratios) == 22
+    assert len(badge_colours) == 8  # every state its own colour, not only its own word
     assert {name: r for name, r in ratios.items() if r < 4.5} == {}

@@ -33,6 +33,7 @@ async def test_create_reaches_completed_with_a_thumbnail_and_a_playable_video(
     player = row.locator("video.player")
     await expect(player).to_be_visible()
     await page.wait_for_function("v => v.currentTime > 0", arg=await player.element_handle())
+    await dashboard.screenshot("playing")  # the player takes the row's width, and still no sideways scroll
     duration = await player.evaluate("v => v.duration")
     jobs = await alice.jobs()
 

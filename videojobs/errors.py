@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,12 @@ class ServiceError(Exception):
     code: ClassVar[str] = "UNKNOWN"
     default_reason: ClassVar[str] = "UNKNOWN"
 
+    def __init_subclass__(cls, *, code: str, reason: str | None = None, **kwargs: Any) -> None:
+        """Each subclass names its gRPC code; its default reason is the code unless it says otherwise."""
+        super().__init_subclass__(**kwargs)
+        cls.code = code
+        cls.default_reason = reason or code
+
     def __init__(
         self,
         message: str,
@@ -54,10 +60,7 @@ class ServiceError(Exception):
         self.retry_after = retry_after
 
 
-class InvalidArgument(ServiceError):
-    code = "INVALID_ARGUMENT"
-    default_reason = "INVALID_ARGUMENT"
-
+class InvalidArgument(ServiceError, code="INVALID_ARGUMENT"):
     def __init__(
         self,
         violations: Sequence[FieldViolation],
@@ -74,35 +77,22 @@ class InvalidArgument(ServiceError):
         return cls([FieldViolation(field, description)])
 
 
-class NotFound(ServiceError):
-    code = "NOT_FOUND"
-    default_reason = "NOT_FOUND"
+class NotFound(ServiceError, code="NOT_FOUND"): ...
 
 
-class AlreadyExists(ServiceError):
-    code = "ALREADY_EXISTS"
-    default_reason = "ALREADY_EXISTS"
+class AlreadyExists(ServiceError, code="ALREADY_EXISTS"): ...
 
 
-class FailedPrecondition(ServiceError):
-    code = "FAILED_PRECONDITION"
-    default_reason = "FAILED_PRECONDITION"
+class FailedPrecondition(ServiceError, code="FAILED_PRECONDITION"): ...
 
 
-class Unauthenticated(ServiceError):
-    code = "UNAUTHENTICATED"
-    default_reason = "UNAUTHENTICATED"
+class Unauthenticated(ServiceError, code="UNAUTHENTICATED"): ...
 
 
-class PermissionDenied(ServiceError):
-    code = "PERMISSION_DENIED"
-    default_reason = "PERMISSION_DENIED"
+class PermissionDenied(ServiceError, code="PERMISSION_DENIED"): ...
 
 
-class QuotaExceeded(ServiceError):
-    code = "RESOURCE_EXHAUSTED"
-    default_reason = "QUOTA_EXCEEDED"
-
+class QuotaExceeded(ServiceError, code="RESOURCE_EXHAUSTED", reason="QUOTA_EXCEEDED"):
     def __init__(
         self,
         message: str,
@@ -116,21 +106,13 @@ class QuotaExceeded(ServiceError):
         self.violations = tuple(violations)
 
 
-class Unavailable(ServiceError):
-    code = "UNAVAILABLE"
-    default_reason = "UNAVAILABLE"
+class Unavailable(ServiceError, code="UNAVAILABLE"): ...
 
 
-class DeadlineExceeded(ServiceError):
-    code = "DEADLINE_EXCEEDED"
-    default_reason = "DEADLINE_EXCEEDED"
+class DeadlineExceeded(ServiceError, code="DEADLINE_EXCEEDED"): ...
 
 
-class Unimplemented(ServiceError):
-    code = "UNIMPLEMENTED"
-    default_reason = "UNIMPLEMENTED"
+class Unimplemented(ServiceError, code="UNIMPLEMENTED"): ...
 
 
-class Internal(ServiceError):
-    code = "INTERNAL"
-    default_reason = "INTERNAL"
+class Internal(ServiceError, code="INTERNAL"): ...

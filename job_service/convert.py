@@ -29,6 +29,7 @@ from job_service.domain import (
     WebhookEndpointPatch,
 )
 from job_service.limits import ProviderQueue
+from videojobs.attributes import from_attributes
 from videojobs.effective import EffectiveSpec
 from videojobs.errors import InvalidArgument
 from videojobs.public_errors import mask, public_message
@@ -36,14 +37,7 @@ from videojobs.v1 import common_pb2, job_service_pb2, provider_service_pb2, stor
 
 
 def spec_from_proto(message: common_pb2.VideoSpec) -> VideoSpec:
-    return VideoSpec(
-        prompt=message.prompt,
-        image_uri=message.image_uri,
-        duration_seconds=message.duration_seconds,
-        aspect_ratio=message.aspect_ratio,
-        model=message.model,
-        providers=tuple(message.providers),
-    )
+    return from_attributes(VideoSpec, message, providers=tuple(message.providers))
 
 
 def spec_to_proto(spec: VideoSpec) -> common_pb2.VideoSpec:
@@ -203,13 +197,7 @@ def provider_status_from_proto(message: provider_service_pb2.GenerationStatus) -
 
 
 def stored_object_from_proto(message: storage_service_pb2.StoredObject) -> StoredObject:
-    return StoredObject(
-        uri=message.uri,
-        size_bytes=message.size_bytes,
-        content_type=message.content_type,
-        reused=message.reused,
-        other_candidates=tuple(message.other_candidates),
-    )
+    return from_attributes(StoredObject, message, other_candidates=tuple(message.other_candidates))
 
 
 def submitted_from_proto(message: provider_service_pb2.SubmitGenerationResponse) -> Submitted:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from job_service.database import database_errors
 from job_service.domain import JobState
+from videojobs.attributes import from_attributes
 
 
 @dataclass(frozen=True)
@@ -105,16 +106,11 @@ class DuplicateQueries:
         async with self._autocommit.connect() as conn:
             rows = await conn.execute(GROUPS_OF_USERS, {"users": list(users), "window": window_seconds})
             return [
-                GroupMember(
+                from_attributes(
+                    GroupMember,
+                    row,
                     group=(row.user_id, row.spec_fingerprint, row.group_number),
-                    id=row.id,
-                    user_id=row.user_id,
                     state=JobState(row.state),
-                    create_time=row.create_time,
-                    provider=row.provider,
-                    provider_job_id=row.provider_job_id,
-                    video_uri=row.video_uri,
-                    thumbnail_uri=row.thumbnail_uri,
                     prompt=row.prompt or "",
                 )
                 for row in rows

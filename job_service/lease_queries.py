@@ -31,6 +31,7 @@ from job_service.domain import Job, JobState
 from job_service.limit_queries import LimitQueries
 from job_service.metrics import JobMetrics
 from job_service.tables import job_from_row, jobs
+from videojobs.attributes import from_attributes
 
 # Jobs past submission (and SUBMITTING ones, which already hold their provider slot). PENDING jobs are
 # claimed by LimitQueries.claim_waiting, within the provider limits and in fair order.
@@ -79,23 +80,7 @@ class WorkItem:
 
 
 def _item(row: Any) -> WorkItem:
-    return WorkItem(
-        job=job_from_row(row),
-        token=row.lease_token,
-        quota_day=row.quota_day,
-        attempt_time=row.attempt_time,
-        provider_index=row.provider_index,
-        step_attempts=row.step_attempts,
-        unknown_submits=row.unknown_submits,
-        poll_count=row.poll_count,
-        provider_retries=row.provider_retries,
-        peer_waits=row.peer_waits,
-        provider_result=row.provider_result,
-        provider_news=row.provider_news,
-        state_time=row.state_time,
-        throttled_since=row.throttled_since,
-        waiting_since=row.waiting_since,
-    )
+    return from_attributes(WorkItem, row, job=job_from_row(row), token=row.lease_token)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from job_service.tables import (
     webhook_endpoints,
     webhook_signing_secrets,
 )
+from videojobs.attributes import from_attributes
 from videojobs.contract import WebhookDeliveryState
 
 PENDING = WebhookDeliveryState.PENDING.value
@@ -37,50 +38,22 @@ FAILED = WebhookDeliveryState.FAILED.value
 
 
 def endpoint_from_row(row: Any) -> WebhookEndpoint:
-    return WebhookEndpoint(
-        id=row.id,
-        user_id=row.user_id,
-        url=row.url,
-        event_types=tuple(row.event_types),
-        description=row.description,
-        create_time=row.create_time,
-        update_time=row.update_time,
-        failing_since=row.failing_since,
-        disabled_time=row.disabled_time,
-        disabled_reason=row.disabled_reason,
-        previous_secret_expire_time=row.previous_secret_expire_time,
-        job_id=row.job_id,
-    )
+    return from_attributes(WebhookEndpoint, row, event_types=tuple(row.event_types))
 
 
 def _delivery(row: Any, attempts: Sequence[WebhookAttempt] = ()) -> WebhookDelivery:
-    return WebhookDelivery(
-        id=row.id,
-        endpoint_id=row.endpoint_id,
-        job_id=row.job_id,
+    return from_attributes(
+        WebhookDelivery,
+        row,
         sequence=row.event_id,
-        event_type=row.event_type,
         event_state=JobState(row.event_state),
-        state=row.state,
-        attempts=row.attempts,
         next_attempt_time=row.due_time,
-        last_status_code=row.last_status_code,
-        last_error=row.last_error,
-        create_time=row.create_time,
-        end_time=row.end_time,
         attempt_log=tuple(attempts),
     )
 
 
 def _attempt(row: Any) -> WebhookAttempt:
-    return WebhookAttempt(
-        attempt=row.attempt,
-        time=row.create_time,
-        status_code=row.status_code,
-        error=row.error,
-        latency_seconds=row.latency_seconds,
-        next_retry_time=row.next_retry_time,
-    )
+    return from_attributes(WebhookAttempt, row, time=row.create_time)
 
 
 class WebhookQueries:

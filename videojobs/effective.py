@@ -14,6 +14,7 @@ from typing import Any
 
 from google.protobuf import json_format, struct_pb2
 
+from videojobs.attributes import from_attributes
 from videojobs.v1 import common_pb2
 
 
@@ -49,12 +50,9 @@ class EffectiveSpec:
 
     @classmethod
     def from_proto(cls, message: common_pb2.EffectiveSpec) -> EffectiveSpec:
-        return cls(
-            provider=message.provider,
-            model=message.model,
-            mode=message.mode,
-            duration_seconds=message.duration_seconds,
-            aspect_ratio=message.aspect_ratio,
+        return from_attributes(
+            cls,
+            message,
             audio=message.audio if message.HasField("audio") else None,
             parameters={
                 key: _whole(value) for key, value in json_format.MessageToDict(message.parameters).items()

@@ -29,7 +29,7 @@ from job_service.domain import (
     WebhookEndpointPatch,
 )
 from job_service.limits import ProviderQueue
-from videojobs.attributes import from_attributes
+from videojobs.attributes import from_attributes, message_from_attributes
 from videojobs.effective import EffectiveSpec
 from videojobs.errors import InvalidArgument
 from videojobs.public_errors import mask, public_message
@@ -41,14 +41,7 @@ def spec_from_proto(message: common_pb2.VideoSpec) -> VideoSpec:
 
 
 def spec_to_proto(spec: VideoSpec) -> common_pb2.VideoSpec:
-    return common_pb2.VideoSpec(
-        prompt=spec.prompt,
-        image_uri=spec.image_uri,
-        duration_seconds=spec.duration_seconds,
-        aspect_ratio=spec.aspect_ratio,
-        model=spec.model,
-        providers=list(spec.providers),
-    )
+    return message_from_attributes(common_pb2.VideoSpec, spec, providers=list(spec.providers))
 
 
 def states_from_proto(values: Iterable[int]) -> frozenset[JobState]:
@@ -71,24 +64,11 @@ def _timestamp(value: datetime | None) -> Timestamp | None:
 def queue_stats_to_proto(queues: Iterable[ProviderQueue]) -> job_service_pb2.QueueStats:
     return job_service_pb2.QueueStats(
         providers=[
-            job_service_pb2.ProviderQueue(
-                provider=queue.provider,
-                waiting=queue.waiting,
-                in_flight=queue.in_flight,
-                oldest_wait_seconds=queue.oldest_wait_seconds,
-                limits=[
-                    job_service_pb2.QueueLimit(
-                        scope=limit.scope,
-                        max_in_flight=limit.max_in_flight,
-                        submits_per_minute=limit.submits_per_minute,
-                        max_queue_seconds=limit.max_queue_seconds,
-                    )
-                    for limit in queue.limits
-                ],
-                throttles_last_hour=queue.throttles_last_hour,
-                learned_submits_per_minute=queue.learned_submits_per_minute,
+            message_from_attributes(
+                job_service_pb2.ProviderQueue,
+                queue,
+                limits=[message_from_attributes(job_service_pb2.QueueLimit, limit) for limit in queue.limits],
                 next_submit_time=_timestamp(queue.next_submit_time),
-                blocked=queue.blocked,
             )
             for queue in queues
         ]
@@ -147,15 +127,7 @@ def create_outcome_to_proto(outcome: CreateOutcome) -> job_service_pb2.CreateJob
 
 
 def quota_to_proto(quota: Quota) -> job_service_pb2.Quota:
-    return job_service_pb2.Quota(
-        user_id=quota.user_id,
-        daily_limit=quota.daily_limit,
-        used_today=quota.used_today,
-        remaining_today=quota.remaining_today,
-        resets_at=_timestamp(quota.resets_at),
-        max_active=quota.max_active,
-        active=quota.active,
-    )
+    return message_from_attributes(job_service_pb2.Quota, quota, resets_at=_timestamp(quota.resets_at))
 
 
 def event_to_proto(event: JobEvent) -> job_service_pb2.JobEvent:

@@ -14,7 +14,7 @@ from typing import Any
 
 from google.protobuf import json_format, struct_pb2
 
-from videojobs.attributes import from_attributes
+from videojobs.attributes import from_attributes, message_from_attributes
 from videojobs.v1 import common_pb2
 
 
@@ -38,15 +38,7 @@ class EffectiveSpec:
     def to_proto(self) -> common_pb2.EffectiveSpec:
         parameters = struct_pb2.Struct()
         parameters.update(dict(self.parameters))
-        return common_pb2.EffectiveSpec(
-            provider=self.provider,
-            model=self.model,
-            mode=self.mode,
-            duration_seconds=self.duration_seconds,
-            aspect_ratio=self.aspect_ratio,
-            audio=self.audio,
-            parameters=parameters,
-        )
+        return message_from_attributes(common_pb2.EffectiveSpec, self, parameters=parameters)
 
     @classmethod
     def from_proto(cls, message: common_pb2.EffectiveSpec) -> EffectiveSpec:

@@ -1,4 +1,5 @@
-"""from_attributes: same-named attributes copied, the given fields taken as given, a missing one refused."""
+"""from_attributes and message_from_attributes: same-named attributes copied, the given fields taken as given,
+a missing one refused."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from job_service.domain import StoredObject, VideoSpec
-from videojobs.attributes import from_attributes
+from videojobs.attributes import from_attributes, message_from_attributes
 from videojobs.v1 import common_pb2
 
 
@@ -27,3 +28,18 @@ def test_a_field_the_source_lacks_is_refused_even_with_a_default() -> None:
     row = SimpleNamespace(uri="gs://b/v.mp4", size_bytes=7, content_type="video/mp4", other_candidates=())
     with pytest.raises(AttributeError, match="reused"):
         from_attributes(StoredObject, row)
+
+
+def test_fills_a_message_from_same_named_attributes() -> None:
+    spec = VideoSpec(
+        prompt="a cat", image_uri="https://i/x.png", duration_seconds=5, providers=("sim", "fal")
+    )
+    message = message_from_attributes(common_pb2.VideoSpec, spec, providers=list(spec.providers))
+    assert message == common_pb2.VideoSpec(
+        prompt="a cat", image_uri="https://i/x.png", duration_seconds=5, providers=["sim", "fal"]
+    )
+
+
+def test_a_message_field_the_source_lacks_is_refused() -> None:
+    with pytest.raises(AttributeError, match="duration_seconds"):
+        message_from_attributes(common_pb2.VideoSpec, SimpleNamespace(prompt="a cat"), image_uri="")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 import grpc
@@ -49,6 +49,7 @@ from job_service.webhook_sender import SenderOptions, WebhookSender
 from job_service.webhook_signing import SecretBox
 from job_service.webhooks import Webhooks
 from job_service.worker import Worker, WorkerOptions
+from videojobs.attributes import from_attributes
 from videojobs.clients import internal_channel
 from videojobs.logs import configure_logging, get_logger
 from videojobs.message_limits import GRPC_MAX_MESSAGE_BYTES
@@ -58,13 +59,9 @@ from videojobs.server import create_server as create_grpc_server
 from videojobs.startup import wait_for
 from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
 
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
-
 log = get_logger(__name__)
 
 SERVICE_NAME = job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name
-Options = TypeVar("Options", bound="DataclassInstance")
 
 
 @dataclass
@@ -202,16 +199,8 @@ def create_engine(settings: JobServiceSettings, url: str) -> AsyncEngine:
     )
 
 
-def _same_named(
-    options: type[Options], settings: JobServiceSettings, prefix: str = "", **given: Any
-) -> Options:
-    """`options` filled from the settings named like its fields (after `prefix`), but for those `given`."""
-    names = [option.name for option in fields(options) if option.name not in given]
-    return options(**{name: getattr(settings, prefix + name) for name in names}, **given)
-
-
 def policy(settings: JobServiceSettings) -> Policy:
-    return _same_named(Policy, settings)
+    return from_attributes(Policy, settings)
 
 
 def learned_polls(settings: JobServiceSettings, engine: AsyncEngine) -> LearnedPolls | None:
@@ -245,7 +234,7 @@ def create_retention(settings: JobServiceSettings, engine: AsyncEngine, storage:
 def create_upkeep(
     settings: JobServiceSettings, engine: AsyncEngine, peers: Peers, metrics: JobMetrics
 ) -> Upkeep:
-    options = _same_named(UpkeepOptions, settings)
+    options = from_attributes(UpkeepOptions, settings)
     sweeper = create_sweeper(settings, engine, peers.storage)
     retention = create_retention(settings, engine, peers.storage)
     thumbnails = create_backfill(settings, engine, peers.storage)
@@ -272,7 +261,7 @@ def webhook_fetcher(settings: JobServiceSettings, resolver: Resolver = system_re
 
 def webhook_sender_options(settings: JobServiceSettings) -> SenderOptions:
     disable_after = timedelta(days=settings.webhook_disable_after_days)
-    return _same_named(SenderOptions, settings, prefix="webhook_", disable_after=disable_after)
+    return from_attributes(SenderOptions, settings, source_prefix="webhook_", disable_after=disable_after)
 
 
 def storage_channel(settings: JobServiceSettings) -> grpc.aio.Channel:

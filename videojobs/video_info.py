@@ -6,8 +6,9 @@ The value mirrors the message field for field, so both conversions copy by field
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
+from videojobs.attributes import from_attributes
 from videojobs.v1 import common_pb2
 
 
@@ -25,4 +26,4 @@ class VideoInfo:
 
     @classmethod
     def from_proto(cls, message: common_pb2.VideoInfo) -> VideoInfo:
-        return cls(**{field.name: getattr(message, field.name) for field in fields(cls)})
+        return from_attributes(cls, message)

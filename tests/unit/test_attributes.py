@@ -43,3 +43,14 @@ def test_fills_a_message_from_same_named_attributes() -> None:
 def test_a_message_field_the_source_lacks_is_refused() -> None:
     with pytest.raises(AttributeError, match="duration_seconds"):
         message_from_attributes(common_pb2.VideoSpec, SimpleNamespace(prompt="a cat"), image_uri="")
+
+
+def test_reads_attributes_under_a_prefix() -> None:
+    settings = SimpleNamespace(
+        webhook_uri="gs://b/v.mp4",
+        webhook_size_bytes=7,
+        webhook_content_type="video/mp4",
+        webhook_reused=False,
+    )
+    stored = from_attributes(StoredObject, settings, source_prefix="webhook_", other_candidates=())
+    assert stored == StoredObject("gs://b/v.mp4", 7, "video/mp4", False, ())

@@ -30,9 +30,10 @@ STREAMING_PROVIDERS = frozenset({"fal"})
 
 @dataclass(frozen=True)
 class StreamOptions:
-    capacity: int = 50
+    # From status_streams and status_stream_max_wait_seconds (their defaults are in settings.py).
+    capacity: int
     # One AwaitGeneration follows the stream this long; then, if the job still waits there, another.
-    max_wait_seconds: float = 60.0
+    max_wait_seconds: float
     # While a step holds the job, asking again this often to make it due (at most a lease's length).
     busy_retry_seconds: float = 0.05
     busy_max_seconds: float = 30.0

@@ -63,12 +63,14 @@ async def thumbnails_once(
 
 @dataclass(frozen=True)
 class UpkeepOptions:
+    """The settings of the same names (their defaults are in settings.py); an interval of 0: off."""
+
     sweep_interval_seconds: float
     sweep_batch: int
-    retention_interval_seconds: float = 0.0
-    retention_batch: int = 100
-    thumbnail_interval_seconds: float = 0.0
-    thumbnail_batch: int = 20
+    retention_interval_seconds: float
+    retention_batch: int
+    thumbnail_interval_seconds: float
+    thumbnail_batch: int
 
 
 class Upkeep:

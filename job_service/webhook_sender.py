@@ -38,15 +38,17 @@ USER_AGENT = "videojobs-webhooks/1"
 
 @dataclass(frozen=True)
 class SenderOptions:
-    concurrency: int = 8
-    timeout_seconds: float = 10.0
-    retry_base_seconds: float = 15.0
-    retry_max_seconds: float = 21600.0
-    max_attempts: int = 15
-    disable_after: timedelta = timedelta(days=5)
-    lease_seconds: float = 60.0
-    poll_seconds: float = 1.0
-    response_max_bytes: int = 4096
+    """The webhook_* settings (their defaults are in settings.py)."""
+
+    concurrency: int
+    timeout_seconds: float
+    retry_base_seconds: float
+    retry_max_seconds: float
+    max_attempts: int
+    disable_after: timedelta
+    lease_seconds: float
+    poll_seconds: float
+    response_max_bytes: int
 
 
 def payload(claimed: Claimed, job: Job) -> dict[str, Any]:

@@ -22,9 +22,10 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class WorkerOptions:
-    concurrency: int = 16
-    lease_seconds: float = 30.0
-    idle_poll_seconds: float = 1.0
+    # From worker_concurrency, lease_seconds and idle_poll_seconds (their defaults are in settings.py).
+    concurrency: int
+    lease_seconds: float
+    idle_poll_seconds: float
     # After an unexpected error in a step, look at the job again this much later.
     crash_retry_seconds: float = 5.0
 

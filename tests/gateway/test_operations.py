@@ -6,11 +6,14 @@ import asyncio
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
+import pytest
 from sqlalchemy.engine import make_url
 
+from tests.support.cli import health
 from tests.support.fake_provider_service import sign
 from tests.support.gateway import Stack, StartStack, stack_running
 from tests.support.grpc_client import metadata
@@ -34,6 +37,16 @@ async def test_readyz_is_503_when_a_backend_is_down(start_stack: StartStack) -> 
         response = await client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["backends"] == {"job_service": "serving", "provider_service": "unavailable"}
+
+
+@pytest.mark.parametrize("provider_down", [False, True], ids=["ready", "provider-down"])
+async def test_the_container_healthcheck_follows_readyz(start_stack: StartStack, provider_down: bool) -> None:
+    """`videojobs health gateway` (compose's healthcheck, which its dependants wait for) is /readyz."""
+    stack = await start_stack(**({"provider_target": "127.0.0.1:1"} if provider_down else {}))
+    port = str(urlsplit(stack.url).port)
+    probe = await health("gateway", {"VIDEOJOBS_GATEWAY_HOST": "0.0.0.0", "VIDEOJOBS_GATEWAY_PORT": port})
+    assert probe.returncode == (1 if provider_down else 0), probe.stdout + probe.stderr
+    assert f"gateway at http://127.0.0.1:{port}/readyz: HTTP {503 if provider_down else 200}" in probe.stdout
 
 
 async def test_a_down_backend_is_a_503_problem_without_internal_addresses(start_stack: StartStack) -> None:

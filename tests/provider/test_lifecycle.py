@@ -14,6 +14,7 @@ from google.cloud import storage
 
 from provider_service.fakes import FakeProvider
 from provider_service.sim.server import SimProvider
+from tests.support.cli import health
 from tests.support.providers import MD, StartProviderService, provider_stub
 from tests.support.services import ProviderStub
 from videojobs.v1 import common_pb2
@@ -167,3 +168,13 @@ async def test_cancel_while_running_cancels_or_says_it_cannot(case: Case) -> Non
     assert (await case.poll(job_id)).state == State.CANCELLED
     if case.fake is not None:
         assert sum(case.fake.cancels.values()) == 1
+
+
+async def test_the_container_healthcheck_sees_it_serving(
+    start_provider_service: StartProviderService,
+) -> None:
+    service = await start_provider_service()
+    env = {"VIDEOJOBS_PROVIDER_HOST": "0.0.0.0", "VIDEOJOBS_PROVIDER_PORT": str(service.port)}
+    probe = await health("provider", env)
+    assert probe.returncode == 0, probe.stdout + probe.stderr
+    assert f"provider at 127.0.0.1:{service.port}: SERVING" in probe.stdout

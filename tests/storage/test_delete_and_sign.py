@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.cloud import storage
 
 from storage_service.server import StorageService, running
+from tests.support.cli import health
 from tests.support.storage import AUTH, Put, StartStorageService, storage_settings, uri
 from videojobs.health import wait_serving
 from videojobs.v1 import storage_service_pb2 as pb
@@ -157,3 +158,11 @@ async def test_links_name_the_emulator_public_url(
         assert url.startswith(f"{public}/{gcs_bucket.name}/videos/u/p.mp4?X-Goog-Algorithm=GOOG4-RSA-SHA256")
     else:
         assert (await fetch_bytes(url)) == b"public bytes"
+
+
+async def test_the_container_healthcheck_sees_it_serving(start_storage_service: StartStorageService) -> None:
+    service = await start_storage_service()
+    env = {"VIDEOJOBS_STORAGE_HOST": "0.0.0.0", "VIDEOJOBS_STORAGE_PORT": str(service.port)}
+    probe = await health("storage", env)
+    assert probe.returncode == 0, probe.stdout + probe.stderr
+    assert f"storage at 127.0.0.1:{service.port}: SERVING" in probe.stdout

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,3 +30,17 @@ def table(stdout: str) -> list[list[str]]:
         if line.startswith(("│", "┃")):
             rows.append([cell.strip() for cell in re.split(r"[│┃]", line)[1:-1]])
     return rows
+
+
+async def health(service: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """`videojobs health SERVICE` as a container healthcheck runs it, with `env` (where the service listens)
+    on top of this environment; in a thread, because the service it checks may run on this event loop."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [str(BIN), "health", service, "--timeout", "5"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import psycopg
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -10,6 +13,7 @@ from sqlalchemy import create_engine
 
 from job_service import database
 from job_service.tables import Base
+from tests.support.cli import BIN
 from tests.support.postgres import DatabaseFactory
 
 
@@ -43,6 +47,34 @@ def test_migrating_twice_is_harmless(database_url: str) -> None:
     database.migrate(database_url)
     database.migrate(database_url)
     assert _diff(database_url) == []
+
+
+def test_replicas_migrating_at_once_from_empty_apply_each_migration_once(
+    database_factory: DatabaseFactory,
+) -> None:
+    """Replicas that start together on an empty database (compose's job and workers after a `down -v`, or
+    replicas left with VIDEOJOBS_MIGRATE_ON_START) wait on one another's advisory lock: three `videojobs
+    migrate` processes at once all succeed, and the schema is whole."""
+    url = database_factory.create()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+        env = {**os.environ, "DATABASE_URL": url, "VIDEOJOBS_LOG_LEVEL": "WARNING"}
+        replicas = [
+            subprocess.Popen(
+                [str(BIN), "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(3)
+        ]
+        for replica in replicas:
+            stdout, stderr = replica.communicate(timeout=120)
+            assert replica.returncode == 0, stderr
+            assert "newest revision" in stdout
+        database.check_current(url)
+        assert _diff(url) == []
+    finally:
+        database_factory.drop(url)
 
 
 def test_update_time_is_kept_by_the_database(database_url: str) -> None:

@@ -24,7 +24,7 @@ import yaml
 from job_service.settings import JobServiceSettings
 from provider_service.settings import ProviderServiceSettings
 from storage_service.settings import StorageServiceSettings
-from tests.support.deployment import listen_port, settings_reading
+from tests.support.deployment import image_user, listen_port, settings_reading
 from videojobs_cli.cli import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,6 +245,12 @@ def test_connections_fit_postgres_max_connections(monkeypatch: pytest.MonkeyPatc
             ), f"{service}: the worker's steps would queue for connections"
             total += replicas * per_replica
     assert total <= max_connections - RESERVED_CONNECTIONS, f"{total} connections at most"
+
+
+def test_the_image_runs_as_an_unprivileged_user() -> None:
+    user = image_user()
+    assert user.isdigit(), "a numeric uid, so Kubernetes' runAsNonRoot can verify it"
+    assert int(user) != 0
 
 
 def test_the_image_holds_every_package() -> None:

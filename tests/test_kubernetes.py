@@ -19,7 +19,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.support.deployment import listen_port, settings_reading
+from tests.support.deployment import image_user, listen_port, settings_reading
 from videojobs_cli.cli import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -237,6 +237,8 @@ def test_the_gateway_is_the_only_way_in(overlay: str) -> None:
 def test_every_container_has_requests_and_limits(overlay: str) -> None:
     for component, workload in workloads(overlay).items():
         pod = workload["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, component
+        assert str(pod["securityContext"]["runAsUser"]) == image_user(), f"{component}: the image's user"
         for container in pod["containers"] + pod.get("initContainers", []):
             for bound in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(container["resources"][bound]), (

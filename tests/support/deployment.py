@@ -4,6 +4,7 @@ settings class, so a variable, value or port that the service would not read fai
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "gateway": GatewaySettings,
     "sim": SimSettings,
 }
+DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile"
 # Variables read under a name other than VIDEOJOBS_<FIELD>.
 ALIASES = {
     "DATABASE_URL": "database_url",
@@ -33,6 +35,14 @@ ALIASES = {
     "RUNWAYML_API_SECRET": "runway_api_secret",
     "GEMINI_API_KEY": "gemini_api_key",
 }
+
+
+def image_user() -> str:
+    """The user the image's processes run as: the final stage's last USER."""
+    final = DOCKERFILE.read_text().split("\nFROM ")[-1]
+    users = [line.split()[1] for line in final.splitlines() if line.startswith("USER ")]
+    assert users, "the image runs as root"
+    return users[-1]
 
 
 def field(variable: str) -> str:

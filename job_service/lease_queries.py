@@ -31,6 +31,7 @@ from job_service.domain import Job, JobState
 from job_service.limit_queries import LimitQueries
 from job_service.metrics import JobMetrics
 from job_service.tables import job_from_row, jobs
+from job_service.throttle_queries import ThrottleQueries
 from videojobs.attributes import from_attributes
 
 # Jobs past submission (and SUBMITTING ones, which already hold their provider slot). PENDING jobs are
@@ -168,6 +169,7 @@ class LeaseQueries:
         self._metrics = metrics
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.limits = limits or LimitQueries(engine, ())
+        self.throttles = ThrottleQueries(engine, self.limits.window_seconds)
 
     @database_errors
     async def claim(self, limit: int, lease_seconds: float) -> list[WorkItem]:

@@ -6,7 +6,7 @@ A limit applies to a provider, or to one model of it (`spec.model`), and caps
     from its claim, and once the provider accepted it from then (a refused one not at all).
 A provider that answered 429 takes no submissions until its shared `not_before`, and for one window after
 the 429 at most one per the wait it asked for: the cap was too high, so we go at the pace it told us
-(limit_queries.py keeps this per provider, for every replica).
+(throttle_queries.py keeps this per provider, for every replica).
 A 429 also teaches the provider's real rate: what it accepted in the window of the 429 becomes a cap of
 submissions per window on top of the configured ones (the smaller wins), so a large backlog meets the
 account's rate instead of a burst of 429s each window. It rises by one after a quiet spell, and only while
@@ -19,7 +19,8 @@ Fair share: waiting jobs are offered in order of their *turn*, how many jobs of 
 provider are in flight or waiting ahead of them, then age. A user with 500 queued jobs has turns 0..499 (plus
 what is in flight), a user with one job has turn 0: the next free slot goes to whoever has least.
 
-The SQL (counting, ordering, claiming under one advisory lock) is in limit_queries.py.
+The SQL (counting, ordering, claiming under one advisory lock) is in limit_queries.py; what the providers
+answered (accepted, 429, the learned rate) in throttle_queries.py.
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ class Orchestrator:
 
     async def _count_accepted(self, item: WorkItem) -> None:
         try:
-            await self._leases.limits.accepted(item.provider, item.job.id)
+            await self._leases.throttles.accepted(item.provider, item.job.id)
         except Unavailable:  # the submission keeps counting from its claim: its window may end a little early
             log.warning("accepted submission not recounted", job_id=str(item.job.id))
 
@@ -219,7 +219,7 @@ class Orchestrator:
             if not self._throttled_too_long(item):
                 await self._throttled(item, failure, not_started)
                 return
-            await self._leases.limits.refused(item.provider, item.job.id)
+            await self._leases.throttles.refused(item.provider, item.job.id)
         if failure.transient:
             await self._rules.retry_later(item, failure, JobState.PENDING, extra=not_started)
             return
@@ -240,7 +240,7 @@ class Orchestrator:
         # Afterwards, one submission per pace for a while: the wait it asked for says when one more is
         # welcome, not that a burst is.
         pace = max(wait, self._policy.throttle_wait_seconds)
-        await self._leases.limits.throttled(item.provider, item.job.id, wait, pace)
+        await self._leases.throttles.throttled(item.provider, item.job.id, wait, pace)
         await self._leases.apply(
             item,
             Transition(

@@ -7,7 +7,8 @@ running items get a grace period, then are cancelled and their leases lapse for 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -95,3 +96,36 @@ class ClaimLoop(Generic[Item]):
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         log.info(f"{self._options.name} stopped")
+
+
+@contextlib.asynccontextmanager
+async def lease_kept(
+    renew: Callable[[], Awaitable[bool]], every: float, *, failed: Callable[[], None] | None = None
+) -> AsyncIterator[None]:
+    """Renew a claim's lease every `every` seconds while the body runs (a slow step or delivery must not look
+    like a dead replica), until the body ends or `renew` says the claim is gone.
+
+    The renewals are stopped by an event and awaited, never cancelled: a renewal cancelled while it checks
+    out its connection leaves that connection outside the pool (SQLAlchemy can only drop it when it is
+    garbage collected), so one already running finishes its statement first."""
+    done = asyncio.Event()
+
+    async def keep() -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), every)
+                return
+            try:
+                if not await renew():
+                    return
+            except Unavailable:  # the next renewal tries again
+                if failed is not None:
+                    failed()
+
+    renewing = asyncio.create_task(keep(), name="lease-renewal")
+    try:
+        yield
+    finally:
+        done.set()
+        # asyncio.wait, unlike gather, leaves the renewal running if this task is cancelled meanwhile.
+        await asyncio.wait({renewing})

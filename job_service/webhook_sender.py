@@ -10,7 +10,6 @@ again with the same webhook-id: at least once, and receivers deduplicate by that
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from job_service import convert
-from job_service.claim_loop import ClaimLoop, LoopOptions
+from job_service.claim_loop import ClaimLoop, LoopOptions, lease_kept
 from job_service.domain import Job, webhook_id
 from job_service.metrics import JobMetrics
 from job_service.outbox_queries import Claimed, OutboxQueries, Outcome
@@ -93,21 +92,22 @@ class WebhookSender:
         await loop.run(stopping)
 
     async def _deliver(self, claimed: Claimed) -> None:
-        renewing = asyncio.create_task(self._keep_lease(claimed))
         try:
-            try:
-                outcome = await self._attempt(claimed)
-            except Exception as error:  # a bug or a database hiccup must not lose the delivery: retry it
-                log.exception("webhook delivery crashed", delivery_id=str(claimed.delivery_id))
-                outcome = self._failed(claimed, None, f"internal error: {type(error).__name__}", 0.0)
-            disabled = await self._queries.record(claimed, outcome, self._options.disable_after)
+            async with lease_kept(
+                lambda: self._queries.renew(claimed, self._options.lease_seconds),
+                self._options.lease_seconds / 3,
+            ):
+                try:
+                    outcome = await self._attempt(claimed)
+                except Exception as error:  # a bug or a database hiccup must not lose the delivery: retry it
+                    log.exception("webhook delivery crashed", delivery_id=str(claimed.delivery_id))
+                    outcome = self._failed(claimed, None, f"internal error: {type(error).__name__}", 0.0)
+                disabled = await self._queries.record(claimed, outcome, self._options.disable_after)
         except errors.Unavailable:
             log.warning(
                 "cannot record a webhook attempt; it is sent again", delivery_id=str(claimed.delivery_id)
             )
             return
-        finally:
-            renewing.cancel()
         self._metrics.webhook_attempted(outcome.delivered, outcome.retry_in is not None)
         if disabled is not None:
             log.warning("webhook endpoint disabled", endpoint_id=str(claimed.endpoint_id), reason=disabled)
@@ -158,10 +158,3 @@ class WebhookSender:
                 claimed.attempt, base=options.retry_base_seconds, cap=options.retry_max_seconds
             )
         return Outcome(status, error, latency, delivered=False, retry_in=retry_in)
-
-    async def _keep_lease(self, claimed: Claimed) -> None:
-        while True:
-            await asyncio.sleep(self._options.lease_seconds / 3)
-            with contextlib.suppress(errors.Unavailable):
-                if not await self._queries.renew(claimed, self._options.lease_seconds):
-                    return

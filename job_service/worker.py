@@ -10,11 +10,10 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 
-from job_service.claim_loop import ClaimLoop, LoopOptions
+from job_service.claim_loop import ClaimLoop, LoopOptions, lease_kept
 from job_service.event_hub import EventHub
 from job_service.lease_queries import LeaseQueries, Transition, WorkItem
 from job_service.orchestrator import Orchestrator
-from videojobs.errors import Unavailable
 from videojobs.logs import get_logger
 
 log = get_logger(__name__)
@@ -51,25 +50,15 @@ class Worker:
         await loop.run(stopping)
 
     async def _step(self, item: WorkItem) -> None:
-        renewing = asyncio.create_task(self._keep_lease(item))
-        try:
-            await self._orchestrator.advance(item)
-        except Exception:
-            log.exception("step crashed", job_id=str(item.job.id), state=item.job.state.value)
-            with contextlib.suppress(Exception):
-                retry = Transition(item.job.state, due_in=self._options.crash_retry_seconds)
-                await self._leases.apply(item, retry)
-        finally:
-            renewing.cancel()
-            # Its renewal may be mid-statement: let it give its connection back before the step ends.
-            await asyncio.gather(renewing, return_exceptions=True)
-
-    async def _keep_lease(self, item: WorkItem) -> None:
-        """Renew the lease while a step runs (a slow relocation must not look like a dead worker)."""
-        while True:
-            await asyncio.sleep(self._options.lease_seconds / 3)
+        async with lease_kept(
+            lambda: self._leases.renew(item, self._options.lease_seconds),
+            self._options.lease_seconds / 3,
+            failed=lambda: log.warning("lease renewal failed", job_id=str(item.job.id)),
+        ):
             try:
-                if not await self._leases.renew(item, self._options.lease_seconds):
-                    return  # the claim is gone (cancelled or taken over); the step's writes will fail
-            except Unavailable:
-                log.warning("lease renewal failed", job_id=str(item.job.id))
+                await self._orchestrator.advance(item)
+            except Exception:
+                log.exception("step crashed", job_id=str(item.job.id), state=item.job.state.value)
+                with contextlib.suppress(Exception):
+                    retry = Transition(item.job.state, due_in=self._options.crash_retry_seconds)
+                    await self._leases.apply(item, retry)

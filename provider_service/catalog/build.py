@@ -76,6 +76,22 @@ def _aspect_ratios(field: Field, where: str) -> dict[str, str]:
     return wire
 
 
+def _pixel_resolutions(field: Field, aspect_ratios: dict[str, str]) -> list[str]:
+    """Resolutions a size-valued ratio field offers (Runway's veo3.1 takes 1280:720 and 1920:1080): the short
+    sides, as "720p", of the sizes of our aspect ratios, where one aspect ratio comes in more than one size.
+    A field with one size per aspect ratio (gen4_turbo) offers one resolution, so none is listed. We send
+    the smallest size (_aspect_ratios); the others are what the model could do."""
+    sizes = [str(v) for v in field.values if re.fullmatch(r"\d+:\d+", str(v))]
+    by_shape: dict[Fraction, set[int]] = {}
+    for size in sizes:
+        width, height = (int(n) for n in size.split(":"))
+        if width > 100 and any(_shape(size) == _shape(ours) for ours in aspect_ratios):
+            by_shape.setdefault(_shape(size), set()).add(min(width, height))
+    if all(len(short_sides) < 2 for short_sides in by_shape.values()):
+        return []
+    return [f"{side}p" for side in sorted(set().union(*by_shape.values()))]
+
+
 def _image_forms(field: Field) -> list[str]:
     if field.fields:  # Veo: an object carrying a gs:// URI or the bytes
         names = {f.name for f in field.fields}
@@ -139,7 +155,11 @@ def _mode_spec(
         "duration": {"field": duration.name, "wire": wire},
         "aspect_ratios": aspect_ratios,
         "aspect_ratio": {"field": aspect.name if aspect else None, "framing": framing},
-        "resolutions": [str(v) for v in resolution.values] if resolution else [],
+        "resolutions": [str(v) for v in resolution.values]
+        if resolution
+        else _pixel_resolutions(aspect, aspect_ratios)
+        if aspect is not None
+        else [],
         "image": {"field": image.name, "forms": _image_forms(image)} if image else None,
         "audio": {"field": audio.name} if audio else None,
         "constants": constants,

@@ -105,3 +105,16 @@ def test_the_readme_table_lists_every_model_and_mode() -> None:
     table = build.readme_table(build.catalog())
     for entry in build.catalog()["models"]:
         assert f"`{entry['id']}`" in table
+
+
+def test_runway_sizes_of_one_aspect_ratio_are_listed_as_resolutions() -> None:
+    """Runway's ratio is a pixel size: veo3.1 takes 1280:720 and 1920:1080 (two resolutions); gen4_turbo has
+    one size per aspect ratio (one resolution, so none listed). We send the smallest size either way."""
+    models = {(entry["provider"], entry["id"]): entry for entry in build.catalog()["models"]}
+    for model in ("veo3.1", "veo3.1_fast"):
+        for spec in models[("runway", model)]["modes"].values():
+            assert spec["resolutions"] == ["720p", "1080p"]
+            assert spec["aspect_ratios"] == {"16:9": "1280:720", "9:16": "720:1280"}
+    for model in ("gen4_turbo", "gen4.5"):
+        for spec in models[("runway", model)]["modes"].values():
+            assert spec["resolutions"] == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.schemas import AnimateImage, VideoFields
+from videojobs.attributes import message_from_attributes
 from videojobs.job_json import job_json as job_json  # the routes import it from here
 from videojobs.job_json import timestamp_json
 from videojobs.public_errors import mask
@@ -20,14 +21,7 @@ NOT_CONFIGURED = "not configured on this service"
 
 
 def spec_from_body(body: VideoFields) -> common_pb2.VideoSpec:
-    return common_pb2.VideoSpec(
-        prompt=body.prompt,
-        image_uri=body.image_uri,
-        duration_seconds=body.duration_seconds,
-        aspect_ratio=body.aspect_ratio,
-        model=body.model,
-        providers=body.providers,
-    )
+    return message_from_attributes(common_pb2.VideoSpec, body)
 
 
 def spec_from_animate(body: AnimateImage) -> common_pb2.VideoSpec:

@@ -6,6 +6,7 @@ from provider_service.adapters.base import Submission
 from provider_service.catalog import ModelEntry
 from provider_service.domain import CancelResult, GenerationRequest, State, Status, WebhookEvent
 from provider_service.registry import ProviderInfo
+from videojobs.attributes import from_attributes
 from videojobs.v1 import common_pb2, provider_service_pb2
 
 _STATES = {
@@ -21,14 +22,8 @@ _STATES = {
 def request_from_proto(
     spec: common_pb2.VideoSpec, idempotency_key: str, output_uri_prefix: str
 ) -> GenerationRequest:
-    return GenerationRequest(
-        prompt=spec.prompt,
-        image_uri=spec.image_uri,
-        duration_seconds=spec.duration_seconds,
-        aspect_ratio=spec.aspect_ratio,
-        model=spec.model,
-        idempotency_key=idempotency_key,
-        output_uri_prefix=output_uri_prefix,
+    return from_attributes(
+        GenerationRequest, spec, idempotency_key=idempotency_key, output_uri_prefix=output_uri_prefix
     )
 
 

@@ -11,9 +11,12 @@ from provider_service import catalog
 from provider_service.calls import ProviderHttp
 from provider_service.catalog import mapping
 from provider_service.catalog.mapping import Mapped
-from provider_service.domain import CancelResult, GenerationRequest, Status, WebhookEvent
+from provider_service.domain import CancelResult, GenerationRequest, State, Status, WebhookEvent
 from videojobs import errors
 from videojobs.effective import EffectiveSpec
+from videojobs.logs import get_logger
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,13 @@ class Adapter(abc.ABC):
 def unsupported(provider: str, field: str, why: str) -> errors.FailedPrecondition:
     """A valid spec this provider cannot run: the orchestrator may try the next provider."""
     return mapping.unsupported(provider, [errors.FieldViolation(field, why)])
+
+
+def unknown_status(provider: str, status: object) -> Status:
+    """A status the provider's documentation does not list. Most likely a new intermediate one: keep polling
+    (the orchestrator bounds a job's total time) rather than fail or double-submit."""
+    log.warning("unknown provider status; treated as running", provider=provider, status=str(status)[:50])
+    return Status(State.RUNNING)
 
 
 def bad_job_id(job_id: str, provider: str) -> errors.InvalidArgument:

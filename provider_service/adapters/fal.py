@@ -18,7 +18,7 @@ import httpx
 from httpx_sse import SSEError, aconnect_sse
 
 from provider_service import fal_webhook
-from provider_service.adapters.base import Adapter, Submission, bad_job_id, unsupported
+from provider_service.adapters.base import Adapter, Submission, bad_job_id, unknown_status, unsupported
 from provider_service.calls import (
     PROVIDER_UNAVAILABLE,
     MalformedResponse,
@@ -36,9 +36,6 @@ from provider_service.domain import (
     failed,
 )
 from videojobs import errors
-from videojobs.logs import get_logger
-
-log = get_logger(__name__)
 
 _MODEL = re.compile(r"^[\w.-]+/[\w.-]+(/[\w.-]+)*$")
 _JOB_ID = re.compile(r"^((?:(?:workflows|comfy)/)?[\w.-]+/[\w.-]+):([\w.-]+)$")
@@ -135,10 +132,7 @@ def map_queue_status(body: Mapping[str, Any]) -> Status | None:
         return Status(State.RUNNING)
     if status == "COMPLETED":
         return None
-    # An unknown state is most likely a new intermediate one: keep polling (the orchestrator bounds a job's
-    # total time) rather than fail or double-submit.
-    log.warning("unknown fal status; treated as running", status=str(status)[:50])
-    return Status(State.RUNNING)
+    return unknown_status("fal", status)
 
 
 class FalAdapter(Adapter):

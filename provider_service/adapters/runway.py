@@ -8,12 +8,9 @@ from typing import Any
 
 import httpx
 
-from provider_service.adapters.base import Adapter, Submission, bad_job_id, unsupported
+from provider_service.adapters.base import Adapter, Submission, bad_job_id, unknown_status, unsupported
 from provider_service.calls import MalformedResponse, ProviderHttp, rejection, success_object
 from provider_service.domain import CancelResult, GenerationRequest, State, Status, content_violation, failed
-from videojobs.logs import get_logger
-
-log = get_logger(__name__)
 
 _TASK_ID = re.compile(r"^[\w-]{1,100}$")
 # States in which DELETE cancels the task (in any other it deletes the task and its output).
@@ -50,8 +47,7 @@ def map_task(task: Mapping[str, Any]) -> Status:
         return map_failure(str(task.get("failureCode") or ""), str(task.get("failure") or ""))
     if status == "CANCELLED":
         return Status(State.CANCELLED)
-    log.warning("unknown Runway task status; treated as running", status=str(status)[:50])
-    return Status(State.RUNNING)
+    return unknown_status("runway", status)
 
 
 class RunwayAdapter(Adapter):

@@ -13,7 +13,7 @@ Run by scripts/gen_catalog.py, never at service start. The rules that turn types
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 from typing import Any
 
@@ -175,117 +175,125 @@ def _documented(offered: dict[str, Any]) -> dict[str, dict[str, str]]:
     return {k: v for k, v in split.items() if v}
 
 
-def _fal_models() -> list[dict[str, Any]]:
-    fal = sources.offered()["fal"]
-    out = []
-    for offered in fal["models"]:
-        endpoint, mode = offered["id"], offered["mode"]
-        schema = sources.fal_schema(endpoint)
-        where = f"fal {endpoint}"
-        spec = _mode_spec(
+def _one_body_modes(
+    offered: dict[str, Any],
+    modes: Iterable[Mode],
+    *,
+    endpoint: str,
+    body: Schema,
+    image: Field | None,
+    where: str,
+    parameters: Schema | None = None,
+) -> dict[str, Any]:
+    """The modes of a model that takes them all at one endpoint with one body (every provider's but Runway's),
+    whose image field belongs to image_to_video only."""
+    return {
+        mode: _mode_spec(
             mode=mode,
             endpoint=endpoint,
-            body=schema,
-            prompt=sources.field_of(schema, "prompt"),
-            image=schema.get("image_url") if mode == "image_to_video" else None,
+            body=body,
+            prompt=sources.field_of(body, "prompt"),
+            image=image if mode == "image_to_video" else None,
             offered=offered,
             where=where,
+            parameters=parameters,
         )
-        if mode == "image_to_video" and spec["image"] is None:
-            raise CatalogError(f"{where}: an image-to-video endpoint without image_url")
-        types = f"{fal['package']} {fal['version']}: {sources.fal_input_type(endpoint)}"
-        out.append(_entry("fal", endpoint, offered, {mode: spec}, types))
-    return out
+        for mode in modes
+    }
 
 
-def _runway_models() -> list[dict[str, Any]]:
+def _fal_modes(offered: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    fal = sources.offered()["fal"]
+    endpoint, mode = offered["id"], offered["mode"]
+    schema = sources.fal_schema(endpoint)
+    where = f"fal {endpoint}"
+    modes = _one_body_modes(
+        offered, (mode,), endpoint=endpoint, body=schema, image=schema.get("image_url"), where=where
+    )
+    if mode == "image_to_video" and modes[mode]["image"] is None:
+        raise CatalogError(f"{where}: an image-to-video endpoint without image_url")
+    return modes, f"{fal['package']} {fal['version']}: {sources.fal_input_type(endpoint)}"
+
+
+def _runway_modes(offered: dict[str, Any]) -> tuple[dict[str, Any], str]:
     package = sources.runway_source()
-    out = []
-    for offered in sources.offered()["runway"]["models"]:
-        model = offered["id"]
-        modes: dict[str, Any] = {}
-        classes = []
-        for endpoint in sources.runway_endpoints(model):
-            schema = sources.runway_schema(endpoint, model)
-            modes[endpoint] = _mode_spec(
-                mode=endpoint,  # type: ignore[arg-type]  # Runway names its endpoints after the modes
-                endpoint=endpoint,
-                body=schema,
-                prompt=sources.field_of(schema, "promptText"),
-                image=schema.get("promptImage"),
-                offered=offered,
-                where=f"runway {model} {endpoint}",
-            )
-            classes.append(sources.runway_class(endpoint, model))
-        types = f"{package['package']} {package['version']}: {', '.join(classes)}"
-        out.append(_entry("runway", model, offered, modes, types))
-    return out
-
-
-def _veo_models() -> list[dict[str, Any]]:
-    package = sources.google_source()
-    out = []
-    for offered in sources.offered()["veo"]["models"]:
-        model = offered["id"]
-        instance, parameters = sources.vertex_schemas(model)
-        modes: dict[str, Any] = {
-            mode: _mode_spec(
-                mode=mode,
-                endpoint="predictLongRunning",
-                body=instance,
-                prompt=sources.field_of(instance, "prompt"),
-                image=instance.get("image") if mode == "image_to_video" else None,
-                offered=offered,
-                where=f"veo {model}",
-                parameters=parameters,
-            )
-            for mode in MODES
-        }
-        types = f"{package['package']} {package['version']}: GenerateVideosConfig (fields and types)"
-        out.append(_entry("veo", model, offered, modes, types))
-    return out
-
-
-def _sim_models() -> list[dict[str, Any]]:
-    """The sim's own small API (provider_service/sim), written out here: it is ours, not a provider's."""
-    out = []
-    for offered in sources.offered()["sim"]["models"]:
-        low, high = offered["duration_range"]
-        body = Schema(
-            (
-                Field("prompt", ("string",)),
-                Field("duration_seconds", ("integer",), minimum=low, maximum=high),
-                Field("aspect_ratio", ("string",), values=tuple(offered["aspect_ratios"])),
-            )
+    model = offered["id"]
+    modes: dict[str, Any] = {}
+    classes = []
+    for endpoint in sources.runway_endpoints(model):
+        schema = sources.runway_schema(endpoint, model)
+        modes[endpoint] = _mode_spec(
+            mode=endpoint,  # type: ignore[arg-type]  # Runway names its endpoints after the modes
+            endpoint=endpoint,
+            body=schema,
+            prompt=sources.field_of(schema, "promptText"),
+            image=schema.get("promptImage"),
+            offered=offered,
+            where=f"runway {model} {endpoint}",
         )
-        image = Field("image_uri", ("string",), doc="an https:// or gs:// URI")
-        modes: dict[str, Any] = {
-            mode: _mode_spec(
-                mode=mode,
-                endpoint="/v1/generations",
-                body=body,
-                prompt=sources.field_of(body, "prompt"),
-                image=image if mode == "image_to_video" else None,
-                offered=offered,
-                where=f"sim {offered['id']}",
-            )
-            for mode in offered["modes"]
-        }
-        for spec in modes.values():
-            if spec["image"]:
-                spec["image"]["forms"] = ["url", "gcs_uri"]
-        out.append(_entry("sim", offered["id"], offered, modes, None))
-    return out
+        classes.append(sources.runway_class(endpoint, model))
+    return modes, f"{package['package']} {package['version']}: {', '.join(classes)}"
 
 
-def _entry(
-    provider: str, model: str, offered: dict[str, Any], modes: Mapping[str, Any], types: str | None
-) -> dict[str, Any]:
+def _veo_modes(offered: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    package = sources.google_source()
+    model = offered["id"]
+    instance, parameters = sources.vertex_schemas(model)
+    modes = _one_body_modes(
+        offered,
+        MODES,
+        endpoint="predictLongRunning",
+        body=instance,
+        image=instance.get("image"),
+        where=f"veo {model}",
+        parameters=parameters,
+    )
+    return modes, f"{package['package']} {package['version']}: GenerateVideosConfig (fields and types)"
+
+
+def _sim_modes(offered: dict[str, Any]) -> tuple[dict[str, Any], None]:
+    """The sim's own small API (provider_service/sim), written out here: it is ours, not a provider's, so
+    no package's types check it."""
+    low, high = offered["duration_range"]
+    body = Schema(
+        (
+            Field("prompt", ("string",)),
+            Field("duration_seconds", ("integer",), minimum=low, maximum=high),
+            Field("aspect_ratio", ("string",), values=tuple(offered["aspect_ratios"])),
+        )
+    )
+    image = Field("image_uri", ("string",), doc="an https:// or gs:// URI")
+    modes = _one_body_modes(
+        offered,
+        offered["modes"],
+        endpoint="/v1/generations",
+        body=body,
+        image=image,
+        where=f"sim {offered['id']}",
+    )
+    for spec in modes.values():
+        if spec["image"]:
+            spec["image"]["forms"] = ["url", "gcs_uri"]
+    return modes, None
+
+
+# Per provider, in the catalog's order: the modes of one offered model, and the package types they were
+# read from.
+_MODES_OF: dict[str, Callable[[dict[str, Any]], tuple[dict[str, Any], str | None]]] = {
+    "veo": _veo_modes,
+    "fal": _fal_modes,
+    "runway": _runway_modes,
+    "sim": _sim_modes,
+}
+
+
+def _entry(provider: str, offered: dict[str, Any]) -> dict[str, Any]:
+    modes, types = _MODES_OF[provider](offered)
     checked: dict[str, Any] = {"types": types} if types else {}
     checked |= _documented(offered)
     return {
         "provider": provider,
-        "id": model,
+        "id": offered["id"],
         "title": offered["title"],
         "modes": modes,
         "checked_against": checked,
@@ -302,7 +310,9 @@ def catalog() -> dict[str, Any]:
             "runway": sources.runway_source(),
             "veo": sources.google_source(),
         },
-        "models": [*_veo_models(), *_fal_models(), *_runway_models(), *_sim_models()],
+        "models": [
+            _entry(provider, model) for provider in _MODES_OF for model in offered[provider]["models"]
+        ],
     }
 
 

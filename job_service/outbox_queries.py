@@ -29,6 +29,7 @@ from job_service.tables import (
     webhook_endpoints,
 )
 from job_service.webhook_queries import DELIVERED, FAILED, PENDING, fail_pending
+from videojobs.attributes import from_attributes
 
 CLAIM = text(
     """
@@ -112,8 +113,8 @@ class OutboxQueries:
                     webhook_deliveries.c.id.label("delivery_id"),
                     webhook_deliveries.c.event_type,
                     webhook_deliveries.c.event_state,
-                    webhook_deliveries.c.event_id,
-                    webhook_endpoints.c.url.label("endpoint_url"),
+                    webhook_deliveries.c.event_id.label("sequence"),
+                    webhook_endpoints.c.url,
                     webhook_endpoints.c.id.label("endpoint_id"),
                     webhook_endpoints.c.secret.label("endpoint_secret"),
                     webhook_endpoints.c.previous_secret,
@@ -225,17 +226,13 @@ def _claimed(row: Row[Any], claim: Row[Any]) -> Claimed:
     sealed: tuple[str, ...] = (row.endpoint_secret,)
     if row.previous_secret and row.overlapping:
         sealed += (row.previous_secret,)
-    return Claimed(
-        delivery_id=row.delivery_id,
+    return from_attributes(
+        Claimed,
+        row,
         token=claim.lease_token,
         attempt=claim.attempts,
-        endpoint_id=row.endpoint_id,
-        url=row.endpoint_url,
         sealed_secrets=sealed,
-        event_type=row.event_type,
         event_state=JobState(row.event_state),
-        sequence=row.event_id,
-        event_time=row.event_time,
         job=job_from_row(row),
     )
 

@@ -82,6 +82,23 @@ async def refund_quota(conn: AsyncConnection, user_id: str, day: date) -> None:
     )
 
 
+async def add_event(
+    conn: AsyncConnection,
+    job_id: uuid.UUID,
+    event_type: str,
+    state: JobState,
+    *,
+    message: str,
+    detail: dict[str, Any],
+) -> None:
+    """Add an event to the job's history, in the caller's transaction (with the change it records)."""
+    await conn.execute(
+        job_events.insert().values(
+            job_id=job_id, type=event_type, state=state.value, message=message, detail=detail
+        )
+    )
+
+
 class DailyLimitReached(Exception):
     def __init__(self, used: int) -> None:
         self.used = used
@@ -226,14 +243,13 @@ class JobQueries:
             ).one()
             if before.state == JobState.PENDING.value:
                 await refund_quota(conn, user_id, row.quota_day)
-            await conn.execute(
-                job_events.insert().values(
-                    job_id=job_id,
-                    type="cancelled",
-                    state=JobState.CANCELLED.value,
-                    message="cancelled by user",
-                    detail={"previous_state": before.state},
-                )
+            await add_event(
+                conn,
+                job_id,
+                "cancelled",
+                JobState.CANCELLED,
+                message="cancelled by user",
+                detail={"previous_state": before.state},
             )
         return Cancelled(job_from_row(row), JobState(before.state))
 
@@ -312,14 +328,13 @@ class JobQueries:
             ).first()
             if row is None:
                 return None
-            await conn.execute(
-                job_events.insert().values(
-                    job_id=row.id,
-                    type="provider_event",
-                    state=row.state,
-                    message=f"{provider} reported {news.get('state', '')}",
-                    detail={"provider_state": news.get("state", "")},
-                )
+            await add_event(
+                conn,
+                row.id,
+                "provider_event",
+                JobState(row.state),
+                message=f"{provider} reported {news.get('state', '')}",
+                detail={"provider_state": news.get("state", "")},
             )
         return uuid.UUID(str(row.id))
 

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from job_service.database import database_errors
 from job_service.domain import JobState
-from job_service.tables import job_events, jobs, webhook_endpoints
+from job_service.job_queries import add_event
+from job_service.tables import jobs, webhook_endpoints
 from videojobs.contract import TERMINAL_JOB_STATES
 
 
@@ -169,14 +170,13 @@ class RetentionQueries:
                 if row is None:
                     continue
                 hidden += 1
-                await conn.execute(
-                    job_events.insert().values(
-                        job_id=job.id,
-                        type="expired",
-                        state=job.state.value,
-                        message=f"outputs deleted after the {retention_days:g}-day retention period",
-                        detail={"deleted": list(job.uris)},
-                    )
+                await add_event(
+                    conn,
+                    job.id,
+                    "expired",
+                    job.state,
+                    message=f"outputs deleted after the {retention_days:g}-day retention period",
+                    detail={"deleted": list(job.uris)},
                 )
         return hidden
 
@@ -284,14 +284,13 @@ class ThumbnailQueries:
             ).first()
             if row is None:
                 return False
-            await conn.execute(
-                job_events.insert().values(
-                    job_id=job.id,
-                    type="thumbnail_added",
-                    state=JobState.COMPLETED.value,
-                    message="thumbnail made after the job completed",
-                    detail={"thumbnail_uri": thumbnail_uri, "attempts": job.attempts + 1},
-                )
+            await add_event(
+                conn,
+                job.id,
+                "thumbnail_added",
+                JobState.COMPLETED,
+                message="thumbnail made after the job completed",
+                detail={"thumbnail_uri": thumbnail_uri, "attempts": job.attempts + 1},
             )
         return True
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import grpc
@@ -22,6 +23,19 @@ from videojobs_cli.gcs_emulator import GcsEmulator
 if TYPE_CHECKING:
     Stub = storage_service_pb2_grpc.StorageServiceAsyncStub
 
+PutVideo = Callable[[str, bytes], str]
+
+
+@pytest.fixture
+def put_video(put: Put, gcs_bucket: storage.Bucket) -> PutVideo:
+    """put_video(name, data) writes videos/u/<name> into the test bucket and gives its gs:// URI, the way
+    ProbeVideo and CreateThumbnail take it."""
+
+    def write(name: str, data: bytes) -> str:
+        return uri(gcs_bucket, put(f"videos/u/{name}", data).name)
+
+    return write
+
 
 @pytest.mark.parametrize(
     ("width", "height", "seconds", "fps", "faststart"),
@@ -34,8 +48,7 @@ if TYPE_CHECKING:
 )
 async def test_probe_reports_the_real_video(
     storage_stub: Stub,
-    gcs_bucket: storage.Bucket,
-    put: Put,
+    put_video: PutVideo,
     width: int,
     height: int,
     seconds: float,
@@ -43,10 +56,8 @@ async def test_probe_reports_the_real_video(
     faststart: bool,
 ) -> None:
     data = make_mp4(width, height, seconds, fps, faststart=faststart)
-    put("videos/u/v.mp4", data)
-    info = await storage_stub.ProbeVideo(
-        pb.ProbeVideoRequest(uri=uri(gcs_bucket, "videos/u/v.mp4")), metadata=AUTH
-    )
+    video = put_video("v.mp4", data)
+    info = await storage_stub.ProbeVideo(pb.ProbeVideoRequest(uri=video), metadata=AUTH)
     assert (info.width, info.height, info.codec) == (width, height, "h264")
     assert info.duration_seconds == pytest.approx(seconds, abs=1.5 / fps)
     assert info.size_bytes == len(data)
@@ -57,18 +68,13 @@ async def test_probe_reports_the_real_video(
     "content", [b"this is a text file, renamed\n" * 40, b"", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 500]
 )
 async def test_probing_or_thumbnailing_a_non_video_is_refused(
-    storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put, content: bytes
+    storage_stub: Stub, gcs_bucket: storage.Bucket, put_video: PutVideo, content: bytes
 ) -> None:
-    put("videos/u/fake.mp4", content)
+    video = put_video("fake.mp4", content)
     for call in (
-        storage_stub.ProbeVideo(
-            pb.ProbeVideoRequest(uri=uri(gcs_bucket, "videos/u/fake.mp4")), metadata=AUTH
-        ),
+        storage_stub.ProbeVideo(pb.ProbeVideoRequest(uri=video), metadata=AUTH),
         storage_stub.CreateThumbnail(
-            pb.CreateThumbnailRequest(
-                video_uri=uri(gcs_bucket, "videos/u/fake.mp4"), destination_key="thumbnails/u/f.jpg"
-            ),
-            metadata=AUTH,
+            pb.CreateThumbnailRequest(video_uri=video, destination_key="thumbnails/u/f.jpg"), metadata=AUTH
         ),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -98,16 +104,16 @@ async def test_probing_a_missing_object_is_not_found(storage_stub: Stub, gcs_buc
 async def test_thumbnail_is_a_jpeg_of_the_requested_width(
     storage_stub: Stub,
     gcs_bucket: storage.Bucket,
-    put: Put,
+    put_video: PutVideo,
     width: int,
     height: int,
     seconds: float,
     max_width: int,
     expected: tuple[int, int],
 ) -> None:
-    put("videos/u/j.mp4", make_mp4(width, height, seconds, 12))
+    video = put_video("j.mp4", make_mp4(width, height, seconds, 12))
     request = pb.CreateThumbnailRequest(
-        video_uri=uri(gcs_bucket, "videos/u/j.mp4"), destination_key="thumbnails/u/j.jpg", max_width=max_width
+        video_uri=video, destination_key="thumbnails/u/j.jpg", max_width=max_width
     )
     first = await storage_stub.CreateThumbnail(request, metadata=AUTH)
     second = await storage_stub.CreateThumbnail(request, metadata=AUTH)
@@ -120,21 +126,19 @@ async def test_thumbnail_is_a_jpeg_of_the_requested_width(
 
 
 async def test_thumbnails_differ_over_time_and_a_time_past_the_end_is_refused(
-    storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put
+    storage_stub: Stub, gcs_bucket: storage.Bucket, put_video: PutVideo
 ) -> None:
-    put("videos/u/long.mp4", make_mp4(160, 90, 4.0, 10))
+    video = put_video("long.mp4", make_mp4(160, 90, 4.0, 10))
     at_three = await storage_stub.CreateThumbnail(
         pb.CreateThumbnailRequest(
-            video_uri=uri(gcs_bucket, "videos/u/long.mp4"),
+            video_uri=video,
             destination_key="thumbnails/u/3.jpg",
             at_seconds=3.0,
         ),
         metadata=AUTH,
     )
     at_one = await storage_stub.CreateThumbnail(
-        pb.CreateThumbnailRequest(
-            video_uri=uri(gcs_bucket, "videos/u/long.mp4"), destination_key="thumbnails/u/1.jpg"
-        ),
+        pb.CreateThumbnailRequest(video_uri=video, destination_key="thumbnails/u/1.jpg"),
         metadata=AUTH,
     )
     # Frames differ over time (moving content), so the two thumbnails differ too.
@@ -142,7 +146,7 @@ async def test_thumbnails_differ_over_time_and_a_time_past_the_end_is_refused(
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await storage_stub.CreateThumbnail(
             pb.CreateThumbnailRequest(
-                video_uri=uri(gcs_bucket, "videos/u/long.mp4"),
+                video_uri=video,
                 destination_key="thumbnails/u/9.jpg",
                 at_seconds=9.0,
             ),
@@ -156,15 +160,14 @@ async def test_probe_and_thumbnail_stop_at_the_deadline(
     start_storage_service: StartStorageService,
     gcs_emulator: GcsEmulator,
     gcs_bucket: storage.Bucket,
-    put: Put,
+    put_video: PutVideo,
 ) -> None:
-    put("videos/u/slow.mp4", make_mp4(160, 90, 4.0, 10))
+    video = put_video("slow.mp4", make_mp4(160, 90, 4.0, 10))
     slow = start_slow_storage(gcs_emulator.url, delay=0.4)
     try:
         service = await start_storage_service(
             storage_emulator_host=slow.url, media_timeout_seconds=1.0, read_chunk_bytes=16 * 1024
         )
-        video = uri(gcs_bucket, "videos/u/slow.mp4")
         async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
             stub = storage_service_pb2_grpc.StorageServiceStub(channel)
             for call in (
@@ -211,22 +214,18 @@ def _png() -> bytes:
     ],
 )
 async def test_a_still_image_is_not_a_video(
-    storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put, name: str, content: bytes
+    storage_stub: Stub, put_video: PutVideo, name: str, content: bytes
 ) -> None:
     """A video has a video stream with a positive duration and at least two frames."""
-    put(f"videos/u/{name}", content)
+    video = put_video(name, content)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await storage_stub.ProbeVideo(
-            pb.ProbeVideoRequest(uri=uri(gcs_bucket, f"videos/u/{name}")), metadata=AUTH
-        )
+        await storage_stub.ProbeVideo(pb.ProbeVideoRequest(uri=video), metadata=AUTH)
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert failure(caught.value).reason == "NOT_A_VIDEO"
 
 
-async def test_two_frames_are_a_video(storage_stub: Stub, gcs_bucket: storage.Bucket, put: Put) -> None:
-    put("videos/u/two.mp4", make_mp4(160, 90, seconds=2 / 24, fps=24))
-    info = await storage_stub.ProbeVideo(
-        pb.ProbeVideoRequest(uri=uri(gcs_bucket, "videos/u/two.mp4")), metadata=AUTH
-    )
+async def test_two_frames_are_a_video(storage_stub: Stub, put_video: PutVideo) -> None:
+    video = put_video("two.mp4", make_mp4(160, 90, seconds=2 / 24, fps=24))
+    info = await storage_stub.ProbeVideo(pb.ProbeVideoRequest(uri=video), metadata=AUTH)
     assert info.duration_seconds > 0
     assert info.codec == "h264"

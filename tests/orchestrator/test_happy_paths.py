@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from provider_service.fakes import FalFake, RunwayFake, VeoFake, tiny_video
+from provider_service.fakes import FakeProvider, VeoFake, tiny_video
 from provider_service.sim.server import SimProvider
 from tests.support.pipeline import Pipeline, StartPipeline
 from tests.support.videos import padded_mp4
@@ -70,19 +70,14 @@ async def test_veo_gemini_video_returned_inline_is_stored_without_resubmitting(
     assert stack.bucket.blob(f"videos/{key_segment('alice')}/{job.id}.mp4").download_as_bytes() == video
 
 
-async def test_a_fal_job_completes_with_its_video_and_thumbnail(
-    start_stack: StartPipeline, fal_fake: FalFake
+@pytest.mark.parametrize("provider", ["fal", "runway"])
+async def test_a_fal_or_runway_job_completes_with_its_video_and_thumbnail(
+    start_stack: StartPipeline, request: pytest.FixtureRequest, provider: str
 ) -> None:
-    stack = await start_stack(providers={"fal": fal_fake})
-    await _completes(stack, "fal")
-    assert fal_fake.submissions == 1
-
-
-async def test_a_runway_job_completes_with_its_video_and_thumbnail(
-    start_stack: StartPipeline, runway_fake: RunwayFake
-) -> None:
-    stack = await start_stack(providers={"runway": runway_fake})
-    await _completes(stack, "runway")
+    fake: FakeProvider = request.getfixturevalue(f"{provider}_fake")
+    stack = await start_stack(providers={provider: fake})
+    await _completes(stack, provider)
+    assert fake.submissions == 1
 
 
 async def test_a_sim_job_completes_with_its_video_and_thumbnail(

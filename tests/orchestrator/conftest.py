@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 from google.cloud import storage
 
+from provider_service.sim.server import SimProvider
 from tests.support.pipeline import Pipeline, StartPipeline, pipeline_running
 from tests.support.services import starting
 from videojobs_cli.gcs_emulator import GcsEmulator
@@ -30,3 +32,10 @@ async def start_stack(
 
     async with starting(running) as start:
         yield start
+
+
+@pytest.fixture
+def start_sim_stack(start_stack: StartPipeline, sim_provider: SimProvider) -> StartPipeline:
+    """start_stack with the sim provider alone behind provider_service: for the tests of what the pipeline
+    does whatever the provider (sweeps, retention, thumbnails, errors)."""
+    return functools.partial(start_stack, providers={"sim_url": sim_provider.public_url})

@@ -6,7 +6,6 @@ import httpx
 import pytest
 
 from provider_service.fakes import FakeProvider, VeoFake, tiny_video
-from provider_service.sim.server import SimProvider
 from tests.support.pipeline import Pipeline, StartPipeline
 from tests.support.videos import padded_mp4
 from videojobs.identity import key_segment
@@ -80,8 +79,6 @@ async def test_a_fal_or_runway_job_completes_with_its_video_and_thumbnail(
     assert fake.submissions == 1
 
 
-async def test_a_sim_job_completes_with_its_video_and_thumbnail(
-    start_stack: StartPipeline, sim_provider: SimProvider
-) -> None:
-    stack = await start_stack(providers={"sim_url": sim_provider.public_url})
+async def test_a_sim_job_completes_with_its_video_and_thumbnail(start_sim_stack: StartPipeline) -> None:
+    stack = await start_sim_stack()
     await _completes(stack, "sim")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from provider_service.fakes import FalFake, RunwayFake, VeoFake
-from provider_service.sim.server import SimProvider
 from tests.support.grpc_client import metadata
 from tests.support.pipeline import StartPipeline
 from videojobs.v1 import job_service_pb2
@@ -56,11 +55,11 @@ async def test_fal_and_veo_retryable_failures_are_retried_too(
 
 
 async def test_a_run_on_the_same_provider_is_submitted_under_a_new_idempotency_key(
-    start_stack: StartPipeline, sim_provider: SimProvider
+    start_sim_stack: StartPipeline,
 ) -> None:
     # The sim deduplicates on the key, as a provider honouring idempotency keys does: resubmitting under the
     # first run's key would hand back the failed generation instead of starting a new one.
-    stack = await start_stack(providers={"sim_url": sim_provider.public_url})
+    stack = await start_sim_stack()
     job = await stack.run(providers=["sim"], prompt="a lighthouse at dusk [sim:fail]")
     assert (job.state, job.error.retryable) == (job_service_pb2.FAILED, True), job.error
     started = stack.sql(

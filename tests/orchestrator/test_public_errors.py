@@ -3,15 +3,14 @@ settings an operator forgot, the address of a peer); the full text stays in the 
 
 from __future__ import annotations
 
-from provider_service.sim.server import SimProvider
 from tests.support.pipeline import StartPipeline
 from videojobs.v1 import job_service_pb2
 
 
 async def test_a_provider_we_did_not_configure_reads_as_unavailable_without_setting_names(
-    start_stack: StartPipeline, sim_provider: SimProvider
+    start_sim_stack: StartPipeline,
 ) -> None:
-    stack = await start_stack(providers={"sim_url": sim_provider.public_url}, gateway={})
+    stack = await start_sim_stack(gateway={})
     job = await stack.run(providers=["veo"])
 
     assert job.state == job_service_pb2.FAILED

@@ -11,7 +11,6 @@ import grpc
 import pytest
 
 from job_service.upkeep import RETENTION_LOCK_ID
-from provider_service.sim.server import SimProvider
 from tests.support.pipeline import Pipeline, StartPipeline, admin
 from tests.support.postgres import advisory_lock_held
 from tests.support.waiting import eventually
@@ -33,9 +32,9 @@ def outputs(job: job_service_pb2.Job) -> list[str]:
 
 
 async def test_admin_retention_expires_old_jobs_and_purges_hidden_ones(
-    start_stack: StartPipeline, sim_provider: SimProvider
+    start_sim_stack: StartPipeline,
 ) -> None:
-    stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
+    stack = await start_sim_stack(sweep_interval_seconds=0)
     old1, old2, recent, hidden = await completed(stack, 4)
     for job in (old1, old2):
         # In a thread: the workers share this event loop, and a row lock they hold must not block it.
@@ -89,20 +88,15 @@ async def test_admin_retention_expires_old_jobs_and_purges_hidden_ones(
     assert stack.names() == sorted(set(before) - expired)
 
 
-async def test_retention_is_off_unless_configured(
-    start_stack: StartPipeline, sim_provider: SimProvider
-) -> None:
-    stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
+async def test_retention_is_off_unless_configured(start_sim_stack: StartPipeline) -> None:
+    stack = await start_sim_stack(sweep_interval_seconds=0)
     result = await admin(stack, "retention")
     assert result.returncode != 0
     assert "retention is off" in result.stderr
 
 
-async def test_workers_run_retention_one_replica_at_a_time(
-    start_stack: StartPipeline, sim_provider: SimProvider
-) -> None:
-    stack = await start_stack(
-        providers={"sim_url": sim_provider.public_url},
+async def test_workers_run_retention_one_replica_at_a_time(start_sim_stack: StartPipeline) -> None:
+    stack = await start_sim_stack(
         replicas=2,
         sweep_interval_seconds=0,
         retention_days=30,

@@ -11,7 +11,6 @@ import uuid
 from typing import Any
 
 from job_service.upkeep import SWEEP_LOCK_ID
-from provider_service.sim.server import SimProvider
 from tests.support.pipeline import Pipeline, StartPipeline, admin
 from tests.support.postgres import advisory_lock_held
 from tests.support.waiting import eventually
@@ -58,10 +57,8 @@ async def seeded(stack: Pipeline) -> dict[str, Any]:
     return {"orphans": orphans, "kept": kept, "lost": lost}
 
 
-async def test_admin_sweep_reports_then_deletes_exactly_the_orphans(
-    start_stack: StartPipeline, sim_provider: SimProvider
-) -> None:
-    stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
+async def test_admin_sweep_reports_then_deletes_exactly_the_orphans(start_sim_stack: StartPipeline) -> None:
+    stack = await start_sim_stack(sweep_interval_seconds=0)
     seed = await seeded(stack)
     before = stack.names()
 
@@ -92,19 +89,16 @@ async def test_admin_sweep_reports_then_deletes_exactly_the_orphans(
     assert stack.names() == sorted(set(before) - gone)
 
 
-async def test_young_objects_are_left_alone(start_stack: StartPipeline, sim_provider: SimProvider) -> None:
-    stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
+async def test_young_objects_are_left_alone(start_sim_stack: StartPipeline) -> None:
+    stack = await start_sim_stack(sweep_interval_seconds=0)
     put(stack, f"incoming/{uuid.uuid4()}/sample_0.mp4")
     result = await admin_sweep(stack, "--json", "--grace-seconds", "3600")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["items"] == []
 
 
-async def test_the_workers_sweep_one_replica_at_a_time(
-    start_stack: StartPipeline, sim_provider: SimProvider
-) -> None:
-    stack = await start_stack(
-        providers={"sim_url": sim_provider.public_url},
+async def test_the_workers_sweep_one_replica_at_a_time(start_sim_stack: StartPipeline) -> None:
+    stack = await start_sim_stack(
         replicas=2,
         sweep_interval_seconds=0.1,
         sweep_grace_seconds=0,
@@ -123,10 +117,8 @@ async def test_the_workers_sweep_one_replica_at_a_time(
     await eventually(lambda: not stack.names("incoming/"), within=15)
 
 
-async def test_outputs_of_a_live_job_are_never_orphans(
-    start_stack: StartPipeline, sim_provider: SimProvider
-) -> None:
-    stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
+async def test_outputs_of_a_live_job_are_never_orphans(start_sim_stack: StartPipeline) -> None:
+    stack = await start_sim_stack(sweep_interval_seconds=0)
     await stack.run()
     result = await admin_sweep(stack, "--json")
     assert result.returncode == 0, result.stderr
@@ -135,12 +127,12 @@ async def test_outputs_of_a_live_job_are_never_orphans(
 
 
 async def test_outputs_of_users_whose_ids_are_urls_or_not_ascii_are_kept(
-    start_stack: StartPipeline, sim_provider: SimProvider
+    start_sim_stack: StartPipeline,
 ) -> None:
     """Ids an identity provider issues (a URL, `//`, non-ASCII) name their folder through key_segment, and
     the sweep reads it the same way: their live videos are not orphans; a stranger's object in their folder
     is."""
-    stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
+    stack = await start_sim_stack(sweep_interval_seconds=0)
     users = ["https://idp.example.com/users/42", "tenant//user", "ålice☃"]
     for user in users:
         job = await stack.run(user=user)
@@ -159,10 +151,10 @@ async def test_outputs_of_users_whose_ids_are_urls_or_not_ascii_are_kept(
 
 
 async def test_a_video_stored_under_the_raw_user_id_before_key_segment_is_kept(
-    start_stack: StartPipeline, sim_provider: SimProvider
+    start_sim_stack: StartPipeline,
 ) -> None:
     """Objects stored before folders were named by key_segment are found by the URI their job records."""
-    stack = await start_stack(providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0)
+    stack = await start_sim_stack(sweep_interval_seconds=0)
     job = await stack.run()
     legacy = put(stack, f"videos/alice/{job.id}.mp4")
     stack.sql("UPDATE jobs SET video_uri = %s WHERE id = %s RETURNING id", legacy, job.id)

@@ -13,7 +13,6 @@ import pytest
 
 from job_service.maintenance_queries import ThumbnailQueries
 from job_service.thumbnails import ThumbnailBackfill
-from provider_service.sim.server import SimProvider
 from tests.support.pipeline import Pipeline, StartPipeline, admin
 from tests.support.waiting import eventually
 from videojobs import errors
@@ -49,10 +48,10 @@ async def completed(stack: Pipeline) -> job_service_pb2.Job:
 
 
 async def completed_without_thumbnail(
-    start_stack: StartPipeline, sim: SimProvider, monkeypatch: pytest.MonkeyPatch, **settings: Any
+    start_sim_stack: StartPipeline, monkeypatch: pytest.MonkeyPatch, **settings: Any
 ) -> tuple[Pipeline, BrokenThumbnails, job_service_pb2.Job]:
     """A pipeline (job_service `settings`, no sweeps) whose thumbnails fail, and a job completed on it."""
-    stack = await start_stack(providers={"sim_url": sim.public_url}, sweep_interval_seconds=0, **settings)
+    stack = await start_sim_stack(sweep_interval_seconds=0, **settings)
     thumbnails = BrokenThumbnails(stack, monkeypatch)
     return stack, thumbnails, await completed(stack)
 
@@ -73,10 +72,10 @@ def report(result: Any) -> dict[str, Any]:
 
 
 async def test_a_failed_thumbnail_completes_the_job_and_the_workers_make_it_later(
-    start_stack: StartPipeline, sim_provider: SimProvider, monkeypatch: pytest.MonkeyPatch
+    start_sim_stack: StartPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stack, thumbnails, job = await completed_without_thumbnail(
-        start_stack, sim_provider, monkeypatch, thumbnail_interval_seconds=0.1, thumbnail_max_attempts=1000
+        start_sim_stack, monkeypatch, thumbnail_interval_seconds=0.1, thumbnail_max_attempts=1000
     )
 
     assert job.video_uri == f"gs://{stack.bucket.name}/videos/{ALICE}/{job.id}.mp4"
@@ -118,10 +117,10 @@ async def test_a_failed_thumbnail_completes_the_job_and_the_workers_make_it_late
 
 
 async def test_the_workers_try_a_job_a_bounded_number_of_times_then_leave_it_to_the_admin_command(
-    start_stack: StartPipeline, sim_provider: SimProvider, monkeypatch: pytest.MonkeyPatch
+    start_sim_stack: StartPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stack, thumbnails, job = await completed_without_thumbnail(
-        start_stack, sim_provider, monkeypatch, thumbnail_interval_seconds=0.05, thumbnail_max_attempts=2
+        start_sim_stack, monkeypatch, thumbnail_interval_seconds=0.05, thumbnail_max_attempts=2
     )
 
     await eventually(
@@ -161,11 +160,9 @@ async def test_the_workers_try_a_job_a_bounded_number_of_times_then_leave_it_to_
 
 
 async def test_admin_thumbnails_fills_seeded_gaps_and_a_second_run_does_nothing(
-    start_stack: StartPipeline, sim_provider: SimProvider
+    start_sim_stack: StartPipeline,
 ) -> None:
-    stack = await start_stack(
-        providers={"sim_url": sim_provider.public_url}, sweep_interval_seconds=0, thumbnail_interval_seconds=0
-    )
+    stack = await start_sim_stack(sweep_interval_seconds=0, thumbnail_interval_seconds=0)
     jobs = [await completed(stack) for _ in range(3)]
     gaps, whole = jobs[:2], jobs[2]
     for job in gaps:  # as a job finished before the backfill existed, or whose thumbnail was lost

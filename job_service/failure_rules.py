@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from structlog.typing import FilteringBoundLogger
+
 from job_service.domain import JobError, JobState
 from job_service.lease_queries import LeaseQueries, Transition, WorkItem
 from job_service.peers import CallFailed, ProviderClient
@@ -41,6 +43,11 @@ _CLEAR_PROVIDER_RUN = {
     "provider_news": None,
 }
 _CLEAR_PROVIDER = {**_CLEAR_PROVIDER_RUN, "provider_retries": 0, "waiting_since": None}
+
+
+def job_log(item: WorkItem) -> FilteringBoundLogger:
+    """The log of a job's step: each line names the job and the provider it is on."""
+    return log.bind(job_id=str(item.job.id), provider=item.provider)
 
 
 class FailureRules:
@@ -73,9 +80,8 @@ class FailureRules:
             await self.fallback(item, error, cancel=state is JobState.PROCESSING)
             return
         delay = self._policy.backoff(failures, failure.retry_after)
-        log.info(
+        job_log(item).info(
             "step retry scheduled",
-            job_id=str(item.job.id),
             state=state.value,
             failures=failures,
             delay_seconds=round(delay, 2),
@@ -91,9 +97,8 @@ class FailureRules:
         deadline (checked at every claim); step_attempts and the provider are left as they were."""
         waits = item.peer_waits + 1
         delay = self._policy.peer_wait(waits)
-        log.warning(
+        job_log(item).warning(
             "waiting for peer",
-            job_id=str(item.job.id),
             state=state.value,
             peer=failure.peer,
             code=failure.code,
@@ -120,9 +125,7 @@ class FailureRules:
         if retry > self._policy.provider_retry_attempts:
             await self.fallback(item, error)
             return
-        log.warning(
-            "provider retry", job_id=str(item.job.id), provider=item.provider, error=error.code, retry=retry
-        )
+        job_log(item).warning("provider retry", error=error.code, retry=retry)
         await self._leases.apply(
             item,
             Transition(
@@ -144,9 +147,7 @@ class FailureRules:
             await self.fail(item, error)
             return
         to = item.job.spec.providers[following]
-        log.warning(
-            "provider fallback", job_id=str(item.job.id), provider=item.provider, to=to, error=error.code
-        )
+        job_log(item).warning("provider fallback", to=to, error=error.code)
         await self._leases.apply(
             item,
             Transition(
@@ -165,13 +166,7 @@ class FailureRules:
 
     async def fail(self, item: WorkItem, error: JobError) -> None:
         """FAILED with the last error, and the quota unit given back."""
-        log.warning(
-            "job failed",
-            job_id=str(item.job.id),
-            provider=item.provider,
-            error=error.code,
-            message=error.message,
-        )
+        job_log(item).warning("job failed", error=error.code, message=error.message)
         await self.finish(item, JobState.FAILED, error, refund=True)
 
     async def finish(self, item: WorkItem, state: JobState, error: JobError, *, refund: bool) -> None:

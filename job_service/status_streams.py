@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from job_service.lease_queries import LeaseQueries
 from job_service.metrics import JobMetrics
@@ -39,21 +39,14 @@ class StreamOptions:
     busy_max_seconds: float = 30.0
 
 
+@dataclass
 class StatusStreams:
-    def __init__(
-        self,
-        providers: ProviderClient,
-        leases: LeaseQueries,
-        wake: Callable[[], None],
-        options: StreamOptions,
-        metrics: JobMetrics | None = None,
-    ) -> None:
-        self._providers = providers
-        self._leases = leases
-        self._wake = wake
-        self._options = options
-        self._metrics = metrics or JobMetrics()
-        self._following: dict[uuid.UUID, asyncio.Task[None]] = {}
+    providers: ProviderClient
+    leases: LeaseQueries
+    wake: Callable[[], None]
+    options: StreamOptions
+    metrics: JobMetrics = field(default_factory=JobMetrics)
+    _following: dict[uuid.UUID, asyncio.Task[None]] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def open(self) -> int:
@@ -65,32 +58,32 @@ class StatusStreams:
             return False
         if job_id in self._following:
             return True
-        if len(self._following) >= self._options.capacity:
+        if len(self._following) >= self.options.capacity:
             return False
         task = asyncio.create_task(self._follow(job_id, provider, provider_job_id), name=f"stream-{job_id}")
         self._following[job_id] = task
-        self._metrics.status_streams.labels(provider).inc()
+        self.metrics.status_streams.labels(provider).inc()
 
         def ended(_: asyncio.Task[None]) -> None:
             if self._following.get(job_id) is task:
                 del self._following[job_id]
-            self._metrics.status_streams.labels(provider).dec()
+            self.metrics.status_streams.labels(provider).dec()
 
         task.add_done_callback(ended)
         return True
 
     async def _follow(self, job_id: uuid.UUID, provider: str, provider_job_id: str) -> None:
-        results = self._metrics.status_stream_results
+        results = self.metrics.status_stream_results
         try:
-            while not await self._providers.await_finished(
-                provider, provider_job_id, self._options.max_wait_seconds
+            while not await self.providers.await_finished(
+                provider, provider_job_id, self.options.max_wait_seconds
             ):
-                if not await self._leases.still_processing(job_id, provider_job_id):
+                if not await self.leases.still_processing(job_id, provider_job_id):
                     results.labels(provider, "gone").inc()
                     return
             if await self._make_due(job_id, provider_job_id):
                 results.labels(provider, "finished").inc()
-                self._wake()
+                self.wake()
             else:
                 results.labels(provider, "gone").inc()
         except (CallFailed, Unavailable) as failure:
@@ -100,14 +93,14 @@ class StatusStreams:
 
     async def _make_due(self, job_id: uuid.UUID, provider_job_id: str) -> bool:
         loop = asyncio.get_running_loop()
-        give_up = loop.time() + self._options.busy_max_seconds
+        give_up = loop.time() + self.options.busy_max_seconds
         while True:
-            news = await self._leases.provider_finished(job_id, provider_job_id)
+            news = await self.leases.provider_finished(job_id, provider_job_id)
             if news != "busy":
                 return news == "due"
             if loop.time() >= give_up:
                 return False
-            await asyncio.sleep(self._options.busy_retry_seconds)
+            await asyncio.sleep(self.options.busy_retry_seconds)
 
     async def aclose(self) -> None:
         tasks = list(self._following.values())

@@ -73,37 +73,29 @@ class UpkeepOptions:
     thumbnail_batch: int
 
 
+@dataclass
 class Upkeep:
-    def __init__(
-        self,
-        queries: MaintenanceQueries,
-        sweeper: Sweeper,
-        retention: Retention,
-        options: UpkeepOptions,
-        metrics: JobMetrics,
-        thumbnails: ThumbnailBackfill | None = None,
-    ) -> None:
-        self._queries = queries
-        self._sweeper = sweeper
-        self._retention = retention
-        self._thumbnails = thumbnails
-        self._options = options
-        self._metrics = metrics
+    queries: MaintenanceQueries
+    sweeper: Sweeper
+    retention: Retention
+    options: UpkeepOptions
+    metrics: JobMetrics
+    thumbnails: ThumbnailBackfill | None = None
 
     async def run(self, stopping: asyncio.Event) -> None:
         loops = []
-        if self._options.sweep_interval_seconds > 0:
+        if self.options.sweep_interval_seconds > 0:
             loops.append(
-                self._every(self._options.sweep_interval_seconds, self._sweep, stopping, "orphan sweep")
+                self._every(self.options.sweep_interval_seconds, self._sweep, stopping, "orphan sweep")
             )
-        if self._options.retention_interval_seconds > 0 and self._retention.policy.active:
+        if self.options.retention_interval_seconds > 0 and self.retention.policy.active:
             loops.append(
-                self._every(self._options.retention_interval_seconds, self._expire, stopping, "retention")
+                self._every(self.options.retention_interval_seconds, self._expire, stopping, "retention")
             )
-        if self._options.thumbnail_interval_seconds > 0 and self._thumbnails is not None:
+        if self.options.thumbnail_interval_seconds > 0 and self.thumbnails is not None:
             loops.append(
                 self._every(
-                    self._options.thumbnail_interval_seconds, self._backfill, stopping, "thumbnail backfill"
+                    self.options.thumbnail_interval_seconds, self._backfill, stopping, "thumbnail backfill"
                 )
             )
         await asyncio.gather(*loops)
@@ -124,11 +116,11 @@ class Upkeep:
                 log.exception("upkeep failed", task=name)
 
     async def _sweep(self) -> None:
-        report = await sweep_once(self._queries, self._sweeper, batch=self._options.sweep_batch)
+        report = await sweep_once(self.queries, self.sweeper, batch=self.options.sweep_batch)
         deleted = set(report.deleted)
         for orphan in report.orphans:
             if orphan.uri in deleted:
-                self._metrics.swept_objects.labels(orphan.kind.value).inc()
+                self.metrics.swept_objects.labels(orphan.kind.value).inc()
         log.info(
             "orphan sweep",
             scanned=report.scanned,
@@ -140,19 +132,19 @@ class Upkeep:
             log.warning("completed job's video is missing", job_id=missing.job_id, uri=missing.video_uri)
 
     async def _expire(self) -> None:
-        report = await retention_once(self._queries, self._retention, batch=self._options.retention_batch)
-        self._metrics.retention_deleted.labels("object").inc(len(report.deleted))
-        self._metrics.retention_deleted.labels("job_expired").inc(report.expired)
-        self._metrics.retention_deleted.labels("job_purged").inc(report.purged)
+        report = await retention_once(self.queries, self.retention, batch=self.options.retention_batch)
+        self.metrics.retention_deleted.labels("object").inc(len(report.deleted))
+        self.metrics.retention_deleted.labels("job_expired").inc(report.expired)
+        self.metrics.retention_deleted.labels("job_purged").inc(report.purged)
         if report.expired or report.purged:
             log.info("retention", expired=report.expired, deleted=len(report.deleted), purged=report.purged)
 
     async def _backfill(self) -> None:
-        assert self._thumbnails is not None
-        report = await thumbnails_once(self._queries, self._thumbnails, batch=self._options.thumbnail_batch)
+        assert self.thumbnails is not None
+        report = await thumbnails_once(self.queries, self.thumbnails, batch=self.options.thumbnail_batch)
         for outcome in Outcome:
             if count := report.count(outcome):
-                self._metrics.thumbnails_backfilled.labels(outcome.value).inc(count)
+                self.metrics.thumbnails_backfilled.labels(outcome.value).inc(count)
         if report.results:
             log.info(
                 "thumbnail backfill",

@@ -63,29 +63,21 @@ def payload(claimed: Claimed, job: Job) -> dict[str, Any]:
     }
 
 
+@dataclass
 class WebhookSender:
-    def __init__(
-        self,
-        queries: OutboxQueries,
-        fetcher: SafeFetcher,
-        box: SecretBox,
-        sign_urls: SignUrls,
-        options: SenderOptions,
-        metrics: JobMetrics,
-    ) -> None:
-        self._queries = queries
-        self._fetcher = fetcher
-        self._box = box
-        self._sign_urls = sign_urls
-        self._options = options
-        self._metrics = metrics
+    queries: OutboxQueries
+    fetcher: SafeFetcher
+    box: SecretBox
+    sign_urls: SignUrls
+    options: SenderOptions
+    metrics: JobMetrics
 
     async def run(self, stopping: asyncio.Event) -> None:
-        options = self._options
+        options = self.options
         # A send is bounded by its own timeout, so stopping waits that long for those in flight.
         loop: ClaimLoop[Claimed] = ClaimLoop(
             LoopOptions("webhook sender", options.concurrency, options.poll_seconds, options.timeout_seconds),
-            claim=lambda free: self._queries.claim(free, options.lease_seconds),
+            claim=lambda free: self.queries.claim(free, options.lease_seconds),
             handle=self._deliver,
             task_name=lambda item: f"webhook-{item.delivery_id}",
         )
@@ -94,30 +86,30 @@ class WebhookSender:
     async def _deliver(self, claimed: Claimed) -> None:
         try:
             async with lease_kept(
-                lambda: self._queries.renew(claimed, self._options.lease_seconds),
-                self._options.lease_seconds / 3,
+                lambda: self.queries.renew(claimed, self.options.lease_seconds),
+                self.options.lease_seconds / 3,
             ):
                 try:
                     outcome = await self._attempt(claimed)
                 except Exception as error:  # a bug or a database hiccup must not lose the delivery: retry it
                     log.exception("webhook delivery crashed", delivery_id=str(claimed.delivery_id))
                     outcome = self._failed(claimed, None, f"internal error: {type(error).__name__}", 0.0)
-                disabled = await self._queries.record(claimed, outcome, self._options.disable_after)
+                disabled = await self.queries.record(claimed, outcome, self.options.disable_after)
         except errors.Unavailable:
             log.warning(
                 "cannot record a webhook attempt; it is sent again", delivery_id=str(claimed.delivery_id)
             )
             return
-        self._metrics.webhook_attempted(outcome.delivered, outcome.retry_in is not None)
+        self.metrics.webhook_attempted(outcome.delivered, outcome.retry_in is not None)
         if disabled is not None:
             log.warning("webhook endpoint disabled", endpoint_id=str(claimed.endpoint_id), reason=disabled)
 
     async def _attempt(self, claimed: Claimed) -> Outcome:
-        job = (await self._sign_urls([claimed.job]))[0]
+        job = (await self.sign_urls([claimed.job]))[0]
         body = json.dumps(payload(claimed, job), separators=(",", ":")).encode()
         message_id = webhook_id(claimed.delivery_id)
         timestamp = int(time.time())
-        secrets = [self._box.open(sealed) for sealed in claimed.sealed_secrets]
+        secrets = [self.box.open(sealed) for sealed in claimed.sealed_secrets]
         headers = {
             "content-type": "application/json",
             "user-agent": USER_AGENT,
@@ -127,12 +119,12 @@ class WebhookSender:
         }
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self._options.timeout_seconds):
-                status, _answer = await self._fetcher.post(
-                    claimed.url, headers, body, body_limit=self._options.response_max_bytes
+            async with asyncio.timeout(self.options.timeout_seconds):
+                status, _answer = await self.fetcher.post(
+                    claimed.url, headers, body, body_limit=self.options.response_max_bytes
                 )
         except TimeoutError:
-            error = f"no answer within {self._options.timeout_seconds:g} s"
+            error = f"no answer within {self.options.timeout_seconds:g} s"
             return self._failed(claimed, None, error, time.perf_counter() - started)
         except errors.ServiceError as failure:  # refused by the SSRF checks, unreachable, TLS
             return self._failed(claimed, None, failure.message, time.perf_counter() - started)
@@ -151,7 +143,7 @@ class WebhookSender:
         return self._failed(claimed, status, f"answered {status}", latency)
 
     def _failed(self, claimed: Claimed, status: int | None, error: str, latency: float) -> Outcome:
-        options = self._options
+        options = self.options
         retry_in = None
         if claimed.attempt < options.max_attempts:
             retry_in = shortened_jitter(

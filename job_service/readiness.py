@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 from grpc_health.v1 import health, health_pb2
@@ -27,24 +28,24 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
+@dataclass(frozen=True)
+class ProbeOptions:
+    """The ready_probe_* settings (their defaults are in settings.py)."""
+
+    interval_seconds: float
+    timeout_seconds: float
+    misses: int
+
+
 class DatabaseReadiness:
     def __init__(
-        self,
-        url: str,
-        health_servicer: health.aio.HealthServicer,
-        service: str,
-        *,
-        interval: float,
-        timeout: float,
-        misses: int = 1,
+        self, url: str, health_servicer: health.aio.HealthServicer, service: str, options: ProbeOptions
     ) -> None:
         self._url = url
         self._connection: AsyncConnection[Any] | None = None
         self._health = health_servicer
         self._service = service
-        self._interval = interval
-        self._timeout = timeout
-        self._misses = misses
+        self._options = options
 
     async def run(self, stopping: asyncio.Event) -> None:
         serving = True
@@ -55,9 +56,9 @@ class DatabaseReadiness:
                 if ping is None or ping.done():
                     ping = asyncio.create_task(self._ping(), name="database-ping")
                     ping.add_done_callback(_succeeded)  # a late failure is seen, not logged as unretrieved
-                done, _ = await asyncio.wait({ping}, timeout=self._timeout)
+                done, _ = await asyncio.wait({ping}, timeout=self._options.timeout_seconds)
                 missed = 0 if ping in done and _succeeded(ping) else missed + 1
-                ok = missed < self._misses
+                ok = missed < self._options.misses
                 if ok != serving:
                     serving = ok
                     if ok:
@@ -65,12 +66,12 @@ class DatabaseReadiness:
                     else:
                         log.warning(
                             "database does not answer: not serving",
-                            timeout_seconds=self._timeout,
+                            timeout_seconds=self._options.timeout_seconds,
                             missed_pings=missed,
                         )
                     await self._health.set(self._service, SERVING if ok else NOT_SERVING)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), self._interval)
+                    await asyncio.wait_for(stopping.wait(), self._options.interval_seconds)
         finally:
             if ping is not None and not ping.done():
                 ping.cancel()
@@ -80,7 +81,7 @@ class DatabaseReadiness:
     async def _ping(self) -> None:
         if self._connection is None or self._connection.closed:
             self._connection = await AsyncConnection.connect(
-                self._url, autocommit=True, connect_timeout=max(2, round(self._timeout))
+                self._url, autocommit=True, connect_timeout=max(2, round(self._options.timeout_seconds))
             )
         try:
             await self._connection.execute("SELECT 1")

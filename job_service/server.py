@@ -35,7 +35,7 @@ from job_service.outbox_queries import OutboxQueries
 from job_service.peers import Peers, ProviderClient, StorageClient
 from job_service.policy import Policy
 from job_service.poll_schedule import LearnedPolls, PollSchedule
-from job_service.readiness import DatabaseReadiness
+from job_service.readiness import DatabaseReadiness, ProbeOptions
 from job_service.retention import Retention, RetentionPolicy
 from job_service.servicer import JobServicer
 from job_service.settings import JobServiceSettings
@@ -382,9 +382,7 @@ def create_server(
             database.libpq_url(engine.url),
             service.grpc.health,
             SERVICE_NAME,
-            interval=settings.ready_probe_interval_seconds,
-            timeout=settings.ready_probe_timeout_seconds,
-            misses=settings.ready_probe_misses,
+            from_attributes(ProbeOptions, settings, source_prefix="ready_probe_"),
         )
     elif worker is not None and settings.worker_health_port is not None:
         # Health only, for container probes: a worker-only replica has no API of its own.

@@ -247,6 +247,15 @@ def create_backfill(
     return ThumbnailBackfill(ThumbnailQueries(engine), storage, max_attempts=settings.thumbnail_max_attempts)
 
 
+def signed_urls(settings: JobServiceSettings, storage: StorageClient) -> SignedUrls:
+    return SignedUrls(
+        storage,
+        ttl_seconds=settings.url_ttl_seconds,
+        timeout_seconds=settings.sign_timeout_seconds,
+        refresh_seconds=settings.url_refresh_seconds,
+    )
+
+
 def webhook_fetcher(settings: JobServiceSettings, resolver: Resolver = system_resolver) -> SafeFetcher:
     """Where webhooks may go: https to public addresses; in development also loopback (http too)."""
     policy = FetchPolicy(
@@ -314,12 +323,7 @@ def create_server(
         hub,
         limits=Limits(daily_limit=settings.daily_limit, max_active=settings.max_active),
         default_providers=settings.default_providers,
-        urls=SignedUrls(
-            peers.storage,
-            ttl_seconds=settings.url_ttl_seconds,
-            timeout_seconds=settings.sign_timeout_seconds,
-            refresh_seconds=settings.url_refresh_seconds,
-        ),
+        urls=signed_urls(settings, peers.storage),
         active_limit_retry_seconds=settings.active_limit_retry_seconds,
         metrics=metrics,
         dedupe_window_seconds=settings.dedupe_window_seconds,

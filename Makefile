@@ -22,6 +22,7 @@ run: $(STAMP)
 ## The test suite, in parallel (independent tests; each gets its own database cloned from a template).
 ## --dist load: xdist's group schedulers (loadgroup, loadscope) hang the run when a worker crashes.
 test: $(STAMP)
+	scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest -n $${TEST_WORKERS:-auto} --dist load $(PYTEST_ARGS)
 
 lint: $(STAMP)

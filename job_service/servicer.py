@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
-import grpc
 from google.protobuf import empty_pb2
 
 from job_service import convert
@@ -13,9 +11,8 @@ from job_service.admin import AdminJobs
 from job_service.jobs import Jobs
 from job_service.webhooks import Webhooks
 from videojobs.context import current_admin, current_caller
+from videojobs.interceptors import Context
 from videojobs.v1 import job_service_pb2, job_service_pb2_grpc
-
-Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class JobServicer(job_service_pb2_grpc.JobServiceServicer):

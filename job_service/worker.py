@@ -12,11 +12,9 @@ from dataclasses import dataclass
 
 from job_service.claim_loop import ClaimLoop, LoopOptions, lease_kept
 from job_service.event_hub import EventHub
+from job_service.failure_rules import job_log
 from job_service.lease_queries import LeaseQueries, Transition, WorkItem
 from job_service.orchestrator import Orchestrator
-from videojobs.logs import get_logger
-
-log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,15 +48,16 @@ class Worker:
         await loop.run(stopping)
 
     async def _step(self, item: WorkItem) -> None:
+        log = job_log(item)
         async with lease_kept(
             lambda: self._leases.renew(item, self._options.lease_seconds),
             self._options.lease_seconds / 3,
-            failed=lambda: log.warning("lease renewal failed", job_id=str(item.job.id)),
+            failed=lambda: log.warning("lease renewal failed"),
         ):
             try:
                 await self._orchestrator.advance(item)
             except Exception:
-                log.exception("step crashed", job_id=str(item.job.id), state=item.job.state.value)
+                log.exception("step crashed", state=item.job.state.value)
                 with contextlib.suppress(Exception):
                     retry = Transition(item.job.state, due_in=self._options.crash_retry_seconds)
                     await self._leases.apply(item, retry)

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import grpc
-
 from provider_service import convert
 from provider_service.generations import Generations
+from videojobs.interceptors import Context
 from videojobs.v1 import provider_service_pb2 as pb
 from videojobs.v1 import provider_service_pb2_grpc
-
-Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import grpc
-
 from storage_service import convert
 from storage_service.storage import Storage
+from videojobs.interceptors import Context
 from videojobs.v1 import common_pb2, storage_service_pb2, storage_service_pb2_grpc
-
-Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):

@@ -1,4 +1,5 @@
-"""JSON structured logs. Request id, user id and job id come from structlog's contextvars."""
+"""JSON structured logs. Request id and user id come from structlog's contextvars (bound per RPC by the
+interceptor); a job's step logs through a logger bound to the job and its provider (failure_rules.job_log)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from google.cloud import storage
 
@@ -44,7 +44,7 @@ class Ports:
 
     @classmethod
     def any_free(cls) -> Ports:
-        return cls(*(gcs_emulator.free_port() for _ in range(6)))
+        return cls(*(gcs_emulator.free_port() for _ in fields(cls)))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The orchestrator's numbers: where videos go, how soon to poll, how long to back off, and the bounds.
-Built from JobServiceSettings by server.policy()."""
+Built from JobServiceSettings by server.policy(), which holds every default."""
 
 from __future__ import annotations
 
@@ -11,21 +11,21 @@ from videojobs.backoff import full_jitter
 @dataclass(frozen=True)
 class Policy:
     bucket: str
-    poll_initial_seconds: float = 2.0
-    poll_max_seconds: float = 30.0
-    retry_base_seconds: float = 1.0
-    retry_max_seconds: float = 60.0
-    step_max_attempts: int = 5
-    submit_unknown_wait_seconds: float = 30.0
-    max_unknown_submits: int = 2
-    job_deadline_seconds: float = 3600.0
-    provider_retry_attempts: int = 1
-    peer_wait_max_seconds: float = 30.0
+    poll_initial_seconds: float
+    poll_max_seconds: float
+    retry_base_seconds: float
+    retry_max_seconds: float
+    step_max_attempts: int
+    submit_unknown_wait_seconds: float
+    max_unknown_submits: int
+    job_deadline_seconds: float
+    provider_retry_attempts: int
+    peer_wait_max_seconds: float
     # How long every replica holds back submissions to a provider that answered 429 without saying how long,
     # and the least pace of its submissions afterwards (one per this long, for a limits window).
-    throttle_wait_seconds: float = 5.0
+    throttle_wait_seconds: float
     # 429s for longer than this count like any transient failure (the provider is as good as down).
-    max_throttled_seconds: float = 900.0
+    max_throttled_seconds: float
 
     def poll_delay(self, polls_done: int) -> float:
         """Soon at first (short jobs finish fast), then 1.5x per poll up to the maximum."""

@@ -45,11 +45,13 @@ _NOT_ACCEPTED_STATUSES = frozenset({429, 503})
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 4
-    initial: float = 0.5
-    max_wait: float = 8.0
-    # RetryInfo delay when we give up and the provider did not say how long to wait.
-    fallback_retry_after: float = 15.0
+    # From ProviderServiceSettings (retry_attempts, retry_initial_seconds, retry_max_seconds), which hold the
+    # defaults.
+    attempts: int
+    initial: float
+    max_wait: float
+    # RetryInfo delay when we give up and the provider did not say how long (unavailable_retry_seconds).
+    fallback_retry_after: float
 
 
 class TransientFailure(Exception):

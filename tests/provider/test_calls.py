@@ -21,7 +21,11 @@ from videojobs import errors
 
 def _http(handler: httpx.MockTransport, attempts: int = 3) -> ProviderHttp:
     client = make_client(connect_timeout=1, timeout=1, transport=handler)
-    return ProviderHttp("test", client, RetryPolicy(attempts=attempts, initial=0.001, max_wait=0.05))
+    return ProviderHttp(
+        "test",
+        client,
+        RetryPolicy(attempts=attempts, initial=0.001, max_wait=0.05, fallback_retry_after=15.0),
+    )
 
 
 async def test_status_calls_retry_5xx_then_succeed() -> None:

@@ -20,7 +20,6 @@ import grpc
 from google.cloud.storage import Bucket
 
 from gateway.server import RunningGateway
-from job_service.policy import Policy
 from job_service.server import JobService
 from job_service.settings import JobServiceSettings
 from provider_service.fakes import FalFake
@@ -28,6 +27,7 @@ from provider_service.server import ProviderService
 from storage_service.server import StorageService
 from tests.support.cli import BIN
 from tests.support.grpc_client import metadata
+from tests.support.policy import deployed_policy
 from tests.support.postgres import run_sql
 from tests.support.providers import fal_request_id, provider_settings, provider_stub
 from tests.support.services import (
@@ -170,7 +170,7 @@ StartPipeline = Callable[..., Awaitable[Pipeline]]
 def plain_polls(duration: float, initial: float, most: float) -> int:
     """Status polls today's schedule (Policy.poll_delay, first `initial`, at most `most` apart) makes before
     it sees a job of this duration done."""
-    policy = Policy(bucket="-", poll_initial_seconds=initial, poll_max_seconds=most)
+    policy = deployed_policy(poll_initial_seconds=initial, poll_max_seconds=most)
     polls, at = 0, 0.0
     while at < duration:
         at += policy.poll_delay(polls)

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from job_service.policy import Policy
 from job_service.settings import JobServiceSettings
+from tests.support.policy import deployed_policy
 from videojobs.backoff import full_jitter, retry_after_seconds, schedule_ceilings, shortened_jitter
 
 
@@ -36,7 +36,7 @@ def test_full_jitter_spans_zero_to_the_capped_exponential_ceiling() -> None:
 
 def test_the_orchestrator_backs_off_with_full_jitter_but_never_sooner_than_asked() -> None:
     random.seed(11)
-    policy = Policy(bucket="b", retry_base_seconds=1.0, retry_max_seconds=60.0)
+    policy = deployed_policy(retry_base_seconds=1.0, retry_max_seconds=60.0)
     waits = [policy.backoff(3, None) for _ in range(2000)]
     assert min(waits) < 0.2
     assert 3.8 < max(waits) <= 4.0

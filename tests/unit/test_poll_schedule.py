@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from job_service.policy import Policy
 from job_service.poll_schedule import LearnedPolls, PollSchedule, Typical
+from tests.support.policy import deployed_policy
 
-POLICY = Policy(bucket="-", poll_initial_seconds=2.0, poll_max_seconds=30.0)
+POLICY = deployed_policy(poll_initial_seconds=2.0, poll_max_seconds=30.0)
 SCHEDULE = PollSchedule(POLICY, near_seconds=2.0, min_samples=10)
 MINUTE = Typical(p10=45.0, p50=60.0, p90=80.0, samples=50)
 

@@ -323,7 +323,7 @@ class JobQueries:
                         provider_news=news_param.op("||")(func.jsonb_build_object("seen_time", func.now())),
                         due_time=func.now(),
                     )
-                    .returning(jobs.c.id, jobs.c.state)
+                    .returning(jobs.c.id)
                 )
             ).first()
             if row is None:
@@ -332,7 +332,7 @@ class JobQueries:
                 conn,
                 row.id,
                 "provider_event",
-                JobState(row.state),
+                JobState.PROCESSING,
                 message=f"{provider} reported {news.get('state', '')}",
                 detail={"provider_state": news.get("state", "")},
             )

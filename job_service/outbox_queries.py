@@ -226,6 +226,8 @@ def _claimed(row: Row[Any], claim: Row[Any]) -> Claimed:
     sealed: tuple[str, ...] = (row.endpoint_secret,)
     if row.previous_secret and row.overlapping:
         sealed += (row.previous_secret,)
+    # The row also holds every column of the job (job_from_row reads them), `attempt` among them: the
+    # delivery's own values are named here, never left to the row.
     return from_attributes(
         Claimed,
         row,

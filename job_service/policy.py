@@ -1,5 +1,5 @@
 """The orchestrator's numbers: where videos go, how soon to poll, how long to back off, and the bounds.
-Built from JobServiceSettings by server.policy(), which holds every default."""
+Built by server.policy() from JobServiceSettings, which holds every default."""
 
 from __future__ import annotations
 

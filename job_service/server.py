@@ -247,7 +247,7 @@ def create_backfill(
     return ThumbnailBackfill(ThumbnailQueries(engine), storage, max_attempts=settings.thumbnail_max_attempts)
 
 
-def signed_urls(settings: JobServiceSettings, storage: StorageClient) -> SignedUrls:
+def create_signed_urls(settings: JobServiceSettings, storage: StorageClient) -> SignedUrls:
     return SignedUrls(
         storage,
         ttl_seconds=settings.url_ttl_seconds,
@@ -323,7 +323,7 @@ def create_server(
         hub,
         limits=Limits(daily_limit=settings.daily_limit, max_active=settings.max_active),
         default_providers=settings.default_providers,
-        urls=signed_urls(settings, peers.storage),
+        urls=create_signed_urls(settings, peers.storage),
         active_limit_retry_seconds=settings.active_limit_retry_seconds,
         metrics=metrics,
         dedupe_window_seconds=settings.dedupe_window_seconds,

@@ -73,7 +73,7 @@ class UpkeepOptions:
     thumbnail_batch: int
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)  # a live service: compared by identity, its parts fixed
 class Upkeep:
     queries: MaintenanceQueries
     sweeper: Sweeper

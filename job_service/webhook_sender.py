@@ -63,7 +63,7 @@ def payload(claimed: Claimed, job: Job) -> dict[str, Any]:
     }
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)  # a live service: compared by identity, its parts fixed
 class WebhookSender:
     queries: OutboxQueries
     fetcher: SafeFetcher

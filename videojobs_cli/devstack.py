@@ -44,7 +44,7 @@ class Ports:
 
     @classmethod
     def any_free(cls) -> Ports:
-        return cls(*(gcs_emulator.free_port() for _ in fields(cls)))
+        return cls(**{port.name: gcs_emulator.free_port() for port in fields(cls)})
 
 
 @dataclass(frozen=True)

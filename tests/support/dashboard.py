@@ -48,7 +48,7 @@ def chromium_executable() -> str:
             return found
     pytest.fail(
         "no Chromium found for the dashboard's browser tests: install Debian's package "
-        "(apt-get install chromium; .ci/run does) or set CHROMIUM_EXECUTABLE",
+        "(apt-get install chromium; make test does where it can) or set CHROMIUM_EXECUTABLE",
         pytrace=False,
     )
 

@@ -108,7 +108,8 @@ StreamNews = Literal["due", "busy", "gone"]
 PROVIDER_FINISHED = text(
     """
     UPDATE jobs SET due_time = CASE
-        WHEN locked_until IS NULL OR locked_until < now() THEN LEAST(due_time, now()) ELSE due_time END
+        WHEN locked_until IS NULL OR locked_until < now()
+        THEN LEAST(due_time, now() + make_interval(secs => :due_in)) ELSE due_time END
     WHERE id = :id AND state = 'PROCESSING' AND provider_job_id = :provider_job_id
     RETURNING locked_until IS NOT NULL AND locked_until >= now() AS busy
     """
@@ -269,14 +270,16 @@ class LeaseQueries:
         return job_from_row(row) if row else None
 
     @database_errors
-    async def provider_finished(self, job_id: uuid.UUID, provider_job_id: str) -> StreamNews:
+    async def provider_finished(
+        self, job_id: uuid.UUID, provider_job_id: str, due_in: float = 0.0
+    ) -> StreamNews:
         """A status stream saw the provider finish this job: make it due now, so the next step polls and
-        finalizes it. Only while it is still PROCESSING that provider job ("gone" otherwise); "busy" while a
-        step holds it, whose own write would push the due time out again (ask again once it is done)."""
+        finalizes it (or, `due_in` > 0, ended without a finish: due when its normal poll is, not later).
+        Only while it is still PROCESSING that provider job ("gone" otherwise); "busy" while a step holds it,
+        whose own write would push the due time out again (ask again once it is done)."""
+        params = {"id": job_id, "provider_job_id": provider_job_id, "due_in": due_in}
         async with self._autocommit.connect() as conn:
-            row = (
-                await conn.execute(PROVIDER_FINISHED, {"id": job_id, "provider_job_id": provider_job_id})
-            ).first()
+            row = (await conn.execute(PROVIDER_FINISHED, params)).first()
         if row is None:
             return "gone"
         return "busy" if row.busy else "due"

@@ -2,7 +2,8 @@
 
     PENDING     -> SUBMITTING (recorded before the call) -> SubmitGeneration -> PROCESSING
     PROCESSING  -> GetGenerationStatus (or the webhook's news) -> poll again later | FINALIZING | fallback
-                   (fal: its status stream, followed meanwhile, makes the job due as soon as it finishes)
+                   (fal: its status stream, followed meanwhile, makes the job due as soon as it finishes;
+                   polls then only as a safety net, every poll_max_seconds)
     FINALIZING  -> ResolveOutput (Veo) -> Relocate -> ProbeVideo -> CreateThumbnail -> COMPLETED
 
 What a failed call leads to (retry later, the next provider, or the end of the job) is failure_rules.py.
@@ -63,10 +64,26 @@ class Orchestrator:
         self._polls = polls
         self._streams = streams
 
-    def _follow_stream(self, item: WorkItem, provider_job_id: str) -> None:
+    def _safety_net(self, item: WorkItem, provider_job_id: str, normal: float) -> float:
+        """Seconds until the next poll: `normal`, or longer while this replica follows the job's status
+        stream (or is about to), which makes the job due when it finishes or hands it back to the normal
+        schedule when it ends otherwise (status_streams.py)."""
+        if self._streams is None or not self._streams.can_follow(item.job.id, item.provider, provider_job_id):
+            return normal
+        # The schedule's own ceiling: the longest any job goes unpolled anyway, and the most a job waits
+        # when this replica dies with its stream (another replica then claims it).
+        return self._policy.poll_max_seconds
+
+    async def _follow_stream(self, item: WorkItem, provider_job_id: str, normal: float, due: float) -> None:
         """Follow the provider's status stream where it has one and this replica has room (status_streams)."""
-        if self._streams is not None:
-            self._streams.follow(item.job.id, item.provider, provider_job_id)
+        if self._streams is None or self._streams.follow(item.job.id, item.provider, provider_job_id, normal):
+            return
+        if due > normal:
+            # Another step took the room while this one wrote the safety net's due: the normal one after all.
+            try:
+                await self._leases.provider_finished(item.job.id, provider_job_id, normal)
+            except Unavailable:
+                job_log(item).warning("job left to its safety-net poll")
 
     async def _poll_delay(self, item: WorkItem, polls_done: int, *, elapsed: float | None = None) -> float:
         """Seconds until the next status poll (poll_schedule.py; today's schedule without history)."""
@@ -158,6 +175,8 @@ class Orchestrator:
             return
         provider_job_id, effective = submitted.provider_job_id, submitted.effective
         asked = effective.to_json() if effective else None
+        normal = await self._poll_delay(item, 0, elapsed=0.0)
+        due = self._safety_net(item, provider_job_id, normal)
         moved = await self._leases.apply(
             item,
             Transition(
@@ -170,7 +189,7 @@ class Orchestrator:
                     "poll_count": 0,
                     "throttled_since": None,
                 },
-                due_in=await self._poll_delay(item, 0, elapsed=0.0),
+                due_in=due,
                 event="state_changed",
                 message=f"{item.provider} job started" + (f": {_asked(effective)}" if effective else ""),
                 detail={"provider": item.provider, "provider_job_id": provider_job_id, "effective": asked},
@@ -182,7 +201,7 @@ class Orchestrator:
             await self._rules.cancel_orphan(item.provider, provider_job_id)
             return
         job_log(item).info("provider job started", provider_job_id=provider_job_id)
-        self._follow_stream(item, provider_job_id)
+        await self._follow_stream(item, provider_job_id, normal, due)
 
     async def _submit_failed(self, item: WorkItem, failure: CallFailed) -> None:
         job_log(item).warning("submit failed", code=failure.code, reason=failure.reason)
@@ -258,9 +277,10 @@ class Orchestrator:
         job_log(item).info("provider status mapped", state=status.state)
         if status.state in ("QUEUED", "RUNNING", "STATE_UNSPECIFIED"):
             values = {"poll_count": item.poll_count + 1, "step_attempts": 0, "provider_news": None}
-            due = await self._poll_delay(item, item.poll_count + 1)
+            normal = await self._poll_delay(item, item.poll_count + 1)
+            due = self._safety_net(item, provider_job_id, normal)
             if await self._leases.apply(item, Transition(JobState.PROCESSING, values, due_in=due)):
-                self._follow_stream(item, provider_job_id)
+                await self._follow_stream(item, provider_job_id, normal, due)
         elif status.state == "SUCCEEDED":
             await self._record_generation_time(item)
             # When a webhook told us, the completion lag counts from its arrival; after a poll, from the

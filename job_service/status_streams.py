@@ -4,8 +4,15 @@ Each worker replica follows at most `capacity` streams, one per job, through pro
 AwaitGeneration. The replica that submits or polls a job starts following it if there is room. The stream is
 only a trigger: when it says the generation finished, the job is made due now (a conditional UPDATE on its
 state and provider job) and the worker woken, so the usual poll step sees the outcome and finalizes (one
-path for every outcome). Nothing depends on a stream: one that breaks, a full replica, or a replica that dies
-leaves the job to its poll schedule, and the next poll starts following it again.
+path for every outcome).
+
+While a stream is followed, the orchestrator polls only as a safety net (every `poll_max_seconds`), and the
+stream hands the job back to its normal schedule when it ends without a finish (it broke, could not be opened,
+or provider_service went away): the job is then due when its normal poll would have been, or now if that time
+has passed, and the next poll follows the stream again. Due at the normal time rather than at once, so a
+stream that fails as soon as it opens costs no more polls than having none. A full replica takes no stream and
+the job keeps its normal schedule. A replica that dies with its streams leaves their jobs due at the safety
+net's time, when any replica claims them.
 """
 
 from __future__ import annotations
@@ -47,19 +54,30 @@ class StatusStreams:
     options: StreamOptions
     metrics: JobMetrics = field(default_factory=JobMetrics)
     _following: dict[uuid.UUID, asyncio.Task[None]] = field(default_factory=dict, init=False, repr=False)
+    # When each followed job's normal schedule would poll it next (event loop time): its due time should the
+    # stream end without a finish.
+    _normal_poll: dict[uuid.UUID, float] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def open(self) -> int:
         return len(self._following)
 
-    def follow(self, job_id: uuid.UUID, provider: str, provider_job_id: str) -> bool:
-        """Start following the job's stream if its provider has one and there is room; True if followed."""
+    def can_follow(self, job_id: uuid.UUID, provider: str, provider_job_id: str) -> bool:
+        """Whether `follow` would follow the job now: it is followed already, or its provider has a stream and
+        there is room."""
         if provider not in STREAMING_PROVIDERS or not provider_job_id:
             return False
+        return job_id in self._following or len(self._following) < self.options.capacity
+
+    def follow(self, job_id: uuid.UUID, provider: str, provider_job_id: str, poll_in: float) -> bool:
+        """Start following the job's stream if its provider has one and there is room; True if followed.
+        `poll_in`: seconds until the normal schedule's next poll, when the job falls due if the stream ends
+        without a finish."""
+        if not self.can_follow(job_id, provider, provider_job_id):
+            return False
+        self._normal_poll[job_id] = asyncio.get_running_loop().time() + poll_in
         if job_id in self._following:
             return True
-        if len(self._following) >= self.options.capacity:
-            return False
         task = asyncio.create_task(self._follow(job_id, provider, provider_job_id), name=f"stream-{job_id}")
         self._following[job_id] = task
         self.metrics.status_streams.labels(provider).inc()
@@ -67,6 +85,7 @@ class StatusStreams:
         def ended(_: asyncio.Task[None]) -> None:
             if self._following.get(job_id) is task:
                 del self._following[job_id]
+                del self._normal_poll[job_id]
             self.metrics.status_streams.labels(provider).dec()
 
         task.add_done_callback(ended)
@@ -81,21 +100,32 @@ class StatusStreams:
                 if not await self.leases.still_processing(job_id, provider_job_id):
                     results.labels(provider, "gone").inc()
                     return
-            if await self._make_due(job_id, provider_job_id):
+            if await self._make_due(job_id, provider_job_id, finished=True):
                 results.labels(provider, "finished").inc()
                 self.wake()
             else:
                 results.labels(provider, "gone").inc()
         except (CallFailed, Unavailable) as failure:
-            # The poll schedule goes on; the next poll follows the stream again.
             results.labels(provider, "failed").inc()
             log.info("status stream ended early", job_id=str(job_id), provider=provider, error=str(failure))
+            await self._back_to_schedule(job_id, provider_job_id)
 
-    async def _make_due(self, job_id: uuid.UUID, provider_job_id: str) -> bool:
+    async def _back_to_schedule(self, job_id: uuid.UUID, provider_job_id: str) -> None:
+        """Undo the safety net's long wait: the job is due at its normal poll (now if that has passed), and
+        the next poll follows the stream again. Without the database, the safety net's poll still comes."""
+        try:
+            if await self._make_due(job_id, provider_job_id, finished=False):
+                self.wake()
+        except Unavailable as failure:
+            log.warning("job left to its safety-net poll", job_id=str(job_id), error=str(failure))
+
+    async def _make_due(self, job_id: uuid.UUID, provider_job_id: str, *, finished: bool) -> bool:
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.options.busy_max_seconds
         while True:
-            news = await self.leases.provider_finished(job_id, provider_job_id)
+            # Read at each try: a step that held the job meanwhile has set its next normal poll.
+            due_in = 0.0 if finished else max(self._normal_poll[job_id] - loop.time(), 0.0)
+            news = await self.leases.provider_finished(job_id, provider_job_id, due_in)
             if news != "busy":
                 return news == "due"
             if loop.time() >= give_up:

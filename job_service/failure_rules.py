@@ -23,8 +23,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from structlog.typing import FilteringBoundLogger
-
 from job_service.domain import JobError, JobState
 from job_service.lease_queries import LeaseQueries, Transition, WorkItem
 from job_service.peers import CallFailed, ProviderClient
@@ -43,11 +41,6 @@ _CLEAR_PROVIDER_RUN = {
     "provider_news": None,
 }
 _CLEAR_PROVIDER = {**_CLEAR_PROVIDER_RUN, "provider_retries": 0, "waiting_since": None}
-
-
-def job_log(item: WorkItem) -> FilteringBoundLogger:
-    """The log of a job's step: each line names the job and the provider it is on."""
-    return log.bind(job_id=str(item.job.id), provider=item.provider)
 
 
 class FailureRules:
@@ -80,7 +73,7 @@ class FailureRules:
             await self.fallback(item, error, cancel=state is JobState.PROCESSING)
             return
         delay = self._policy.backoff(failures, failure.retry_after)
-        job_log(item).info(
+        item.log.info(
             "step retry scheduled",
             state=state.value,
             failures=failures,
@@ -97,7 +90,7 @@ class FailureRules:
         deadline (checked at every claim); step_attempts and the provider are left as they were."""
         waits = item.peer_waits + 1
         delay = self._policy.peer_wait(waits)
-        job_log(item).warning(
+        item.log.warning(
             "waiting for peer",
             state=state.value,
             peer=failure.peer,
@@ -125,7 +118,7 @@ class FailureRules:
         if retry > self._policy.provider_retry_attempts:
             await self.fallback(item, error)
             return
-        job_log(item).warning("provider retry", error=error.code, retry=retry)
+        item.log.warning("provider retry", error=error.code, retry=retry)
         await self._leases.apply(
             item,
             Transition(
@@ -147,7 +140,7 @@ class FailureRules:
             await self.fail(item, error)
             return
         to = item.job.spec.providers[following]
-        job_log(item).warning("provider fallback", to=to, error=error.code)
+        item.log.warning("provider fallback", to=to, error=error.code)
         await self._leases.apply(
             item,
             Transition(
@@ -166,7 +159,7 @@ class FailureRules:
 
     async def fail(self, item: WorkItem, error: JobError) -> None:
         """FAILED with the last error, and the quota unit given back."""
-        job_log(item).warning("job failed", error=error.code, message=error.message)
+        item.log.warning("job failed", error=error.code, message=error.message)
         await self.finish(item, JobState.FAILED, error, refund=True)
 
     async def finish(self, item: WorkItem, state: JobState, error: JobError, *, refund: bool) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine
+from structlog.typing import FilteringBoundLogger
 
 from job_service.database import database_errors
 from job_service.domain import Job, JobState
@@ -33,6 +34,9 @@ from job_service.metrics import JobMetrics
 from job_service.tables import job_from_row, jobs
 from job_service.throttle_queries import ThrottleQueries
 from videojobs.attributes import from_attributes
+from videojobs.logs import get_logger
+
+_step_log = get_logger("job_service.steps")
 
 # Jobs past submission (and SUBMITTING ones, which already hold their provider slot). PENDING jobs are
 # claimed by LimitQueries.claim_waiting, within the provider limits and in fair order.
@@ -78,6 +82,11 @@ class WorkItem:
     @property
     def provider(self) -> str:
         return self.job.spec.providers[self.provider_index]
+
+    @property
+    def log(self) -> FilteringBoundLogger:
+        """The log of this job's step: each line names the job and the provider it is on."""
+        return _step_log.bind(job_id=str(self.job.id), provider=self.provider)
 
 
 def _item(row: Any) -> WorkItem:

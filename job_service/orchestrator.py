@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from job_service.domain import JobError, JobState, ProviderStatus, VideoInfo
-from job_service.failure_rules import FailureRules, job_log
+from job_service.failure_rules import FailureRules
 from job_service.lease_queries import LeaseQueries, Transition, WorkItem
 from job_service.peers import CallFailed, Peers
 from job_service.policy import Policy
@@ -83,7 +83,7 @@ class Orchestrator:
             try:
                 await self._leases.provider_finished(item.job.id, provider_job_id, normal)
             except Unavailable:
-                job_log(item).warning("job left to its safety-net poll")
+                item.log.warning("job left to its safety-net poll")
 
     async def _poll_delay(self, item: WorkItem, polls_done: int, *, elapsed: float | None = None) -> float:
         """Seconds until the next status poll (poll_schedule.py; today's schedule without history)."""
@@ -102,13 +102,13 @@ class Orchestrator:
         try:
             await self._polls.record(item.provider, item.job.spec.model, item.state_time)
         except Unavailable:  # only the schedule's history misses one sample
-            job_log(item).warning("generation time not recorded")
+            item.log.warning("generation time not recorded")
 
     async def _count_accepted(self, item: WorkItem) -> None:
         try:
             await self._leases.throttles.accepted(item.provider, item.job.id)
         except Unavailable:  # the submission keeps counting from its claim: its window may end a little early
-            job_log(item).warning("accepted submission not recounted")
+            item.log.warning("accepted submission not recounted")
 
     def incoming_prefix(self, item: WorkItem) -> str:
         return f"gs://{self._policy.bucket}/incoming/{item.job.id}/"
@@ -200,11 +200,11 @@ class Orchestrator:
             # Cancelled (or taken over) while we were submitting: the provider job is nobody's.
             await self._rules.cancel_orphan(item.provider, provider_job_id)
             return
-        job_log(item).info("provider job started", provider_job_id=provider_job_id)
+        item.log.info("provider job started", provider_job_id=provider_job_id)
         await self._follow_stream(item, provider_job_id, normal, due)
 
     async def _submit_failed(self, item: WorkItem, failure: CallFailed) -> None:
-        job_log(item).warning("submit failed", code=failure.code, reason=failure.reason)
+        item.log.warning("submit failed", code=failure.code, reason=failure.reason)
         if failure.reason == Reason.SUBMIT_OUTCOME_UNKNOWN:
             # Stay in SUBMITTING (the provider may have the job); see the module docstring for the rule.
             # Cut short by our own outage, the job also shows that it waits for provider_service.
@@ -274,7 +274,7 @@ class Orchestrator:
                 else:
                     await self._rules.fallback(item, JobError(failure.reason, failure.message), cancel=True)
                 return
-        job_log(item).info("provider status mapped", state=status.state)
+        item.log.info("provider status mapped", state=status.state)
         if status.state in ("QUEUED", "RUNNING", "STATE_UNSPECIFIED"):
             values = {"poll_count": item.poll_count + 1, "step_attempts": 0, "provider_news": None}
             normal = await self._poll_delay(item, item.poll_count + 1)
@@ -335,7 +335,7 @@ class Orchestrator:
             else:
                 await self._unusable_output(item, failure)
             return None
-        job_log(item).info("inline output stored", uri=stored.uri, size_bytes=stored.size_bytes)
+        item.log.info("inline output stored", uri=stored.uri, size_bytes=stored.size_bytes)
         return dataclasses.replace(status, output_uris=(stored.uri,), inline_video=b"")
 
     # -- finalizing ----------------------------------------------------------------------------------
@@ -382,7 +382,7 @@ class Orchestrator:
                 # A late success after a cancel stores nothing.
                 await self._storage.delete([uri for uri in (stored_uri, thumbnail_uri) if uri])
             return
-        job_log(item).info("upload completed", video_uri=stored_uri, size_bytes=video.size_bytes)
+        item.log.info("upload completed", video_uri=stored_uri, size_bytes=video.size_bytes)
 
     async def _thumbnail(self, item: WorkItem, video_uri: str) -> tuple[str | None, str | None]:
         """(thumbnail URI, None), or (None, why) when it could not be made: a job that has its video is not
@@ -390,7 +390,7 @@ class Orchestrator:
         try:
             return (await self._storage.thumbnail(video_uri, thumbnail_key(item))).uri, None
         except CallFailed as failure:
-            job_log(item).warning(
+            item.log.warning(
                 "thumbnail failed; completing without it", code=failure.code, reason=failure.reason
             )
             return None, failure.summary
@@ -402,7 +402,7 @@ class Orchestrator:
         Unless storage refused the key we chose: that is our fault, the same on every provider, so the job
         fails at once (quota given back) instead of paying the next provider for the same refusal."""
         if failure.code == "INVALID_ARGUMENT" and "destination_key" in failure.fields:
-            job_log(item).error("storage refused our own object key", detail=failure.message)
+            item.log.error("storage refused our own object key", detail=failure.message)
             error = JobError(
                 "STORAGE_KEY_REFUSED", "the video could not be stored under this job's key", False
             )
@@ -448,7 +448,7 @@ class Orchestrator:
             if item.provider_result and item.provider_result.get("needs_fetch_headers"):
                 status = await self._providers.status(item.provider, item.job.provider_job_id or "")
                 headers = status.fetch_headers
-        job_log(item).info("upload started", source=source)
+        item.log.info("upload started", source=source)
         stored = await self._storage.relocate(
             source, video_key(item), delete_source=source.startswith("gs://"), headers=headers
         )

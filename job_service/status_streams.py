@@ -46,7 +46,7 @@ class StreamOptions:
     busy_max_seconds: float = 30.0
 
 
-@dataclass
+@dataclass(eq=False)  # a live service: compared by identity
 class StatusStreams:
     providers: ProviderClient
     leases: LeaseQueries

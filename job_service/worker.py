@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from job_service.claim_loop import ClaimLoop, LoopOptions, lease_kept
 from job_service.event_hub import EventHub
-from job_service.failure_rules import job_log
 from job_service.lease_queries import LeaseQueries, Transition, WorkItem
 from job_service.orchestrator import Orchestrator
 
@@ -48,7 +47,7 @@ class Worker:
         await loop.run(stopping)
 
     async def _step(self, item: WorkItem) -> None:
-        log = job_log(item)
+        log = item.log
         async with lease_kept(
             lambda: self._leases.renew(item, self._options.lease_seconds),
             self._options.lease_seconds / 3,

@@ -1,5 +1,6 @@
 """JSON structured logs. Request id and user id come from structlog's contextvars (bound per RPC by the
-interceptor); a job's step logs through a logger bound to the job and its provider (failure_rules.job_log)."""
+interceptor); a job's step logs through a logger bound to the job and its provider (job_service's
+WorkItem.log)."""
 
 from __future__ import annotations
 

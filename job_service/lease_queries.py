@@ -114,7 +114,7 @@ class Transition:
 
 StreamNews = Literal["due", "busy", "gone"]
 
-PROVIDER_FINISHED = text(
+DUE_WITHIN = text(
     """
     UPDATE jobs SET due_time = CASE
         WHEN locked_until IS NULL OR locked_until < now()
@@ -279,16 +279,15 @@ class LeaseQueries:
         return job_from_row(row) if row else None
 
     @database_errors
-    async def provider_finished(
-        self, job_id: uuid.UUID, provider_job_id: str, due_in: float = 0.0
-    ) -> StreamNews:
-        """A status stream saw the provider finish this job: make it due now, so the next step polls and
-        finalizes it (or, `due_in` > 0, ended without a finish: due when its normal poll is, not later).
-        Only while it is still PROCESSING that provider job ("gone" otherwise); "busy" while a step holds it,
-        whose own write would push the due time out again (ask again once it is done)."""
+    async def due_within(self, job_id: uuid.UUID, provider_job_id: str, due_in: float) -> StreamNews:
+        """Make the job due within `due_in` seconds unless it is due sooner: now (0) when a status stream
+        saw the provider finish it, so the next step polls and finalizes it; at its normal poll when a stream
+        ended without a finish. Only while it is still PROCESSING that provider job ("gone" otherwise);
+        "busy" while a step holds it, whose own write would push the due time out again (ask again once it is
+        done)."""
         params = {"id": job_id, "provider_job_id": provider_job_id, "due_in": due_in}
         async with self._autocommit.connect() as conn:
-            row = (await conn.execute(PROVIDER_FINISHED, params)).first()
+            row = (await conn.execute(DUE_WITHIN, params)).first()
         if row is None:
             return "gone"
         return "busy" if row.busy else "due"

@@ -81,7 +81,7 @@ class Orchestrator:
         if due > normal:
             # Another step took the room while this one wrote the safety net's due: the normal one after all.
             try:
-                await self._leases.provider_finished(item.job.id, provider_job_id, normal)
+                await self._leases.due_within(item.job.id, provider_job_id, normal)
             except Unavailable:
                 item.log.warning("job left to its safety-net poll")
 

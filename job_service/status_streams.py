@@ -125,7 +125,7 @@ class StatusStreams:
         while True:
             # Read at each try: a step that held the job meanwhile has set its next normal poll.
             due_in = 0.0 if finished else max(self._normal_poll[job_id] - loop.time(), 0.0)
-            news = await self.leases.provider_finished(job_id, provider_job_id, due_in)
+            news = await self.leases.due_within(job_id, provider_job_id, due_in)
             if news != "busy":
                 return news == "due"
             if loop.time() >= give_up:

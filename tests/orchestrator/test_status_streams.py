@@ -186,7 +186,7 @@ class _BreakingStream:
         await asyncio.sleep(self.seconds)
         raise CallFailed("UNAVAILABLE", "", "stream cut", None)
 
-    async def provider_finished(self, job_id: uuid.UUID, provider_job_id: str, due_in: float) -> StreamNews:
+    async def due_within(self, job_id: uuid.UUID, provider_job_id: str, due_in: float) -> StreamNews:
         self.due_in.append(due_in)
         return "due"
 
